@@ -1,0 +1,165 @@
+//! Admin API input, validated before anything is stored. Raw JSON in, checked values out.
+
+use crate::error::{GatewayError, Result};
+use crate::net_policy::validate_base_url;
+use crate::providers;
+use serde::Deserialize;
+
+/// `POST /api/providers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewConnection {
+    pub provider: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub api_key: String,
+    #[serde(default)]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub priority: Option<i64>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+/// A connection ready to store; the API key is still plaintext and must be encrypted by the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidConnection {
+    pub provider: &'static str,
+    pub name: String,
+    pub api_key: String,
+    pub base_url: Option<String>,
+    pub priority: i64,
+    pub is_active: bool,
+}
+
+/// `PATCH /api/providers/{id}`: every field optional; `base_url: null` clears an override.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionPatch {
+    pub name: Option<String>,
+    pub api_key: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub base_url: Option<Option<String>>,
+    pub priority: Option<i64>,
+    pub is_active: Option<bool>,
+}
+
+fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// `POST /api/keys`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKey {
+    pub name: String,
+}
+
+pub fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| GatewayError::invalid_request(format!("Invalid request body: {e}")))
+}
+
+fn check_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(GatewayError::invalid_request("`name` must be 1 to 100 characters.").with_param("name"));
+    }
+    Ok(name.to_string())
+}
+
+fn check_api_key(key: &str) -> Result<String> {
+    let key = key.trim();
+    if key.is_empty() || key.len() > 8192 || key.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(GatewayError::invalid_request("`api_key` must be a non-empty token without spaces.")
+            .with_param("api_key"));
+    }
+    Ok(key.to_string())
+}
+
+fn check_priority(p: i64) -> Result<i64> {
+    if !(0..=10_000).contains(&p) {
+        return Err(GatewayError::invalid_request("`priority` must be between 0 and 10000.").with_param("priority"));
+    }
+    Ok(p)
+}
+
+impl NewConnection {
+    pub fn validate(self, allow_private: bool) -> Result<ValidConnection> {
+        let spec = providers::find(&self.provider).ok_or_else(|| {
+            GatewayError::invalid_request(format!("Unknown provider `{}`; GET /api/providers/catalog lists them.", self.provider))
+                .with_param("provider")
+        })?;
+        Ok(ValidConnection {
+            provider: spec.id,
+            name: check_name(self.name.as_deref().unwrap_or(spec.name))?,
+            api_key: check_api_key(&self.api_key)?,
+            base_url: self.base_url.map(|u| validate_base_url(&u, allow_private)).transpose()?,
+            priority: check_priority(self.priority.unwrap_or(100))?,
+            is_active: self.is_active.unwrap_or(true),
+        })
+    }
+}
+
+impl ConnectionPatch {
+    /// Checks every given field; returns the patch with normalised values.
+    pub fn validate(self, allow_private: bool) -> Result<ConnectionPatch> {
+        Ok(ConnectionPatch {
+            name: self.name.as_deref().map(check_name).transpose()?,
+            api_key: self.api_key.as_deref().map(check_api_key).transpose()?,
+            base_url: match self.base_url {
+                Some(Some(u)) => Some(Some(validate_base_url(&u, allow_private)?)),
+                other => other,
+            },
+            priority: self.priority.map(check_priority).transpose()?,
+            is_active: self.is_active,
+        })
+    }
+}
+
+impl NewApiKey {
+    pub fn validate(self) -> Result<String> {
+        check_name(&self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_conn(json: &str) -> Result<ValidConnection> {
+        parse::<NewConnection>(json.as_bytes())?.validate(false)
+    }
+
+    #[test]
+    fn validates_a_connection_with_defaults() {
+        let c = new_conn(r#"{"provider":"ds","api_key":" sk-1 "}"#).unwrap();
+        assert_eq!((c.provider, c.name.as_str(), c.api_key.as_str(), c.priority, c.is_active), ("deepseek", "DeepSeek", "sk-1", 100, true));
+    }
+
+    #[test]
+    fn refuses_bad_connections() {
+        for (json, param) in [
+            (r#"{"provider":"nope","api_key":"k"}"#, Some("provider")),
+            (r#"{"provider":"openai","api_key":""}"#, Some("api_key")),
+            (r#"{"provider":"openai","api_key":"a b"}"#, Some("api_key")),
+            (r#"{"provider":"openai","api_key":"k","priority":-1}"#, Some("priority")),
+            (r#"{"provider":"openai","api_key":"k","base_url":"http://127.0.0.1:1"}"#, Some("base_url")),
+            (r#"{"provider":"openai","api_key":"k","name":""}"#, Some("name")),
+            (r#"{"provider":"openai","api_key":"k","extra":1}"#, None),
+            (r#"{"provider":"openai"}"#, None),
+        ] {
+            let e = new_conn(json).unwrap_err();
+            assert_eq!(e.status, 400, "{json}");
+            assert_eq!(e.param.as_deref(), param, "{json}");
+        }
+    }
+
+    #[test]
+    fn patch_distinguishes_null_from_absent_base_url() {
+        let p = parse::<ConnectionPatch>(br#"{"base_url":null}"#).unwrap().validate(false).unwrap();
+        assert_eq!(p.base_url, Some(None));
+        let p = parse::<ConnectionPatch>(br#"{"priority":3}"#).unwrap().validate(false).unwrap();
+        assert_eq!((p.base_url, p.priority), (None, Some(3)));
+        assert!(parse::<ConnectionPatch>(br#"{"priority":99999}"#).unwrap().validate(false).is_err());
+    }
+}

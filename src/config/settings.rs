@@ -1,0 +1,81 @@
+//! Per-tenant settings, stored as one JSON object. Unknown keys are refused, values are range-checked.
+
+use crate::error::{GatewayError, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Largest request body accepted on `/v1/*`, in bytes.
+    pub max_request_bytes: u64,
+    /// How long to wait for an upstream's response headers (first byte), in milliseconds.
+    pub upstream_timeout_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { max_request_bytes: 16 * 1024 * 1024, upstream_timeout_ms: 120_000 }
+    }
+}
+
+impl Settings {
+    pub const MAX_REQUEST_BYTES_RANGE: (u64, u64) = (1024, 100 * 1024 * 1024);
+    pub const UPSTREAM_TIMEOUT_RANGE: (u64, u64) = (1_000, 600_000);
+
+    /// Applies a JSON patch of settings (only the keys given change) and validates the result.
+    pub fn patched(&self, patch: &serde_json::Value) -> Result<Settings> {
+        let bad = |m: String| GatewayError::invalid_request(m);
+        let serde_json::Value::Object(patch) = patch else {
+            return Err(bad("Settings must be a JSON object.".into()));
+        };
+        let mut merged = serde_json::to_value(self).map_err(|e| bad(e.to_string()))?;
+        if let serde_json::Value::Object(m) = &mut merged {
+            for (k, v) in patch {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        let next: Settings = serde_json::from_value(merged).map_err(|e| bad(format!("Invalid settings: {e}")))?;
+        next.validate()?;
+        Ok(next)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let check = |name: &str, v: u64, (lo, hi): (u64, u64)| {
+            if v < lo || v > hi {
+                Err(GatewayError::invalid_request(format!("`{name}` must be between {lo} and {hi}.")).with_param(name))
+            } else {
+                Ok(())
+            }
+        };
+        check("max_request_bytes", self.max_request_bytes, Self::MAX_REQUEST_BYTES_RANGE)?;
+        check("upstream_timeout_ms", self.upstream_timeout_ms, Self::UPSTREAM_TIMEOUT_RANGE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn patches_only_given_keys() {
+        let s = Settings::default().patched(&json!({"upstream_timeout_ms": 5000})).unwrap();
+        assert_eq!(s.upstream_timeout_ms, 5000);
+        assert_eq!(s.max_request_bytes, Settings::default().max_request_bytes);
+    }
+
+    #[test]
+    fn refuses_unknown_keys_and_out_of_range_values() {
+        let d = Settings::default();
+        assert!(d.patched(&json!({"nope": 1})).is_err());
+        assert!(d.patched(&json!({"upstream_timeout_ms": 1})).is_err());
+        assert!(d.patched(&json!({"max_request_bytes": "big"})).is_err());
+        assert!(d.patched(&json!([1])).is_err());
+    }
+
+    #[test]
+    fn stored_json_with_missing_keys_gets_defaults() {
+        let s: Settings = serde_json::from_str("{}").unwrap();
+        assert_eq!(s, Settings::default());
+    }
+}

@@ -1,0 +1,100 @@
+//! The hot-path view of one tenant, rebuilt from D1 after every admin write and cached in KV.
+
+use super::Settings;
+use serde::{Deserialize, Serialize};
+
+/// A provider account as stored. The credential is only ever held encrypted here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionRecord {
+    pub id: String,
+    pub provider: String,
+    pub name: String,
+    /// Lower is preferred.
+    pub priority: i64,
+    pub is_active: bool,
+    /// Overrides the provider's default base URL (already validated).
+    pub base_url: Option<String>,
+    /// `security::crypto` ciphertext of the provider API key.
+    pub api_key_enc: String,
+    /// Last characters of the key, for display.
+    pub api_key_hint: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What a gateway API key (looked up by its hash) grants: the tenant it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyEntry {
+    pub tenant: String,
+    pub key_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantSnapshot {
+    pub tenant: String,
+    /// When this snapshot was built (ms since epoch); newer wins.
+    pub version: i64,
+    pub connections: Vec<ConnectionRecord>,
+    pub settings: Settings,
+}
+
+impl TenantSnapshot {
+    /// Active connections of `provider`, most preferred first (priority, then age).
+    pub fn connections_for(&self, provider: &str) -> Vec<&ConnectionRecord> {
+        let mut v: Vec<_> = self.connections.iter().filter(|c| c.is_active && c.provider == provider).collect();
+        v.sort_by(|a, b| (a.priority, a.created_at, &a.id).cmp(&(b.priority, b.created_at, &b.id)));
+        v
+    }
+
+    /// Provider ids with at least one active connection, ordered by their best connection's priority.
+    pub fn connected_providers(&self) -> Vec<&str> {
+        let mut best: Vec<(&str, i64)> = Vec::new();
+        for c in self.connections.iter().filter(|c| c.is_active) {
+            match best.iter_mut().find(|(p, _)| *p == c.provider) {
+                Some(entry) => entry.1 = entry.1.min(c.priority),
+                None => best.push((c.provider.as_str(), c.priority)),
+            }
+        }
+        best.sort_by_key(|(_, prio)| *prio);
+        best.into_iter().map(|(p, _)| p).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(id: &str, provider: &str, priority: i64, active: bool) -> ConnectionRecord {
+        ConnectionRecord {
+            id: id.into(),
+            provider: provider.into(),
+            name: id.into(),
+            priority,
+            is_active: active,
+            base_url: None,
+            api_key_enc: String::new(),
+            api_key_hint: String::new(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn orders_connections_and_providers_by_priority() {
+        let s = TenantSnapshot {
+            tenant: "t".into(),
+            version: 1,
+            connections: vec![
+                conn("a", "openai", 5, true),
+                conn("b", "openai", 1, true),
+                conn("c", "groq", 3, true),
+                conn("d", "deepseek", 0, false),
+            ],
+            settings: Settings::default(),
+        };
+        let ids: Vec<_> = s.connections_for("openai").iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["b", "a"]);
+        assert_eq!(s.connected_providers(), ["openai", "groq"]);
+        assert!(s.connections_for("deepseek").is_empty());
+    }
+}

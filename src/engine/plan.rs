@@ -1,0 +1,127 @@
+//! From a client request and the tenant's snapshot to the one upstream call to make.
+
+use crate::config::{ConnectionRecord, TenantSnapshot};
+use crate::error::{GatewayError, Result};
+use crate::formats::openai_chat::request::ChatRequest;
+use crate::providers::{AuthStyle, ProviderSpec};
+use crate::routing::model::resolve;
+
+pub const USER_AGENT: &str = concat!("omniroute-edge/", env!("CARGO_PKG_VERSION"));
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamCall {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub provider: &'static str,
+    pub model: String,
+    pub connection_id: String,
+    pub stream: bool,
+}
+
+/// Picks provider and connection for `req` and builds the upstream request. `decrypt` turns a stored
+/// connection's credential into the plaintext key (kept out of the core so the core never holds keys
+/// it was not handed).
+pub fn plan_chat(
+    snapshot: &TenantSnapshot,
+    req: &ChatRequest,
+    decrypt: impl Fn(&ConnectionRecord) -> Result<String>,
+) -> Result<UpstreamCall> {
+    let resolved = resolve(&req.model, &snapshot.connected_providers())?;
+    let spec = resolved.provider;
+    let conn = snapshot.connections_for(spec.id).into_iter().next().ok_or_else(|| {
+        GatewayError::not_found(format!(
+            "No active `{}` connection is configured, so `{}` cannot be served. Add one in the dashboard or with POST /api/providers.",
+            spec.id, req.model
+        ))
+        .with_param("model")
+        .with_code("model_not_found")
+    })?;
+    let api_key = decrypt(conn)?;
+    Ok(UpstreamCall {
+        url: chat_url(spec, conn),
+        headers: upstream_headers(spec, &api_key, req.stream),
+        body: req.to_upstream_body(&resolved.model),
+        provider: spec.id,
+        model: resolved.model,
+        connection_id: conn.id.clone(),
+        stream: req.stream,
+    })
+}
+
+fn chat_url(spec: &ProviderSpec, conn: &ConnectionRecord) -> String {
+    let base = conn.base_url.as_deref().unwrap_or(spec.base_url);
+    format!("{}{}", base.trim_end_matches('/'), spec.chat_path)
+}
+
+fn upstream_headers(spec: &ProviderSpec, api_key: &str, stream: bool) -> Vec<(String, String)> {
+    let accept = if stream { "text/event-stream" } else { "application/json" };
+    let auth = match spec.auth {
+        AuthStyle::Bearer => ("authorization".to_string(), format!("Bearer {api_key}")),
+        AuthStyle::Header(name) => (name.to_string(), api_key.to_string()),
+    };
+    vec![
+        ("content-type".into(), "application/json".into()),
+        ("accept".into(), accept.into()),
+        ("user-agent".into(), USER_AGENT.into()),
+        auth,
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    fn snapshot(conns: Vec<ConnectionRecord>) -> TenantSnapshot {
+        TenantSnapshot { tenant: "t".into(), version: 1, connections: conns, settings: Settings::default() }
+    }
+
+    fn conn(id: &str, provider: &str, priority: i64, base_url: Option<&str>) -> ConnectionRecord {
+        ConnectionRecord {
+            id: id.into(),
+            provider: provider.into(),
+            name: id.into(),
+            priority,
+            is_active: true,
+            base_url: base_url.map(str::to_string),
+            api_key_enc: format!("enc-{id}"),
+            api_key_hint: String::new(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn fake_decrypt(c: &ConnectionRecord) -> Result<String> {
+        Ok(format!("key-of-{}", c.id))
+    }
+
+    #[test]
+    fn plans_the_preferred_connection_with_its_base_url_and_key() {
+        let s = snapshot(vec![conn("a", "openai", 5, None), conn("b", "openai", 1, Some("http://127.0.0.1:9/v1"))]);
+        let req = ChatRequest::parse(br#"{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"x"}],"stream":true}"#).unwrap();
+        let call = plan_chat(&s, &req, fake_decrypt).unwrap();
+        assert_eq!(call.url, "http://127.0.0.1:9/v1/chat/completions");
+        assert_eq!(call.connection_id, "b");
+        assert!(call.headers.contains(&("authorization".into(), "Bearer key-of-b".into())));
+        assert!(call.headers.contains(&("accept".into(), "text/event-stream".into())));
+        let body: serde_json::Value = serde_json::from_slice(&call.body).unwrap();
+        assert_eq!(body["model"], "gpt-4o-mini");
+    }
+
+    #[test]
+    fn known_provider_without_connection_is_not_found() {
+        let s = snapshot(vec![conn("a", "groq", 1, None)]);
+        let req = ChatRequest::parse(br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"x"}]}"#).unwrap();
+        let e = plan_chat(&s, &req, fake_decrypt).unwrap_err();
+        assert_eq!((e.status, e.code.as_deref()), (404, Some("model_not_found")));
+    }
+
+    #[test]
+    fn decrypt_failures_surface() {
+        let s = snapshot(vec![conn("a", "openai", 1, None)]);
+        let req = ChatRequest::parse(br#"{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}"#).unwrap();
+        let e = plan_chat(&s, &req, |_| Err(GatewayError::internal("nope"))).unwrap_err();
+        assert_eq!(e.status, 500);
+    }
+}

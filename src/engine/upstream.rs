@@ -1,0 +1,81 @@
+//! What to do with an upstream's answer: which of its headers reach the client, and how an upstream
+//! error becomes a gateway error the client can act on.
+
+use crate::error::{ErrorKind, GatewayError};
+use crate::formats::openai_chat::error::upstream_message;
+
+/// Upstream response headers passed on to the client. Everything else (cookies, CDN and hop-by-hop
+/// headers, content-length of a body we may re-frame) stays behind.
+pub fn forwarded_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    matches!(n.as_str(), "content-type" | "retry-after" | "retry-after-ms" | "openai-processing-ms" | "x-request-id")
+        || n.starts_with("x-ratelimit-")
+}
+
+/// `Retry-After` in whole seconds (rounded up), from `retry-after-ms` or a numeric `retry-after`.
+pub fn retry_after_secs(retry_after: Option<&str>, retry_after_ms: Option<&str>) -> Option<u64> {
+    if let Some(ms) = retry_after_ms.and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0) {
+        return Some((ms / 1000.0).ceil() as u64);
+    }
+    retry_after.and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0).map(|s| s.ceil() as u64)
+}
+
+/// Turns a non-2xx upstream answer into the error the client sees. The client's own mistakes keep
+/// their status; failures of the provider or of the gateway's credentials become 502, so a client SDK
+/// does not mistake them for a problem with its own gateway key.
+pub fn map_error(provider: &str, status: u16, body: &[u8], retry_after: Option<u64>) -> GatewayError {
+    let detail = upstream_message(body).unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        if text.is_empty() { "no details".to_string() } else { text.chars().take(300).collect() }
+    });
+    let msg = format!("Upstream `{provider}` returned {status}: {detail}");
+    match status {
+        429 => GatewayError::new(ErrorKind::RateLimited, msg).with_code("upstream_rate_limited").with_retry_after(retry_after),
+        401 | 403 => GatewayError::upstream(format!(
+            "Upstream `{provider}` rejected the gateway's credentials ({status}): {detail}"
+        ))
+        .with_code("upstream_auth_failed"),
+        404 => GatewayError::new(ErrorKind::NotFound, msg).with_code("model_not_found"),
+        400 | 409 | 413 | 422 => GatewayError::invalid_request(msg).with_status(status),
+        _ => GatewayError::upstream(msg).with_code("upstream_error"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwards_only_safe_headers() {
+        for h in ["Content-Type", "retry-after", "x-ratelimit-remaining-requests", "x-request-id"] {
+            assert!(forwarded_header(h), "{h}");
+        }
+        for h in ["set-cookie", "content-length", "transfer-encoding", "cf-ray", "server", "connection"] {
+            assert!(!forwarded_header(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn parses_retry_after() {
+        assert_eq!(retry_after_secs(Some("7"), None), Some(7));
+        assert_eq!(retry_after_secs(Some("1.2"), None), Some(2));
+        assert_eq!(retry_after_secs(Some("7"), Some("1500")), Some(2));
+        assert_eq!(retry_after_secs(Some("Wed, 21 Oct 2015 07:28:00 GMT"), None), None);
+        assert_eq!(retry_after_secs(Some("-3"), None), None);
+        assert_eq!(retry_after_secs(None, None), None);
+    }
+
+    #[test]
+    fn maps_statuses_so_clients_blame_the_right_party() {
+        let body = br#"{"error":{"message":"slow down","type":"requests"}}"#;
+        let e = map_error("openai", 429, body, Some(3));
+        assert_eq!((e.status, e.retry_after_secs), (429, Some(3)));
+        assert!(e.message.contains("slow down"));
+        assert_eq!(map_error("openai", 401, b"", None).status, 502);
+        assert_eq!(map_error("openai", 422, b"", None).status, 422);
+        assert_eq!(map_error("openai", 404, b"", None).status, 404);
+        assert_eq!(map_error("openai", 503, b"<html>busy</html>", None).status, 502);
+        assert!(map_error("openai", 500, b"", None).message.contains("no details"));
+    }
+}

@@ -1,0 +1,4 @@
+//! OpenAI Chat Completions: <https://platform.openai.com/docs/api-reference/chat>.
+
+pub mod error;
+pub mod request;

@@ -1,0 +1,20 @@
+//! omniroute-edge: an AI gateway that runs as a Rust Worker on Cloudflare's edge.
+//!
+//! The crate is split in two. Everything outside `platform` is the **pure core**: plain Rust with no
+//! `worker`/JS types, no clock or randomness of its own (callers pass `now_ms` and random bytes), so it
+//! is unit-tested natively with `cargo test`. `platform` (compiled for wasm32 only) binds the core to
+//! Workers: the fetch entry point, outbound fetch and streams, D1, KV, Durable Objects and assets.
+//! Because `worker` is a wasm32-only dependency, core code that reached for it would not compile on
+//! the host.
+
+pub mod config; // tenant configuration: stored records, validated admin input, the hot-path snapshot
+pub mod engine; // request planning (which upstream, URL, headers) and upstream response mapping
+pub mod error; // GatewayError: what went wrong and its HTTP status; rendered per client format
+pub mod formats; // wire formats (one folder each): request inspection, error envelopes
+pub mod net_policy; // which upstream base URLs a connection may point at
+pub mod providers; // the provider catalog: data, not code paths
+pub mod routing; // model name -> provider + upstream model id
+pub mod security; // API key hashing, credential encryption, constant-time secret checks
+
+#[cfg(target_arch = "wasm32")]
+mod platform; // the only module that names `worker`, `js_sys` or `web_sys`

@@ -1,0 +1,3 @@
+//! Model resolution: which provider, and which upstream model id, a client's `model` names.
+
+pub mod model;

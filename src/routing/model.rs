@@ -1,0 +1,77 @@
+//! `provider/model` and `alias/model` select a provider explicitly (`openai/gpt-4o-mini`,
+//! `ds/deepseek-chat`). A bare name (`gpt-4o-mini`) is looked up in the catalogs of the providers the
+//! tenant has connected, in the order given. Names whose first segment is not a provider
+//! (`meta-llama/Llama-3.3-70B-Instruct`) are treated as bare names.
+
+use crate::error::{GatewayError, Result};
+use crate::providers::{self, ProviderSpec};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    pub provider: &'static ProviderSpec,
+    /// The model id to send upstream.
+    pub model: String,
+}
+
+/// `connected` lists the ids of providers the tenant can use, most preferred first.
+pub fn resolve(model: &str, connected: &[&str]) -> Result<Resolved> {
+    if let Some((prefix, rest)) = model.split_once('/') {
+        if let Some(provider) = providers::find(prefix) {
+            if rest.trim().is_empty() {
+                return Err(GatewayError::invalid_request(format!(
+                    "The model `{model}` names a provider but no model; use `{prefix}/<model>`."
+                ))
+                .with_param("model"));
+            }
+            return Ok(Resolved { provider, model: rest.to_string() });
+        }
+    }
+    connected
+        .iter()
+        .filter_map(|id| providers::find(id))
+        .find(|p| p.models.contains(&model))
+        .map(|provider| Resolved { provider, model: model.to_string() })
+        .ok_or_else(|| unknown_model(model))
+}
+
+pub fn unknown_model(model: &str) -> GatewayError {
+    GatewayError::not_found(format!(
+        "The model `{model}` does not exist or no connected provider offers it. \
+         Name it as `provider/model`, e.g. `openai/gpt-4o-mini`; GET /v1/models lists what you can use."
+    ))
+    .with_param("model")
+    .with_code("model_not_found")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_provider_and_alias_prefixes() {
+        let r = resolve("openai/gpt-4o-mini", &[]).unwrap();
+        assert_eq!((r.provider.id, r.model.as_str()), ("openai", "gpt-4o-mini"));
+        let r = resolve("ds/deepseek-chat", &[]).unwrap();
+        assert_eq!((r.provider.id, r.model.as_str()), ("deepseek", "deepseek-chat"));
+        // Only the first slash splits: OpenRouter model ids carry their own.
+        let r = resolve("openrouter/anthropic/claude-sonnet-4", &[]).unwrap();
+        assert_eq!((r.provider.id, r.model.as_str()), ("openrouter", "anthropic/claude-sonnet-4"));
+    }
+
+    #[test]
+    fn bare_names_use_connected_catalogs_in_order() {
+        let r = resolve("gpt-4o-mini", &["groq", "openai"]).unwrap();
+        assert_eq!(r.provider.id, "openai");
+        let r = resolve("meta-llama/Llama-3.3-70B-Instruct", &["nebius", "hyperbolic"]).unwrap();
+        assert_eq!(r.provider.id, "nebius");
+        assert_eq!(resolve("gpt-4o-mini", &["groq"]).unwrap_err().status, 404);
+    }
+
+    #[test]
+    fn errors_name_the_model_param() {
+        let e = resolve("nothing-like-this", &["openai"]).unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("model_not_found"));
+        assert_eq!(e.param.as_deref(), Some("model"));
+        assert_eq!(resolve("openai/", &[]).unwrap_err().status, 400);
+    }
+}

@@ -1,0 +1,61 @@
+//! Gateway API keys: `sk-oe-` + 32 random bytes (base64url). Only `hash()` of a key is stored; the key
+//! itself is returned once, when it is created.
+
+use super::{hmac_sha256, to_hex};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+
+pub const PREFIX: &str = "sk-oe-";
+
+/// A new key from 32 random bytes supplied by the caller.
+pub fn generate(random: &[u8; 32]) -> String {
+    format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(random))
+}
+
+/// The stored form of a key: hex HMAC-SHA256 under the key-hashing subkey.
+pub fn hash(hash_key: &[u8; 32], api_key: &str) -> String {
+    to_hex(&hmac_sha256(hash_key, api_key.as_bytes()))
+}
+
+/// What is shown in lists: enough to recognise a key, not enough to use it.
+pub fn display_prefix(api_key: &str) -> String {
+    api_key.chars().take(PREFIX.len() + 4).collect()
+}
+
+/// Reads the client's key from `Authorization: Bearer …` or `x-api-key` (also `x-goog-api-key`).
+pub fn from_headers(authorization: Option<&str>, x_api_key: Option<&str>) -> Option<String> {
+    let bearer = authorization.and_then(|v| {
+        let v = v.trim();
+        v.get(..7).filter(|p| p.eq_ignore_ascii_case("bearer ")).map(|_| v[7..].trim())
+    });
+    bearer.or(x_api_key.map(str::trim)).filter(|k| !k.is_empty()).map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_have_prefix_and_entropy() {
+        let a = generate(&[1; 32]);
+        let b = generate(&[2; 32]);
+        assert!(a.starts_with(PREFIX));
+        assert_eq!(a.len(), PREFIX.len() + 43);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn hash_is_keyed() {
+        assert_ne!(hash(&[1; 32], "k"), hash(&[2; 32], "k"));
+        assert_eq!(hash(&[1; 32], "k").len(), 64);
+    }
+
+    #[test]
+    fn reads_both_header_styles() {
+        assert_eq!(from_headers(Some("Bearer abc"), None).as_deref(), Some("abc"));
+        assert_eq!(from_headers(Some("bearer  abc "), None).as_deref(), Some("abc"));
+        assert_eq!(from_headers(None, Some("xyz")).as_deref(), Some("xyz"));
+        assert_eq!(from_headers(Some("Basic abc"), Some("xyz")).as_deref(), Some("xyz"));
+        assert_eq!(from_headers(Some("Bearer "), None), None);
+        assert_eq!(from_headers(None, None), None);
+    }
+}
