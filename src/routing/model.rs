@@ -75,3 +75,35 @@ mod tests {
         assert_eq!(resolve("openai/", &[]).unwrap_err().status, 400);
     }
 }
+
+/// A model a tenant can use: `provider/model` and its provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Available {
+    pub id: String,
+    pub provider: &'static str,
+}
+
+/// The known models of every provider the tenant has connected, in connection-priority order.
+pub fn available(connected: &[&str]) -> Vec<Available> {
+    connected
+        .iter()
+        .filter_map(|id| providers::find(id))
+        .flat_map(|p| p.models.iter().map(move |m| Available { id: format!("{}/{m}", p.id), provider: p.id }))
+        .collect()
+}
+
+#[cfg(test)]
+mod available_tests {
+    use super::*;
+
+    #[test]
+    fn lists_only_connected_providers_and_every_listed_id_resolves() {
+        let list = available(&["deepseek", "openai"]);
+        assert_eq!(list[0].id, "deepseek/deepseek-chat");
+        assert!(list.iter().all(|m| m.provider == "deepseek" || m.provider == "openai"));
+        for m in &list {
+            let r = resolve(&m.id, &["deepseek", "openai"]).unwrap();
+            assert_eq!(r.provider.id, m.provider);
+        }
+    }
+}

@@ -12,7 +12,7 @@ pub struct CryptoError(pub &'static str);
 pub fn encrypt(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], plaintext: &[u8]) -> Result<String, CryptoError> {
     let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError("bad key length"))?;
     let ct = cipher
-        .encrypt(Nonce::from_slice(nonce), Payload { msg: plaintext, aad })
+        .encrypt(&Nonce::from(*nonce), Payload { msg: plaintext, aad })
         .map_err(|_| CryptoError("encryption failed"))?;
     Ok(format!("v1.{}.{}", STANDARD_NO_PAD.encode(nonce), STANDARD_NO_PAD.encode(ct)))
 }
@@ -25,12 +25,10 @@ pub fn decrypt(key: &[u8; 32], aad: &[u8], stored: &str) -> Result<Vec<u8>, Cryp
     };
     let nonce = STANDARD_NO_PAD.decode(nonce).map_err(|_| CryptoError("bad nonce"))?;
     let ct = STANDARD_NO_PAD.decode(ct).map_err(|_| CryptoError("bad ciphertext"))?;
-    if nonce.len() != 12 {
-        return Err(CryptoError("bad nonce"));
-    }
+    let nonce: [u8; 12] = nonce.try_into().map_err(|_| CryptoError("bad nonce"))?;
     let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError("bad key length"))?;
     cipher
-        .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ct, aad })
+        .decrypt(&Nonce::from(nonce), Payload { msg: &ct, aad })
         .map_err(|_| CryptoError("decryption failed (wrong MASTER_KEY or tampered data)"))
 }
 

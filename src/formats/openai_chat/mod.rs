@@ -1,4 +1,5 @@
 //! OpenAI Chat Completions: <https://platform.openai.com/docs/api-reference/chat>.
 
 pub mod error;
+pub mod models;
 pub mod request;

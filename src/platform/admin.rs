@@ -1,0 +1,191 @@
+//! `/api/*`: the management API behind the `ADMIN_SECRET` (sent as `Authorization: Bearer <secret>`).
+//! The tenant is `?tenant=<id>` (default: this instance's own). Every write goes to D1 first and then
+//! rebuilds the tenant's snapshot, so the request path sees it at once in this isolate.
+
+use super::http::{header, json_response, read_body};
+use super::repo::{self, ApiKeyRow};
+use super::{config_store, env};
+use crate::config::input::{self, ConnectionPatch, NewApiKey, NewConnection};
+use crate::config::{valid_tenant_id, ConnectionRecord, KeyEntry, DEFAULT_TENANT};
+use crate::error::{ErrorKind, GatewayError, Result};
+use crate::providers::catalog;
+use crate::security::{self, api_keys, crypto};
+use serde_json::{json, Value};
+use worker::{Env, Method, Request, Response};
+
+const MAX_ADMIN_BODY: u64 = 64 * 1024;
+
+pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response> {
+    authorize(&req, env)?;
+    let tenant = tenant_param(&req)?;
+    let db = repo::db(env)?;
+    if !repo::tenant_exists(&db, &tenant).await? {
+        return Err(GatewayError::not_found(format!("Unknown tenant `{tenant}`.")).with_param("tenant"));
+    }
+    let segments: Vec<&str> = path.trim_start_matches("/api/").trim_end_matches('/').split('/').collect();
+    let method = req.method();
+    match (method, segments.as_slice()) {
+        (Method::Get, ["providers", "catalog"]) => catalog_list(),
+        (Method::Get, ["providers"]) => list_connections(env, &tenant).await,
+        (Method::Post, ["providers"]) => {
+            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            create_connection(env, &tenant, &body).await
+        }
+        (Method::Patch, ["providers", id]) => {
+            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            update_connection(env, &tenant, id, &body).await
+        }
+        (Method::Delete, ["providers", id]) => delete_connection(env, &tenant, id).await,
+        (Method::Get, ["keys"]) => Ok(json_response(200, &json!({"data": repo::api_keys(&db, &tenant).await?}))?),
+        (Method::Post, ["keys"]) => {
+            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            create_key(env, &tenant, &body).await
+        }
+        (Method::Delete, ["keys", id]) => revoke_key(env, &tenant, id).await,
+        (Method::Get, ["settings"]) => Ok(json_response(200, &serde_json::to_value(repo::settings(&db, &tenant).await?).unwrap_or_default())?),
+        (Method::Patch, ["settings"]) => {
+            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            update_settings(env, &tenant, &body).await
+        }
+        (Method::Get, ["stats"]) => Ok(json_response(200, &json!({"config_cache": config_store::stats()}))?),
+        (_, ["providers" | "keys" | "settings" | "stats", ..]) => {
+            Err(GatewayError::new(ErrorKind::InvalidRequest, "Method not allowed for this path.").with_status(405))
+        }
+        _ => Err(GatewayError::not_found(format!("No admin route `{path}`."))),
+    }
+}
+
+fn authorize(req: &Request, env: &Env) -> Result<()> {
+    let expected = env::admin_secret(env)?;
+    let given = api_keys::from_headers(header(req, "authorization").as_deref(), None);
+    match given {
+        Some(g) if security::secrets_equal(&g, &expected) => Ok(()),
+        Some(_) => Err(GatewayError::authentication("Invalid admin secret.")),
+        None => Err(GatewayError::authentication("The admin API needs `Authorization: Bearer <ADMIN_SECRET>`.")),
+    }
+}
+
+fn tenant_param(req: &Request) -> Result<String> {
+    let url = req.url()?;
+    let tenant = url.query_pairs().find(|(k, _)| k == "tenant").map(|(_, v)| v.into_owned());
+    let tenant = tenant.unwrap_or_else(|| DEFAULT_TENANT.to_string());
+    if !valid_tenant_id(&tenant) {
+        return Err(GatewayError::invalid_request("Invalid tenant id.").with_param("tenant"));
+    }
+    Ok(tenant)
+}
+
+fn catalog_list() -> Result<Response> {
+    let data: Vec<Value> = catalog::ALL
+        .iter()
+        .map(|p| json!({"id": p.id, "name": p.name, "aliases": p.aliases, "base_url": p.base_url, "format": p.format, "models": p.models}))
+        .collect();
+    Ok(json_response(200, &json!({"data": data}))?)
+}
+
+/// A connection as shown to admins: never the ciphertext, only the hint.
+fn public_connection(c: &ConnectionRecord) -> Value {
+    json!({
+        "id": c.id, "provider": c.provider, "name": c.name, "priority": c.priority, "is_active": c.is_active,
+        "base_url": c.base_url, "api_key_hint": c.api_key_hint, "created_at": c.created_at, "updated_at": c.updated_at,
+    })
+}
+
+async fn list_connections(env: &Env, tenant: &str) -> Result<Response> {
+    let conns = repo::connections(&repo::db(env)?, tenant).await?;
+    Ok(json_response(200, &json!({"data": conns.iter().map(public_connection).collect::<Vec<_>>()}))?)
+}
+
+fn encrypt_key(env: &Env, tenant: &str, conn_id: &str, api_key: &str) -> Result<String> {
+    let keys = env::keys(env)?;
+    let aad = format!("{tenant}/{conn_id}");
+    crypto::encrypt(&keys.credentials, &env::random_bytes::<12>()?, aad.as_bytes(), api_key.as_bytes())
+        .map_err(|e| GatewayError::internal(format!("encryption failed: {}", e.0)))
+}
+
+async fn create_connection(env: &Env, tenant: &str, body: &[u8]) -> Result<Response> {
+    let valid = input::parse::<NewConnection>(body)?.validate(env::allow_private_upstreams(env))?;
+    let id = env::new_id("conn")?;
+    let now = env::now_ms();
+    let record = ConnectionRecord {
+        api_key_enc: encrypt_key(env, tenant, &id, &valid.api_key)?,
+        api_key_hint: security::hint(&valid.api_key),
+        id,
+        provider: valid.provider.to_string(),
+        name: valid.name,
+        priority: valid.priority,
+        is_active: valid.is_active,
+        base_url: valid.base_url,
+        created_at: now,
+        updated_at: now,
+    };
+    repo::insert_connection(&repo::db(env)?, tenant, &record).await?;
+    config_store::rebuild_snapshot(env, tenant).await?;
+    Ok(json_response(201, &public_connection(&record))?)
+}
+
+async fn update_connection(env: &Env, tenant: &str, id: &str, body: &[u8]) -> Result<Response> {
+    let patch = input::parse::<ConnectionPatch>(body)?.validate(env::allow_private_upstreams(env))?;
+    let db = repo::db(env)?;
+    let mut c = repo::connection(&db, tenant, id).await?.ok_or_else(|| GatewayError::not_found(format!("No connection `{id}`.")))?;
+    if let Some(name) = patch.name {
+        c.name = name;
+    }
+    if let Some(key) = patch.api_key {
+        c.api_key_enc = encrypt_key(env, tenant, &c.id, &key)?;
+        c.api_key_hint = security::hint(&key);
+    }
+    if let Some(base_url) = patch.base_url {
+        c.base_url = base_url;
+    }
+    if let Some(p) = patch.priority {
+        c.priority = p;
+    }
+    if let Some(a) = patch.is_active {
+        c.is_active = a;
+    }
+    c.updated_at = env::now_ms();
+    repo::update_connection(&db, tenant, &c).await?;
+    config_store::rebuild_snapshot(env, tenant).await?;
+    Ok(json_response(200, &public_connection(&c))?)
+}
+
+async fn delete_connection(env: &Env, tenant: &str, id: &str) -> Result<Response> {
+    if !repo::delete_connection(&repo::db(env)?, tenant, id).await? {
+        return Err(GatewayError::not_found(format!("No connection `{id}`.")));
+    }
+    config_store::rebuild_snapshot(env, tenant).await?;
+    Ok(json_response(200, &json!({"deleted": id}))?)
+}
+
+async fn create_key(env: &Env, tenant: &str, body: &[u8]) -> Result<Response> {
+    let name = input::parse::<NewApiKey>(body)?.validate()?;
+    let keys = env::keys(env)?;
+    let key = api_keys::generate(&env::random_bytes::<32>()?);
+    let hash = api_keys::hash(&keys.api_key_hash, &key);
+    let row = ApiKeyRow { id: env::new_id("key")?, name, key_prefix: api_keys::display_prefix(&key), created_at: env::now_ms(), revoked_at: None };
+    repo::insert_api_key(&repo::db(env)?, tenant, &row, &hash).await?;
+    config_store::publish_key(env, &hash, &KeyEntry { tenant: tenant.to_string(), key_id: row.id.clone() }).await?;
+    Ok(json_response(
+        201,
+        &json!({"id": row.id, "name": row.name, "key": key, "key_prefix": row.key_prefix, "created_at": row.created_at,
+                "note": "Store this key now: it is shown only once."}),
+    )?)
+}
+
+async fn revoke_key(env: &Env, tenant: &str, id: &str) -> Result<Response> {
+    let hash = repo::revoke_api_key(&repo::db(env)?, tenant, id, env::now_ms())
+        .await?
+        .ok_or_else(|| GatewayError::not_found(format!("No active key `{id}`.")))?;
+    config_store::forget_key(env, &hash).await?;
+    Ok(json_response(200, &json!({"revoked": id}))?)
+}
+
+async fn update_settings(env: &Env, tenant: &str, body: &[u8]) -> Result<Response> {
+    let patch: Value = input::parse(body)?;
+    let db = repo::db(env)?;
+    let next = repo::settings(&db, tenant).await?.patched(&patch)?;
+    repo::save_settings(&db, tenant, &next, env::now_ms()).await?;
+    config_store::rebuild_snapshot(env, tenant).await?;
+    Ok(json_response(200, &serde_json::to_value(&next).unwrap_or_default())?)
+}

@@ -1,0 +1,87 @@
+//! The Worker's entry point and its route table.
+//!
+//! Paths: `/health` (public), `/v1/*` (gateway key), `/{tenant}/v1/*` (gateway key of that tenant),
+//! `/api/*` (admin secret); anything else is the dashboard (static assets). `/v1/v1/*` is treated as
+//! `/v1/*`, a common misconfiguration of base URLs.
+
+use super::http::{error_response, preflight, with_cors};
+use super::{admin, env, v1};
+use crate::config::valid_tenant_id;
+use crate::error::{ErrorKind, GatewayError, Result};
+use crate::formats::Format;
+use worker::{event, Context, Env, Method, Request, Response};
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    if req.method() == Method::Options {
+        return preflight();
+    }
+    let path = req.path();
+    let (tenant, path) = split_tenant(&path);
+    let path = normalize(&path);
+    if path == "/v1" || path.starts_with("/v1/") {
+        let resp = match v1_route(req, &env, tenant.as_deref(), &path).await {
+            Ok(r) => r,
+            Err(e) => error_response(Format::OpenAiChat, &e)?,
+        };
+        return Ok(with_cors(resp));
+    }
+    if tenant.is_some() {
+        return error_response(Format::OpenAiChat, &GatewayError::not_found("Only /v1 routes exist below a tenant prefix."));
+    }
+    if path == "/health" {
+        return super::http::json_response(200, &serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}));
+    }
+    if path.starts_with("/api/") {
+        return match admin::handle(req, &env, &path).await {
+            Ok(r) => Ok(r),
+            Err(e) => error_response(Format::OpenAiChat, &e),
+        };
+    }
+    match req.method() {
+        Method::Get | Method::Head => env.assets(env::ASSETS)?.fetch_request(req).await,
+        _ => error_response(Format::OpenAiChat, &GatewayError::not_found(format!("No route for `{path}`."))),
+    }
+}
+
+async fn v1_route(req: Request, env: &Env, tenant: Option<&str>, path: &str) -> Result<Response> {
+    match (req.method(), path) {
+        (Method::Post, "/v1/chat/completions") => v1::chat_completions(req, env, tenant).await,
+        (Method::Get, "/v1/models") => v1::models(req, env, tenant).await,
+        (_, "/v1/chat/completions" | "/v1/models") => Err(method_not_allowed()),
+        _ => Err(GatewayError::not_found(format!("Unknown endpoint `{path}`.")).with_code("unknown_url")),
+    }
+}
+
+fn method_not_allowed() -> GatewayError {
+    GatewayError::new(ErrorKind::InvalidRequest, "Method not allowed for this endpoint.").with_status(405)
+}
+
+/// `/{tenant}/v1/...` → (`Some(tenant)`, `/v1/...`).
+fn split_tenant(path: &str) -> (Option<String>, String) {
+    let rest = path.trim_start_matches('/');
+    if let Some((first, tail)) = rest.split_once('/') {
+        let reserved = matches!(first, "v1" | "v1beta" | "api" | "health");
+        if !reserved && valid_tenant_id(first) && (tail == "v1" || tail.starts_with("v1/")) {
+            return (Some(first.to_string()), format!("/{tail}"));
+        }
+    }
+    (None, path.to_string())
+}
+
+/// Collapses `/v1/v1/...` into `/v1/...` and drops a trailing slash.
+fn normalize(path: &str) -> String {
+    let mut p = path.to_string();
+    while p.starts_with("/v1/v1/") || p == "/v1/v1" {
+        p.replace_range(0..3, "");
+    }
+    if p.len() > 1 && p.ends_with('/') {
+        p.pop();
+    }
+    p
+}

@@ -1,0 +1,59 @@
+//! Binding names and secrets in one place, plus the platform's clock and randomness for the core.
+
+use crate::error::{ErrorKind, GatewayError, Result};
+use crate::security::derive_key;
+use worker::Env;
+
+pub const DB: &str = "DB";
+pub const CONFIG_CACHE: &str = "CONFIG_CACHE";
+pub const ASSETS: &str = "ASSETS";
+
+/// Keys derived from the `MASTER_KEY` secret.
+pub struct Keys {
+    /// Encrypts provider credentials.
+    pub credentials: [u8; 32],
+    /// Hashes gateway API keys for storage and lookup.
+    pub api_key_hash: [u8; 32],
+}
+
+fn not_configured(what: &str) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::NotConfigured,
+        format!("The gateway is not configured: the `{what}` secret is missing. Set it with `wrangler secret put {what}` (locally: .dev.vars)."),
+    )
+}
+
+fn secret(env: &Env, name: &str) -> Option<String> {
+    env.secret(name).ok().map(|s| s.to_string()).filter(|s| !s.is_empty())
+}
+
+pub fn keys(env: &Env) -> Result<Keys> {
+    let master = secret(env, "MASTER_KEY").ok_or_else(|| not_configured("MASTER_KEY"))?;
+    Ok(Keys {
+        credentials: derive_key(master.as_bytes(), "credentials/v1"),
+        api_key_hash: derive_key(master.as_bytes(), "api-keys/v1"),
+    })
+}
+
+pub fn admin_secret(env: &Env) -> Result<String> {
+    secret(env, "ADMIN_SECRET").ok_or_else(|| not_configured("ADMIN_SECRET"))
+}
+
+pub fn allow_private_upstreams(env: &Env) -> bool {
+    env.var("ALLOW_PRIVATE_UPSTREAMS").map(|v| v.to_string() == "true").unwrap_or(false)
+}
+
+pub fn now_ms() -> i64 {
+    worker::Date::now().as_millis() as i64
+}
+
+pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut buf = [0u8; N];
+    getrandom::getrandom(&mut buf).map_err(|e| GatewayError::internal(format!("no randomness available: {e}")))?;
+    Ok(buf)
+}
+
+/// A random id like `conn_3f9a…` (16 random bytes, hex).
+pub fn new_id(prefix: &str) -> Result<String> {
+    Ok(format!("{prefix}_{}", crate::security::to_hex(&random_bytes::<16>()?)))
+}

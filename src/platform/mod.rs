@@ -1,0 +1,17 @@
+//! The Workers binding of the core: the only code that names `worker`, `js_sys` or `web_sys`.
+//! Handlers here are thin: read the request, call the core, perform the I/O the core planned, render.
+
+mod admin; // /api/* — management API (admin secret)
+mod config_store; // isolate cache -> KV -> D1 for tenant snapshots and key lookups
+mod entry; // #[event(fetch)] and the route table
+mod env; // binding names, secrets, clock and randomness
+mod http; // request/response helpers: JSON, errors, bounded body reads
+mod repo; // D1 queries
+mod upstream_fetch; // outbound fetch with a first-byte timeout
+mod v1; // /v1/* — the client-facing API
+
+impl From<worker::Error> for crate::error::GatewayError {
+    fn from(e: worker::Error) -> Self {
+        crate::error::GatewayError::internal(format!("platform: {e}"))
+    }
+}
