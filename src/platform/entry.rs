@@ -25,9 +25,13 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let (tenant, path) = split_tenant(&path);
     let path = normalize(&path);
     if path == "/v1" || path.starts_with("/v1/") {
-        let resp = match v1_route(req, &env, tenant.as_deref(), &path).await {
+        let mut req = req;
+        let resp = match v1_route(&mut req, &env, tenant.as_deref(), &path).await {
             Ok(r) => r,
-            Err(e) => error_response(Format::OpenAiChat, &e)?,
+            Err(e) => {
+                drain_small_body(&mut req).await;
+                error_response(Format::OpenAiChat, &e)?
+            }
         };
         return Ok(with_cors(resp));
     }
@@ -49,7 +53,21 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     }
 }
 
-async fn v1_route(req: Request, env: &Env, tenant: Option<&str>, path: &str) -> Result<Response> {
+/// Reads an unread request body of modest size before an early error answer. A local runtime closes
+/// the connection when a response leaves the body unread, and a client that reuses that keep-alive
+/// connection then fails its next request. Oversized bodies are not read (that is what 413 refuses).
+async fn drain_small_body(req: &mut Request) {
+    const DRAIN_LIMIT: u64 = 1024 * 1024;
+    if req.inner().body_used() || req.inner().body().is_none() {
+        return;
+    }
+    let len = super::http::header(req, "content-length").and_then(|v| v.parse::<u64>().ok());
+    if len.is_some_and(|l| l <= DRAIN_LIMIT) {
+        let _ = req.bytes().await;
+    }
+}
+
+async fn v1_route(req: &mut Request, env: &Env, tenant: Option<&str>, path: &str) -> Result<Response> {
     match (req.method(), path) {
         (Method::Post, "/v1/chat/completions") => v1::chat_completions(req, env, tenant).await,
         (Method::Get, "/v1/models") => v1::models(req, env, tenant).await,

@@ -41,9 +41,9 @@ async fn caller_snapshot(req: &Request, env: &Env, path_tenant: Option<&str>) ->
     config_store::snapshot(env, &caller.tenant).await
 }
 
-pub async fn chat_completions(mut req: Request, env: &Env, path_tenant: Option<&str>) -> Result<Response> {
-    let snapshot = caller_snapshot(&req, env, path_tenant).await?;
-    let body = read_body(&mut req, snapshot.settings.max_request_bytes).await?;
+pub async fn chat_completions(req: &mut Request, env: &Env, path_tenant: Option<&str>) -> Result<Response> {
+    let snapshot = caller_snapshot(req, env, path_tenant).await?;
+    let body = read_body(req, snapshot.settings.max_request_bytes).await?;
     let chat = ChatRequest::parse(&body)?;
     let keys = env::keys(env)?;
     let call = plan::plan_chat(&snapshot, &chat, |conn| {
@@ -81,8 +81,8 @@ pub async fn chat_completions(mut req: Request, env: &Env, path_tenant: Option<&
     Ok(ResponseBuilder::new().with_status(status).with_headers(out).body(body))
 }
 
-pub async fn models(req: Request, env: &Env, path_tenant: Option<&str>) -> Result<Response> {
-    let snapshot = caller_snapshot(&req, env, path_tenant).await?;
+pub async fn models(req: &Request, env: &Env, path_tenant: Option<&str>) -> Result<Response> {
+    let snapshot = caller_snapshot(req, env, path_tenant).await?;
     let list = available(&snapshot.connected_providers());
     Ok(super::http::json_response(200, &openai_chat::models::render(&list))?)
 }
