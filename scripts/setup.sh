@@ -1,39 +1,46 @@
 #!/usr/bin/env bash
-# Installs everything the build, the local run and the tests need. Idempotent: a second run only checks.
+# Installs everything the build, the local run and the tests need. Idempotent: a second run only
+# checks, so every other script calls it first.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
 
 WORKER_BUILD_VERSION=0.8.7
-# Must equal the wasm-bindgen version pinned in Cargo.toml (and so in Cargo.lock).
+# The CLI must equal the wasm-bindgen library version pinned in Cargo.toml exactly.
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
 
 log() { printf '[setup] %s\n' "$*"; }
+has_version() { command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | grep -qE "(^| )$2\$"; }
+
+if ! command -v cargo >/dev/null || ! command -v node >/dev/null; then
+  echo "[setup] needs a Rust toolchain (rustup) and Node.js >= 20.3 with npm" >&2
+  exit 1
+fi
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   log "adding rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 fi
 
-have_version() { # have_version BIN VERSION: BIN on PATH prints VERSION in --version
-  command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | grep -qF "$2"
-}
+# worker-build links OpenSSL.
+if ! pkg-config --exists openssl 2>/dev/null; then
+  log "installing pkg-config and libssl-dev"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq pkg-config libssl-dev
+fi
 
-if ! have_version worker-build "$WORKER_BUILD_VERSION"; then
+if ! has_version worker-build "$WORKER_BUILD_VERSION"; then
   log "installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
   cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
 fi
 
-if ! have_version wasm-bindgen "$WASM_BINDGEN_VERSION"; then
+if ! has_version wasm-bindgen "$WASM_BINDGEN_VERSION"; then
   log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
 fi
 
-# npm ci wipes node_modules; skip it when the installed tree already matches the lockfile.
-stamp=node_modules/.package-lock.json
-if [ ! -f "$stamp" ] || ! cmp -s <(sed -n '/"packages"/,$p' package-lock.json | grep -v '"node_modules/\?"' ) <(sed -n '/"packages"/,$p' "$stamp" | grep -v '"node_modules/\?"') 2>/dev/null; then
-  if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
-    log "installing npm packages (npm ci)"
-    npm ci --no-audit --no-fund
-  fi
+# npm ci rewrites node_modules/.package-lock.json, so a lockfile newer than it means a reinstall.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
 fi
-log "ok"
