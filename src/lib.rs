@@ -13,6 +13,7 @@ pub mod error; // GatewayError: what went wrong and its HTTP status; rendered pe
 pub mod formats; // wire formats (one folder each): request inspection, error envelopes
 pub mod net_policy; // which upstream base URLs a connection may point at
 pub mod providers; // the provider catalog: data, not code paths
+pub mod resilience; // pure state machines for upstream health: cooldowns
 pub mod routing; // model name -> provider + upstream model id
 pub mod security; // API key hashing, credential encryption, constant-time secret checks
 

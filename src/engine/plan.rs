@@ -1,9 +1,10 @@
 //! From a client request and the tenant's snapshot to the one upstream call to make.
 
 use crate::config::{ConnectionRecord, TenantSnapshot};
-use crate::error::{GatewayError, Result};
+use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::openai_chat::request::ChatRequest;
 use crate::providers::{AuthStyle, ProviderSpec};
+use crate::resilience::cooldown;
 use crate::routing::model::resolve;
 
 pub const USER_AGENT: &str = concat!("omniroute-edge/", env!("CARGO_PKG_VERSION"));
@@ -19,24 +20,40 @@ pub struct UpstreamCall {
     pub stream: bool,
 }
 
-/// Picks provider and connection for `req` and builds the upstream request. `decrypt` turns a stored
-/// connection's credential into the plaintext key (kept out of the core so the core never holds keys
-/// it was not handed).
+/// Picks provider and connection for `req` and builds the upstream request.
+///
+/// `cooling(scope)` gives the milliseconds left on a cooldown (see `resilience::cooldown`): the most
+/// preferred connection that is not cooling down is used; if all are, the client gets a 429 with the
+/// shortest wait instead of the upstream getting another request it already refused. `decrypt` turns
+/// a stored credential into the plaintext key (kept out of the core, which holds no secrets).
 pub fn plan_chat(
     snapshot: &TenantSnapshot,
     req: &ChatRequest,
+    cooling: impl Fn(&str) -> Option<i64>,
     decrypt: impl Fn(&ConnectionRecord) -> Result<String>,
 ) -> Result<UpstreamCall> {
     let resolved = resolve(&req.model, &snapshot.connected_providers())?;
     let spec = resolved.provider;
-    let conn = snapshot.connections_for(spec.id).into_iter().next().ok_or_else(|| {
-        GatewayError::not_found(format!(
+    let candidates = snapshot.connections_for(spec.id);
+    if candidates.is_empty() {
+        return Err(GatewayError::not_found(format!(
             "No active `{}` connection is configured, so `{}` cannot be served. Add one in the dashboard or with POST /api/providers.",
             spec.id, req.model
         ))
         .with_param("model")
-        .with_code("model_not_found")
-    })?;
+        .with_code("model_not_found"));
+    }
+    let waits: Vec<Option<i64>> = candidates.iter().map(|c| cooling(&cooldown::scope(&c.id, &resolved.model))).collect();
+    let Some(conn) = candidates.iter().zip(&waits).find(|(_, w)| w.is_none()).map(|(c, _)| *c) else {
+        let shortest = waits.iter().flatten().min().copied().unwrap_or(cooldown::DEFAULT_COOLDOWN_MS);
+        let secs = (shortest.max(0) as u64).div_ceil(1000);
+        return Err(GatewayError::new(
+            ErrorKind::RateLimited,
+            format!("Every `{}` connection is cooling down after rate limits for `{}`; retry in {secs} s.", spec.id, resolved.model),
+        )
+        .with_code("cooling_down")
+        .with_retry_after(Some(secs)));
+    };
     let api_key = decrypt(conn)?;
     Ok(UpstreamCall {
         url: chat_url(spec, conn),
@@ -100,7 +117,7 @@ mod tests {
     fn plans_the_preferred_connection_with_its_base_url_and_key() {
         let s = snapshot(vec![conn("a", "openai", 5, None), conn("b", "openai", 1, Some("http://127.0.0.1:9/v1"))]);
         let req = ChatRequest::parse(br#"{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"x"}],"stream":true}"#).unwrap();
-        let call = plan_chat(&s, &req, fake_decrypt).unwrap();
+        let call = plan_chat(&s, &req, |_| None, fake_decrypt).unwrap();
         assert_eq!(call.url, "http://127.0.0.1:9/v1/chat/completions");
         assert_eq!(call.connection_id, "b");
         assert!(call.headers.contains(&("authorization".into(), "Bearer key-of-b".into())));
@@ -113,15 +130,28 @@ mod tests {
     fn known_provider_without_connection_is_not_found() {
         let s = snapshot(vec![conn("a", "groq", 1, None)]);
         let req = ChatRequest::parse(br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"x"}]}"#).unwrap();
-        let e = plan_chat(&s, &req, fake_decrypt).unwrap_err();
+        let e = plan_chat(&s, &req, |_| None, fake_decrypt).unwrap_err();
         assert_eq!((e.status, e.code.as_deref()), (404, Some("model_not_found")));
+    }
+
+    #[test]
+    fn cooling_connections_are_skipped_and_all_cooling_is_a_429() {
+        let s = snapshot(vec![conn("a", "openai", 1, None), conn("b", "openai", 2, None)]);
+        let req = ChatRequest::parse(br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"x"}]}"#).unwrap();
+        let call = plan_chat(&s, &req, |scope| (scope == "a:gpt-4o").then_some(5_000), fake_decrypt).unwrap();
+        assert_eq!(call.connection_id, "b");
+        // Another model on the same account is not affected.
+        let other = ChatRequest::parse(br#"{"model":"openai/o3","messages":[{"role":"user","content":"x"}]}"#).unwrap();
+        assert_eq!(plan_chat(&s, &other, |scope| (scope == "a:gpt-4o").then_some(5_000), fake_decrypt).unwrap().connection_id, "a");
+        let e = plan_chat(&s, &req, |scope| Some(if scope.starts_with('a') { 9_000 } else { 2_100 }), fake_decrypt).unwrap_err();
+        assert_eq!((e.status, e.retry_after_secs, e.code.as_deref()), (429, Some(3), Some("cooling_down")));
     }
 
     #[test]
     fn decrypt_failures_surface() {
         let s = snapshot(vec![conn("a", "openai", 1, None)]);
         let req = ChatRequest::parse(br#"{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}"#).unwrap();
-        let e = plan_chat(&s, &req, |_| Err(GatewayError::internal("nope"))).unwrap_err();
+        let e = plan_chat(&s, &req, |_| None, |_| Err(GatewayError::internal("nope"))).unwrap_err();
         assert_eq!(e.status, 500);
     }
 }

@@ -4,7 +4,7 @@
 
 use super::http::{header, json_response, read_body};
 use super::repo::{self, ApiKeyRow};
-use super::{config_store, env};
+use super::{config_store, env, resilience};
 use crate::config::input::{self, ConnectionPatch, NewApiKey, NewConnection};
 use crate::config::{valid_tenant_id, ConnectionRecord, KeyEntry, DEFAULT_TENANT};
 use crate::error::{ErrorKind, GatewayError, Result};
@@ -47,8 +47,14 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
             update_settings(env, &tenant, &body).await
         }
+        (Method::Get, ["cooldowns"]) => Ok(json_response(200, &json!({"data": resilience::active(env, &tenant).await?}))?),
+        (Method::Delete, ["cooldowns"]) => {
+            let scope = req.url()?.query_pairs().find(|(k, _)| k == "scope").map(|(_, v)| v.into_owned());
+            resilience::reset(env, &tenant, scope.as_deref()).await?;
+            Ok(json_response(200, &json!({"reset": scope.unwrap_or_else(|| "all".into())}))?)
+        }
         (Method::Get, ["stats"]) => Ok(json_response(200, &json!({"config_cache": config_store::stats()}))?),
-        (_, ["providers" | "keys" | "settings" | "stats", ..]) => {
+        (_, ["providers" | "keys" | "settings" | "stats" | "cooldowns", ..]) => {
             Err(GatewayError::new(ErrorKind::InvalidRequest, "Method not allowed for this path.").with_status(405))
         }
         _ => Err(GatewayError::not_found(format!("No admin route `{path}`."))),

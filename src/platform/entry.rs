@@ -17,7 +17,7 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     if req.method() == Method::Options {
         return preflight();
     }
@@ -26,7 +26,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let path = normalize(&path);
     if path == "/v1" || path.starts_with("/v1/") {
         let mut req = req;
-        let resp = match v1_route(&mut req, &env, tenant.as_deref(), &path).await {
+        let resp = match v1_route(&mut req, &env, &ctx, tenant.as_deref(), &path).await {
             Ok(r) => r,
             Err(e) => {
                 drain_small_body(&mut req).await;
@@ -67,9 +67,9 @@ async fn drain_small_body(req: &mut Request) {
     }
 }
 
-async fn v1_route(req: &mut Request, env: &Env, tenant: Option<&str>, path: &str) -> Result<Response> {
+async fn v1_route(req: &mut Request, env: &Env, ctx: &Context, tenant: Option<&str>, path: &str) -> Result<Response> {
     match (req.method(), path) {
-        (Method::Post, "/v1/chat/completions") => v1::chat_completions(req, env, tenant).await,
+        (Method::Post, "/v1/chat/completions") => v1::chat_completions(req, env, ctx, tenant).await,
         (Method::Get, "/v1/models") => v1::models(req, env, tenant).await,
         (_, "/v1/chat/completions" | "/v1/models") => Err(method_not_allowed()),
         _ => Err(GatewayError::not_found(format!("Unknown endpoint `{path}`.")).with_code("unknown_url")),

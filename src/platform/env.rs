@@ -7,6 +7,7 @@ use worker::Env;
 pub const DB: &str = "DB";
 pub const CONFIG_CACHE: &str = "CONFIG_CACHE";
 pub const ASSETS: &str = "ASSETS";
+pub const RESILIENCE: &str = "RESILIENCE";
 
 /// Keys derived from the `MASTER_KEY` secret.
 pub struct Keys {

@@ -3,10 +3,12 @@
 
 mod admin; // /api/* — management API (admin secret)
 mod config_store; // isolate cache -> KV -> D1 for tenant snapshots and key lookups
+mod durable; // Durable Object classes (resilience state)
 mod entry; // #[event(fetch)] and the route table
 mod env; // binding names, secrets, clock and randomness
 mod http; // request/response helpers: JSON, errors, bounded body reads
 mod repo; // D1 queries
+mod resilience; // local view of cooldowns, synced with the ResilienceState object
 mod upstream_fetch; // outbound fetch with a first-byte timeout
 mod v1; // /v1/* — the client-facing API
 

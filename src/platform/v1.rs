@@ -2,16 +2,17 @@
 //! the core plan the upstream call, and relays the answer — streams chunk by chunk as they arrive.
 
 use super::http::{header, read_body};
-use super::{config_store, env, upstream_fetch};
+use super::{config_store, env, resilience, upstream_fetch};
 use crate::config::TenantSnapshot;
 use crate::engine::{plan, upstream};
 use crate::error::{GatewayError, Result};
 use crate::formats::openai_chat;
 use crate::formats::openai_chat::request::ChatRequest;
+use crate::resilience::cooldown::{self, Cooldown};
 use crate::routing::model::available;
 use crate::security::{api_keys, crypto};
 use std::rc::Rc;
-use worker::{Env, Headers, Request, Response, ResponseBuilder};
+use worker::{Context, Env, Headers, Request, Response, ResponseBuilder};
 
 /// Who is calling: the tenant their key belongs to.
 pub struct Caller {
@@ -41,12 +42,16 @@ async fn caller_snapshot(req: &Request, env: &Env, path_tenant: Option<&str>) ->
     config_store::snapshot(env, &caller.tenant).await
 }
 
-pub async fn chat_completions(req: &mut Request, env: &Env, path_tenant: Option<&str>) -> Result<Response> {
+pub async fn chat_completions(req: &mut Request, env: &Env, ctx: &Context, path_tenant: Option<&str>) -> Result<Response> {
     let snapshot = caller_snapshot(req, env, path_tenant).await?;
     let body = read_body(req, snapshot.settings.max_request_bytes).await?;
     let chat = ChatRequest::parse(&body)?;
     let keys = env::keys(env)?;
-    let call = plan::plan_chat(&snapshot, &chat, |conn| {
+    let tenant = snapshot.tenant.as_str();
+    let now = env::now_ms();
+    resilience::refresh_if_stale(env, ctx, tenant, now);
+    let cooling = |scope: &str| resilience::remaining(tenant, scope, now);
+    let call = plan::plan_chat(&snapshot, &chat, cooling, |conn| {
         let aad = format!("{}/{}", snapshot.tenant, conn.id);
         let key = crypto::decrypt(&keys.credentials, aad.as_bytes(), &conn.api_key_enc)
             .map_err(|e| GatewayError::internal(format!("credential of connection {} unreadable: {}", conn.id, e.0)))?;
@@ -60,6 +65,14 @@ pub async fn chat_completions(req: &mut Request, env: &Env, path_tenant: Option<
             resp.headers().get("retry-after").ok().flatten().as_deref(),
             resp.headers().get("retry-after-ms").ok().flatten().as_deref(),
         );
+        if status == 429 {
+            let cd = Cooldown {
+                scope: cooldown::scope(&call.connection_id, &call.model),
+                until_ms: cooldown::until(now, retry_after),
+                reason: format!("429 from {}", call.provider),
+            };
+            resilience::report(env, ctx, tenant, cd, now);
+        }
         let body = resp.bytes().await.unwrap_or_default();
         return Err(upstream::map_error(call.provider, status, &body, retry_after));
     }

@@ -20,6 +20,8 @@ export function migrationStatements(sql) {
 }
 
 export async function applyMigrations(db) {
+  const applied = await db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tenants'").first();
+  if (applied) return; // persisted storage from an earlier run
   const dir = path.join(ROOT, "migrations");
   for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
     const stmts = migrationStatements(fs.readFileSync(path.join(dir, file), "utf8"));
@@ -27,14 +29,20 @@ export async function applyMigrations(db) {
   }
 }
 
-export async function startGateway({ bindings = {} } = {}) {
+/** `persistDir`: keep D1, KV and Durable Object storage there (to restart on the same state). */
+export async function startGateway({ bindings = {}, persistDir } = {}) {
+  const persist = persistDir
+    ? { d1Persist: path.join(persistDir, "d1"), kvPersist: path.join(persistDir, "kv"), durableObjectsPersist: path.join(persistDir, "do") }
+    : {};
   const mf = new Miniflare({
+    ...persist,
     scriptPath: path.join(ROOT, "build/index.js"),
     modules: true,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-05-01",
     d1Databases: { DB: "omniroute-edge-test" },
     kvNamespaces: { CONFIG_CACHE: "config-cache-test" },
+    durableObjects: { RESILIENCE: { className: "ResilienceState", useSQLite: true } },
     assets: { directory: path.join(ROOT, "dashboard"), binding: "ASSETS", routerConfig: { has_user_worker: true } },
     bindings: {
       ADMIN_SECRET,

@@ -9,10 +9,11 @@
 //   bad-param       400 invalid_request_error naming a param
 //   slow            sends headers only after `slowMs`
 //   drop            closes the socket without answering
+// With `scripted: false` every model name gets a normal completion.
 // Every request is recorded (method, path, headers, parsed body) for assertions.
 import http from "node:http";
 
-export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 3000 } = {}) {
+export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 3000, scripted = true } = {}) {
   const requests = [];
   const gates = [];
   let completionCounter = 0;
@@ -39,7 +40,7 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
       return oaiError(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key");
     }
     const model = body?.model;
-    switch (model) {
+    switch (scripted ? model : null) {
       case "rate-limited":
         return oaiError(429, "Rate limit reached for requests per min (RPM): Limit 3.", "requests", "rate_limit_exceeded", null,
           { "retry-after": "7", "x-ratelimit-limit-requests": "3", "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "7s" });
