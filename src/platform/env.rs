@@ -28,12 +28,23 @@ fn secret(env: &Env, name: &str) -> Option<String> {
     env.secret(name).ok().map(|s| s.to_string()).filter(|s| !s.is_empty())
 }
 
-pub fn keys(env: &Env) -> Result<Keys> {
+thread_local! {
+    // Secrets cannot change during an isolate's life (changing one deploys a new version), so the
+    // derived keys are computed once per isolate rather than on every request.
+    static KEYS: std::cell::OnceCell<std::rc::Rc<Keys>> = const { std::cell::OnceCell::new() };
+}
+
+pub fn keys(env: &Env) -> Result<std::rc::Rc<Keys>> {
+    if let Some(k) = KEYS.with(|k| k.get().cloned()) {
+        return Ok(k);
+    }
     let master = secret(env, "MASTER_KEY").ok_or_else(|| not_configured("MASTER_KEY"))?;
-    Ok(Keys {
+    let keys = std::rc::Rc::new(Keys {
         credentials: derive_key(master.as_bytes(), "credentials/v1"),
         api_key_hash: derive_key(master.as_bytes(), "api-keys/v1"),
-    })
+    });
+    KEYS.with(|k| k.set(keys.clone()).ok());
+    Ok(keys)
 }
 
 pub fn admin_secret(env: &Env) -> Result<String> {

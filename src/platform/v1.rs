@@ -11,6 +11,9 @@ use crate::formats::openai_chat::request::ChatRequest;
 use crate::resilience::cooldown::{self, Cooldown};
 use crate::routing::model::available;
 use crate::security::{api_keys, crypto};
+use crate::config::ConnectionRecord;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use worker::{Context, Env, Headers, Request, Response, ResponseBuilder};
 
@@ -51,12 +54,7 @@ pub async fn chat_completions(req: &mut Request, env: &Env, ctx: &Context, path_
     let now = env::now_ms();
     resilience::refresh_if_stale(env, ctx, tenant, now);
     let cooling = |scope: &str| resilience::remaining(tenant, scope, now);
-    let call = plan::plan_chat(&snapshot, &chat, cooling, |conn| {
-        let aad = format!("{}/{}", snapshot.tenant, conn.id);
-        let key = crypto::decrypt(&keys.credentials, aad.as_bytes(), &conn.api_key_enc)
-            .map_err(|e| GatewayError::internal(format!("credential of connection {} unreadable: {}", conn.id, e.0)))?;
-        String::from_utf8(key).map_err(|_| GatewayError::internal("credential is not UTF-8"))
-    })?;
+    let call = plan::plan_chat(&snapshot, &chat, cooling, |conn| credential(&keys.credentials, tenant, conn))?;
 
     let mut resp = upstream_fetch::send(&call, snapshot.settings.upstream_timeout_ms).await?;
     let status = resp.status_code();
@@ -92,6 +90,31 @@ pub async fn chat_completions(req: &mut Request, env: &Env, ctx: &Context, path_
     // they arrive, without being copied into wasm or buffered.
     let (_, body) = resp.into_parts();
     Ok(ResponseBuilder::new().with_status(status).with_headers(out).body(body))
+}
+
+thread_local! {
+    /// Decrypted provider keys, by tenant, connection and version. Held in isolate memory only (never
+    /// stored or logged), so the request path does not run AES for every request.
+    static CREDENTIALS: RefCell<HashMap<(String, String, i64), Rc<str>>> = RefCell::new(HashMap::new());
+}
+
+fn credential(key: &[u8; 32], tenant: &str, conn: &ConnectionRecord) -> Result<String> {
+    let id = (tenant.to_string(), conn.id.clone(), conn.updated_at);
+    if let Some(k) = CREDENTIALS.with(|c| c.borrow().get(&id).cloned()) {
+        return Ok(k.to_string());
+    }
+    let aad = format!("{tenant}/{}", conn.id);
+    let plain = crypto::decrypt(key, aad.as_bytes(), &conn.api_key_enc)
+        .map_err(|e| GatewayError::internal(format!("credential of connection {} unreadable: {}", conn.id, e.0)))?;
+    let plain = String::from_utf8(plain).map_err(|_| GatewayError::internal("credential is not UTF-8"))?;
+    CREDENTIALS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= 1_000 {
+            c.clear();
+        }
+        c.insert(id, Rc::from(plain.as_str()));
+    });
+    Ok(plain)
 }
 
 pub async fn models(req: &Request, env: &Env, path_tenant: Option<&str>) -> Result<Response> {

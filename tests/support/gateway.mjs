@@ -29,8 +29,9 @@ export async function applyMigrations(db) {
   }
 }
 
-/** `persistDir`: keep D1, KV and Durable Object storage there (to restart on the same state). */
-export async function startGateway({ bindings = {}, persistDir } = {}) {
+/** `persistDir`: keep D1, KV and Durable Object storage there (to restart on the same state).
+ *  `assets: false` leaves out the dashboard (and Miniflare's asset router in front of the worker). */
+export async function startGateway({ bindings = {}, persistDir, assets = true } = {}) {
   const persist = persistDir
     ? { d1Persist: path.join(persistDir, "d1"), kvPersist: path.join(persistDir, "kv"), durableObjectsPersist: path.join(persistDir, "do") }
     : {};
@@ -43,7 +44,7 @@ export async function startGateway({ bindings = {}, persistDir } = {}) {
     d1Databases: { DB: "omniroute-edge-test" },
     kvNamespaces: { CONFIG_CACHE: "config-cache-test" },
     durableObjects: { RESILIENCE: { className: "ResilienceState", useSQLite: true } },
-    assets: { directory: path.join(ROOT, "dashboard"), binding: "ASSETS", routerConfig: { has_user_worker: true } },
+    ...(assets ? { assets: { directory: path.join(ROOT, "dashboard"), binding: "ASSETS", routerConfig: { has_user_worker: true } } } : {}),
     bindings: {
       ADMIN_SECRET,
       MASTER_KEY: "test-master-key-0123456789abcdef",
@@ -57,11 +58,14 @@ export async function startGateway({ bindings = {}, persistDir } = {}) {
   await applyMigrations(await mf.getD1Database("DB"));
 
   const admin = async (method, p, body, { secret = ADMIN_SECRET } = {}) => {
-    const res = await fetch(`${url}${p}`, {
+    const send = () => fetch(`${url}${p}`, {
       method,
       headers: { authorization: `Bearer ${secret}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
       body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
     });
+    // A keep-alive connection left idle (e.g. during a load run) may have been closed by the runtime;
+    // a GET is safe to send again on a new one.
+    const res = await send().catch((e) => (method === "GET" && e.cause?.code === "UND_ERR_SOCKET" ? send() : Promise.reject(e)));
     const text = await res.text();
     let json = null;
     try { json = JSON.parse(text); } catch {}
