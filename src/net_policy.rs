@@ -8,7 +8,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Validates and normalises (no trailing slash) a base URL.
 pub fn validate_base_url(url: &str, allow_private: bool) -> Result<String> {
-    let bad = |why: &str| GatewayError::invalid_request(format!("Invalid base_url `{url}`: {why}.")).with_param("base_url");
+    let bad =
+        |why: &str| GatewayError::invalid_request(format!("Invalid base_url `{url}`: {why}.")).with_param("base_url");
     let url = url.trim();
     let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("it must start with https://"))?;
     let scheme = scheme.to_ascii_lowercase();
@@ -31,7 +32,9 @@ pub fn validate_base_url(url: &str, allow_private: bool) -> Result<String> {
             return Err(bad("plain http is only allowed for private upstreams (ALLOW_PRIVATE_UPSTREAMS)"));
         }
         if is_private_host(&host) {
-            return Err(bad("loopback and private-network hosts are refused (set ALLOW_PRIVATE_UPSTREAMS=true for local use)"));
+            return Err(bad(
+                "loopback and private-network hosts are refused (set ALLOW_PRIVATE_UPSTREAMS=true for local use)",
+            ));
         }
     }
     Ok(format!("{scheme}://{}", rest.trim_end_matches('/')))
@@ -135,8 +138,18 @@ mod tests {
 
     #[test]
     fn refuses_malformed_urls_even_when_private_allowed() {
-        for url in ["", "api.example.com", "ftp://x.com", "https://", "https://u:p@x.com", "https://x.com:99999",
-                    "https://x.com:abc", "https://x.com/v1?key=1", "https://x com", "https://[::1"] {
+        for url in [
+            "",
+            "api.example.com",
+            "ftp://x.com",
+            "https://",
+            "https://u:p@x.com",
+            "https://x.com:99999",
+            "https://x.com:abc",
+            "https://x.com/v1?key=1",
+            "https://x com",
+            "https://[::1",
+        ] {
             assert!(validate_base_url(url, true).is_err(), "{url} should be refused");
         }
     }

@@ -1,6 +1,8 @@
 //! The core/platform boundary: only `src/platform/` may name the Workers or JS crates. (The wasm32-only
 //! dependency already stops the core compiling against them natively; this names the offending files.)
 
+#![allow(clippy::unwrap_used)] // a test: a failure to read the tree should fail loudly
+
 use std::fs;
 use std::path::Path;
 

@@ -70,8 +70,9 @@ fn check_name(name: &str) -> Result<String> {
 fn check_api_key(key: &str) -> Result<String> {
     let key = key.trim();
     if key.is_empty() || key.len() > 8192 || key.chars().any(|c| c.is_control() || c == ' ') {
-        return Err(GatewayError::invalid_request("`api_key` must be a non-empty token without spaces.")
-            .with_param("api_key"));
+        return Err(
+            GatewayError::invalid_request("`api_key` must be a non-empty token without spaces.").with_param("api_key")
+        );
     }
     Ok(key.to_string())
 }
@@ -86,8 +87,11 @@ fn check_priority(p: i64) -> Result<i64> {
 impl NewConnection {
     pub fn validate(self, allow_private: bool) -> Result<ValidConnection> {
         let spec = providers::find(&self.provider).ok_or_else(|| {
-            GatewayError::invalid_request(format!("Unknown provider `{}`; GET /api/providers/catalog lists them.", self.provider))
-                .with_param("provider")
+            GatewayError::invalid_request(format!(
+                "Unknown provider `{}`; GET /api/providers/catalog lists them.",
+                self.provider
+            ))
+            .with_param("provider")
         })?;
         Ok(ValidConnection {
             provider: spec.id,
@@ -133,7 +137,10 @@ mod tests {
     #[test]
     fn validates_a_connection_with_defaults() {
         let c = new_conn(r#"{"provider":"ds","api_key":" sk-1 "}"#).unwrap();
-        assert_eq!((c.provider, c.name.as_str(), c.api_key.as_str(), c.priority, c.is_active), ("deepseek", "DeepSeek", "sk-1", 100, true));
+        assert_eq!(
+            (c.provider, c.name.as_str(), c.api_key.as_str(), c.priority, c.is_active),
+            ("deepseek", "DeepSeek", "sk-1", 100, true)
+        );
     }
 
     #[test]

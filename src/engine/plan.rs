@@ -43,13 +43,17 @@ pub fn plan_chat(
         .with_param("model")
         .with_code("model_not_found"));
     }
-    let waits: Vec<Option<i64>> = candidates.iter().map(|c| cooling(&cooldown::scope(&c.id, &resolved.model))).collect();
+    let waits: Vec<Option<i64>> =
+        candidates.iter().map(|c| cooling(&cooldown::scope(&c.id, &resolved.model))).collect();
     let Some(conn) = candidates.iter().zip(&waits).find(|(_, w)| w.is_none()).map(|(c, _)| *c) else {
         let shortest = waits.iter().flatten().min().copied().unwrap_or(cooldown::DEFAULT_COOLDOWN_MS);
         let secs = (shortest.max(0) as u64).div_ceil(1000);
         return Err(GatewayError::new(
             ErrorKind::RateLimited,
-            format!("Every `{}` connection is cooling down after rate limits for `{}`; retry in {secs} s.", spec.id, resolved.model),
+            format!(
+                "Every `{}` connection is cooling down after rate limits for `{}`; retry in {secs} s.",
+                spec.id, resolved.model
+            ),
         )
         .with_code("cooling_down")
         .with_retry_after(Some(secs)));
@@ -116,7 +120,10 @@ mod tests {
     #[test]
     fn plans_the_preferred_connection_with_its_base_url_and_key() {
         let s = snapshot(vec![conn("a", "openai", 5, None), conn("b", "openai", 1, Some("http://127.0.0.1:9/v1"))]);
-        let req = ChatRequest::parse(br#"{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"x"}],"stream":true}"#).unwrap();
+        let req = ChatRequest::parse(
+            br#"{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"x"}],"stream":true}"#,
+        )
+        .unwrap();
         let call = plan_chat(&s, &req, |_| None, fake_decrypt).unwrap();
         assert_eq!(call.url, "http://127.0.0.1:9/v1/chat/completions");
         assert_eq!(call.connection_id, "b");
@@ -129,7 +136,8 @@ mod tests {
     #[test]
     fn known_provider_without_connection_is_not_found() {
         let s = snapshot(vec![conn("a", "groq", 1, None)]);
-        let req = ChatRequest::parse(br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"x"}]}"#).unwrap();
+        let req =
+            ChatRequest::parse(br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"x"}]}"#).unwrap();
         let e = plan_chat(&s, &req, |_| None, fake_decrypt).unwrap_err();
         assert_eq!((e.status, e.code.as_deref()), (404, Some("model_not_found")));
     }
@@ -137,13 +145,18 @@ mod tests {
     #[test]
     fn cooling_connections_are_skipped_and_all_cooling_is_a_429() {
         let s = snapshot(vec![conn("a", "openai", 1, None), conn("b", "openai", 2, None)]);
-        let req = ChatRequest::parse(br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"x"}]}"#).unwrap();
+        let req =
+            ChatRequest::parse(br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"x"}]}"#).unwrap();
         let call = plan_chat(&s, &req, |scope| (scope == "a:gpt-4o").then_some(5_000), fake_decrypt).unwrap();
         assert_eq!(call.connection_id, "b");
         // Another model on the same account is not affected.
         let other = ChatRequest::parse(br#"{"model":"openai/o3","messages":[{"role":"user","content":"x"}]}"#).unwrap();
-        assert_eq!(plan_chat(&s, &other, |scope| (scope == "a:gpt-4o").then_some(5_000), fake_decrypt).unwrap().connection_id, "a");
-        let e = plan_chat(&s, &req, |scope| Some(if scope.starts_with('a') { 9_000 } else { 2_100 }), fake_decrypt).unwrap_err();
+        assert_eq!(
+            plan_chat(&s, &other, |scope| (scope == "a:gpt-4o").then_some(5_000), fake_decrypt).unwrap().connection_id,
+            "a"
+        );
+        let e = plan_chat(&s, &req, |scope| Some(if scope.starts_with('a') { 9_000 } else { 2_100 }), fake_decrypt)
+            .unwrap_err();
         assert_eq!((e.status, e.retry_after_secs, e.code.as_deref()), (429, Some(3), Some("cooling_down")));
     }
 

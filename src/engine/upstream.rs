@@ -17,7 +17,10 @@ pub fn retry_after_secs(retry_after: Option<&str>, retry_after_ms: Option<&str>)
     if let Some(ms) = retry_after_ms.and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0) {
         return Some((ms / 1000.0).ceil() as u64);
     }
-    retry_after.and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0).map(|s| s.ceil() as u64)
+    retry_after
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .map(|s| s.ceil() as u64)
 }
 
 /// Turns a non-2xx upstream answer into the error the client sees. The client's own mistakes keep
@@ -27,11 +30,17 @@ pub fn map_error(provider: &str, status: u16, body: &[u8], retry_after: Option<u
     let detail = upstream_message(body).unwrap_or_else(|| {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
-        if text.is_empty() { "no details".to_string() } else { text.chars().take(300).collect() }
+        if text.is_empty() {
+            "no details".to_string()
+        } else {
+            text.chars().take(300).collect()
+        }
     });
     let msg = format!("Upstream `{provider}` returned {status}: {detail}");
     match status {
-        429 => GatewayError::new(ErrorKind::RateLimited, msg).with_code("upstream_rate_limited").with_retry_after(retry_after),
+        429 => GatewayError::new(ErrorKind::RateLimited, msg)
+            .with_code("upstream_rate_limited")
+            .with_retry_after(retry_after),
         401 | 403 => GatewayError::upstream(format!(
             "Upstream `{provider}` rejected the gateway's credentials ({status}): {detail}"
         ))

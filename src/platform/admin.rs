@@ -42,12 +42,16 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             create_key(env, &tenant, &body).await
         }
         (Method::Delete, ["keys", id]) => revoke_key(env, &tenant, id).await,
-        (Method::Get, ["settings"]) => Ok(json_response(200, &serde_json::to_value(repo::settings(&db, &tenant).await?).unwrap_or_default())?),
+        (Method::Get, ["settings"]) => {
+            Ok(json_response(200, &serde_json::to_value(repo::settings(&db, &tenant).await?).unwrap_or_default())?)
+        }
         (Method::Patch, ["settings"]) => {
             let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
             update_settings(env, &tenant, &body).await
         }
-        (Method::Get, ["cooldowns"]) => Ok(json_response(200, &json!({"data": resilience::active(env, &tenant).await?}))?),
+        (Method::Get, ["cooldowns"]) => {
+            Ok(json_response(200, &json!({"data": resilience::active(env, &tenant).await?}))?)
+        }
         (Method::Delete, ["cooldowns"]) => {
             let scope = req.url()?.query_pairs().find(|(k, _)| k == "scope").map(|(_, v)| v.into_owned());
             resilience::reset(env, &tenant, scope.as_deref()).await?;
@@ -133,7 +137,9 @@ async fn create_connection(env: &Env, tenant: &str, body: &[u8]) -> Result<Respo
 async fn update_connection(env: &Env, tenant: &str, id: &str, body: &[u8]) -> Result<Response> {
     let patch = input::parse::<ConnectionPatch>(body)?.validate(env::allow_private_upstreams(env))?;
     let db = repo::db(env)?;
-    let mut c = repo::connection(&db, tenant, id).await?.ok_or_else(|| GatewayError::not_found(format!("No connection `{id}`.")))?;
+    let mut c = repo::connection(&db, tenant, id)
+        .await?
+        .ok_or_else(|| GatewayError::not_found(format!("No connection `{id}`.")))?;
     if let Some(name) = patch.name {
         c.name = name;
     }
@@ -169,7 +175,13 @@ async fn create_key(env: &Env, tenant: &str, body: &[u8]) -> Result<Response> {
     let keys = env::keys(env)?;
     let key = api_keys::generate(&env::random_bytes::<32>()?);
     let hash = api_keys::hash(&keys.api_key_hash, &key);
-    let row = ApiKeyRow { id: env::new_id("key")?, name, key_prefix: api_keys::display_prefix(&key), created_at: env::now_ms(), revoked_at: None };
+    let row = ApiKeyRow {
+        id: env::new_id("key")?,
+        name,
+        key_prefix: api_keys::display_prefix(&key),
+        created_at: env::now_ms(),
+        revoked_at: None,
+    };
     repo::insert_api_key(&repo::db(env)?, tenant, &row, &hash).await?;
     config_store::publish_key(env, &hash, &KeyEntry { tenant: tenant.to_string(), key_id: row.id.clone() }).await?;
     Ok(json_response(

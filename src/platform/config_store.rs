@@ -117,7 +117,10 @@ pub async fn rebuild_snapshot(env: &Env, tenant: &str) -> Result<TenantSnapshot>
 pub async fn key_entry(env: &Env, hash: &str) -> Result<Option<KeyEntry>> {
     let now = env::now_ms();
     let cached = with_cache(|c| {
-        c.keys.get(hash).filter(|(e, at)| now - at < if e.is_some() { FRESH_MS } else { UNKNOWN_KEY_MS }).map(|(e, _)| e.clone())
+        c.keys
+            .get(hash)
+            .filter(|(e, at)| now - at < if e.is_some() { FRESH_MS } else { UNKNOWN_KEY_MS })
+            .map(|(e, _)| e.clone())
     });
     if let Some(entry) = cached {
         with_cache(|c| c.stats.key_memory_hits += 1);

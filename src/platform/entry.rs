@@ -36,10 +36,16 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         return Ok(with_cors(resp));
     }
     if tenant.is_some() {
-        return error_response(Format::OpenAiChat, &GatewayError::not_found("Only /v1 routes exist below a tenant prefix."));
+        return error_response(
+            Format::OpenAiChat,
+            &GatewayError::not_found("Only /v1 routes exist below a tenant prefix."),
+        );
     }
     if path == "/health" {
-        return super::http::json_response(200, &serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}));
+        return super::http::json_response(
+            200,
+            &serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
+        );
     }
     if path.starts_with("/api/") {
         return match admin::handle(req, &env, &path).await {

@@ -49,7 +49,8 @@ pub async fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>> {
     };
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| GatewayError::invalid_request(format!("Could not read the request body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| GatewayError::invalid_request(format!("Could not read the request body: {e}")))?;
         if body.len() as u64 + chunk.len() as u64 > limit {
             return Err(too_large());
         }
@@ -62,7 +63,8 @@ pub async fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>> {
 pub fn with_cors(resp: Response) -> Response {
     let h = resp.headers();
     let _ = h.set("access-control-allow-origin", "*");
-    let _ = h.set("access-control-expose-headers", "x-omniroute-provider, x-omniroute-model, retry-after, x-request-id");
+    let _ =
+        h.set("access-control-expose-headers", "x-omniroute-provider, x-omniroute-model, retry-after, x-request-id");
     resp
 }
 
@@ -71,7 +73,10 @@ pub fn preflight() -> worker::Result<Response> {
     let h = resp.headers();
     h.set("access-control-allow-origin", "*")?;
     h.set("access-control-allow-methods", "GET, POST, PATCH, DELETE, OPTIONS")?;
-    h.set("access-control-allow-headers", "authorization, content-type, x-api-key, x-goog-api-key, anthropic-version, anthropic-beta, openai-beta")?;
+    h.set(
+        "access-control-allow-headers",
+        "authorization, content-type, x-api-key, x-goog-api-key, anthropic-version, anthropic-beta, openai-beta",
+    )?;
     h.set("access-control-max-age", "86400")?;
     Ok(resp)
 }

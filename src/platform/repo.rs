@@ -3,9 +3,10 @@
 
 use crate::config::{ConnectionRecord, KeyEntry, Settings};
 use crate::error::{GatewayError, Result};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
-use worker::{D1Database, Env};
+use worker::{D1Database, D1Result, Env};
 
 pub fn db(env: &Env) -> Result<D1Database> {
     env.d1(super::env::DB).map_err(|e| GatewayError::internal(format!("D1 binding `DB` missing: {e}")))
@@ -13,6 +14,18 @@ pub fn db(env: &Env) -> Result<D1Database> {
 
 fn d1_err(e: worker::Error) -> GatewayError {
     GatewayError::internal(format!("D1: {e}"))
+}
+
+async fn run(db: &D1Database, sql: &str, args: &[JsValue]) -> Result<D1Result> {
+    db.prepare(sql).bind(args).map_err(d1_err)?.run().await.map_err(d1_err)
+}
+
+async fn first<T: DeserializeOwned>(db: &D1Database, sql: &str, args: &[JsValue]) -> Result<Option<T>> {
+    db.prepare(sql).bind(args).map_err(d1_err)?.first::<T>(None).await.map_err(d1_err)
+}
+
+async fn all<T: DeserializeOwned>(db: &D1Database, sql: &str, args: &[JsValue]) -> Result<Vec<T>> {
+    db.prepare(sql).bind(args).map_err(d1_err)?.all().await.map_err(d1_err)?.results::<T>().map_err(d1_err)
 }
 
 fn s(v: &str) -> JsValue {
@@ -60,59 +73,52 @@ const CONNECTION_COLUMNS: &str =
     "id, provider, name, priority, is_active, base_url, api_key_enc, api_key_hint, created_at, updated_at";
 
 pub async fn connections(db: &D1Database, tenant: &str) -> Result<Vec<ConnectionRecord>> {
-    let sql = format!("SELECT {CONNECTION_COLUMNS} FROM provider_connections WHERE tenant_id = ?1 ORDER BY priority, created_at, id");
-    let rows = db.prepare(sql).bind(&[s(tenant)]).map_err(d1_err)?.all().await.map_err(d1_err)?;
-    Ok(rows.results::<ConnectionRow>().map_err(d1_err)?.into_iter().map(Into::into).collect())
+    let sql = format!(
+        "SELECT {CONNECTION_COLUMNS} FROM provider_connections WHERE tenant_id = ?1 ORDER BY priority, created_at, id"
+    );
+    let rows: Vec<ConnectionRow> = all(db, &sql, &[s(tenant)]).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
 }
 
 pub async fn connection(db: &D1Database, tenant: &str, id: &str) -> Result<Option<ConnectionRecord>> {
     let sql = format!("SELECT {CONNECTION_COLUMNS} FROM provider_connections WHERE tenant_id = ?1 AND id = ?2");
-    let row = db.prepare(sql).bind(&[s(tenant), s(id)]).map_err(d1_err)?.first::<ConnectionRow>(None).await.map_err(d1_err)?;
-    Ok(row.map(Into::into))
+    Ok(first::<ConnectionRow>(db, &sql, &[s(tenant), s(id)]).await?.map(Into::into))
 }
 
 pub async fn insert_connection(db: &D1Database, tenant: &str, c: &ConnectionRecord) -> Result<()> {
-    db.prepare(
-        "INSERT INTO provider_connections (id, tenant_id, provider, name, priority, is_active, base_url, api_key_enc, api_key_hint, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )
-    .bind(&[
+    run(db, "INSERT INTO provider_connections (id, tenant_id, provider, name, priority, is_active, base_url, api_key_enc, api_key_hint, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)", &[
         s(&c.id), s(tenant), s(&c.provider), s(&c.name), n(c.priority), n(c.is_active as i64),
         opt(c.base_url.as_deref()), s(&c.api_key_enc), s(&c.api_key_hint), n(c.created_at), n(c.updated_at),
-    ])
-    .map_err(d1_err)?
-    .run()
-    .await
-    .map_err(d1_err)?;
+    ]).await?;
     Ok(())
 }
 
 /// Writes back every mutable field of an existing connection.
 pub async fn update_connection(db: &D1Database, tenant: &str, c: &ConnectionRecord) -> Result<()> {
-    db.prepare(
+    run(
+        db,
         "UPDATE provider_connections SET name = ?3, priority = ?4, is_active = ?5, base_url = ?6, api_key_enc = ?7, \
          api_key_hint = ?8, updated_at = ?9 WHERE tenant_id = ?1 AND id = ?2",
+        &[
+            s(tenant),
+            s(&c.id),
+            s(&c.name),
+            n(c.priority),
+            n(c.is_active as i64),
+            opt(c.base_url.as_deref()),
+            s(&c.api_key_enc),
+            s(&c.api_key_hint),
+            n(c.updated_at),
+        ],
     )
-    .bind(&[
-        s(tenant), s(&c.id), s(&c.name), n(c.priority), n(c.is_active as i64), opt(c.base_url.as_deref()),
-        s(&c.api_key_enc), s(&c.api_key_hint), n(c.updated_at),
-    ])
-    .map_err(d1_err)?
-    .run()
-    .await
-    .map_err(d1_err)?;
+    .await?;
     Ok(())
 }
 
 /// Returns whether a row was deleted.
 pub async fn delete_connection(db: &D1Database, tenant: &str, id: &str) -> Result<bool> {
-    let r = db
-        .prepare("DELETE FROM provider_connections WHERE tenant_id = ?1 AND id = ?2")
-        .bind(&[s(tenant), s(id)])
-        .map_err(d1_err)?
-        .run()
-        .await
-        .map_err(d1_err)?;
+    let r = run(db, "DELETE FROM provider_connections WHERE tenant_id = ?1 AND id = ?2", &[s(tenant), s(id)]).await?;
     Ok(r.meta().map_err(d1_err)?.and_then(|m| m.changes).unwrap_or(0) > 0)
 }
 
@@ -127,23 +133,16 @@ pub struct ApiKeyRow {
 }
 
 pub async fn api_keys(db: &D1Database, tenant: &str) -> Result<Vec<ApiKeyRow>> {
-    let rows = db
-        .prepare("SELECT id, name, key_prefix, created_at, revoked_at FROM api_keys WHERE tenant_id = ?1 ORDER BY created_at, id")
-        .bind(&[s(tenant)])
-        .map_err(d1_err)?
-        .all()
-        .await
-        .map_err(d1_err)?;
-    rows.results::<ApiKeyRow>().map_err(d1_err)
+    all::<ApiKeyRow>(db, "SELECT id, name, key_prefix, created_at, revoked_at FROM api_keys WHERE tenant_id = ?1 ORDER BY created_at, id", &[s(tenant)]).await
 }
 
 pub async fn insert_api_key(db: &D1Database, tenant: &str, row: &ApiKeyRow, key_hash: &str) -> Result<()> {
-    db.prepare("INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-        .bind(&[s(&row.id), s(tenant), s(&row.name), s(key_hash), s(&row.key_prefix), n(row.created_at)])
-        .map_err(d1_err)?
-        .run()
-        .await
-        .map_err(d1_err)?;
+    run(
+        db,
+        "INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        &[s(&row.id), s(tenant), s(&row.name), s(key_hash), s(&row.key_prefix), n(row.created_at)],
+    )
+    .await?;
     Ok(())
 }
 
@@ -153,20 +152,15 @@ pub async fn revoke_api_key(db: &D1Database, tenant: &str, id: &str, now: i64) -
     struct H {
         key_hash: String,
     }
-    let found = db
-        .prepare("SELECT key_hash FROM api_keys WHERE tenant_id = ?1 AND id = ?2 AND revoked_at IS NULL")
-        .bind(&[s(tenant), s(id)])
-        .map_err(d1_err)?
-        .first::<H>(None)
-        .await
-        .map_err(d1_err)?;
+    let found: Option<H> = first(
+        db,
+        "SELECT key_hash FROM api_keys WHERE tenant_id = ?1 AND id = ?2 AND revoked_at IS NULL",
+        &[s(tenant), s(id)],
+    )
+    .await?;
     let Some(H { key_hash }) = found else { return Ok(None) };
-    db.prepare("UPDATE api_keys SET revoked_at = ?3 WHERE tenant_id = ?1 AND id = ?2")
-        .bind(&[s(tenant), s(id), n(now)])
-        .map_err(d1_err)?
-        .run()
-        .await
-        .map_err(d1_err)?;
+    run(db, "UPDATE api_keys SET revoked_at = ?3 WHERE tenant_id = ?1 AND id = ?2", &[s(tenant), s(id), n(now)])
+        .await?;
     Ok(Some(key_hash))
 }
 
@@ -177,13 +171,12 @@ pub async fn key_entry(db: &D1Database, key_hash: &str) -> Result<Option<KeyEntr
         id: String,
         tenant_id: String,
     }
-    let row = db
-        .prepare("SELECT id, tenant_id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL")
-        .bind(&[s(key_hash)])
-        .map_err(d1_err)?
-        .first::<Row>(None)
-        .await
-        .map_err(d1_err)?;
+    let row = first::<Row>(
+        db,
+        "SELECT id, tenant_id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL",
+        &[s(key_hash)],
+    )
+    .await?;
     Ok(row.map(|r| KeyEntry { tenant: r.tenant_id, key_id: r.id }))
 }
 
@@ -192,30 +185,23 @@ pub async fn settings(db: &D1Database, tenant: &str) -> Result<Settings> {
     struct Row {
         value: String,
     }
-    let row = db
-        .prepare("SELECT value FROM settings WHERE tenant_id = ?1")
-        .bind(&[s(tenant)])
-        .map_err(d1_err)?
-        .first::<Row>(None)
-        .await
-        .map_err(d1_err)?;
+    let row = first::<Row>(db, "SELECT value FROM settings WHERE tenant_id = ?1", &[s(tenant)]).await?;
     match row {
         None => Ok(Settings::default()),
-        Some(r) => serde_json::from_str(&r.value).map_err(|e| GatewayError::internal(format!("stored settings unreadable: {e}"))),
+        Some(r) => serde_json::from_str(&r.value)
+            .map_err(|e| GatewayError::internal(format!("stored settings unreadable: {e}"))),
     }
 }
 
 pub async fn save_settings(db: &D1Database, tenant: &str, value: &Settings, now: i64) -> Result<()> {
     let json = serde_json::to_string(value).map_err(|e| GatewayError::internal(e.to_string()))?;
-    db.prepare(
+    run(
+        db,
         "INSERT INTO settings (tenant_id, value, updated_at) VALUES (?1, ?2, ?3) \
          ON CONFLICT (tenant_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        &[s(tenant), s(&json), n(now)],
     )
-    .bind(&[s(tenant), s(&json), n(now)])
-    .map_err(d1_err)?
-    .run()
-    .await
-    .map_err(d1_err)?;
+    .await?;
     Ok(())
 }
 
@@ -225,6 +211,6 @@ pub async fn tenant_exists(db: &D1Database, tenant: &str) -> Result<bool> {
         #[allow(dead_code)]
         id: String,
     }
-    let row = db.prepare("SELECT id FROM tenants WHERE id = ?1").bind(&[s(tenant)]).map_err(d1_err)?.first::<Row>(None).await.map_err(d1_err)?;
+    let row = first::<Row>(db, "SELECT id FROM tenants WHERE id = ?1", &[s(tenant)]).await?;
     Ok(row.is_some())
 }

@@ -37,7 +37,9 @@ fn with_view<T>(tenant: &str, f: impl FnOnce(&mut View) -> T) -> T {
 }
 
 fn stub(env: &Env, tenant: &str) -> Result<Stub> {
-    let ns = env.durable_object(env::RESILIENCE).map_err(|e| GatewayError::internal(format!("DO binding `RESILIENCE` missing: {e}")))?;
+    let ns = env
+        .durable_object(env::RESILIENCE)
+        .map_err(|e| GatewayError::internal(format!("DO binding `RESILIENCE` missing: {e}")))?;
     Ok(ns.get_by_name(tenant)?)
 }
 

@@ -28,11 +28,10 @@ pub async fn send(call: &UpstreamCall, timeout_ms: u64) -> Result<Response> {
     let outcome = select(sending, timeout).await;
     match outcome {
         Either::Left((Ok(resp), _)) => Ok(resp),
-        Either::Left((Err(e), _)) => Err(GatewayError::upstream(format!(
-            "Could not reach upstream `{}`: {e}",
-            call.provider
-        ))
-        .with_code("upstream_unreachable")),
+        Either::Left((Err(e), _)) => {
+            Err(GatewayError::upstream(format!("Could not reach upstream `{}`: {e}", call.provider))
+                .with_code("upstream_unreachable"))
+        }
         Either::Right(_) => {
             controller.abort();
             Err(GatewayError::new(

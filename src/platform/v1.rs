@@ -3,6 +3,7 @@
 
 use super::http::{header, read_body};
 use super::{config_store, env, resilience, upstream_fetch};
+use crate::config::ConnectionRecord;
 use crate::config::TenantSnapshot;
 use crate::engine::{plan, upstream};
 use crate::error::{GatewayError, Result};
@@ -11,7 +12,6 @@ use crate::formats::openai_chat::request::ChatRequest;
 use crate::resilience::cooldown::{self, Cooldown};
 use crate::routing::model::available;
 use crate::security::{api_keys, crypto};
-use crate::config::ConnectionRecord;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -45,7 +45,12 @@ async fn caller_snapshot(req: &Request, env: &Env, path_tenant: Option<&str>) ->
     config_store::snapshot(env, &caller.tenant).await
 }
 
-pub async fn chat_completions(req: &mut Request, env: &Env, ctx: &Context, path_tenant: Option<&str>) -> Result<Response> {
+pub async fn chat_completions(
+    req: &mut Request,
+    env: &Env,
+    ctx: &Context,
+    path_tenant: Option<&str>,
+) -> Result<Response> {
     let snapshot = caller_snapshot(req, env, path_tenant).await?;
     let body = read_body(req, snapshot.settings.max_request_bytes).await?;
     let chat = ChatRequest::parse(&body)?;

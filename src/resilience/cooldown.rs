@@ -26,7 +26,9 @@ pub fn scope(connection_id: &str, model: &str) -> String {
 
 /// The deadline for a rate limit reported at `now_ms` with an optional `Retry-After`.
 pub fn until(now_ms: i64, retry_after_secs: Option<u64>) -> i64 {
-    let wait = retry_after_secs.map(|s| i64::try_from(s).unwrap_or(i64::MAX).saturating_mul(1000)).unwrap_or(DEFAULT_COOLDOWN_MS);
+    let wait = retry_after_secs
+        .map(|s| i64::try_from(s).unwrap_or(i64::MAX).saturating_mul(1000))
+        .unwrap_or(DEFAULT_COOLDOWN_MS);
     now_ms + wait.clamp(1000, MAX_COOLDOWN_MS)
 }
 

@@ -19,8 +19,7 @@ pub fn encrypt(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], plaintext: &[u8]) -
 
 pub fn decrypt(key: &[u8; 32], aad: &[u8], stored: &str) -> Result<Vec<u8>, CryptoError> {
     let mut parts = stored.split('.');
-    let (Some("v1"), Some(nonce), Some(ct), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some("v1"), Some(nonce), Some(ct), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(CryptoError("unknown ciphertext format"));
     };
     let nonce = STANDARD_NO_PAD.decode(nonce).map_err(|_| CryptoError("bad nonce"))?;

@@ -1,22 +1,13 @@
 // Bad input gets a clear 4xx in OpenAI's error shape — never a 500, a hang or a panic.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { startGateway } from "../support/gateway.mjs";
-import { startMockOpenAI } from "../support/mock_openai.mjs";
+import { gatewayWithOpenAI } from "../support/fixture.mjs";
 
-let gw, upstream, key;
+const t = gatewayWithOpenAI();
 
-before(async () => {
-  upstream = await startMockOpenAI();
-  gw = await startGateway();
-  await gw.addConnection({ provider: "openai", api_key: upstream.apiKey, base_url: upstream.url });
-  key = await gw.createKey();
-});
-after(async () => { await gw?.dispose(); await upstream?.close(); });
-
-async function post(path, body, headers = { authorization: `Bearer ${key}` }) {
-  const res = await fetch(`${gw.url}${path}`, {
+async function post(path, body, headers = { authorization: `Bearer ${t.key}` }) {
+  const res = await fetch(`${t.gw.url}${path}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body,
@@ -62,7 +53,7 @@ test("unknown model and known provider without a connection", async () => {
     { param: "model", code: "model_not_found" });
   assertOpenAIError(await post("/v1/chat/completions", JSON.stringify({ model: "groq/llama-3.3-70b-versatile", messages: msg })), 404,
     { code: "model_not_found", message: /No active `groq` connection/ });
-  assert.equal(upstream.requests.length, 0, "nothing reached the upstream");
+  assert.equal(t.upstream.requests.length, 0, "nothing reached the upstream");
 });
 
 test("missing and invalid API keys", async () => {
@@ -71,12 +62,12 @@ test("missing and invalid API keys", async () => {
   assertOpenAIError(await post("/v1/chat/completions", body, { authorization: "Bearer sk-oe-not-a-real-key" }), 401,
     { code: "invalid_api_key", message: /Invalid API key/ });
   assertOpenAIError(await post("/v1/chat/completions", body, { "x-api-key": "wrong" }), 401, { code: "invalid_api_key" });
-  const models = await fetch(`${gw.url}/v1/models`);
+  const models = await fetch(`${t.gw.url}/v1/models`);
   assert.equal(models.status, 401);
 });
 
 test("x-api-key works as well as Bearer", async () => {
-  const r = await post("/v1/chat/completions", JSON.stringify({ model: "openai/gpt-4o", messages: msg }), { "x-api-key": key });
+  const r = await post("/v1/chat/completions", JSON.stringify({ model: "openai/gpt-4o", messages: msg }), { "x-api-key": t.key });
   assert.equal(r.status, 200);
   assert.equal(r.json.choices[0].message.content, "echo: x");
 });
@@ -85,7 +76,7 @@ test("x-api-key works as well as Bearer", async () => {
 // connection: these requests use a connection of their own (agent: false) rather than the shared pool.
 function postOnFreshConnection(path, chunks, headers) {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${gw.url}${path}`, { method: "POST", agent: false, headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...headers } }, (res) => {
+    const req = http.request(`${t.gw.url}${path}`, { method: "POST", agent: false, headers: { authorization: `Bearer ${t.key}`, "content-type": "application/json", ...headers } }, (res) => {
       let data = "";
       res.on("data", (c) => (data += c));
       res.on("end", () => resolve({ status: res.statusCode, json: JSON.parse(data), headers: res.headers }));
@@ -98,7 +89,7 @@ function postOnFreshConnection(path, chunks, headers) {
 
 test("oversized bodies are refused with 413, by Content-Length and while reading a chunked upload", async () => {
   const limit = 4096;
-  assert.equal((await gw.admin("PATCH", "/api/settings", { max_request_bytes: limit })).status, 200);
+  assert.equal((await t.gw.admin("PATCH", "/api/settings", { max_request_bytes: limit })).status, 200);
   try {
     const big = JSON.stringify({ model: "openai/gpt-4o", messages: [{ role: "user", content: "x".repeat(limit) }] });
     assertOpenAIError(await postOnFreshConnection("/v1/chat/completions", [big], { "content-length": Buffer.byteLength(big) }), 413,
@@ -108,12 +99,12 @@ test("oversized bodies are refused with 413, by Content-Length and while reading
     const r = await postOnFreshConnection("/v1/chat/completions", chunks, { "transfer-encoding": "chunked" });
     assertOpenAIError(r, 413, { code: "request_too_large" });
   } finally {
-    await gw.admin("PATCH", "/api/settings", { max_request_bytes: 16777216 });
+    await t.gw.admin("PATCH", "/api/settings", { max_request_bytes: 16777216 });
   }
 });
 
 test("wrong method and unknown /v1 endpoint", async () => {
-  const get = await fetch(`${gw.url}/v1/chat/completions`, { headers: { authorization: `Bearer ${key}` } });
+  const get = await fetch(`${t.gw.url}/v1/chat/completions`, { headers: { authorization: `Bearer ${t.key}` } });
   assert.equal(get.status, 405);
   assert.ok((await get.json()).error.message);
   const unknown = await post("/v1/nothing-here", "{}");
@@ -128,10 +119,10 @@ test("/v1/v1 is normalised and a tenant prefix must match the key's tenant", asy
 });
 
 test("health is public; CORS preflight is answered", async () => {
-  const h = await fetch(`${gw.url}/health`);
+  const h = await fetch(`${t.gw.url}/health`);
   assert.equal(h.status, 200);
   assert.equal((await h.json()).status, "ok");
-  const pre = await fetch(`${gw.url}/v1/chat/completions`, { method: "OPTIONS" });
+  const pre = await fetch(`${t.gw.url}/v1/chat/completions`, { method: "OPTIONS" });
   assert.equal(pre.status, 204);
   assert.equal(pre.headers.get("access-control-allow-origin"), "*");
 });

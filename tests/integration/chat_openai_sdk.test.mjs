@@ -1,20 +1,16 @@
 // The official OpenAI SDK, pointed at the gateway running in workerd, against a mock OpenAI upstream.
-import { test, before, after } from "node:test";
+import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import { startGateway } from "../support/gateway.mjs";
-import { startMockOpenAI } from "../support/mock_openai.mjs";
+import { gatewayWithOpenAI } from "../support/fixture.mjs";
 
+const t = gatewayWithOpenAI();
 let gw, upstream, client, key;
 
-before(async () => {
-  upstream = await startMockOpenAI();
-  gw = await startGateway();
-  await gw.addConnection({ provider: "openai", api_key: upstream.apiKey, base_url: upstream.url });
-  key = await gw.createKey("sdk");
+before(() => {
+  ({ gw, upstream, key } = t);
   client = new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
 });
-after(async () => { await gw?.dispose(); await upstream?.close(); });
 
 const messages = [{ role: "user", content: "hello gateway" }];
 

@@ -1,23 +1,14 @@
 // The request path reads configuration from the isolate cache backed by KV: D1 is not queried per
 // request. Shown with the gateway's own counters (GET /api/stats).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway } from "../support/gateway.mjs";
-import { startMockOpenAI } from "../support/mock_openai.mjs";
+import { gatewayWithOpenAI } from "../support/fixture.mjs";
 
-let gw, upstream, key;
+const t = gatewayWithOpenAI();
 
-before(async () => {
-  upstream = await startMockOpenAI();
-  gw = await startGateway();
-  await gw.addConnection({ provider: "openai", api_key: upstream.apiKey, base_url: upstream.url });
-  key = await gw.createKey();
-});
-after(async () => { await gw?.dispose(); await upstream?.close(); });
-
-const stats = async () => (await gw.admin("GET", "/api/stats")).json.config_cache;
-const chat = () => fetch(`${gw.url}/v1/chat/completions`, {
-  method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+const stats = async () => (await t.gw.admin("GET", "/api/stats")).json.config_cache;
+const chat = () => fetch(`${t.gw.url}/v1/chat/completions`, {
+  method: "POST", headers: { authorization: `Bearer ${t.key}`, "content-type": "application/json" },
   body: JSON.stringify({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }),
 }).then(async (r) => { assert.equal(r.status, 200, await r.clone().text()); await r.arrayBuffer(); });
 
@@ -33,7 +24,7 @@ test("steady-state requests hit the isolate cache: no D1 query per request", asy
 });
 
 test("requests keep working with the D1 rows gone: the hot path does not read them", async () => {
-  const db = await gw.mf.getD1Database("DB");
+  const db = await t.gw.mf.getD1Database("DB");
   const saved = await db.prepare("SELECT * FROM provider_connections").all();
   await db.prepare("DELETE FROM provider_connections").run();
   try {
@@ -50,7 +41,7 @@ test("requests keep working with the D1 rows gone: the hot path does not read th
 });
 
 test("a snapshot missing from KV is rebuilt from D1 once, then served from cache", async () => {
-  const kv = await gw.mf.getKVNamespace("CONFIG_CACHE");
+  const kv = await t.gw.mf.getKVNamespace("CONFIG_CACHE");
   assert.ok(await kv.get("cfg/v1/tenant/default"), "admin writes published a snapshot to KV");
   await kv.delete("cfg/v1/tenant/default");
   // Wait out the isolate's freshness window so the next request must look further.
@@ -66,7 +57,7 @@ test("a snapshot missing from KV is rebuilt from D1 once, then served from cache
 test("unknown keys are remembered briefly, so a flood of bad keys does not reach D1", async () => {
   const before = await stats();
   for (let i = 0; i < 10; i++) {
-    const r = await fetch(`${gw.url}/v1/models`, { headers: { authorization: "Bearer sk-oe-flood" } });
+    const r = await fetch(`${t.gw.url}/v1/models`, { headers: { authorization: "Bearer sk-oe-flood" } });
     assert.equal(r.status, 401);
   }
   const after = await stats();

@@ -14,21 +14,17 @@ pub struct ChatRequest {
 
 impl ChatRequest {
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-            GatewayError::invalid_request(format!("The request body is not valid JSON: {e}"))
-        })?;
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|e| GatewayError::invalid_request(format!("The request body is not valid JSON: {e}")))?;
         let Value::Object(body) = value else {
             return Err(GatewayError::invalid_request("The request body must be a JSON object."));
         };
         let model = match body.get("model") {
             Some(Value::String(m)) if !m.trim().is_empty() => m.trim().to_string(),
             Some(Value::String(_)) | None | Some(Value::Null) => {
-                return Err(GatewayError::invalid_request("You must provide a model parameter.")
-                    .with_param("model"))
+                return Err(GatewayError::invalid_request("You must provide a model parameter.").with_param("model"))
             }
-            Some(_) => {
-                return Err(GatewayError::invalid_request("`model` must be a string.").with_param("model"))
-            }
+            Some(_) => return Err(GatewayError::invalid_request("`model` must be a string.").with_param("model")),
         };
         match body.get("messages") {
             Some(Value::Array(m)) if !m.is_empty() => {}
@@ -37,19 +33,16 @@ impl ChatRequest {
                     .with_param("messages"))
             }
             None | Some(Value::Null) => {
-                return Err(GatewayError::invalid_request("Missing required parameter: 'messages'.")
-                    .with_param("messages"))
+                return Err(
+                    GatewayError::invalid_request("Missing required parameter: 'messages'.").with_param("messages")
+                )
             }
-            Some(_) => {
-                return Err(GatewayError::invalid_request("`messages` must be an array.").with_param("messages"))
-            }
+            Some(_) => return Err(GatewayError::invalid_request("`messages` must be an array.").with_param("messages")),
         }
         let stream = match body.get("stream") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
-            Some(_) => {
-                return Err(GatewayError::invalid_request("`stream` must be a boolean.").with_param("stream"))
-            }
+            Some(_) => return Err(GatewayError::invalid_request("`stream` must be a boolean.").with_param("stream")),
         };
         Ok(ChatRequest { body, model, stream })
     }
