@@ -1,15 +1,15 @@
 // The official OpenAI SDK, pointed at the gateway running in workerd, against a mock OpenAI upstream.
-import { test, before } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { gatewayWithOpenAI } from "../support/fixture.mjs";
 
-const t = gatewayWithOpenAI();
 let gw, upstream, client, key;
-
-before(() => {
-  ({ gw, upstream, key } = t);
-  client = new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+gatewayWithOpenAI({
+  then: (t) => {
+    ({ gw, upstream, key } = t);
+    client = new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+  },
 });
 
 const messages = [{ role: "user", content: "hello gateway" }];
