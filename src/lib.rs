@@ -11,11 +11,13 @@ pub mod config; // tenant configuration: stored records, validated admin input, 
 pub mod engine; // request planning (which upstream, URL, headers) and upstream response mapping
 pub mod error; // GatewayError: what went wrong and its HTTP status; rendered per client format
 pub mod formats; // wire formats (one folder each): request inspection, error envelopes
+pub mod ir; // the hub of translation: one representation of requests, answers and stream events
 pub mod net_policy; // which upstream base URLs a connection may point at
 pub mod providers; // the provider catalog: data, not code paths
 pub mod resilience; // pure state machines for upstream health: cooldowns
 pub mod routing; // model name -> provider + upstream model id
 pub mod security; // API key hashing, credential encryption, constant-time secret checks
+pub mod sse; // server-sent events: incremental parser and frame writer
 
 #[cfg(target_arch = "wasm32")]
 mod platform; // the only module that names `worker`, `js_sys` or `web_sys`
