@@ -3,10 +3,12 @@
 //! | file | provides |
 //! |---|---|
 //! | `request.rs`  | `to_ir(&Value) -> Result<IrRequest>` (a client's request) and `from_ir(&IrRequest, model) -> Result<Value>` (an upstream request body for `model`) |
-//! | `response.rs` | `to_ir(&Value) -> Result<IrResponse>` (an upstream's whole answer) and `from_ir(&IrResponse, &EncodeCtx) -> Value` (the client's whole answer) |
-//! | `stream_in.rs`  | `Decoder`: upstream SSE events → [`IrEvent`]s ([`StreamDecoder`]) |
-//! | `stream_out.rs` | `Encoder`: [`IrEvent`]s → client SSE frames ([`StreamEncoder`]) |
+//! | `response.rs` | `to_ir(&Value, id_seed) -> Result<IrResponse>` (an upstream's whole answer) and `from_ir(&IrResponse, &EncodeCtx) -> Value` (the client's whole answer) |
+//! | `stream_in.rs`  | `Decoder::new(id_seed)`: upstream SSE events → [`IrEvent`]s ([`StreamDecoder`]) |
+//! | `stream_out.rs` | `Encoder::new(&EncodeCtx)`: [`IrEvent`]s → client SSE frames ([`StreamEncoder`]) |
 //! | `error.rs`    | `render(&GatewayError) -> String` (the error body) and `upstream_message(&[u8])` |
+//!
+//! `id_seed` is random hex from the platform, for ids a format must synthesise (`ir::ids`).
 //!
 //! When client and upstream speak the same format the request body passes through with only the
 //! model rewritten, and the answer passes through untouched.
