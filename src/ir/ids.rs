@@ -7,8 +7,13 @@ pub fn tool_call_id(seed: &str, index: usize) -> String {
 
 /// Keeps `[A-Za-z0-9_-]` (Anthropic's id alphabet), replacing anything else with `_`; never empty.
 pub fn sanitize(id: &str) -> String {
-    let s: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
-    if s.is_empty() { "call_0".into() } else { s }
+    let s: String =
+        id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
+    if s.is_empty() {
+        "call_0".into()
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]

@@ -11,8 +11,10 @@
 //! - Token counts use one meaning everywhere (see [`IrUsage`]); formats convert at their edge.
 
 pub mod ids;
+pub mod media;
 pub mod reasoning;
 pub mod stream;
+pub mod think_tags;
 
 pub use stream::{IrEvent, StreamError};
 
@@ -67,14 +69,29 @@ pub enum IrPart {
     Text(String),
     Image(IrMedia),
     /// A document (PDF or other file).
-    File { media: IrMedia, filename: Option<String> },
+    File {
+        media: IrMedia,
+        filename: Option<String>,
+    },
     /// A call the assistant made. `arguments` is a JSON object serialized as a string.
-    ToolCall { id: String, name: String, arguments: String },
+    ToolCall {
+        id: String,
+        name: String,
+        arguments: String,
+    },
     /// The answer to a tool call. `content` holds `Text` and `Image` parts only.
-    ToolResult { call_id: String, name: Option<String>, content: Vec<IrPart>, is_error: bool },
+    ToolResult {
+        call_id: String,
+        name: Option<String>,
+        content: Vec<IrPart>,
+        is_error: bool,
+    },
     /// Reasoning text. `signature` is the provider's opaque proof (Anthropic `signature`, Gemini
     /// `thoughtSignature`); it only means something to the provider that issued it.
-    Thinking { text: String, signature: Option<String> },
+    Thinking {
+        text: String,
+        signature: Option<String>,
+    },
     /// Anthropic `redacted_thinking`: opaque data to pass back unchanged.
     RedactedThinking(String),
 }

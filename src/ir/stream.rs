@@ -17,16 +17,26 @@ use super::{FinishReason, IrUsage};
 #[derive(Debug, Clone, PartialEq)]
 pub enum IrEvent {
     /// The answer begins. `id`/`model` are the upstream's (may be empty).
-    Start { id: String, model: String },
+    Start {
+        id: String,
+        model: String,
+    },
     Text(String),
     Thinking(String),
     /// The signature of the thinking block just streamed.
     ThinkingSignature(String),
     RedactedThinking(String),
     /// Tool call number `index` (0-based, in order of appearance) begins.
-    ToolCallStart { index: usize, id: String, name: String },
+    ToolCallStart {
+        index: usize,
+        id: String,
+        name: String,
+    },
     /// A fragment of tool call `index`'s JSON arguments.
-    ToolCallArgs { index: usize, delta: String },
+    ToolCallArgs {
+        index: usize,
+        delta: String,
+    },
     Usage(IrUsage),
     Finish(FinishReason),
     Error(StreamError),

@@ -3,3 +3,7 @@
 pub mod error;
 pub mod models;
 pub mod request;
+pub mod response;
+pub mod stream_in;
+pub mod stream_out;
+pub mod translate_request;
