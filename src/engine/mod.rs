@@ -2,4 +2,5 @@
 //! fetch that [`plan::UpstreamCall`] describes and hands the upstream's answer to [`upstream`].
 
 pub mod plan;
+pub mod translate;
 pub mod upstream;

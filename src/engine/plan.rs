@@ -1,13 +1,39 @@
 //! From a client request and the tenant's snapshot to the one upstream call to make.
+//!
+//! Same format on both sides: the body passes through with only the model rewritten. Otherwise the
+//! request goes client format → IR (repaired: orphaned or missing tool results, system folding for
+//! models without a system role) → the upstream's format.
 
 use crate::config::{ConnectionRecord, TenantSnapshot};
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::formats::openai_chat::request::ChatRequest;
+use crate::formats::passthrough::{self, Inspected};
+use crate::formats::Format;
+use crate::ir::{repair, EncodeCtx};
 use crate::providers::{AuthStyle, ProviderSpec};
 use crate::resilience::cooldown;
 use crate::routing::model::resolve;
+use serde_json::Value;
 
 pub const USER_AGENT: &str = concat!("omniroute-edge/", env!("CARGO_PKG_VERSION"));
+
+/// A client's request as the endpoint received it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientRequest {
+    pub format: Format,
+    pub body: Value,
+    /// The model as the client named it.
+    pub model: String,
+    pub stream: bool,
+}
+
+impl ClientRequest {
+    /// Checks what every request needs. `url_model`/`url_stream` come from the path for formats that
+    /// put them there (Gemini).
+    pub fn new(format: Format, body: Value, url_model: Option<&str>, url_stream: Option<bool>) -> Result<Self> {
+        let Inspected { model, stream } = passthrough::inspect(format, &body, url_model, url_stream)?;
+        Ok(ClientRequest { format, body, model, stream })
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpstreamCall {
@@ -15,9 +41,16 @@ pub struct UpstreamCall {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub provider: &'static str,
+    /// The upstream's model id.
     pub model: String,
     pub connection_id: String,
     pub stream: bool,
+    pub upstream_format: Format,
+    pub client_format: Format,
+    /// Whether the answer must be translated back (formats differ).
+    pub translated: bool,
+    /// How to present a translated answer to the client.
+    pub encode: EncodeCtx,
 }
 
 /// Picks provider and connection for `req` and builds the upstream request.
@@ -26,11 +59,14 @@ pub struct UpstreamCall {
 /// preferred connection that is not cooling down is used; if all are, the client gets a 429 with the
 /// shortest wait instead of the upstream getting another request it already refused. `decrypt` turns
 /// a stored credential into the plaintext key (kept out of the core, which holds no secrets).
-pub fn plan_chat(
+/// `id_seed` (random hex) and `now_secs` are for ids and timestamps of translated answers.
+pub fn plan(
     snapshot: &TenantSnapshot,
-    req: &ChatRequest,
+    req: &ClientRequest,
     cooling: impl Fn(&str) -> Option<i64>,
     decrypt: impl Fn(&ConnectionRecord) -> Result<String>,
+    id_seed: &str,
+    now_secs: i64,
 ) -> Result<UpstreamCall> {
     let resolved = resolve(&req.model, &snapshot.connected_providers())?;
     let spec = resolved.provider;
@@ -58,21 +94,41 @@ pub fn plan_chat(
         .with_code("cooling_down")
         .with_retry_after(Some(secs)));
     };
+
+    let translated = spec.format != req.format;
+    let mut include_usage = false;
+    let body = if translated {
+        let mut ir = req.format.request_to_ir(&req.body)?;
+        ir.model = req.model.clone();
+        ir.stream = req.stream;
+        include_usage = ir.include_usage;
+        repair::tool_pairs(&mut ir);
+        if repair::lacks_system_role(&resolved.model) {
+            repair::fold_system_into_first_user(&mut ir);
+        }
+        spec.format.request_from_ir(&ir, &resolved.model)?
+    } else {
+        passthrough::with_model(req.format, &req.body, &resolved.model)
+    };
     let api_key = decrypt(conn)?;
     Ok(UpstreamCall {
-        url: chat_url(spec, conn),
+        url: upstream_url(spec, conn, &resolved.model, req.stream),
         headers: upstream_headers(spec, &api_key, req.stream),
-        body: req.to_upstream_body(&resolved.model),
+        body: serde_json::to_vec(&body).map_err(|e| GatewayError::internal(e.to_string()))?,
         provider: spec.id,
         model: resolved.model,
         connection_id: conn.id.clone(),
         stream: req.stream,
+        upstream_format: spec.format,
+        client_format: req.format,
+        translated,
+        encode: EncodeCtx { model: req.model.clone(), id_seed: id_seed.to_string(), created: now_secs, include_usage },
     })
 }
 
-fn chat_url(spec: &ProviderSpec, conn: &ConnectionRecord) -> String {
+fn upstream_url(spec: &ProviderSpec, conn: &ConnectionRecord, model: &str, stream: bool) -> String {
     let base = conn.base_url.as_deref().unwrap_or(spec.base_url);
-    format!("{}{}", base.trim_end_matches('/'), spec.chat_path)
+    format!("{}{}", base.trim_end_matches('/'), spec.format.upstream_path(model, stream))
 }
 
 fn upstream_headers(spec: &ProviderSpec, api_key: &str, stream: bool) -> Vec<(String, String)> {
@@ -81,18 +137,21 @@ fn upstream_headers(spec: &ProviderSpec, api_key: &str, stream: bool) -> Vec<(St
         AuthStyle::Bearer => ("authorization".to_string(), format!("Bearer {api_key}")),
         AuthStyle::Header(name) => (name.to_string(), api_key.to_string()),
     };
-    vec![
+    let mut h = vec![
         ("content-type".into(), "application/json".into()),
         ("accept".into(), accept.into()),
         ("user-agent".into(), USER_AGENT.into()),
         auth,
-    ]
+    ];
+    h.extend(spec.format.upstream_headers().iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    h
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Settings;
+    use serde_json::json;
 
     fn snapshot(conns: Vec<ConnectionRecord>) -> TenantSnapshot {
         TenantSnapshot { tenant: "t".into(), version: 1, connections: conns, settings: Settings::default() }
@@ -117,45 +176,46 @@ mod tests {
         Ok(format!("key-of-{}", c.id))
     }
 
+    fn chat(model: &str, stream: bool) -> ClientRequest {
+        let body = json!({"model": model, "messages": [{"role": "user", "content": "x"}], "stream": stream});
+        ClientRequest::new(Format::OpenAiChat, body, None, None).unwrap()
+    }
+
     #[test]
     fn plans_the_preferred_connection_with_its_base_url_and_key() {
         let s = snapshot(vec![conn("a", "openai", 5, None), conn("b", "openai", 1, Some("http://127.0.0.1:9/v1"))]);
-        let req = ChatRequest::parse(
-            br#"{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"x"}],"stream":true}"#,
-        )
-        .unwrap();
-        let call = plan_chat(&s, &req, |_| None, fake_decrypt).unwrap();
+        let call = plan(&s, &chat("openai/gpt-4o-mini", true), |_| None, fake_decrypt, "seed", 0).unwrap();
         assert_eq!(call.url, "http://127.0.0.1:9/v1/chat/completions");
         assert_eq!(call.connection_id, "b");
+        assert!(!call.translated);
         assert!(call.headers.contains(&("authorization".into(), "Bearer key-of-b".into())));
         assert!(call.headers.contains(&("accept".into(), "text/event-stream".into())));
-        let body: serde_json::Value = serde_json::from_slice(&call.body).unwrap();
+        let body: Value = serde_json::from_slice(&call.body).unwrap();
         assert_eq!(body["model"], "gpt-4o-mini");
     }
 
     #[test]
     fn known_provider_without_connection_is_not_found() {
         let s = snapshot(vec![conn("a", "groq", 1, None)]);
-        let req =
-            ChatRequest::parse(br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"x"}]}"#).unwrap();
-        let e = plan_chat(&s, &req, |_| None, fake_decrypt).unwrap_err();
+        let e = plan(&s, &chat("openai/gpt-4o", false), |_| None, fake_decrypt, "s", 0).unwrap_err();
         assert_eq!((e.status, e.code.as_deref()), (404, Some("model_not_found")));
     }
 
     #[test]
     fn cooling_connections_are_skipped_and_all_cooling_is_a_429() {
         let s = snapshot(vec![conn("a", "openai", 1, None), conn("b", "openai", 2, None)]);
-        let req =
-            ChatRequest::parse(br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"x"}]}"#).unwrap();
-        let call = plan_chat(&s, &req, |scope| (scope == "a:gpt-4o").then_some(5_000), fake_decrypt).unwrap();
+        let req = chat("openai/gpt-4o", false);
+        let call = plan(&s, &req, |scope| (scope == "a:gpt-4o").then_some(5_000), fake_decrypt, "s", 0).unwrap();
         assert_eq!(call.connection_id, "b");
         // Another model on the same account is not affected.
-        let other = ChatRequest::parse(br#"{"model":"openai/o3","messages":[{"role":"user","content":"x"}]}"#).unwrap();
+        let other = chat("openai/o3", false);
         assert_eq!(
-            plan_chat(&s, &other, |scope| (scope == "a:gpt-4o").then_some(5_000), fake_decrypt).unwrap().connection_id,
+            plan(&s, &other, |scope| (scope == "a:gpt-4o").then_some(5_000), fake_decrypt, "s", 0)
+                .unwrap()
+                .connection_id,
             "a"
         );
-        let e = plan_chat(&s, &req, |scope| Some(if scope.starts_with('a') { 9_000 } else { 2_100 }), fake_decrypt)
+        let e = plan(&s, &req, |scope| Some(if scope.starts_with('a') { 9_000 } else { 2_100 }), fake_decrypt, "s", 0)
             .unwrap_err();
         assert_eq!((e.status, e.retry_after_secs, e.code.as_deref()), (429, Some(3), Some("cooling_down")));
     }
@@ -163,8 +223,8 @@ mod tests {
     #[test]
     fn decrypt_failures_surface() {
         let s = snapshot(vec![conn("a", "openai", 1, None)]);
-        let req = ChatRequest::parse(br#"{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}"#).unwrap();
-        let e = plan_chat(&s, &req, |_| None, |_| Err(GatewayError::internal("nope"))).unwrap_err();
+        let e =
+            plan(&s, &chat("gpt-4o", false), |_| None, |_| Err(GatewayError::internal("nope")), "s", 0).unwrap_err();
         assert_eq!(e.status, 500);
     }
 }

@@ -2,7 +2,7 @@
 //! error becomes a gateway error the client can act on.
 
 use crate::error::{ErrorKind, GatewayError};
-use crate::formats::openai_chat::error::upstream_message;
+use crate::formats::Format;
 
 /// Upstream response headers passed on to the client. Everything else (cookies, CDN and hop-by-hop
 /// headers, content-length of a body we may re-frame) stays behind.
@@ -24,10 +24,11 @@ pub fn retry_after_secs(retry_after: Option<&str>, retry_after_ms: Option<&str>)
 }
 
 /// Turns a non-2xx upstream answer into the error the client sees. The client's own mistakes keep
-/// their status; failures of the provider or of the gateway's credentials become 502, so a client SDK
+/// their status (the message is read from the upstream's own error format); failures of the provider or of the gateway's credentials become 502, so a client SDK
 /// does not mistake them for a problem with its own gateway key.
-pub fn map_error(provider: &str, status: u16, body: &[u8], retry_after: Option<u64>) -> GatewayError {
-    let detail = upstream_message(body).unwrap_or_else(|| {
+pub fn map_error(format: Format, provider: &str, status: u16, body: &[u8], retry_after: Option<u64>) -> GatewayError {
+    let retry_after = retry_after.or_else(|| format.retry_after_from_body(body));
+    let detail = format.upstream_message(body).unwrap_or_else(|| {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
         if text.is_empty() {
@@ -78,13 +79,13 @@ mod tests {
     #[test]
     fn maps_statuses_so_clients_blame_the_right_party() {
         let body = br#"{"error":{"message":"slow down","type":"requests"}}"#;
-        let e = map_error("openai", 429, body, Some(3));
+        let e = map_error(Format::OpenAiChat, "openai", 429, body, Some(3));
         assert_eq!((e.status, e.retry_after_secs), (429, Some(3)));
         assert!(e.message.contains("slow down"));
-        assert_eq!(map_error("openai", 401, b"", None).status, 502);
-        assert_eq!(map_error("openai", 422, b"", None).status, 422);
-        assert_eq!(map_error("openai", 404, b"", None).status, 404);
-        assert_eq!(map_error("openai", 503, b"<html>busy</html>", None).status, 502);
-        assert!(map_error("openai", 500, b"", None).message.contains("no details"));
+        assert_eq!(map_error(Format::OpenAiChat, "openai", 401, b"", None).status, 502);
+        assert_eq!(map_error(Format::OpenAiChat, "openai", 422, b"", None).status, 422);
+        assert_eq!(map_error(Format::OpenAiChat, "openai", 404, b"", None).status, 404);
+        assert_eq!(map_error(Format::OpenAiChat, "openai", 503, b"<html>busy</html>", None).status, 502);
+        assert!(map_error(Format::OpenAiChat, "openai", 500, b"", None).message.contains("no details"));
     }
 }

@@ -15,9 +15,12 @@
 
 pub mod openai_chat;
 
-use crate::error::GatewayError;
-use crate::ir::IrEvent;
+pub mod passthrough;
+
+use crate::error::{GatewayError, Result};
+use crate::ir::{EncodeCtx, IrEvent, IrRequest, IrResponse};
 use crate::sse::SseEvent;
+use serde_json::Value;
 
 /// Upstream SSE → IR events. See `ir::stream` for the order decoders must produce.
 pub trait StreamDecoder {
@@ -46,6 +49,70 @@ impl Format {
     pub fn render_error(self, err: &GatewayError) -> String {
         match self {
             Format::OpenAiChat => openai_chat::error::render(err),
+        }
+    }
+
+    /// The message inside an upstream error body of this format.
+    pub fn upstream_message(self, body: &[u8]) -> Option<String> {
+        match self {
+            Format::OpenAiChat => openai_chat::error::upstream_message(body),
+        }
+    }
+
+    /// A retry hint carried in an error body rather than a header.
+    pub fn retry_after_from_body(self, _body: &[u8]) -> Option<u64> {
+        match self {
+            Format::OpenAiChat => None,
+        }
+    }
+
+    pub fn request_to_ir(self, body: &Value) -> Result<IrRequest> {
+        match self {
+            Format::OpenAiChat => openai_chat::request::to_ir(body),
+        }
+    }
+
+    pub fn request_from_ir(self, req: &IrRequest, model: &str) -> Result<Value> {
+        match self {
+            Format::OpenAiChat => openai_chat::request::from_ir(req, model),
+        }
+    }
+
+    pub fn response_to_ir(self, body: &Value, id_seed: &str) -> Result<IrResponse> {
+        match self {
+            Format::OpenAiChat => openai_chat::response::to_ir(body, id_seed),
+        }
+    }
+
+    pub fn response_from_ir(self, resp: &IrResponse, ctx: &EncodeCtx) -> Value {
+        match self {
+            Format::OpenAiChat => openai_chat::response::from_ir(resp, ctx),
+        }
+    }
+
+    pub fn decoder(self, id_seed: &str) -> Box<dyn StreamDecoder> {
+        match self {
+            Format::OpenAiChat => Box::new(openai_chat::stream_in::Decoder::new(id_seed)),
+        }
+    }
+
+    pub fn encoder(self, ctx: &EncodeCtx) -> Box<dyn StreamEncoder> {
+        match self {
+            Format::OpenAiChat => Box::new(openai_chat::stream_out::Encoder::new(ctx)),
+        }
+    }
+
+    /// The request path below a provider's base URL.
+    pub fn upstream_path(self, _model: &str, _stream: bool) -> String {
+        match self {
+            Format::OpenAiChat => "/chat/completions".into(),
+        }
+    }
+
+    /// Headers this format's upstreams require besides authentication.
+    pub fn upstream_headers(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Format::OpenAiChat => &[],
         }
     }
 }

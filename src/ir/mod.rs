@@ -13,6 +13,7 @@
 pub mod ids;
 pub mod media;
 pub mod reasoning;
+pub mod repair;
 pub mod stream;
 pub mod think_tags;
 

@@ -5,6 +5,7 @@
 //! `/v1/*`, a common misconfiguration of base URLs.
 
 use super::http::{error_response, preflight, with_cors};
+use super::v1::UrlParams;
 use super::{admin, env, v1};
 use crate::config::valid_tenant_id;
 use crate::error::{ErrorKind, GatewayError, Result};
@@ -75,7 +76,9 @@ async fn drain_small_body(req: &mut Request) {
 
 async fn v1_route(req: &mut Request, env: &Env, ctx: &Context, tenant: Option<&str>, path: &str) -> Result<Response> {
     match (req.method(), path) {
-        (Method::Post, "/v1/chat/completions") => v1::chat_completions(req, env, ctx, tenant).await,
+        (Method::Post, "/v1/chat/completions") => {
+            v1::generate(req, env, ctx, tenant, Format::OpenAiChat, UrlParams::default()).await
+        }
         (Method::Get, "/v1/models") => v1::models(req, env, tenant).await,
         (_, "/v1/chat/completions" | "/v1/models") => Err(method_not_allowed()),
         _ => Err(GatewayError::not_found(format!("Unknown endpoint `{path}`.")).with_code("unknown_url")),

@@ -1,17 +1,20 @@
-//! `/v1/*`: the client-facing API. Authenticates the gateway key, finds the tenant's snapshot, lets
-//! the core plan the upstream call, and relays the answer — streams chunk by chunk as they arrive.
+//! `/v1/*` (and `/v1beta/*`): the client-facing API. Authenticates the gateway key, finds the
+//! tenant's snapshot, lets the core plan the upstream call, and relays the answer: untouched when
+//! client and upstream speak the same format (streams go through as the JS stream they are),
+//! translated otherwise (streams re-framed chunk by chunk as they arrive).
 
-use super::http::{header, read_body};
+use super::http::{header, json_response, read_body};
 use super::{config_store, env, resilience, upstream_fetch};
-use crate::config::ConnectionRecord;
-use crate::config::TenantSnapshot;
-use crate::engine::{plan, upstream};
+use crate::config::{ConnectionRecord, TenantSnapshot};
+use crate::engine::plan::{self, ClientRequest, UpstreamCall};
+use crate::engine::translate::{self, StreamTranslator};
+use crate::engine::upstream;
 use crate::error::{GatewayError, Result};
-use crate::formats::openai_chat;
-use crate::formats::openai_chat::request::ChatRequest;
+use crate::formats::{openai_chat, Format};
 use crate::resilience::cooldown::{self, Cooldown};
 use crate::routing::model::available;
-use crate::security::{api_keys, crypto};
+use crate::security::{api_keys, crypto, to_hex};
+use futures::StreamExt;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -22,15 +25,20 @@ pub struct Caller {
     pub tenant: String,
 }
 
-/// Checks the gateway key (`Authorization: Bearer` or `x-api-key`). With a `/{tenant}/v1` path the
-/// key must belong to that tenant.
+/// Checks the gateway key (`Authorization: Bearer`, `x-api-key`, `x-goog-api-key` or Gemini's
+/// `?key=`). With a `/{tenant}/v1` path the key must belong to that tenant.
 pub async fn authenticate(req: &Request, env: &Env, path_tenant: Option<&str>) -> Result<Caller> {
-    let key = api_keys::from_headers(header(req, "authorization").as_deref(), header(req, "x-api-key").as_deref())
-        .ok_or_else(|| {
-            GatewayError::authentication(
-                "Missing API key. Send `Authorization: Bearer <key>` or `x-api-key: <key>`; create keys in the dashboard.",
-            )
-        })?;
+    let query_key =
+        || req.url().ok().and_then(|u| u.query_pairs().find(|(k, _)| k == "key").map(|(_, v)| v.into_owned()));
+    let key = api_keys::from_headers(
+        header(req, "authorization").as_deref(),
+        header(req, "x-api-key").or_else(|| header(req, "x-goog-api-key")).or_else(query_key).as_deref(),
+    )
+    .ok_or_else(|| {
+        GatewayError::authentication(
+            "Missing API key. Send `Authorization: Bearer <key>` or `x-api-key: <key>`; create keys in the dashboard.",
+        )
+    })?;
     let keys = env::keys(env)?;
     let hash = api_keys::hash(&keys.api_key_hash, &key);
     let entry = config_store::key_entry(env, &hash).await?;
@@ -45,21 +53,36 @@ async fn caller_snapshot(req: &Request, env: &Env, path_tenant: Option<&str>) ->
     config_store::snapshot(env, &caller.tenant).await
 }
 
-pub async fn chat_completions(
+/// Where the endpoint found the model and stream flag, for formats that carry them in the URL.
+#[derive(Default)]
+pub struct UrlParams {
+    pub model: Option<String>,
+    pub stream: Option<bool>,
+}
+
+/// Any generation endpoint: chat completions, messages, responses, generateContent.
+pub async fn generate(
     req: &mut Request,
     env: &Env,
     ctx: &Context,
     path_tenant: Option<&str>,
+    format: Format,
+    url: UrlParams,
 ) -> Result<Response> {
     let snapshot = caller_snapshot(req, env, path_tenant).await?;
     let body = read_body(req, snapshot.settings.max_request_bytes).await?;
-    let chat = ChatRequest::parse(&body)?;
+    let body: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| GatewayError::invalid_request(format!("The request body is not valid JSON: {e}")))?;
+    let client = ClientRequest::new(format, body, url.model.as_deref(), url.stream)?;
+
     let keys = env::keys(env)?;
     let tenant = snapshot.tenant.as_str();
     let now = env::now_ms();
     resilience::refresh_if_stale(env, ctx, tenant, now);
     let cooling = |scope: &str| resilience::remaining(tenant, scope, now);
-    let call = plan::plan_chat(&snapshot, &chat, cooling, |conn| credential(&keys.credentials, tenant, conn))?;
+    let seed = to_hex(&env::random_bytes::<12>()?);
+    let call =
+        plan::plan(&snapshot, &client, cooling, |conn| credential(&keys.credentials, tenant, conn), &seed, now / 1000)?;
 
     let mut resp = upstream_fetch::send(&call, snapshot.settings.upstream_timeout_ms).await?;
     let status = resp.status_code();
@@ -68,21 +91,23 @@ pub async fn chat_completions(
             resp.headers().get("retry-after").ok().flatten().as_deref(),
             resp.headers().get("retry-after-ms").ok().flatten().as_deref(),
         );
+        let body = resp.bytes().await.unwrap_or_default();
+        let err = upstream::map_error(call.upstream_format, call.provider, status, &body, retry_after);
         if status == 429 {
             let cd = Cooldown {
                 scope: cooldown::scope(&call.connection_id, &call.model),
-                until_ms: cooldown::until(now, retry_after),
+                until_ms: cooldown::until(now, err.retry_after_secs),
                 reason: format!("429 from {}", call.provider),
             };
             resilience::report(env, ctx, tenant, cd, now);
         }
-        let body = resp.bytes().await.unwrap_or_default();
-        return Err(upstream::map_error(call.provider, status, &body, retry_after));
+        return Err(err);
     }
 
     let out = Headers::new();
     for (name, value) in resp.headers().entries() {
-        if upstream::forwarded_header(&name) {
+        // A translated body is re-framed, so its type is ours to set.
+        if upstream::forwarded_header(&name) && !(call.translated && name.eq_ignore_ascii_case("content-type")) {
             out.append(&name, &value)?;
         }
     }
@@ -91,10 +116,44 @@ pub async fn chat_completions(
     if call.stream {
         out.set("cache-control", "no-cache")?;
     }
-    // The upstream's body is handed to the runtime as the JS stream it is: bytes flow to the client as
-    // they arrive, without being copied into wasm or buffered.
-    let (_, body) = resp.into_parts();
-    Ok(ResponseBuilder::new().with_status(status).with_headers(out).body(body))
+    if !call.translated {
+        // Same format: the upstream's body is handed to the runtime as the JS stream it is, so bytes
+        // flow to the client as they arrive, without being copied into wasm or buffered.
+        let (_, body) = resp.into_parts();
+        return Ok(ResponseBuilder::new().with_status(status).with_headers(out).body(body));
+    }
+    if !call.stream {
+        let body = resp.bytes().await?;
+        let translated = translate::whole(call.upstream_format, call.client_format, &body, &call.encode)?;
+        out.set("content-type", "application/json")?;
+        return Ok(Response::from_bytes(translated)?.with_status(status).with_headers(out));
+    }
+    out.set("content-type", "text/event-stream; charset=utf-8")?;
+    Ok(Response::from_stream(translated_stream(resp, &call)?)?.with_headers(out))
+}
+
+/// The upstream's SSE bytes through the translator, yielding client frames as upstream bytes arrive.
+fn translated_stream(
+    mut resp: Response,
+    call: &UpstreamCall,
+) -> Result<impl futures::Stream<Item = std::result::Result<Vec<u8>, worker::Error>>> {
+    let upstream = resp.stream()?;
+    let translator = StreamTranslator::new(call.upstream_format, call.client_format, &call.encode);
+    Ok(futures::stream::unfold(Some((upstream, translator)), |state| async move {
+        let (mut upstream, mut t) = state?;
+        loop {
+            match upstream.next().await {
+                Some(Ok(bytes)) => {
+                    let out = t.push(&bytes);
+                    if !out.is_empty() {
+                        return Some((Ok(out), Some((upstream, t))));
+                    }
+                }
+                Some(Err(e)) => return Some((Ok(t.fail(&e.to_string())), None)),
+                None => return Some((Ok(t.end()), None)),
+            }
+        }
+    }))
 }
 
 thread_local! {
@@ -125,5 +184,5 @@ fn credential(key: &[u8; 32], tenant: &str, conn: &ConnectionRecord) -> Result<S
 pub async fn models(req: &Request, env: &Env, path_tenant: Option<&str>) -> Result<Response> {
     let snapshot = caller_snapshot(req, env, path_tenant).await?;
     let list = available(&snapshot.connected_providers());
-    Ok(super::http::json_response(200, &openai_chat::models::render(&list))?)
+    Ok(json_response(200, &openai_chat::models::render(&list))?)
 }

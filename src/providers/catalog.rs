@@ -3,7 +3,7 @@
 use super::{AuthStyle, ProviderSpec};
 use crate::formats::Format;
 
-/// An OpenAI-compatible provider: Bearer auth, `/chat/completions` below the base URL.
+/// An OpenAI-compatible provider: Bearer auth, Chat Completions below the base URL.
 const fn openai_compatible(
     id: &'static str,
     name: &'static str,
@@ -11,16 +11,7 @@ const fn openai_compatible(
     base_url: &'static str,
     models: &'static [&'static str],
 ) -> ProviderSpec {
-    ProviderSpec {
-        id,
-        name,
-        aliases,
-        base_url,
-        chat_path: "/chat/completions",
-        format: Format::OpenAiChat,
-        auth: AuthStyle::Bearer,
-        models,
-    }
+    ProviderSpec { id, name, aliases, base_url, format: Format::OpenAiChat, auth: AuthStyle::Bearer, models }
 }
 
 pub static ALL: &[ProviderSpec] = &[

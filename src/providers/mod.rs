@@ -1,6 +1,6 @@
 //! The provider catalog. A provider is data — a [`ProviderSpec`] in [`catalog::ALL`] — not a code
 //! path: adding an OpenAI-compatible provider is one entry there. Request handling reads only the spec
-//! (base URL, path, auth style, wire format), so nothing else changes.
+//! (base URL, auth style, wire format; the format gives the request path), so nothing else changes.
 
 pub mod catalog;
 
@@ -24,8 +24,6 @@ pub struct ProviderSpec {
     pub aliases: &'static [&'static str],
     /// Default base URL; a connection may override it.
     pub base_url: &'static str,
-    /// Appended to the base URL for chat requests.
-    pub chat_path: &'static str,
     pub format: Format,
     pub auth: AuthStyle,
     /// Models known to exist; `GET /v1/models` lists them. Other ids are still passed through.
@@ -60,7 +58,6 @@ mod tests {
         for p in catalog::ALL {
             assert!(p.base_url.starts_with("https://"), "{}", p.id);
             assert!(!p.base_url.ends_with('/'), "{}", p.id);
-            assert!(p.chat_path.starts_with('/'), "{}", p.id);
         }
     }
 

@@ -120,8 +120,9 @@ export async function startMockAnthropic({ apiKey = "sk-ant-upstream-test", slow
       rest.push(event({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } }));
     } else {
       blocks.forEach((b, index) => {
-        rest.push(...b.events(index));
-        if (index === 0) rest.push(event({ type: "ping" }));
+        const events = b.events(index);
+        if (index === 0) events.splice(1, 0, event({ type: "ping" }));   // where real streams put it
+        rest.push(...events);
       });
       rest.push(event({ type: "message_delta", delta: { stop_reason: stopReason, stop_sequence: null },
         usage: { input_tokens: INPUT_TOKENS, cache_creation_input_tokens: 0, cache_read_input_tokens: CACHE_READ_TOKENS,

@@ -1,10 +1,20 @@
 // A mock OpenAI-compatible provider on loopback. It speaks the real wire format: JSON bodies with
 // `content-type: application/json`, SSE frames `data: {chunk}\n\n` ending in `data: [DONE]`, OpenAI
 // error envelopes, 429 with Retry-After. Behaviour is scripted by the requested model name:
-//   any name        a normal completion (text echoes the last user message)
+//   any name        a normal completion (text echoes the last user message; for content parts, their
+//                   texts joined by a space plus ` [image]` per image_url part)
+//   tool-call       tool call get_weather {"city":"Paris"} (stream: id/name delta, then 3 arguments
+//                   fragments), finish_reason tool_calls; if the messages hold a `tool` message, text
+//                   `weather: <its content>` instead
+//   thinking        `reasoning_content` "Let me think about 2+2." (DeepSeek style) then content
+//                   "The answer is 4."; usage reports reasoning_tokens
+//   json            content `{"answer":42}`
 //   gated-stream    streams the first chunk, then waits until the test calls `release()`
+//   mid-stream-error  streams some text, then `data: {"error":{...}}` and ends without [DONE]
+//                   (non-stream: 500 server_error)
 //   rate-limited    429 + Retry-After: 7 + x-ratelimit-* headers
 //   server-error    500 with an OpenAI error body
+//   overloaded      503 server_error
 //   html-error      502 with an HTML body (as a CDN in front of a provider would send)
 //   bad-param       400 invalid_request_error naming a param
 //   slow            sends headers only after `slowMs`
@@ -46,6 +56,11 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
           { "retry-after": "7", "x-ratelimit-limit-requests": "3", "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "7s" });
       case "server-error":
         return oaiError(500, "The server had an error while processing your request.", "server_error");
+      case "overloaded":
+        return oaiError(503, "The server is overloaded or not ready yet.", "server_error");
+      case "mid-stream-error":
+        if (!body.stream) return oaiError(500, "The server had an error while processing your request.", "server_error");
+        break;
       case "html-error":
         res.writeHead(502, { "content-type": "text/html" });
         return res.end("<html><body>Bad gateway</body></html>");
@@ -60,16 +75,23 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
 
     const id = `chatcmpl-mock${++completionCounter}`;
     const created = 1770933883;
-    const lastUser = [...(body.messages || [])].reverse().find((m) => m.role === "user");
-    const text = `echo: ${typeof lastUser?.content === "string" ? lastUser.content : "[parts]"}`;
-    const usage = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18,
+    const answer = planAnswer(scripted ? model : "", body.messages || []);
+    const text = answer.text;
+    const reasoningTokens = answer.reasoning ? 9 : 0;
+    const completionTokens = answer.tool ? 15 : 7 + reasoningTokens;
+    const usage = { prompt_tokens: 11, completion_tokens: completionTokens, total_tokens: 11 + completionTokens,
       prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } };
+      completion_tokens_details: { reasoning_tokens: reasoningTokens, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } };
+    const callId = `call_mock${completionCounter}`;
 
     if (!body.stream) {
+      const message = answer.tool
+        ? { role: "assistant", content: null, refusal: null, annotations: [],
+            tool_calls: [{ id: callId, type: "function", function: { name: answer.tool.name, arguments: answer.tool.arguments } }] }
+        : { role: "assistant", content: text, ...(answer.reasoning ? { reasoning_content: answer.reasoning } : {}), refusal: null, annotations: [] };
       return sendJson(200, {
         id, object: "chat.completion", created, model: `${model}-2025-04-14`,
-        choices: [{ index: 0, message: { role: "assistant", content: text, refusal: null, annotations: [] }, logprobs: null, finish_reason: "stop" }],
+        choices: [{ index: 0, message, logprobs: null, finish_reason: answer.tool ? "tool_calls" : "stop" }],
         usage, service_tier: "default", system_fingerprint: "fp_mock",
       });
     }
@@ -78,14 +100,29 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
     const base = { id, object: "chat.completion.chunk", created, model: `${model}-2025-04-14`, system_fingerprint: "fp_mock" };
     const includeUsage = body.stream_options?.include_usage === true;
     const frame = (choices, extra = {}) => `data: ${JSON.stringify({ ...base, choices, ...(includeUsage ? { usage: null } : {}), ...extra })}\n\n`;
-    const words = text.split(/(?<= )/);
-    const frames = [
-      frame([{ index: 0, delta: { role: "assistant", content: "", refusal: null }, logprobs: null, finish_reason: null }]),
-      ...words.map((w) => frame([{ index: 0, delta: { content: w }, logprobs: null, finish_reason: null }])),
-      frame([{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }]),
-      ...(includeUsage ? [`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`] : []),
-      "data: [DONE]\n\n",
-    ];
+    const delta = (d, finish_reason = null) => frame([{ index: 0, delta: d, logprobs: null, finish_reason }]);
+    const frames = [];
+    if (answer.tool) {
+      frames.push(delta({ role: "assistant", content: null }),
+        delta({ tool_calls: [{ index: 0, id: callId, type: "function", function: { name: answer.tool.name, arguments: "" } }] }),
+        ...TOOL_ARGS_FRAGMENTS.map((a) => delta({ tool_calls: [{ index: 0, function: { arguments: a } }] })));
+    } else if (answer.reasoning) {
+      frames.push(delta({ role: "assistant", content: null, reasoning_content: "" }),
+        ...answer.reasoning.split(/(?<= )/).map((r) => delta({ content: null, reasoning_content: r })),
+        ...text.split(/(?<= )/).map((w) => delta({ content: w, reasoning_content: null })));
+    } else {
+      frames.push(delta({ role: "assistant", content: "", refusal: null }),
+        ...text.split(/(?<= )/).map((w) => delta({ content: w })));
+    }
+    if (scripted && model === "mid-stream-error") {
+      // All but the last word, then the provider's in-stream error; no finish, no [DONE].
+      frames.splice(Math.max(2, frames.length - 1));
+      frames.push(`data: ${JSON.stringify({ error: { message: "The server had an error while processing your request.", type: "server_error", param: null, code: null } })}\n\n`);
+    } else {
+      frames.push(delta({}, answer.tool ? "tool_calls" : "stop"),
+        ...(includeUsage ? [`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`] : []),
+        "data: [DONE]\n\n");
+    }
     // Realistic chunking: frames are cut at arbitrary byte offsets and written separately.
     const bytes = Buffer.from(frames.slice(1).join(""));
     res.write(frames[0]);
@@ -112,4 +149,32 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
     waitingAtGate() { return gates.length; },
     async close() { server.closeAllConnections(); await new Promise((r) => server.close(r)); },
   };
+}
+
+const TOOL_ARGS_FRAGMENTS = ['{"ci', 'ty":"Pa', 'ris"}'];
+
+/** What the model "says": { text } | { tool } | { reasoning, text }. */
+function planAnswer(model, messages) {
+  const toolMessages = messages.filter((m) => m.role === "tool");
+  switch (model) {
+    case "tool-call":
+      if (toolMessages.length) return { text: `weather: ${partsText(toolMessages[toolMessages.length - 1].content)}` };
+      return { tool: { name: "get_weather", arguments: '{"city":"Paris"}' } };
+    case "thinking":
+      return { reasoning: "Let me think about 2+2.", text: "The answer is 4." };
+    case "json":
+      return { text: '{"answer":42}' };
+  }
+  const lastUser = [...messages].reverse().find((m) => m.role === "user");
+  const content = lastUser?.content;
+  if (typeof content === "string") return { text: `echo: ${content}` };
+  if (!Array.isArray(content)) return { text: "echo: [parts]" };
+  const images = content.filter((p) => p?.type === "image_url").length;
+  return { text: `echo: ${partsText(content, " ")}${" [image]".repeat(images)}` };
+}
+
+/** A message content (string or parts) as text: its text parts joined. */
+function partsText(content, sep = "") {
+  if (typeof content === "string") return content;
+  return (content || []).filter((p) => p?.type === "text").map((p) => p.text).join(sep);
 }

@@ -6,4 +6,3 @@ pub mod request;
 pub mod response;
 pub mod stream_in;
 pub mod stream_out;
-pub mod translate_request;
