@@ -10,6 +10,7 @@
 //!   when it is known (Gemini needs it).
 //! - Token counts use one meaning everywhere (see [`IrUsage`]); formats convert at their edge.
 
+pub mod estimate;
 pub mod ids;
 pub mod media;
 pub mod reasoning;

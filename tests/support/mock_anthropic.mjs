@@ -1,5 +1,6 @@
 // A mock Anthropic Messages provider on loopback (`POST /v1/messages`). It speaks the real wire format:
-// `x-api-key` auth (401 `authentication_error` when wrong or missing), a required `anthropic-version`
+// `x-api-key` auth, or `Authorization: Bearer <key>` as current SDKs send it (401 `authentication_error`
+// when wrong or missing; tests can check `requests[i].headers` for which one), a required `anthropic-version`
 // header (400 when missing), JSON bodies with `content-type: application/json` and a `request-id`
 // header, error envelopes `{"type":"error","error":{type,message},"request_id"}`, and SSE frames
 // `event: <type>\ndata: <json>\n\n` whose event name always equals `data.type` (message_start,
@@ -53,7 +54,8 @@ export async function startMockAnthropic({ apiKey = "sk-ant-upstream-test", slow
     if (req.method !== "POST" || req.url.split("?")[0] !== "/v1/messages") {
       return apiError(404, "not_found_error", "Not Found");
     }
-    if (req.headers["x-api-key"] !== apiKey) {
+    // The API takes `x-api-key`; it also takes `Authorization: Bearer <key>` (what anthropic-python 2.x sends).
+    if (req.headers["x-api-key"] !== apiKey && req.headers.authorization !== `Bearer ${apiKey}`) {
       return apiError(401, "authentication_error", "invalid x-api-key");
     }
     if (!req.headers["anthropic-version"]) {

@@ -4,6 +4,7 @@
 //        no `event:` lines, no comments, no [DONE]; the connection just closes)
 //   POST /v1beta/models/{model}:streamGenerateContent           (without alt=sse: one JSON array,
 //        written progressively, as the real API does)
+// `/v1/models/…` is served the same way (the real API has both; google-genai 3.x defaults to v1).
 // The model comes from the URL and may contain `/`. Auth is the `x-goog-api-key` header or `?key=`;
 // a wrong key gets what the real API sends: 400 INVALID_ARGUMENT "API key not valid…" with an
 // ErrorInfo reason API_KEY_INVALID (a missing key: 403 PERMISSION_DENIED). Errors are google.rpc
@@ -43,7 +44,7 @@ export async function startMockGemini({ apiKey = "AIza-upstream-test", slowMs = 
   const server = http.createServer(async (req, res) => {
     const body = await readJson(req);
     const url = new URL(req.url, "http://127.0.0.1");
-    const route = /^\/v1beta\/models\/(.+):(generateContent|streamGenerateContent)$/.exec(url.pathname);
+    const route = /^\/(?:v1beta|v1)\/models\/(.+):(generateContent|streamGenerateContent)$/.exec(url.pathname);
     const model = route ? decodeURIComponent(route[1]) : null;
     const stream = route?.[2] === "streamGenerateContent";
     requests.push({ method: req.method, path: req.url, headers: req.headers, body, model, stream });
