@@ -359,6 +359,15 @@ pub fn from_ir(req: &IrRequest, model: &str) -> Result<Value> {
             }
         }
     }
+    repair_tool_pairs(&mut turns);
+    let tool_names = tool_use_names(&turns);
+    // Thinking needs the last assistant tool turn to start with its (signed) thinking block, which
+    // a history from another format lacks: the API would reject the request, so think no more.
+    let unsigned_tool_turn = turns.iter().rev().find(|t| t.role == IrRole::Assistant).is_some_and(|t| {
+        let has_tool = t.blocks.iter().any(|b| b["type"] == "tool_use");
+        let first = t.blocks.first().and_then(|b| b["type"].as_str()).unwrap_or_default();
+        has_tool && first != "thinking" && first != "redacted_thinking"
+    });
     let messages: Vec<Value> = turns
         .into_iter()
         .map(|t| {
@@ -385,11 +394,20 @@ pub fn from_ir(req: &IrRequest, model: &str) -> Result<Value> {
         if req.tool_choice.is_some() || disable {
             body.insert("tool_choice".into(), choice);
         }
+    } else if !tool_names.is_empty() {
+        // The API rejects tool_use/tool_result blocks when no tools are defined (clients drop
+        // `tools` for a final summary turn): declare the used names, and forbid calling them.
+        let tools: Vec<Value> = tool_names
+            .iter()
+            .map(|n| json!({"name": n, "input_schema": {"type": "object", "properties": {}}}))
+            .collect();
+        body.insert("tools".into(), Value::Array(tools));
+        body.insert("tool_choice".into(), json!({"type": "none"}));
     }
 
     // Anthropic rejects thinking together with a forced tool choice; the forced tool wins.
     let forced = matches!(req.tool_choice, Some(IrToolChoice::Required | IrToolChoice::Tool(_)));
-    let budget = if forced { None } else { req.reasoning.as_ref().and_then(thinking_budget) };
+    let budget = if forced || unsigned_tool_turn { None } else { req.reasoning.as_ref().and_then(thinking_budget) };
     let mut max_tokens = req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS).max(1);
     if let Some(b) = budget {
         // budget_tokens must stay below max_tokens: keep the answer's own allowance on top.
@@ -432,6 +450,66 @@ pub fn from_ir(req: &IrRequest, model: &str) -> Result<Value> {
     }
     body.insert("stream".into(), json!(req.stream));
     Ok(Value::Object(body))
+}
+
+/// Makes every assistant `tool_use` answered by a `tool_result` in the next user turn, as the API
+/// requires: results for calls that turn did not make become text, calls left unanswered get an
+/// error result (the conversation went on without it).
+/// (A final assistant turn ending in calls is a prefill and is left as sent.)
+fn repair_tool_pairs(turns: &mut [Turn]) {
+    for i in 0..turns.len() {
+        if turns[i].role == IrRole::User {
+            let asked = match i.checked_sub(1) {
+                Some(p) => tool_use_ids(&turns[p]),
+                None => vec![],
+            };
+            let turn = &mut turns[i];
+            let (kept, orphans): (Vec<Value>, Vec<Value>) = std::mem::take(&mut turn.results)
+                .into_iter()
+                .partition(|r| r["tool_use_id"].as_str().is_some_and(|id| asked.iter().any(|a| a == id)));
+            let orphan_texts = orphans.iter().map(|r| json!({"type": "text", "text": orphan_text(r)}));
+            turn.blocks.splice(0..0, orphan_texts);
+            turn.results = kept;
+            for id in asked {
+                if !turn.results.iter().any(|r| r["tool_use_id"] == id.as_str()) {
+                    turn.results.push(missing_result(&id));
+                }
+            }
+        }
+    }
+}
+
+fn tool_use_ids(t: &Turn) -> Vec<String> {
+    if t.role != IrRole::Assistant {
+        return vec![];
+    }
+    t.blocks.iter().filter(|b| b["type"] == "tool_use").filter_map(|b| b["id"].as_str().map(str::to_string)).collect()
+}
+
+fn tool_use_names(turns: &[Turn]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for b in turns.iter().flat_map(|t| &t.blocks) {
+        if let (Some("tool_use"), Some(n)) = (b["type"].as_str(), b["name"].as_str()) {
+            if !names.iter().any(|x| x == n) {
+                names.push(n.to_string());
+            }
+        }
+    }
+    names
+}
+
+fn missing_result(id: &str) -> Value {
+    json!({"type": "tool_result", "tool_use_id": id, "content": "No result was provided for this tool call.", "is_error": true})
+}
+
+fn orphan_text(r: &Value) -> String {
+    let id = r["tool_use_id"].as_str().unwrap_or_default();
+    let content = match &r["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().filter_map(|i| i["text"].as_str()).collect::<Vec<_>>().join("\n"),
+        _ => String::new(),
+    };
+    format!("[Result of tool call {id}]\n{content}")
 }
 
 /// The thinking budget to request, if thinking is on (at least Anthropic's minimum).
@@ -897,6 +975,62 @@ mod tests {
                 {"type": "document", "source": {"type": "url", "url": "https://x/doc.pdf"}}
             ])
         );
+    }
+
+    #[test]
+    fn repairs_tool_pairing_and_declares_tools_used_in_history() {
+        let call = |id: &str| IrPart::ToolCall { id: id.into(), name: "lookup".into(), arguments: "{}".into() };
+        let result = |id: &str| IrPart::ToolResult {
+            call_id: id.into(),
+            name: None,
+            content: vec![IrPart::Text("ok".into())],
+            is_error: false,
+        };
+        let req = IrRequest {
+            messages: vec![
+                user(vec![result("stale"), IrPart::Text("q".into())]),
+                assistant(vec![call("a"), call("b")]),
+                user(vec![result("a")]),
+            ],
+            ..Default::default()
+        };
+        let b = from_ir(&req, "m").unwrap();
+        assert_eq!(
+            b["messages"][0]["content"],
+            json!([{"type": "text", "text": "[Result of tool call stale]\nok"}, {"type": "text", "text": "q"}]),
+            "a result for no call becomes text"
+        );
+        assert_eq!(
+            b["messages"][2]["content"],
+            json!([
+                {"type": "tool_result", "tool_use_id": "a", "content": "ok"},
+                {"type": "tool_result", "tool_use_id": "b", "content": "No result was provided for this tool call.", "is_error": true}
+            ])
+        );
+        assert_eq!(b["tools"], json!([{"name": "lookup", "input_schema": {"type": "object", "properties": {}}}]));
+        assert_eq!(b["tool_choice"], json!({"type": "none"}));
+    }
+
+    #[test]
+    fn thinking_is_dropped_when_the_last_tool_turn_has_no_signed_thinking() {
+        let tool = IrTool { name: "f".into(), description: None, parameters: json!({"type": "object"}), strict: None };
+        let call = IrPart::ToolCall { id: "t1".into(), name: "f".into(), arguments: "{}".into() };
+        let result = IrPart::ToolResult { call_id: "t1".into(), name: None, content: vec![], is_error: false };
+        let mut req = IrRequest {
+            messages: vec![
+                user(vec![IrPart::Text("go".into())]),
+                assistant(vec![IrPart::Thinking { text: "plan".into(), signature: None }, call.clone()]),
+                user(vec![result.clone()]),
+            ],
+            tools: vec![tool],
+            reasoning: Some(IrReasoning { effort: Some("low".into()), ..Default::default() }),
+            ..Default::default()
+        };
+        assert!(from_ir(&req, "m").unwrap().get("thinking").is_none());
+        req.messages[1] = assistant(vec![IrPart::Thinking { text: "plan".into(), signature: Some("s".into()) }, call]);
+        assert_eq!(from_ir(&req, "m").unwrap()["thinking"]["budget_tokens"], 1024);
+        req.tool_choice = Some(IrToolChoice::Tool("f".into()));
+        assert!(from_ir(&req, "m").unwrap().get("thinking").is_none(), "a forced tool wins over thinking");
     }
 
     #[test]

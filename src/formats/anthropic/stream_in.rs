@@ -181,6 +181,10 @@ impl StreamDecoder for Decoder {
                 }
                 let (id, model) = (s("id"), s("model"));
                 self.start(&mut out, &id, &model);
+                // Input counts now, so a stream cut later still accounts for the prompt.
+                if self.usage != WireUsage::default() {
+                    out.push(IrEvent::Usage(self.usage.to_ir()));
+                }
             }
             "content_block_start" => {
                 self.start(&mut out, "", "");
@@ -297,6 +301,7 @@ pub(crate) mod tests {
             out,
             vec![
                 IrEvent::Start { id: "msg_019Q1hrJbZG26Fb9BQhrkHEr".into(), model: "claude-sonnet-4-20250514".into() },
+                IrEvent::Usage(IrUsage { input_tokens: 377, ..Default::default() }),
                 IrEvent::Text("I".into()),
                 IrEvent::Text("'ll check.".into()),
                 IrEvent::ToolCallStart {
@@ -355,6 +360,12 @@ pub(crate) mod tests {
             out,
             vec![
                 IrEvent::Start { id: "msg_1".into(), model: "claude-opus-4-1".into() },
+                IrEvent::Usage(IrUsage {
+                    input_tokens: 240,
+                    cached_tokens: 200,
+                    cache_write_tokens: 30,
+                    ..Default::default()
+                }),
                 IrEvent::Thinking("Let me see.".into()),
                 IrEvent::ThinkingSignature("EqQBCkYIBxgC".into()),
                 IrEvent::RedactedThinking("EmwKAhgB".into()),
@@ -380,9 +391,9 @@ pub(crate) mod tests {
             r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"late"}}"#,
         ));
         let out = run(&events);
-        assert_eq!(out.len(), 3);
+        assert_eq!(out.len(), 4);
         assert_eq!(
-            out[2],
+            out[3],
             IrEvent::Error(StreamError { kind: ErrorKind::Upstream, status: 529, message: "Overloaded".into() })
         );
 
