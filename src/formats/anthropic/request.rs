@@ -418,16 +418,16 @@ pub fn from_ir(req: &IrRequest, model: &str) -> Result<Value> {
     }
     body.insert("max_tokens".into(), json!(max_tokens));
 
-    // With thinking on, Anthropic rejects a non-default temperature and top_k.
-    if budget.is_none() {
-        if let Some(t) = req.temperature {
-            body.insert("temperature".into(), json!(t.clamp(0.0, 1.0)));
-        }
-        if let Some(k) = req.top_k {
-            body.insert("top_k".into(), json!(k));
-        }
+    // With thinking on, Anthropic rejects a non-default temperature or top_k, and top_p below 0.95.
+    // Newer Claude models reject temperature and top_p together; temperature is the common knob.
+    let temperature = req.temperature.filter(|_| budget.is_none()).map(|t| t.clamp(0.0, 1.0));
+    if let Some(t) = temperature {
+        body.insert("temperature".into(), json!(t));
     }
-    if let Some(p) = req.top_p {
+    if let Some(k) = req.top_k.filter(|_| budget.is_none()) {
+        body.insert("top_k".into(), json!(k));
+    }
+    if let Some(p) = req.top_p.filter(|p| temperature.is_none() && (budget.is_none() || *p >= 0.95)) {
         body.insert("top_p".into(), json!(p));
     }
     if !req.stop.is_empty() {
@@ -940,6 +940,11 @@ mod tests {
         assert_eq!(b["thinking"], json!({"type": "enabled", "budget_tokens": 24576}));
         assert!(b["max_tokens"].as_u64().unwrap() > 24576);
         assert!(b.get("temperature").is_none() && b.get("top_k").is_none(), "rejected with thinking on");
+        req.top_p = Some(0.97);
+        assert_eq!(from_ir(&req, "m").unwrap()["top_p"], 0.97);
+        req.top_p = Some(0.5);
+        assert!(from_ir(&req, "m").unwrap().get("top_p").is_none());
+        req.top_p = None;
         req.reasoning = Some(IrReasoning { budget_tokens: Some(100), ..Default::default() });
         assert_eq!(from_ir(&req, "m").unwrap()["thinking"]["budget_tokens"], 1024);
         req.reasoning = Some(IrReasoning { effort: Some("none".into()), ..Default::default() });
@@ -1046,10 +1051,8 @@ mod tests {
         assert_eq!(again.tools, ir.tools);
         assert_eq!(again.tool_choice, ir.tool_choice);
         assert_eq!(again.parallel_tool_calls, ir.parallel_tool_calls);
-        assert_eq!(
-            (again.max_tokens, again.temperature, again.top_p, again.top_k),
-            (ir.max_tokens, ir.temperature, ir.top_p, ir.top_k)
-        );
+        assert_eq!((again.max_tokens, again.temperature, again.top_k), (ir.max_tokens, ir.temperature, ir.top_k));
+        assert_eq!((ir.top_p, again.top_p), (Some(0.9), None), "top_p yields to temperature");
         assert_eq!((again.stop, again.stream, again.user), (ir.stop, ir.stream, ir.user));
     }
 

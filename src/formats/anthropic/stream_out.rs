@@ -429,6 +429,38 @@ mod tests {
         assert_eq!(msg["usage"]["output_tokens"], 65);
     }
 
+    /// IR → Anthropic SSE bytes → IR keeps the meaning (content, tool calls, finish, usage).
+    #[test]
+    fn encoder_output_decodes_back_to_the_same_events() {
+        let usage = IrUsage {
+            input_tokens: 90,
+            cached_tokens: 40,
+            cache_write_tokens: 10,
+            output_tokens: 12,
+            reasoning_tokens: 0,
+        };
+        let events = vec![
+            IrEvent::Start { id: String::new(), model: String::new() },
+            IrEvent::Thinking("hm".into()),
+            IrEvent::ThinkingSignature("sig".into()),
+            IrEvent::RedactedThinking("opaque".into()),
+            IrEvent::Text("Hi".into()),
+            IrEvent::ToolCallStart { index: 0, id: "toolu_1".into(), name: "f".into() },
+            IrEvent::ToolCallArgs { index: 0, delta: "{\"a\":".into() },
+            IrEvent::ToolCallArgs { index: 0, delta: "1}".into() },
+            IrEvent::Usage(usage),
+            IrEvent::Finish(FinishReason::ToolCalls),
+        ];
+        let frames = encode_all(&events);
+        let mut d = Decoder::new("seed");
+        let mut back: Vec<IrEvent> = frames.iter().flat_map(|f| d.feed(f)).collect();
+        back.extend(d.finish());
+        assert_eq!(back[0], IrEvent::Start { id: "msg_abc123".into(), model: "claude-sonnet-4-5".into() });
+        // message_start said 0 input tokens (unknown then); the cumulative message_delta corrects it.
+        assert_eq!(back[1], IrEvent::Usage(IrUsage::default()));
+        assert_eq!(&back[2..], &events[1..]);
+    }
+
     fn arb_event() -> impl Strategy<Value = IrEvent> {
         prop_oneof![
             Just(IrEvent::Start { id: "x".into(), model: "m".into() }),
