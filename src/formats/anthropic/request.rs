@@ -5,6 +5,11 @@
 //! search results) are ignored. `from_ir` writes an upstream body that the API accepts: system texts
 //! joined, same-role turns merged, `tool_result` blocks first in the user turn after the `tool_use`,
 //! ids sanitised, thinking blocks replayed only with their signature, `max_tokens` always present.
+//! It also avoids requests the API is known to reject: unanswered calls get an error result and
+//! results without their call become text; tools used in history are declared when `tools` is
+//! missing; thinking is left off with a forced tool or when the last tool turn has no signed
+//! thinking (a history from another format); temperature/top_k go with thinking on, and top_p
+//! yields to temperature (newer Claude models reject both).
 
 use crate::error::{GatewayError, Result};
 use crate::ir::{
@@ -358,6 +363,9 @@ pub fn from_ir(req: &IrRequest, model: &str) -> Result<Value> {
                 }
             }
         }
+    }
+    if turns.is_empty() {
+        return Err(bad("messages: at least one message with content is required.", "messages"));
     }
     repair_tool_pairs(&mut turns);
     let tool_names = tool_use_names(&turns);
@@ -955,6 +963,8 @@ mod tests {
         assert_eq!((b["max_tokens"].as_u64(), b["temperature"].as_f64()), (Some(2000), Some(0.2)));
 
         req.reasoning = None;
+        req.messages = vec![user(vec![IrPart::Text(String::new())])];
+        assert_eq!(from_ir(&req, "m").unwrap_err().param.as_deref(), Some("messages"));
         req.messages =
             vec![user(vec![IrPart::Image(IrMedia::Base64 { mime: "image/bmp".into(), data: "Qk0=".into() })])];
         let e = from_ir(&req, "m").unwrap_err();
