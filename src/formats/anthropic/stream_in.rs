@@ -472,6 +472,24 @@ pub(crate) mod tests {
             prop_assert_eq!(ends, 1);
         }
 
+        /// The same capture as bytes, cut at any byte (a truncated last event included).
+        #[test]
+        fn a_stream_cut_at_any_byte_ends_in_finish_or_error(cut in 0usize..4000) {
+            let text: String =
+                tool_use_stream().iter().map(|e| crate::sse::frame(e.event.as_deref(), &e.data)).collect();
+            let bytes = &text.as_bytes()[..cut.min(text.len())];
+            let mut parser = crate::sse::SseParser::new();
+            let mut events = parser.feed(bytes);
+            events.extend(parser.finish());
+            let out = run(&events);
+            let ends = out.iter().filter(|e| matches!(e, IrEvent::Finish(_) | IrEvent::Error(_))).count();
+            prop_assert_eq!(ends, 1);
+            prop_assert!(matches!(out.last(), Some(IrEvent::Finish(_) | IrEvent::Error(_))));
+            if cut >= text.len() {
+                prop_assert_eq!(out.last(), Some(&IrEvent::Finish(FinishReason::ToolCalls)));
+            }
+        }
+
         #[test]
         fn a_cut_stream_always_ends_in_finish_or_error(cut in 0usize..14) {
             let events = tool_use_stream();
