@@ -14,6 +14,7 @@
 //! model rewritten, and the answer passes through untouched.
 
 pub mod openai_chat;
+pub mod openai_responses;
 
 use crate::error::GatewayError;
 use crate::ir::IrEvent;
