@@ -24,6 +24,18 @@ pub fn response_error_code(kind: ErrorKind) -> &'static str {
     }
 }
 
+/// A gateway error for an upstream's failed response or `error` event, from its `code` (or `type`).
+pub fn upstream_error(code: Option<&str>, message: Option<&str>) -> GatewayError {
+    let message = message.unwrap_or("The upstream reported an error.");
+    match code {
+        Some("rate_limit_exceeded" | "insufficient_quota") => {
+            GatewayError::new(ErrorKind::RateLimited, message).with_code(code.unwrap_or_default())
+        }
+        Some(c) if !c.is_empty() => GatewayError::upstream(message).with_code(c),
+        _ => GatewayError::upstream(message),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +60,8 @@ mod tests {
         assert_eq!(upstream_message(b"nope"), None);
         assert_eq!(response_error_code(ErrorKind::RateLimited), "rate_limit_exceeded");
         assert_eq!(response_error_code(ErrorKind::Upstream), "server_error");
+        let e = upstream_error(Some("insufficient_quota"), Some("No quota."));
+        assert_eq!((e.status, e.code.as_deref(), e.message.as_str()), (429, Some("insufficient_quota"), "No quota."));
+        assert_eq!(upstream_error(None, None).status, 502);
     }
 }

@@ -524,11 +524,9 @@ pub fn from_ir(req: &IrRequest, model: &str) -> Result<Value> {
         }});
     }
     if let Some(r) = &req.reasoning {
-        let effort = if r.disabled {
-            Some("none".to_string())
-        } else {
-            r.effort.clone().or_else(|| r.budget_tokens.map(|b| reasoning::effort_for_budget(b).to_string()))
-        };
+        // "Disabled" with no explicit effort is left to the model's default: `effort: "none"` is a 400
+        // on models without reasoning and on older reasoning models.
+        let effort = r.effort.clone().or_else(|| r.budget_tokens.map(|b| reasoning::effort_for_budget(b).to_string()));
         if let Some(effort) = effort {
             let on = effort != "none";
             // With store:false, reasoning can only be replayed next turn if it comes back encrypted.
@@ -803,6 +801,16 @@ mod tests {
         assert_eq!(body["stream"], false);
         assert!(body.get("instructions").is_none());
         assert_eq!(body["input"].as_array().unwrap().len(), 2, "unsigned thinking is omitted");
+    }
+
+    #[test]
+    fn from_ir_leaves_disabled_reasoning_to_the_model_default() {
+        let mut ir = to_ir(&json!({"model": "m", "input": "x"})).unwrap();
+        ir.reasoning = Some(IrReasoning { effort: None, budget_tokens: None, disabled: true });
+        let body = from_ir(&ir, "gpt-4.1").unwrap();
+        assert!(body.get("reasoning").is_none() && body.get("include").is_none());
+        ir.reasoning = Some(IrReasoning { effort: Some("none".into()), budget_tokens: None, disabled: true });
+        assert_eq!(from_ir(&ir, "gpt-5.1").unwrap()["reasoning"], json!({"effort": "none"}));
     }
 
     #[test]

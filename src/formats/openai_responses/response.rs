@@ -7,6 +7,7 @@
 //! The item and object builders here are shared with `stream_out`, so streamed and whole answers
 //! have the same shape: every field the official SDK's `Response` type requires is present.
 
+use super::error::upstream_error;
 use crate::error::{GatewayError, Result};
 use crate::ir::{ids, EncodeCtx, FinishReason, IrPart, IrResponse, IrUsage};
 use serde_json::{json, Value};
@@ -18,8 +19,8 @@ pub fn to_ir(body: &Value, id_seed: &str) -> Result<IrResponse> {
     }
     let status = body.get("status").and_then(Value::as_str).unwrap_or("completed");
     if status == "failed" || body.get("error").is_some_and(|e| !e.is_null()) {
-        let message = body.pointer("/error/message").and_then(Value::as_str).unwrap_or("The upstream response failed.");
-        return Err(GatewayError::upstream(message));
+        let field = |k: &str| body.get("error").and_then(|e| e.get(k)).and_then(Value::as_str);
+        return Err(upstream_error(field("code"), field("message")));
     }
     let mut parts = Vec::new();
     let mut calls = 0;

@@ -15,6 +15,7 @@ use crate::ir::{ids, FinishReason, IrEvent, StreamError};
 use crate::sse::SseEvent;
 use serde_json::Value;
 
+use super::error::upstream_error;
 use super::response::{reasoning_text, usage_from_json};
 
 pub struct Decoder {
@@ -113,14 +114,10 @@ impl Decoder {
     }
 
     fn error(&mut self, error: Option<&Value>, out: &mut Vec<IrEvent>) {
+        self.start(out, None);
         let get = |k: &str| error.and_then(|e| e.get(k)).and_then(Value::as_str);
-        let code = get("code").or_else(|| get("type")).unwrap_or_default();
-        let (kind, status) = match code {
-            "rate_limit_exceeded" | "insufficient_quota" => (ErrorKind::RateLimited, 429),
-            _ => (ErrorKind::Upstream, 502),
-        };
-        let message = get("message").unwrap_or("The upstream reported an error.").to_string();
-        out.push(IrEvent::Error(StreamError { kind, status, message }));
+        let e = upstream_error(get("code").or_else(|| get("type")), get("message"));
+        out.push(IrEvent::Error(StreamError { kind: e.kind, status: e.status, message: e.message }));
         self.done = true;
     }
 }
@@ -202,15 +199,18 @@ impl StreamDecoder for Decoder {
     }
 
     fn finish(&mut self) -> Vec<IrEvent> {
+        let mut out = Vec::new();
         if self.done {
-            return vec![];
+            return out;
         }
         self.done = true;
-        vec![IrEvent::Error(StreamError {
+        self.start(&mut out, None);
+        out.push(IrEvent::Error(StreamError {
             kind: ErrorKind::Upstream,
             status: 502,
             message: "The upstream stream ended before the response was complete.".to_string(),
-        })]
+        }));
+        out
     }
 }
 
@@ -356,8 +356,13 @@ pub(crate) mod tests {
             json!({"type": "response.failed", "response": {"error": {"code": "server_error", "message": "boom"}}}),
         )]);
         assert_eq!(
-            out,
+            out[1..],
             [IrEvent::Error(StreamError { kind: ErrorKind::Upstream, status: 502, message: "boom".into() })]
+        );
+        let out = decode(&[]);
+        assert!(
+            matches!(out[..], [IrEvent::Start { .. }, IrEvent::Error(_)]),
+            "even an empty stream starts, then fails"
         );
     }
 
@@ -379,11 +384,9 @@ pub(crate) mod tests {
         let last_is_terminal = matches!(out.last(), Some(IrEvent::Finish(_) | IrEvent::Error(_)));
         prop_assert!(last_is_terminal);
         let starts = out.iter().filter(|e| matches!(e, IrEvent::Start { .. })).count();
-        prop_assert!(starts <= 1);
-        if starts == 1 {
-            let first_is_start = matches!(out[0], IrEvent::Start { .. });
-            prop_assert!(first_is_start);
-        }
+        prop_assert_eq!(starts, 1);
+        let first_is_start = matches!(out[0], IrEvent::Start { .. });
+        prop_assert!(first_is_start);
         Ok(())
     }
 

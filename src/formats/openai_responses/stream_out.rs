@@ -124,9 +124,10 @@ impl Encoder {
         self.output.push(done);
     }
 
-    /// Makes sure the single open item is a reasoning item (closing anything else first).
+    /// Makes sure the single open item is a reasoning item (closing anything else first). A signed
+    /// reasoning item is finished: the next thinking block gets an item of its own, keeping its signature.
     fn reasoning(&mut self, out: &mut Vec<String>) {
-        if matches!(self.open.as_slice(), [Open::Reasoning { .. }]) {
+        if matches!(self.open.as_slice(), [Open::Reasoning { signature: None, .. }]) {
             return;
         }
         self.close_all(out);
@@ -426,6 +427,28 @@ mod tests {
         let args_done: Vec<&Value> =
             datas.iter().filter(|d| d["type"] == "response.function_call_arguments.done").collect();
         assert_eq!(args_done[0]["arguments"], "{\"x\":1}");
+    }
+
+    #[test]
+    fn each_signed_thinking_block_keeps_its_own_reasoning_item() {
+        let events = [
+            IrEvent::Thinking("one".into()),
+            IrEvent::ThinkingSignature("sig1".into()),
+            IrEvent::Thinking("two".into()),
+            IrEvent::ThinkingSignature("sig2".into()),
+            IrEvent::ThinkingSignature("sig3".into()),
+            IrEvent::RedactedThinking("opaque".into()),
+            IrEvent::Text("".into()),
+            IrEvent::Finish(FinishReason::Stop),
+        ];
+        let datas = check_sdk_rules(&encode(&events)).unwrap();
+        let output = datas.last().unwrap()["response"]["output"].as_array().unwrap().clone();
+        let summary: Vec<(&str, &str)> = output
+            .iter()
+            .map(|o| (o["summary"][0]["text"].as_str().unwrap_or(""), o["encrypted_content"].as_str().unwrap()))
+            .collect();
+        assert_eq!(summary, [("one", "sig1"), ("two", "sig2"), ("", "sig3")]);
+        assert_eq!(output[2]["summary"], json!([]));
     }
 
     #[test]
