@@ -49,14 +49,14 @@ impl Decoder {
         }
     }
 
-    /// Registers a function-call item and emits its start; returns its tool index.
-    fn tool_start(&mut self, item: &Value, out: &mut Vec<IrEvent>) -> usize {
-        let item_id = str_of(item, "id");
-        if let Some(&index) = self.tools.get(&item_id) {
+    /// Registers a function-call item (under `key`, see [`item_key`]) and emits its start; returns its tool index.
+    fn tool_start(&mut self, item: &Value, key: &str, out: &mut Vec<IrEvent>) -> usize {
+        if let Some(&index) = self.tools.get(key) {
             return index;
         }
         let index = self.tools.len();
-        self.tools.insert(item_id.clone(), index);
+        self.tools.insert(key.to_string(), index);
+        let item_id = str_of(item, "id");
         let id = Some(str_of(item, "call_id"))
             .filter(|s| !s.is_empty())
             .or_else(|| Some(item_id).filter(|s| !s.is_empty()))
@@ -65,13 +65,12 @@ impl Decoder {
         index
     }
 
-    fn item_done(&mut self, item: &Value, out: &mut Vec<IrEvent>) {
-        let id = str_of(item, "id");
-        let streamed = self.streamed.contains(&id);
+    fn item_done(&mut self, item: &Value, key: &str, out: &mut Vec<IrEvent>) {
+        let streamed = self.streamed.contains(key);
         match item.get("type").and_then(Value::as_str) {
             Some("function_call") => {
-                let known = self.tools.contains_key(&id);
-                let index = self.tool_start(item, out);
+                let known = self.tools.contains_key(key);
+                let index = self.tool_start(item, key, out);
                 let args = str_of(item, "arguments");
                 if (!known || !streamed) && !args.is_empty() {
                     out.push(IrEvent::ToolCallArgs { index, delta: args });
@@ -122,6 +121,15 @@ impl Decoder {
     }
 }
 
+/// How an item is tracked: its id, or its `output_index` when a lax server sends no id.
+fn item_key(id: String, data: &Value) -> String {
+    if id.is_empty() {
+        format!("#{}", data.get("output_index").and_then(Value::as_u64).unwrap_or(0))
+    } else {
+        id
+    }
+}
+
 fn str_of(v: &Value, key: &str) -> String {
     v.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
 }
@@ -135,7 +143,7 @@ impl StreamDecoder for Decoder {
         let Ok(data) = serde_json::from_str::<Value>(&event.data) else { return out };
         let kind = data.get("type").and_then(Value::as_str).or(event.event.as_deref()).unwrap_or_default();
         let delta = || data.get("delta").and_then(Value::as_str).filter(|d| !d.is_empty()).map(str::to_string);
-        let item_id = str_of(&data, "item_id");
+        let item_id = item_key(str_of(&data, "item_id"), &data);
         match kind {
             "response.created" | "response.in_progress" | "response.queued" => {
                 self.start(&mut out, data.get("response"))
@@ -144,10 +152,11 @@ impl StreamDecoder for Decoder {
                 self.start(&mut out, None);
                 let item = data.get("item").unwrap_or(&Value::Null);
                 if item.get("type").and_then(Value::as_str) == Some("function_call") {
-                    let index = self.tool_start(item, &mut out);
+                    let key = item_key(str_of(item, "id"), &data);
+                    let index = self.tool_start(item, &key, &mut out);
                     let args = str_of(item, "arguments");
                     if !args.is_empty() {
-                        self.streamed.insert(str_of(item, "id"));
+                        self.streamed.insert(key);
                         out.push(IrEvent::ToolCallArgs { index, delta: args });
                     }
                 }
@@ -182,7 +191,7 @@ impl StreamDecoder for Decoder {
             "response.output_item.done" => {
                 self.start(&mut out, None);
                 if let Some(item) = data.get("item") {
-                    self.item_done(item, &mut out);
+                    self.item_done(item, &item_key(str_of(item, "id"), &data), &mut out);
                 }
             }
             "response.completed" | "response.incomplete" => {
@@ -334,6 +343,29 @@ pub(crate) mod tests {
                 IrEvent::Text("Whole".into()),
                 IrEvent::ToolCallStart { index: 0, id: "c9".into(), name: "f".into() },
                 IrEvent::ToolCallArgs { index: 0, delta: "{}".into() },
+                IrEvent::Finish(FinishReason::ToolCalls),
+            ]
+        );
+    }
+
+    #[test]
+    fn items_without_ids_are_tracked_by_output_index() {
+        let events = [
+            json!({"type": "response.output_item.added", "output_index": 0, "item": {"type": "function_call", "call_id": "a", "name": "f"}}),
+            json!({"type": "response.output_item.added", "output_index": 1, "item": {"type": "function_call", "call_id": "b", "name": "g"}}),
+            json!({"type": "response.function_call_arguments.delta", "output_index": 1, "delta": "{}"}),
+            json!({"type": "response.function_call_arguments.delta", "output_index": 0, "delta": "[]"}),
+            json!({"type": "response.output_item.done", "output_index": 1, "item": {"type": "function_call", "call_id": "b", "arguments": "{}"}}),
+            json!({"type": "response.completed", "response": {"status": "completed"}}),
+        ];
+        let out = decode(&events.map(ev));
+        assert_eq!(
+            out[1..],
+            [
+                IrEvent::ToolCallStart { index: 0, id: "a".into(), name: "f".into() },
+                IrEvent::ToolCallStart { index: 1, id: "b".into(), name: "g".into() },
+                IrEvent::ToolCallArgs { index: 1, delta: "{}".into() },
+                IrEvent::ToolCallArgs { index: 0, delta: "[]".into() },
                 IrEvent::Finish(FinishReason::ToolCalls),
             ]
         );
