@@ -366,7 +366,9 @@ fn parse_url_media(url: &str, p: &str) -> Result<IrMedia> {
 }
 
 fn parse_image(part: &Value, p: &str) -> Result<IrPart> {
-    match part.get("image_url").and_then(Value::as_str) {
+    // Chat's nested `{"url": …}` shape is a common client mistake; accept it too.
+    let url = part.get("image_url").and_then(|u| u.as_str().or_else(|| u.get("url").and_then(Value::as_str)));
+    match url {
         Some(url) => Ok(IrPart::Image(parse_url_media(url, &format!("{p}.image_url"))?)),
         None if part.get("file_id").is_some_and(|v| !v.is_null()) => {
             Err(bad("`file_id` is not supported by this gateway; send `image_url`.", &format!("{p}.file_id")))
@@ -811,6 +813,28 @@ mod tests {
         assert!(body.get("reasoning").is_none() && body.get("include").is_none());
         ir.reasoning = Some(IrReasoning { effort: Some("none".into()), budget_tokens: None, disabled: true });
         assert_eq!(from_ir(&ir, "gpt-5.1").unwrap()["reasoning"], json!({"effort": "none"}));
+    }
+
+    #[test]
+    fn tool_results_with_images_and_lenient_image_urls() {
+        let r = to_ir(&json!({"model": "m", "input": [
+            {"type": "function_call", "call_id": "c1", "name": "shot", "arguments": {"q": 1}},
+            {"type": "function_call_output", "call_id": "c1", "output": [
+                {"type": "input_text", "text": "here"},
+                {"type": "input_image", "image_url": {"url": "https://x/y.png"}}
+            ]}
+        ]}))
+        .unwrap();
+        assert_eq!(
+            r.messages[0].parts[0],
+            IrPart::ToolCall { id: "c1".into(), name: "shot".into(), arguments: "{\"q\":1}".into() }
+        );
+        let body = from_ir(&r, "gpt-5").unwrap();
+        assert_eq!(
+            body["input"][1]["output"],
+            json!([{"type": "input_text", "text": "here"}, {"type": "input_image", "image_url": "https://x/y.png", "detail": "auto"}])
+        );
+        assert_eq!(to_ir(&body).unwrap().messages, r.messages);
     }
 
     #[test]
