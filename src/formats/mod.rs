@@ -44,63 +44,72 @@ pub trait StreamEncoder {
 pub enum Format {
     /// OpenAI Chat Completions (`POST /v1/chat/completions`).
     OpenAiChat,
+    /// OpenAI Responses (`POST /v1/responses`).
+    OpenAiResponses,
+    /// Anthropic Messages (`POST /v1/messages`).
+    Anthropic,
+}
+
+/// Runs `$body` with `$m` bound to the format's module: every format folder has the same files, so
+/// each operation below is written once.
+macro_rules! with_module {
+    ($format:expr, $m:ident => $body:expr) => {
+        match $format {
+            Format::OpenAiChat => {
+                use openai_chat as $m;
+                $body
+            }
+            Format::OpenAiResponses => {
+                use openai_responses as $m;
+                $body
+            }
+            Format::Anthropic => {
+                use anthropic as $m;
+                $body
+            }
+        }
+    };
 }
 
 impl Format {
     /// The error body a client of this format expects (serialized JSON).
     pub fn render_error(self, err: &GatewayError) -> String {
-        match self {
-            Format::OpenAiChat => openai_chat::error::render(err),
-        }
+        with_module!(self, m => m::error::render(err))
     }
 
     /// The message inside an upstream error body of this format.
     pub fn upstream_message(self, body: &[u8]) -> Option<String> {
-        match self {
-            Format::OpenAiChat => openai_chat::error::upstream_message(body),
-        }
+        with_module!(self, m => m::error::upstream_message(body))
+    }
+
+    pub fn request_to_ir(self, body: &Value) -> Result<IrRequest> {
+        with_module!(self, m => m::request::to_ir(body))
+    }
+
+    pub fn request_from_ir(self, req: &IrRequest, model: &str) -> Result<Value> {
+        with_module!(self, m => m::request::from_ir(req, model))
+    }
+
+    pub fn response_to_ir(self, body: &Value, id_seed: &str) -> Result<IrResponse> {
+        with_module!(self, m => m::response::to_ir(body, id_seed))
+    }
+
+    pub fn response_from_ir(self, resp: &IrResponse, ctx: &EncodeCtx) -> Value {
+        with_module!(self, m => m::response::from_ir(resp, ctx))
+    }
+
+    pub fn decoder(self, id_seed: &str) -> Box<dyn StreamDecoder> {
+        with_module!(self, m => Box::new(m::stream_in::Decoder::new(id_seed)))
+    }
+
+    pub fn encoder(self, ctx: &EncodeCtx) -> Box<dyn StreamEncoder> {
+        with_module!(self, m => Box::new(m::stream_out::Encoder::new(ctx)))
     }
 
     /// A retry hint carried in an error body rather than a header.
     pub fn retry_after_from_body(self, _body: &[u8]) -> Option<u64> {
         match self {
-            Format::OpenAiChat => None,
-        }
-    }
-
-    pub fn request_to_ir(self, body: &Value) -> Result<IrRequest> {
-        match self {
-            Format::OpenAiChat => openai_chat::request::to_ir(body),
-        }
-    }
-
-    pub fn request_from_ir(self, req: &IrRequest, model: &str) -> Result<Value> {
-        match self {
-            Format::OpenAiChat => openai_chat::request::from_ir(req, model),
-        }
-    }
-
-    pub fn response_to_ir(self, body: &Value, id_seed: &str) -> Result<IrResponse> {
-        match self {
-            Format::OpenAiChat => openai_chat::response::to_ir(body, id_seed),
-        }
-    }
-
-    pub fn response_from_ir(self, resp: &IrResponse, ctx: &EncodeCtx) -> Value {
-        match self {
-            Format::OpenAiChat => openai_chat::response::from_ir(resp, ctx),
-        }
-    }
-
-    pub fn decoder(self, id_seed: &str) -> Box<dyn StreamDecoder> {
-        match self {
-            Format::OpenAiChat => Box::new(openai_chat::stream_in::Decoder::new(id_seed)),
-        }
-    }
-
-    pub fn encoder(self, ctx: &EncodeCtx) -> Box<dyn StreamEncoder> {
-        match self {
-            Format::OpenAiChat => Box::new(openai_chat::stream_out::Encoder::new(ctx)),
+            Format::OpenAiChat | Format::OpenAiResponses | Format::Anthropic => None,
         }
     }
 
@@ -108,13 +117,24 @@ impl Format {
     pub fn upstream_path(self, _model: &str, _stream: bool) -> String {
         match self {
             Format::OpenAiChat => "/chat/completions".into(),
+            Format::OpenAiResponses => "/responses".into(),
+            Format::Anthropic => "/messages".into(),
         }
     }
 
     /// Headers this format's upstreams require besides authentication.
     pub fn upstream_headers(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Format::OpenAiChat => &[],
+            Format::Anthropic => &[("anthropic-version", "2023-06-01")],
+            Format::OpenAiChat | Format::OpenAiResponses => &[],
+        }
+    }
+
+    /// The body field holding the conversation, which every request must have.
+    pub fn conversation_field(self) -> &'static str {
+        match self {
+            Format::OpenAiChat | Format::Anthropic => "messages",
+            Format::OpenAiResponses => "input",
         }
     }
 }

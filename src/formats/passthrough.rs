@@ -34,12 +34,12 @@ pub fn inspect(format: Format, body: &Value, url_model: Option<&str>, url_stream
             Some(_) => return Err(GatewayError::invalid_request("`stream` must be a boolean.").with_param("stream")),
         },
     };
-    let messages_field = match format {
-        Format::OpenAiChat => Some("messages"),
-    };
-    if let Some(field) = messages_field {
+    let field = format.conversation_field();
+    {
         match obj.get(field) {
             Some(Value::Array(m)) if !m.is_empty() => {}
+            // The Responses API also takes its input as a plain string.
+            Some(Value::String(s)) if field == "input" && !s.is_empty() => {}
             Some(Value::Array(_)) => {
                 return Err(GatewayError::invalid_request(format!("`{field}` must contain at least one message."))
                     .with_param(field))

@@ -25,13 +25,14 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     let path = req.path();
     let (tenant, path) = split_tenant(&path);
     let path = normalize(&path);
-    if path == "/v1" || path.starts_with("/v1/") {
+    if path == "/v1" || path.starts_with("/v1/") || path.starts_with("/v1beta/") {
         let mut req = req;
+        let format = client_format(&path);
         let resp = match v1_route(&mut req, &env, &ctx, tenant.as_deref(), &path).await {
             Ok(r) => r,
             Err(e) => {
                 drain_small_body(&mut req).await;
-                error_response(Format::OpenAiChat, &e)?
+                error_response(format, &e)?
             }
         };
         return Ok(with_cors(resp));
@@ -74,13 +75,32 @@ async fn drain_small_body(req: &mut Request) {
     }
 }
 
+/// The API format a path belongs to, so that even its errors come in the client's own shape.
+fn client_format(path: &str) -> Format {
+    match path {
+        "/v1/messages" | "/v1/messages/count_tokens" => Format::Anthropic,
+        "/v1/responses" => Format::OpenAiResponses,
+        _ => Format::OpenAiChat,
+    }
+}
+
 async fn v1_route(req: &mut Request, env: &Env, ctx: &Context, tenant: Option<&str>, path: &str) -> Result<Response> {
+    let generate_as = |format| (format, UrlParams::default());
+    let target = match (req.method(), path) {
+        (Method::Post, "/v1/chat/completions") => Some(generate_as(Format::OpenAiChat)),
+        (Method::Post, "/v1/messages") => Some(generate_as(Format::Anthropic)),
+        (Method::Post, "/v1/responses") => Some(generate_as(Format::OpenAiResponses)),
+        _ => None,
+    };
+    if let Some((format, url)) = target {
+        return v1::generate(req, env, ctx, tenant, format, url).await;
+    }
     match (req.method(), path) {
-        (Method::Post, "/v1/chat/completions") => {
-            v1::generate(req, env, ctx, tenant, Format::OpenAiChat, UrlParams::default()).await
-        }
+        (Method::Post, "/v1/messages/count_tokens") => v1::count_tokens(req, env, tenant).await,
         (Method::Get, "/v1/models") => v1::models(req, env, tenant).await,
-        (_, "/v1/chat/completions" | "/v1/models") => Err(method_not_allowed()),
+        (_, "/v1/chat/completions" | "/v1/messages" | "/v1/responses" | "/v1/messages/count_tokens" | "/v1/models") => {
+            Err(method_not_allowed())
+        }
         _ => Err(GatewayError::not_found(format!("Unknown endpoint `{path}`.")).with_code("unknown_url")),
     }
 }
@@ -94,7 +114,8 @@ fn split_tenant(path: &str) -> (Option<String>, String) {
     let rest = path.trim_start_matches('/');
     if let Some((first, tail)) = rest.split_once('/') {
         let reserved = matches!(first, "v1" | "v1beta" | "api" | "health");
-        if !reserved && valid_tenant_id(first) && (tail == "v1" || tail.starts_with("v1/")) {
+        let api = tail == "v1" || tail.starts_with("v1/") || tail.starts_with("v1beta/");
+        if !reserved && valid_tenant_id(first) && api {
             return (Some(first.to_string()), format!("/{tail}"));
         }
     }

@@ -181,6 +181,20 @@ fn credential(key: &[u8; 32], tenant: &str, conn: &ConnectionRecord) -> Result<S
     Ok(plain)
 }
 
+/// `POST /v1/messages/count_tokens`: an estimate from the request (see `ir::estimate`).
+pub async fn count_tokens(req: &mut Request, env: &Env, path_tenant: Option<&str>) -> Result<Response> {
+    let snapshot = caller_snapshot(req, env, path_tenant).await?;
+    let body = read_body(req, snapshot.settings.max_request_bytes).await?;
+    let mut body: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| GatewayError::invalid_request(format!("The request body is not valid JSON: {e}")))?;
+    // count_tokens requests carry no `max_tokens`, which a Messages request otherwise requires.
+    if let Some(o) = body.as_object_mut() {
+        o.entry("max_tokens").or_insert(serde_json::json!(1));
+    }
+    let ir = Format::Anthropic.request_to_ir(&body)?;
+    Ok(json_response(200, &serde_json::json!({"input_tokens": crate::ir::estimate::input_tokens(&ir)}))?)
+}
+
 pub async fn models(req: &Request, env: &Env, path_tenant: Option<&str>) -> Result<Response> {
     let snapshot = caller_snapshot(req, env, path_tenant).await?;
     let list = available(&snapshot.connected_providers());

@@ -15,6 +15,24 @@ const fn openai_compatible(
 }
 
 pub static ALL: &[ProviderSpec] = &[
+    ProviderSpec {
+        id: "anthropic",
+        name: "Anthropic",
+        aliases: &["claude"],
+        base_url: "https://api.anthropic.com/v1",
+        format: Format::Anthropic,
+        auth: AuthStyle::Header("x-api-key"),
+        models: &["claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5"],
+    },
+    ProviderSpec {
+        id: "openai-responses",
+        name: "OpenAI (Responses API)",
+        aliases: &["oair"],
+        base_url: "https://api.openai.com/v1",
+        format: Format::OpenAiResponses,
+        auth: AuthStyle::Bearer,
+        models: &["gpt-5", "gpt-5-mini", "gpt-5-codex", "o3", "o4-mini"],
+    },
     openai_compatible(
         "openai",
         "OpenAI",
