@@ -13,6 +13,7 @@
 //! When client and upstream speak the same format the request body passes through with only the
 //! model rewritten, and the answer passes through untouched.
 
+pub mod gemini;
 pub mod openai_chat;
 
 use crate::error::GatewayError;
