@@ -12,7 +12,7 @@
 //! `skip_thought_signature_validator`.
 
 pub mod error;
-// pub mod request;
+pub mod request;
 // pub mod response;
 pub mod schema;
 // pub mod stream_in;
