@@ -13,7 +13,7 @@
 
 pub mod error;
 pub mod request;
-// pub mod response;
+pub mod response;
 pub mod schema;
 // pub mod stream_in;
 // pub mod stream_out;
