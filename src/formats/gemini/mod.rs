@@ -15,6 +15,6 @@ pub mod error;
 pub mod request;
 pub mod response;
 pub mod schema;
-// pub mod stream_in;
+pub mod stream_in;
 // pub mod stream_out;
 pub mod wire;
