@@ -16,5 +16,5 @@ pub mod request;
 pub mod response;
 pub mod schema;
 pub mod stream_in;
-// pub mod stream_out;
+pub mod stream_out;
 pub mod wire;
