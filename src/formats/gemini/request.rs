@@ -437,7 +437,7 @@ fn guess_mime(url: &str) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // IR → upstream body
 
-pub fn from_ir(req: &IrRequest, _model: &str) -> Result<Value> {
+pub fn from_ir(req: &IrRequest, model: &str) -> Result<Value> {
     let mut body = Map::new();
     let system: Vec<&str> = req.system.iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
     if !system.is_empty() {
@@ -504,14 +504,14 @@ pub fn from_ir(req: &IrRequest, _model: &str) -> Result<Value> {
         }
     }
 
-    let gen = generation_from_ir(req);
+    let gen = generation_from_ir(req, model);
     if !gen.is_empty() {
         body.insert("generationConfig".into(), Value::Object(gen));
     }
     Ok(Value::Object(body))
 }
 
-fn generation_from_ir(req: &IrRequest) -> Map<String, Value> {
+fn generation_from_ir(req: &IrRequest, model: &str) -> Map<String, Value> {
     let mut gen = Map::new();
     if let Some(n) = req.max_tokens {
         gen.insert("maxOutputTokens".into(), json!(n));
@@ -549,13 +549,30 @@ fn generation_from_ir(req: &IrRequest) -> Map<String, Value> {
         } else {
             -1 // thinking asked for without a size: let Gemini decide
         };
-        let mut tc = json!({"thinkingBudget": budget});
+        // 2.5 Pro cannot switch thinking off: the clamp gives it the minimum, shown to no one.
+        let mut tc = json!({"thinkingBudget": clamp_budget(budget, model)});
         if budget != 0 {
             tc["includeThoughts"] = json!(true);
         }
         gen.insert("thinkingConfig".into(), tc);
     }
     gen
+}
+
+/// Gemini's published thinking-budget ranges: 2.5 Pro thinks always (128–32768); Flash and Flash-Lite
+/// go up to 24576 (Flash-Lite from 512 when on). Out-of-range budgets are rejected, so clamp.
+fn clamp_budget(budget: i64, model: &str) -> i64 {
+    let model = model.to_ascii_lowercase();
+    if budget < 0 {
+        return -1;
+    }
+    if model.contains("pro") {
+        budget.clamp(128, 32768)
+    } else if model.contains("flash-lite") && budget > 0 {
+        budget.clamp(512, 24576)
+    } else {
+        budget.min(24576)
+    }
 }
 
 fn media_json(media: &IrMedia, default_mime: &str) -> Value {
@@ -998,6 +1015,24 @@ mod tests {
         assert!(b["generationConfig"].get("responseSchema").is_none());
         assert_eq!(b["contents"][2]["parts"][0]["functionResponse"]["response"], json!({"content": "sunny"}));
         assert!(from_ir(&IrRequest::default(), "m").is_err());
+    }
+
+    #[test]
+    fn thinking_budgets_fit_the_model() {
+        let with = |r: IrReasoning, model: &str| {
+            let req = IrRequest { reasoning: Some(r), ..ir_conversation() };
+            from_ir(&req, model).unwrap()["generationConfig"]["thinkingConfig"].clone()
+        };
+        let off = IrReasoning { disabled: true, ..Default::default() };
+        assert_eq!(with(off.clone(), "gemini-2.5-flash"), json!({"thinkingBudget": 0}));
+        assert_eq!(with(off, "gemini-2.5-pro"), json!({"thinkingBudget": 128}));
+        let max = IrReasoning { effort: Some("max".into()), ..Default::default() };
+        assert_eq!(with(max.clone(), "gemini-2.5-flash")["thinkingBudget"], 24576);
+        assert_eq!(with(max, "gemini-2.5-pro")["thinkingBudget"], 32768);
+        let auto = IrReasoning { effort: Some("auto".into()), ..Default::default() };
+        assert_eq!(with(auto, "gemini-2.5-flash"), json!({"thinkingBudget": -1, "includeThoughts": true}));
+        let low = IrReasoning { budget_tokens: Some(100), ..Default::default() };
+        assert_eq!(with(low, "gemini-2.5-flash-lite")["thinkingBudget"], 512);
     }
 
     #[test]

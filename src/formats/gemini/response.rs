@@ -123,13 +123,14 @@ pub fn to_ir(body: &Value, id_seed: &str) -> Result<IrResponse> {
             resp.parts.push(IrPart::Thinking { text: String::new(), signature: Some(s) });
         }
         if let Some(call) = field(part, "functionCall") {
+            // a call without a name (Vertex argument streaming, unsupported) cannot be replayed
+            let Some(name) = str_field(call, "name").filter(|n| !n.is_empty()) else { continue };
             let id = match str_field(call, "id") {
                 Some(id) if !id.is_empty() => id.to_string(),
                 _ => ids::tool_call_id(id_seed, calls),
             };
             calls += 1;
-            let name = str_field(call, "name").unwrap_or_default().to_string();
-            resp.parts.push(IrPart::ToolCall { id, name, arguments: call_args(call) });
+            resp.parts.push(IrPart::ToolCall { id, name: name.to_string(), arguments: call_args(call) });
         } else if let Some(text) = str_field(part, "text") {
             if !text.is_empty() {
                 resp.parts.push(IrPart::Text(text.to_string()));

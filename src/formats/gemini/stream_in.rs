@@ -8,7 +8,8 @@
 //!
 //! A chunk that is not JSON is reported as an `Error` rather than skipped: dropping it would
 //! silently lose part of the answer. Function calls arrive whole, so each becomes one
-//! `ToolCallStart` and one `ToolCallArgs`. Signatures follow the convention in `mod.rs`: a thought
+//! `ToolCallStart` and one `ToolCallArgs`. An error as the very first chunk yields `Error` without a
+//! `Start` (encoders handle that already: a stream can be cut before its first byte). Signatures follow the convention in `mod.rs`: a thought
 //! part's signature follows its `Thinking`; one on any other part comes first as an empty
 //! `Thinking` plus `ThinkingSignature`. (Vertex's `partialArgs` argument streaming is not handled.)
 
