@@ -264,7 +264,7 @@ fn tool_to_ir(d: &Value, at: &str) -> Result<IrTool> {
     };
     let parameters = match (field(d, "parametersJsonSchema"), field(d, "parameters")) {
         (Some(p @ Value::Object(_)), _) => object_schema(p.clone()),
-        (_, Some(p @ Value::Object(_))) => object_schema(openapi_to_json_schema(p)),
+        (_, Some(p @ Value::Object(_))) => object_schema(schema::to_json_schema(p)),
         _ => json!({"type": "object", "properties": {}}),
     };
     Ok(IrTool { name, description: str_field(d, "description").map(str::to_string), parameters, strict: None })
@@ -276,62 +276,6 @@ fn object_schema(mut s: Value) -> Value {
         obj.entry("properties").or_insert_with(|| json!({}));
     }
     s
-}
-
-/// Gemini's OpenAPI `Schema` → JSON Schema: type names lower-cased, `nullable` → `[T, "null"]`.
-fn openapi_to_json_schema(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let nullable = matches!(m.get("nullable"), Some(Value::Bool(true)));
-            let mut out = Map::new();
-            for (k, val) in m {
-                let key = match k.as_str() {
-                    "any_of" => "anyOf".to_string(),
-                    "min_items" | "max_items" | "min_length" | "max_length" | "min_properties" | "max_properties"
-                    | "property_ordering" => camel(k),
-                    _ => k.clone(),
-                };
-                match (key.as_str(), val) {
-                    ("nullable", _) => {}
-                    ("type", Value::String(t)) => {
-                        let t = Value::String(t.to_ascii_lowercase());
-                        out.insert(key, if nullable { json!([t, "null"]) } else { t });
-                    }
-                    ("properties", Value::Object(props)) => {
-                        let props = props.iter().map(|(pk, pv)| (pk.clone(), openapi_to_json_schema(pv))).collect();
-                        out.insert(key, Value::Object(props));
-                    }
-                    ("items", _) => {
-                        out.insert(key, openapi_to_json_schema(val));
-                    }
-                    ("anyOf", Value::Array(list)) => {
-                        out.insert(key, Value::Array(list.iter().map(openapi_to_json_schema).collect()));
-                    }
-                    _ => {
-                        out.insert(key, val.clone());
-                    }
-                }
-            }
-            Value::Object(out)
-        }
-        other => other.clone(),
-    }
-}
-
-fn camel(snake: &str) -> String {
-    let mut out = String::new();
-    let mut up = false;
-    for c in snake.chars() {
-        if c == '_' {
-            up = true;
-        } else if up {
-            out.push(c.to_ascii_uppercase());
-            up = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn num_u64(v: Option<&Value>, param: &str) -> Result<Option<u64>> {
@@ -384,7 +328,7 @@ fn generation_to_ir(gen: &Value, req: &mut IrRequest) -> Result<()> {
         Some("application/json") => {
             let schema = match (field(gen, "responseJsonSchema"), field(gen, "responseSchema")) {
                 (Some(s @ Value::Object(_)), _) => Some(s.clone()),
-                (_, Some(s @ Value::Object(_))) => Some(openapi_to_json_schema(s)),
+                (_, Some(s @ Value::Object(_))) => Some(schema::to_json_schema(s)),
                 _ => None,
             };
             Some(match schema {

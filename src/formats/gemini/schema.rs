@@ -6,8 +6,11 @@
 //! `{"type":"object"}`), `allOf` is merged, `oneOf` becomes `anyOf`, `anyOf:[X,{type:null}]` and
 //! `type:[T,"null"]` become `X`/`T` plus `nullable`, `const` becomes a one-value `enum`, enum values
 //! become strings, and `required` loses names that are not properties.
+//!
+//! The other way, [`to_json_schema`] reads a client's OpenAPI `Schema` (`"OBJECT"`, `nullable`,
+//! snake_case keywords) as the JSON Schema the IR holds.
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 /// Keywords of Gemini's `Schema` that are passed on (after cleaning).
 const ALLOWED: &[&str] = &[
@@ -154,7 +157,7 @@ fn node(v: &Value, defs: &Map<String, Value>, stack: &mut Vec<String>, depth: us
                     out.insert("type".into(), Value::String(one.to_string()));
                 }
                 many if !out.contains_key("anyOf") => {
-                    let list = many.iter().map(|t| serde_json::json!({ "type": t })).collect();
+                    let list = many.iter().map(|t| json!({ "type": t })).collect();
                     out.insert("anyOf".into(), Value::Array(list));
                 }
                 _ => {}
@@ -250,6 +253,62 @@ fn merge(into: &mut Map<String, Value>, member: Map<String, Value>) {
     }
 }
 
+/// Gemini's OpenAPI `Schema` → JSON Schema: type names lower-cased, `nullable` → `[T, "null"]`.
+pub fn to_json_schema(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let nullable = matches!(m.get("nullable"), Some(Value::Bool(true)));
+            let mut out = Map::new();
+            for (k, val) in m {
+                let key = match k.as_str() {
+                    "any_of" => "anyOf".to_string(),
+                    "min_items" | "max_items" | "min_length" | "max_length" | "min_properties" | "max_properties"
+                    | "property_ordering" => camel(k),
+                    _ => k.clone(),
+                };
+                match (key.as_str(), val) {
+                    ("nullable", _) => {}
+                    ("type", Value::String(t)) => {
+                        let t = Value::String(t.to_ascii_lowercase());
+                        out.insert(key, if nullable { json!([t, "null"]) } else { t });
+                    }
+                    ("properties", Value::Object(props)) => {
+                        let props = props.iter().map(|(pk, pv)| (pk.clone(), to_json_schema(pv))).collect();
+                        out.insert(key, Value::Object(props));
+                    }
+                    ("items", _) => {
+                        out.insert(key, to_json_schema(val));
+                    }
+                    ("anyOf", Value::Array(list)) => {
+                        out.insert(key, Value::Array(list.iter().map(to_json_schema).collect()));
+                    }
+                    _ => {
+                        out.insert(key, val.clone());
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+fn camel(snake: &str) -> String {
+    let mut out = String::new();
+    let mut up = false;
+    for c in snake.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.push(c.to_ascii_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +374,13 @@ mod tests {
         let c = clean_parameters(&s).unwrap();
         assert_eq!(c["properties"]["b"], json!({"type": "integer", "nullable": true}));
         assert_eq!(c["required"], json!(["a", "b"]));
+        let back = to_json_schema(
+            &json!({"type": "OBJECT", "properties": {"a": {"type": "STRING", "nullable": true}}, "min_properties": 1}),
+        );
+        assert_eq!(
+            back,
+            json!({"type": "object", "properties": {"a": {"type": ["string", "null"]}}, "minProperties": 1})
+        );
         let multi = clean(&json!({"oneOf": [{"type": "string"}, {"type": "integer"}], "type": ["string", "integer"]}));
         assert_eq!(multi["anyOf"].as_array().unwrap().len(), 2);
     }
