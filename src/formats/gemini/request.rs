@@ -729,6 +729,45 @@ mod tests {
     }
 
     #[test]
+    fn pairs_results_by_id_or_synthesises_one() {
+        let body = json!({"contents": [
+            {"role": "model", "parts": [{"functionCall": {"id": "abc", "name": "f", "args": {"x": 1}}}]},
+            {"role": "function", "parts": [
+                {"functionResponse": {"id": "abc", "name": "f", "response": {"error": {"code": 1}}}},
+                {"functionResponse": {"name": "orphan", "response": {"result": "ok"}}},
+                {"inlineData": {"mimeType": "application/pdf", "data": "JVBERi0="}},
+                {"executableCode": {"code": "print(1)"}}
+            ]}
+        ]});
+        let r = to_ir(&body).unwrap();
+        assert_eq!(
+            r.messages[0].parts[0],
+            IrPart::ToolCall { id: "abc".into(), name: "f".into(), arguments: r#"{"x":1}"#.into() }
+        );
+        let u = &r.messages[1];
+        assert_eq!(u.role, IrRole::User);
+        assert_eq!(u.parts.len(), 3, "executableCode is dropped");
+        assert!(matches!(&u.parts[0], IrPart::ToolResult { call_id, is_error: true, content, .. }
+            if call_id == "abc" && content == &vec![IrPart::Text(r#"{"code":1}"#.into())]));
+        assert!(
+            matches!(&u.parts[1], IrPart::ToolResult { call_id, is_error: false, .. } if call_id == "call_gemini0")
+        );
+        assert!(
+            matches!(&u.parts[2], IrPart::File { media: IrMedia::Base64 { mime, .. }, .. } if mime == "application/pdf")
+        );
+        let back = from_ir(&r, "m").unwrap();
+        assert_eq!(
+            back["contents"][1]["parts"][0]["functionResponse"],
+            json!({"name": "f", "response": {"error": {"code": 1}}})
+        );
+        assert_eq!(back["contents"][1]["parts"][1]["functionResponse"]["response"], json!({"result": "ok"}));
+        assert_eq!(
+            back["contents"][1]["parts"][2],
+            json!({"inlineData": {"mimeType": "application/pdf", "data": "JVBERi0="}})
+        );
+    }
+
+    #[test]
     fn reads_thinking_and_tool_choice_variants() {
         let base = |gen: Value, tc: Value| json!({"contents": [{"parts": [{"text": "hi"}]}], "generationConfig": gen, "toolConfig": tc});
         let r = to_ir(&base(
