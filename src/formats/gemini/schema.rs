@@ -219,6 +219,23 @@ fn node(v: &Value, defs: &Map<String, Value>, stack: &mut Vec<String>, depth: us
             out.insert(k, val);
         }
     }
+    // Gemini needs a `type` it can infer nothing for, and rejects an array without `items`
+    // (`…items: missing field`, a common MCP-tool failure); `{}` keeps "any element".
+    if !out.contains_key("type") && !out.contains_key("anyOf") {
+        let inferred = if out.contains_key("properties") {
+            Some("object")
+        } else if out.contains_key("items") {
+            Some("array")
+        } else {
+            None
+        };
+        if let Some(t) = inferred {
+            out.insert("type".into(), Value::String(t.into()));
+        }
+    }
+    if matches!(out.get("type"), Some(Value::String(t)) if t.eq_ignore_ascii_case("array")) {
+        out.entry("items").or_insert_with(|| Value::Object(Map::new()));
+    }
     if nullable {
         out.insert("nullable".into(), Value::Bool(true));
     }
@@ -383,6 +400,23 @@ mod tests {
         );
         let multi = clean(&json!({"oneOf": [{"type": "string"}, {"type": "integer"}], "type": ["string", "integer"]}));
         assert_eq!(multi["anyOf"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn arrays_get_items_and_shapes_get_types() {
+        let c = clean_parameters(&json!({"properties": {
+            "tags": {"type": "array"},
+            "maybe": {"type": ["array", "null"]},
+            "nested": {"properties": {"x": {"items": {"type": "integer"}}}}
+        }}))
+        .unwrap();
+        assert_eq!(c["properties"]["tags"], json!({"type": "array", "items": {}}));
+        assert_eq!(c["properties"]["maybe"], json!({"type": "array", "items": {}, "nullable": true}));
+        assert_eq!(c["properties"]["nested"]["type"], "object");
+        assert_eq!(
+            c["properties"]["nested"]["properties"]["x"],
+            json!({"type": "array", "items": {"type": "integer"}})
+        );
     }
 
     #[test]
