@@ -8,7 +8,8 @@
 //! non-thought part (a `functionCall`, or the closing text part) travels as an empty-text
 //! [`IrPart::Thinking`](crate::ir::IrPart::Thinking) carrying only the signature, placed just before
 //! that part. Going back out, such a carrier attaches its signature to the next part it precedes
-//! (see [`wire`]); a replayed `functionCall` without one gets Google's documented escape hatch
+//! (`request::from_ir`, `response::from_ir`, the stream encoder); a replayed `functionCall` without
+//! one gets Google's documented escape hatch
 //! `skip_thought_signature_validator`.
 
 pub mod error;
