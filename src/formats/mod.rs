@@ -14,6 +14,7 @@
 //! model rewritten, and the answer passes through untouched.
 
 pub mod anthropic;
+pub mod gemini;
 pub mod openai_chat;
 pub mod openai_responses;
 
@@ -48,6 +49,8 @@ pub enum Format {
     OpenAiResponses,
     /// Anthropic Messages (`POST /v1/messages`).
     Anthropic,
+    /// Google Gemini (`POST /v1beta/models/{model}:generateContent` / `:streamGenerateContent`).
+    Gemini,
 }
 
 /// Runs `$body` with `$m` bound to the format's module: every format folder has the same files, so
@@ -65,6 +68,10 @@ macro_rules! with_module {
             }
             Format::Anthropic => {
                 use anthropic as $m;
+                $body
+            }
+            Format::Gemini => {
+                use gemini as $m;
                 $body
             }
         }
@@ -107,15 +114,18 @@ impl Format {
     }
 
     /// A retry hint carried in an error body rather than a header.
-    pub fn retry_after_from_body(self, _body: &[u8]) -> Option<u64> {
+    pub fn retry_after_from_body(self, body: &[u8]) -> Option<u64> {
         match self {
+            Format::Gemini => gemini::error::retry_delay_secs(body),
             Format::OpenAiChat | Format::OpenAiResponses | Format::Anthropic => None,
         }
     }
 
     /// The request path below a provider's base URL.
-    pub fn upstream_path(self, _model: &str, _stream: bool) -> String {
+    pub fn upstream_path(self, model: &str, stream: bool) -> String {
         match self {
+            Format::Gemini if stream => format!("/models/{model}:streamGenerateContent?alt=sse"),
+            Format::Gemini => format!("/models/{model}:generateContent"),
             Format::OpenAiChat => "/chat/completions".into(),
             Format::OpenAiResponses => "/responses".into(),
             Format::Anthropic => "/messages".into(),
@@ -126,7 +136,7 @@ impl Format {
     pub fn upstream_headers(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Format::Anthropic => &[("anthropic-version", "2023-06-01")],
-            Format::OpenAiChat | Format::OpenAiResponses => &[],
+            Format::OpenAiChat | Format::OpenAiResponses | Format::Gemini => &[],
         }
     }
 
@@ -135,6 +145,7 @@ impl Format {
         match self {
             Format::OpenAiChat | Format::Anthropic => "messages",
             Format::OpenAiResponses => "input",
+            Format::Gemini => "contents",
         }
     }
 }

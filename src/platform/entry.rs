@@ -10,6 +10,7 @@ use super::{admin, env, v1};
 use crate::config::valid_tenant_id;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::Format;
+use crate::routing::endpoint::gemini_target;
 use worker::{event, Context, Env, Method, Request, Response};
 
 #[event(start)]
@@ -80,6 +81,7 @@ fn client_format(path: &str) -> Format {
     match path {
         "/v1/messages" | "/v1/messages/count_tokens" => Format::Anthropic,
         "/v1/responses" => Format::OpenAiResponses,
+        _ if gemini_rest(path).is_some() => Format::Gemini,
         _ => Format::OpenAiChat,
     }
 }
@@ -90,8 +92,17 @@ async fn v1_route(req: &mut Request, env: &Env, ctx: &Context, tenant: Option<&s
         (Method::Post, "/v1/chat/completions") => Some(generate_as(Format::OpenAiChat)),
         (Method::Post, "/v1/messages") => Some(generate_as(Format::Anthropic)),
         (Method::Post, "/v1/responses") => Some(generate_as(Format::OpenAiResponses)),
+        (Method::Post, _) => gemini_rest(path).map(|rest| {
+            let t = gemini_target(rest);
+            (Format::Gemini, UrlParams { model: t.as_ref().map(|t| t.model.clone()), stream: t.map(|t| t.stream) })
+        }),
         _ => None,
     };
+    if matches!(&target, Some((Format::Gemini, UrlParams { model: None, .. }))) {
+        return Err(GatewayError::not_found(format!(
+            "Unknown Gemini method in `{path}`; use :generateContent or :streamGenerateContent."
+        )));
+    }
     if let Some((format, url)) = target {
         return v1::generate(req, env, ctx, tenant, format, url).await;
     }
@@ -107,6 +118,11 @@ async fn v1_route(req: &mut Request, env: &Env, ctx: &Context, tenant: Option<&s
 
 fn method_not_allowed() -> GatewayError {
     GatewayError::new(ErrorKind::InvalidRequest, "Method not allowed for this endpoint.").with_status(405)
+}
+
+/// What follows `/models/` in a Gemini call (`/v1beta/models/...` or `/v1/models/...:method`).
+fn gemini_rest(path: &str) -> Option<&str> {
+    path.strip_prefix("/v1beta/models/").or_else(|| path.strip_prefix("/v1/models/").filter(|r| r.contains(':')))
 }
 
 /// `/{tenant}/v1/...` → (`Some(tenant)`, `/v1/...`).

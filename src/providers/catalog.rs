@@ -25,6 +25,15 @@ pub static ALL: &[ProviderSpec] = &[
         models: &["claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5"],
     },
     ProviderSpec {
+        id: "gemini",
+        name: "Google Gemini",
+        aliases: &["google"],
+        base_url: "https://generativelanguage.googleapis.com/v1beta",
+        format: Format::Gemini,
+        auth: AuthStyle::Header("x-goog-api-key"),
+        models: &["gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"],
+    },
+    ProviderSpec {
         id: "openai-responses",
         name: "OpenAI (Responses API)",
         aliases: &["oair"],
