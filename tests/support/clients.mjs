@@ -25,20 +25,23 @@ export function clientsFor(gatewayUrl, key) {
           const tc = m.tool_calls?.[0];
           return { text: m.content ?? "", reasoning: m.reasoning_content ?? "", tool: tc && { name: tc.function.name, args: JSON.parse(tc.function.arguments) }, finish: r.choices[0].finish_reason };
         }
-        if (!tools) {
-          // The SDK's own stream helper: it checks the chunk sequence as it accumulates.
+        if (!tools && !thinking) {
+          // The SDK's own stream helper: it checks the chunk sequence as it accumulates. (It keeps
+          // only the last fragment of non-standard fields like `reasoning_content`, so streams with
+          // reasoning are accumulated below.)
           const r = await openai.chat.completions.stream(req).finalChatCompletion();
           const m = r.choices[0].message;
           return { text: m.content ?? "", reasoning: m.reasoning_content ?? "", finish: r.choices[0].finish_reason };
         }
-        let text = "", name = "", args = "", finish = null;
+        let text = "", reasoning = "", name = "", args = "", finish = null;
         for await (const c of await openai.chat.completions.create({ ...req, stream: true })) {
           const d = c.choices[0]?.delta ?? {};
           text += d.content ?? "";
+          reasoning += d.reasoning_content ?? "";
           for (const t of d.tool_calls ?? []) { name += t.function?.name ?? ""; args += t.function?.arguments ?? ""; }
           finish = c.choices[0]?.finish_reason ?? finish;
         }
-        return { text, tool: name && { name, args: JSON.parse(args) }, finish };
+        return { text, reasoning, tool: name && { name, args: JSON.parse(args) }, finish };
       },
     },
     "openai-responses": {
