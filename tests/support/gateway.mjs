@@ -38,6 +38,7 @@ export async function startGateway({ bindings = {}, persistDir, assets = true } 
   const mf = new Miniflare({
     ...persist,
     scriptPath: path.join(ROOT, "build/index.js"),
+    modulesRoot: ROOT,
     modules: true,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-05-01",
