@@ -140,6 +140,16 @@ impl Format {
         }
     }
 
+    /// Client headers that must reach a same-format upstream along with the untouched body: Claude
+    /// Code's body uses beta features (`context_management`, …) that Anthropic accepts only with
+    /// their `anthropic-beta` flags.
+    pub fn passthrough_client_headers(self) -> &'static [&'static str] {
+        match self {
+            Format::Anthropic => &["anthropic-beta"],
+            Format::OpenAiChat | Format::OpenAiResponses | Format::Gemini => &[],
+        }
+    }
+
     /// The body field holding the conversation, which every request must have.
     pub fn conversation_field(self) -> &'static str {
         match self {

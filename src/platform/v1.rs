@@ -81,8 +81,15 @@ pub async fn generate(
     resilience::refresh_if_stale(env, ctx, tenant, now);
     let cooling = |scope: &str| resilience::remaining(tenant, scope, now);
     let seed = to_hex(&env::random_bytes::<12>()?);
-    let call =
+    let mut call =
         plan::plan(&snapshot, &client, cooling, |conn| credential(&keys.credentials, tenant, conn), &seed, now / 1000)?;
+    if !call.translated {
+        for name in format.passthrough_client_headers() {
+            if let Some(v) = header(req, name) {
+                call.headers.push((name.to_string(), v));
+            }
+        }
+    }
 
     let mut resp = upstream_fetch::send(&call, snapshot.settings.upstream_timeout_ms).await?;
     let status = resp.status_code();
