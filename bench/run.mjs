@@ -1,5 +1,8 @@
 // Load run: the gateway (built worker, real D1/KV/DO) next to the runtime floor (a forwarding-only
 // worker), both in workerd via Miniflare, both against the same static upstream, driven by wrk.
+// Scenarios: passthrough (OpenAI client → OpenAI upstream) whole and streamed, and translated
+// streaming (Anthropic client → OpenAI upstream) on a small and a large stream, which gives the cost
+// of translation per request and per MB of stream.
 // Usage: npm run bench [-- --duration 10 --connections 16]
 import { Miniflare } from "miniflare";
 import { execFile } from "node:child_process";
@@ -13,6 +16,7 @@ import { startStaticUpstream } from "./static_upstream.mjs";
 const arg = (name, dflt) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
 const DURATION = Number(arg("duration", 10));
 const CONNECTIONS = Number(arg("connections", 16));
+const exec = promisify(execFile);
 
 const upstream = await startStaticUpstream();
 // No dashboard assets: locally Miniflare puts JS router/asset workers in front of a worker that has
@@ -28,66 +32,70 @@ const floor = new Miniflare({
 const floorUrl = (await floor.ready).toString().replace(/\/$/, "");
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "oe-bench-"));
-function luaScript(stream) {
-  const body = JSON.stringify({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "Say hello." }], stream });
-  const file = path.join(tmp, `${stream ? "stream" : "json"}.lua`);
-  fs.writeFileSync(file, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${key}"\n`);
+let scripts = 0;
+function lua(body, headers) {
+  const file = path.join(tmp, `s${scripts++}.lua`);
+  const h = Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join("\n");
+  fs.writeFileSync(file, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(JSON.stringify(body))}\nwrk.headers["Content-Type"] = "application/json"\n${h}\n`);
   return file;
 }
+const chatBody = (model, stream) => ({ model, messages: [{ role: "user", content: "Say hello." }], stream });
+const messagesBody = (model) => ({ model, max_tokens: 256, messages: [{ role: "user", content: "Say hello." }], stream: true });
+const bearer = { Authorization: `Bearer ${key}` };
+const anthropicHeaders = { "x-api-key": key, "anthropic-version": "2023-06-01" };
 
 // CPU time (user+system, ms) used so far by the workerd process listening on `url`'s port: the
 // runtime's own cost per request, free of wrk's and the upstream's share of the two cores.
 async function pidOfPort(url) {
-  const port = new URL(url).port;
-  const { stdout } = await exec("ss", ["-Hltnp", `sport = :${port}`]);
+  const { stdout } = await exec("ss", ["-Hltnp", `sport = :${new URL(url).port}`]);
   return Number(stdout.match(/pid=(\d+)/)[1]);
 }
 function cpuMs(pid) {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime+stime in clock ticks (100/s)
 }
+const toMs = (v) => { const n = parseFloat(v); return v.endsWith("us") ? n / 1000 : v.endsWith("ms") ? n : v.endsWith("s") ? n * 1000 : n; };
 
-function toMs(v) { const n = parseFloat(v); return v.endsWith("us") ? n / 1000 : v.endsWith("ms") ? n : v.endsWith("s") ? n * 1000 : n; }
-
-// Async: the static upstream runs in this process and must keep answering while wrk runs.
-const exec = promisify(execFile);
-
-async function runWrk(url, script) {
+async function runWrk(url, script, { duration = DURATION, connections = CONNECTIONS } = {}) {
+  await exec("wrk", ["-t1", "-c4", "-d2s", "-s", script, url]); // warm: JIT, isolate, caches
   const pid = await pidOfPort(url);
   const cpuBefore = cpuMs(pid);
-  const { stdout: out } = await exec("wrk", ["-t2", `-c${CONNECTIONS}`, `-d${DURATION}s`, "--latency", "-s", script, url]);
-  const cpu = cpuMs(pid) - cpuBefore;
+  const { stdout: out } = await exec("wrk", ["-t2", `-c${connections}`, `-d${duration}s`, "--latency", "-s", script, url]);
   const requests = Number(out.match(/(\d+) requests in/)[1]);
-  const rps = parseFloat(out.match(/Requests\/sec:\s+([\d.]+)/)[1]);
-  const p50 = toMs(out.match(/^\s+50%\s+(\S+)/m)[1]);
-  const p99 = toMs(out.match(/^\s+99%\s+(\S+)/m)[1]);
-  const non2xx = Number(out.match(/Non-2xx or 3xx responses:\s+(\d+)/)?.[1] ?? 0);
-  const errors = out.match(/Socket errors:.*/)?.[0] ?? "";
-  return { rps, p50, p99, non2xx, errors, cpuUs: (cpu * 1000) / requests };
+  return {
+    rps: parseFloat(out.match(/Requests\/sec:\s+([\d.]+)/)[1]),
+    p50: toMs(out.match(/^\s+50%\s+(\S+)/m)[1]),
+    p99: toMs(out.match(/^\s+99%\s+(\S+)/m)[1]),
+    non2xx: Number(out.match(/Non-2xx or 3xx responses:\s+(\d+)/)?.[1] ?? 0),
+    cpuUs: ((cpuMs(pid) - cpuBefore) * 1000) / requests,
+  };
 }
 
-// Warm both (JIT, isolate, caches), then measure each scenario back to back.
-for (const stream of [false, true]) {
-  await exec("wrk", ["-t1", "-c4", "-d2s", "-s", luaScript(stream), `${gw.url}/v1/chat/completions`]);
-  await exec("wrk", ["-t1", "-c4", "-d2s", "-s", luaScript(stream), `${floorUrl}/`]);
-}
-
-const rows = [];
-for (const stream of [false, true]) {
-  const script = luaScript(stream);
-  const g = await runWrk(`${gw.url}/v1/chat/completions`, script);
-  const f = await runWrk(`${floorUrl}/`, script);
-  rows.push({ scenario: stream ? `streaming (${upstream.streamBytes} B SSE)` : "non-streaming JSON", g, f });
-}
+const chatUrl = `${gw.url}/v1/chat/completions`;
+const messagesUrl = `${gw.url}/v1/messages`;
+const big = { connections: 4 };
+const rows = [
+  ["non-streaming JSON", "gateway (passthrough)", await runWrk(chatUrl, lua(chatBody("openai/gpt-4o-mini", false), bearer))],
+  ["non-streaming JSON", "floor (forward only)", await runWrk(`${floorUrl}/`, lua(chatBody("x", false), {}))],
+  [`streaming ${upstream.streamBytes} B`, "gateway (passthrough)", await runWrk(chatUrl, lua(chatBody("openai/gpt-4o-mini", true), bearer))],
+  [`streaming ${upstream.streamBytes} B`, "floor (forward only)", await runWrk(`${floorUrl}/`, lua(chatBody("x", true), {}))],
+  [`streaming ${upstream.streamBytes} B`, "gateway, Anthropic client ← OpenAI upstream (translated)", await runWrk(messagesUrl, lua(messagesBody("openai/gpt-4o-mini"), anthropicHeaders))],
+  [`streaming ${upstream.bigStreamBytes} B`, "gateway (passthrough)", await runWrk(chatUrl, lua(chatBody("openai/big-stream", true), bearer), big)],
+  [`streaming ${upstream.bigStreamBytes} B`, "gateway, Anthropic client ← OpenAI upstream (translated)", await runWrk(messagesUrl, lua(messagesBody("openai/big-stream"), anthropicHeaders), big)],
+];
 
 const fmt = (n) => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
-let report = `Load run: wrk -t2 -c${CONNECTIONS} -d${DURATION}s on ${os.cpus().length} cores (${os.cpus()[0].model}), ${new Date().toISOString()}\n\n`;
+let report = `Load run: wrk -t2 -c${CONNECTIONS} -d${DURATION}s (large streams -c4) on ${os.cpus().length} cores (${os.cpus()[0].model}), ${new Date().toISOString()}\n\n`;
 report += "| scenario | target | req/s | p50 ms | p99 ms | workerd CPU µs/req | non-2xx |\n|---|---|---:|---:|---:|---:|---:|\n";
-for (const { scenario, g, f } of rows) {
-  report += `| ${scenario} | gateway | ${fmt(g.rps)} | ${fmt(g.p50)} | ${fmt(g.p99)} | ${fmt(g.cpuUs)} | ${g.non2xx} |\n`;
-  report += `| ${scenario} | floor (forward only) | ${fmt(f.rps)} | ${fmt(f.p50)} | ${fmt(f.p99)} | ${fmt(f.cpuUs)} | ${f.non2xx} |\n`;
-  report += `| ${scenario} | **gateway / floor** | **${(g.rps / f.rps).toFixed(2)}×** | ${(g.p50 / f.p50).toFixed(2)}× | ${(g.p99 / f.p99).toFixed(2)}× | ${(g.cpuUs / f.cpuUs).toFixed(2)}× (+${fmt(g.cpuUs - f.cpuUs)} µs) | |\n`;
+for (const [scenario, target, r] of rows) {
+  report += `| ${scenario} | ${target} | ${fmt(r.rps)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.cpuUs)} | ${r.non2xx} |\n`;
 }
+const [json, jsonFloor, small, smallFloor, smallTr, bigPass, bigTr] = rows.map((r) => r[2]);
+const mb = upstream.bigStreamBytes / 1e6;
+report += `\n- Gateway vs floor, non-streaming: ${(json.rps / jsonFloor.rps).toFixed(2)}× throughput, +${fmt(json.cpuUs - jsonFloor.cpuUs)} µs CPU/request.\n`;
+report += `- Gateway vs floor, streaming passthrough: ${(small.rps / smallFloor.rps).toFixed(2)}× throughput, +${fmt(small.cpuUs - smallFloor.cpuUs)} µs CPU/request.\n`;
+report += `- Translation cost per request (small stream, translated − passthrough): +${fmt(smallTr.cpuUs - small.cpuUs)} µs CPU.\n`;
+report += `- Translation cost per MB of stream ((large translated − large passthrough) / ${mb.toFixed(2)} MB): ${fmt((bigTr.cpuUs - bigPass.cpuUs) / mb / 1000)} ms CPU/MB; passthrough itself: ${fmt(bigPass.cpuUs / mb / 1000)} ms CPU/MB.\n`;
 const stats = (await gw.admin("GET", "/api/stats")).json.config_cache;
 report += `\nGateway config cache after the run (D1 loads stay flat under load): ${JSON.stringify(stats)}\n`;
 console.log(report);

@@ -17,19 +17,22 @@ export function sseBody(chunks) {
   return out;
 }
 
-export async function startStaticUpstream({ streamChunks = 50 } = {}) {
+/** `bigChunks`: the stream sent when the request's model names `big-stream` (for per-MB costs). */
+export async function startStaticUpstream({ streamChunks = 50, bigChunks = 5000 } = {}) {
   const stream = sseBody(streamChunks);
+  const big = sseBody(bigChunks);
   const server = http.createServer((req, res) => {
     let body = "";
     req.on("data", (c) => (body += c));
     req.on("end", () => {
       if (body.includes('"stream":true')) {
         res.writeHead(200, { "content-type": "text/event-stream" });
+        const sse = body.includes("big-stream") ? big : stream;
         // Written in a few pieces, as a real upstream would.
-        const third = Math.ceil(stream.length / 3);
-        res.write(stream.slice(0, third));
-        res.write(stream.slice(third, 2 * third));
-        res.end(stream.slice(2 * third));
+        const third = Math.ceil(sse.length / 3);
+        res.write(sse.slice(0, third));
+        res.write(sse.slice(third, 2 * third));
+        res.end(sse.slice(2 * third));
       } else {
         res.writeHead(200, { "content-type": "application/json" });
         res.end(completion);
@@ -38,5 +41,5 @@ export async function startStaticUpstream({ streamChunks = 50 } = {}) {
   });
   server.keepAliveTimeout = 60_000;
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  return { url: `http://127.0.0.1:${server.address().port}/v1`, streamBytes: stream.length, close: () => new Promise((r) => server.close(r)) };
+  return { url: `http://127.0.0.1:${server.address().port}/v1`, streamBytes: stream.length, bigStreamBytes: big.length, close: () => new Promise((r) => server.close(r)) };
 }

@@ -32,24 +32,34 @@ impl SseParser {
     /// Feeds bytes; returns the events completed by them.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
         let mut out = Vec::new();
-        for &b in bytes {
-            if self.after_cr {
-                self.after_cr = false;
-                if b == b'\n' {
-                    continue;
-                }
-            }
-            match b {
-                b'\n' => self.end_line(&mut out),
-                b'\r' => {
-                    self.after_cr = true;
-                    self.end_line(&mut out);
-                }
-                _ if self.line.len() < MAX_LINE => self.line.push(b),
-                _ => {}
+        let mut rest = bytes;
+        if self.after_cr {
+            self.after_cr = false;
+            if rest.first() == Some(&b'\n') {
+                rest = &rest[1..];
             }
         }
+        // Whole runs between line breaks are copied at once: this is the hot loop of every stream.
+        while let Some(pos) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+            self.append(&rest[..pos]);
+            let cr = rest[pos] == b'\r';
+            rest = &rest[pos + 1..];
+            self.end_line(&mut out);
+            if cr {
+                match rest.first() {
+                    Some(b'\n') => rest = &rest[1..],
+                    Some(_) => {}
+                    None => self.after_cr = true,
+                }
+            }
+        }
+        self.append(rest);
         out
+    }
+
+    fn append(&mut self, bytes: &[u8]) {
+        let room = MAX_LINE.saturating_sub(self.line.len());
+        self.line.extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
     /// Ends the stream: a final event without its blank line is still delivered.
@@ -63,18 +73,24 @@ impl SseParser {
     }
 
     fn end_line(&mut self, out: &mut Vec<SseEvent>) {
-        let line = std::mem::take(&mut self.line);
-        if line.is_empty() {
+        if self.line.is_empty() {
             self.dispatch(out);
             return;
         }
-        let line = String::from_utf8_lossy(&line);
+        // Taken and given back, so the line buffer's allocation is reused for every line.
+        let buf = std::mem::take(&mut self.line);
+        self.field(&String::from_utf8_lossy(&buf));
+        self.line = buf;
+        self.line.clear();
+    }
+
+    fn field(&mut self, line: &str) {
         if line.starts_with(':') {
             return;
         }
         let (field, value) = match line.split_once(':') {
             Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
-            None => (line.as_ref(), ""),
+            None => (line, ""),
         };
         match field {
             "event" => self.event = Some(value.to_string()),
@@ -100,10 +116,16 @@ impl SseParser {
 /// One frame: `event: <name>\n` (if named) and `data: <data>\n\n`. `data` must be a single line
 /// (JSON serialised without newlines is).
 pub fn frame(event: Option<&str>, data: &str) -> String {
-    match event {
-        Some(e) => format!("event: {e}\ndata: {data}\n\n"),
-        None => format!("data: {data}\n\n"),
+    let mut s = String::with_capacity(data.len() + event.map_or(0, |e| e.len() + 8) + 8);
+    if let Some(e) = event {
+        s.push_str("event: ");
+        s.push_str(e);
+        s.push('\n');
     }
+    s.push_str("data: ");
+    s.push_str(data);
+    s.push_str("\n\n");
+    s
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 use super::error;
 use super::response::{stop_reason, usage_from_ir};
 use crate::error::ErrorKind;
-use crate::formats::StreamEncoder;
+use crate::formats::{json_out, StreamEncoder};
 use crate::ir::{ids, EncodeCtx, FinishReason, IrEvent, IrUsage};
 use crate::sse::frame;
 use serde_json::{json, Value};
@@ -95,8 +95,14 @@ impl Encoder {
         index
     }
 
-    fn delta(out: &mut Vec<String>, index: usize, delta: Value) {
-        emit(out, json!({"type": "content_block_delta", "index": index, "delta": delta}));
+    /// A `content_block_delta` whose delta is `{"type": kind, field: value}` (once per token, so
+    /// written directly rather than through a `Value`).
+    fn delta(out: &mut Vec<String>, index: usize, kind: &str, field: &str, value: &str) {
+        let value = json_out::string(value);
+        let data = format!(
+            r#"{{"type":"content_block_delta","index":{index},"delta":{{"type":"{kind}","{field}":{value}}}}}"#
+        );
+        out.push(frame(Some("content_block_delta"), &data));
     }
 
     fn fail(&mut self, out: &mut Vec<String>, kind: ErrorKind, status: u16, message: &str) {
@@ -133,17 +139,17 @@ impl StreamEncoder for Encoder {
         match event {
             IrEvent::Text(t) if !t.is_empty() => {
                 let i = self.open(&mut out, Open::Text, json!({"type": "text", "text": ""}));
-                Self::delta(&mut out, i, json!({"type": "text_delta", "text": t}));
+                Self::delta(&mut out, i, "text_delta", "text", t);
             }
             IrEvent::Thinking(t) if !t.is_empty() => {
                 let block = json!({"type": "thinking", "thinking": "", "signature": ""});
                 let i = self.open(&mut out, Open::Thinking, block);
-                Self::delta(&mut out, i, json!({"type": "thinking_delta", "thinking": t}));
+                Self::delta(&mut out, i, "thinking_delta", "thinking", t);
             }
             IrEvent::ThinkingSignature(s) => {
                 // Only a thinking block can carry a signature; one for another provider's text is dropped.
                 if let Some((Open::Thinking, i)) = self.open {
-                    Self::delta(&mut out, i, json!({"type": "signature_delta", "signature": s}));
+                    Self::delta(&mut out, i, "signature_delta", "signature", s);
                 }
             }
             IrEvent::RedactedThinking(d) => {
@@ -168,7 +174,7 @@ impl StreamEncoder for Encoder {
                     _ => self.tool_blocks.iter().rev().find(|(k, _)| k == index).map(|(_, b)| *b),
                 };
                 if let Some(b) = block {
-                    Self::delta(&mut out, b, json!({"type": "input_json_delta", "partial_json": delta}));
+                    Self::delta(&mut out, b, "input_json_delta", "partial_json", delta);
                 }
             }
             _ => {} // Start (message_start already sent), empty fragments

@@ -11,7 +11,7 @@ use super::error::error_object;
 use super::response::{finish_to, usage_to};
 use super::wire;
 use crate::error::ErrorKind;
-use crate::formats::StreamEncoder;
+use crate::formats::{json_out, StreamEncoder};
 use crate::ir::{EncodeCtx, FinishReason, IrEvent, IrUsage};
 use crate::sse::frame;
 use serde_json::{json, Value};
@@ -47,6 +47,18 @@ impl Encoder {
             finish: None,
             closed: false,
         }
+    }
+
+    /// A chunk holding one text part (once per token, so written directly).
+    fn text_chunk(&self, text: &str, thought: bool) -> String {
+        let thought = if thought { r#","thought":true"# } else { "" };
+        let data = format!(
+            r#"{{"candidates":[{{"content":{{"role":"model","parts":[{{"text":{}{thought}}}]}},"index":0}}],"modelVersion":{},"responseId":{}}}"#,
+            json_out::string(text),
+            json_out::string(&self.model),
+            json_out::string(&self.response_id),
+        );
+        frame(None, &data)
     }
 
     fn chunk(&self, parts: Vec<Value>, finish: Option<FinishReason>) -> String {
@@ -95,13 +107,18 @@ impl StreamEncoder for Encoder {
             }
             IrEvent::Text(t) if !t.is_empty() => {
                 self.flush_call(&mut out);
-                let mut part = json!({"text": t});
-                wire::sign(&mut part, self.signature.take());
-                out.push(self.chunk(vec![part], None));
+                match self.signature.take() {
+                    None => out.push(self.text_chunk(t, false)),
+                    signature => {
+                        let mut part = json!({"text": t});
+                        wire::sign(&mut part, signature);
+                        out.push(self.chunk(vec![part], None));
+                    }
+                }
             }
             IrEvent::Thinking(t) if !t.is_empty() => {
                 self.flush_call(&mut out);
-                out.push(self.chunk(vec![json!({"text": t, "thought": true})], None));
+                out.push(self.text_chunk(t, true));
             }
             IrEvent::ThinkingSignature(s) => {
                 if wire::is_base64(s) {

@@ -11,7 +11,45 @@ use crate::formats::StreamDecoder;
 use crate::ir::think_tags::{Piece, ThinkSplitter};
 use crate::ir::{FinishReason, IrEvent, StreamError};
 use crate::sse::SseEvent;
+use serde::Deserialize;
 use serde_json::Value;
+use std::borrow::Cow;
+
+/// The usual chunk, parsed without building a `Value` tree (strings borrowed where unescaped).
+/// Chunks of any other shape take the `Value` path, which reads every documented variant.
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    choices: Vec<Choice<'a>>,
+    #[serde(default)]
+    usage: Option<Value>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    #[serde(borrow, default)]
+    delta: Option<Delta<'a>>,
+    #[serde(borrow, default)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning: Option<Cow<'a, str>>,
+    #[serde(default)]
+    tool_calls: Option<Vec<Value>>,
+}
 
 #[derive(Default)]
 pub struct Decoder {
@@ -98,6 +136,85 @@ impl Decoder {
             out.push(IrEvent::Finish(f));
         }
     }
+
+    fn start(&mut self, id: Option<&str>, model: Option<&str>, out: &mut Vec<IrEvent>) {
+        if !self.started {
+            self.started = true;
+            let (id, model) = (id.unwrap_or_default().to_string(), model.unwrap_or_default().to_string());
+            out.push(IrEvent::Start { id, model });
+        }
+    }
+
+    fn upstream_error(&mut self, err: &Value, out: &mut Vec<IrEvent>) {
+        let message = err.get("message").and_then(Value::as_str).unwrap_or("upstream error").to_string();
+        self.finished = true;
+        out.push(IrEvent::Error(StreamError { kind: ErrorKind::Upstream, status: 502, message }));
+    }
+
+    /// One choice's delta and finish reason, however they were parsed.
+    fn choice(
+        &mut self,
+        reasoning: Option<&str>,
+        content: Option<&str>,
+        tools: &[Value],
+        finish: Option<&str>,
+        out: &mut Vec<IrEvent>,
+    ) {
+        if let Some(r) = reasoning.filter(|r| !r.is_empty()) {
+            out.push(IrEvent::Thinking(r.to_string()));
+        }
+        if let Some(t) = content.filter(|t| !t.is_empty()) {
+            self.text(t, out);
+        }
+        for tc in tools {
+            self.tool_delta(tc, out);
+        }
+        if let Some(f) = finish {
+            let f = finish_from_str(f);
+            self.finish =
+                Some(if f == FinishReason::Stop && !self.tools.is_empty() { FinishReason::ToolCalls } else { f });
+        }
+    }
+
+    fn typed(&mut self, chunk: Chunk, out: &mut Vec<IrEvent>) {
+        if let Some(err) = chunk.error.as_ref().filter(|e| !e.is_null()) {
+            return self.upstream_error(err, out);
+        }
+        self.start(chunk.id.as_deref(), chunk.model.as_deref(), out);
+        if let Some(c) = chunk.choices.first() {
+            let d = c.delta.as_ref();
+            let reasoning = d.and_then(|d| d.reasoning_content.as_deref().or(d.reasoning.as_deref()));
+            let tools = d.and_then(|d| d.tool_calls.as_deref()).unwrap_or_default();
+            self.choice(reasoning, d.and_then(|d| d.content.as_deref()), tools, c.finish_reason.as_deref(), out);
+        }
+        if let Some(u) = chunk.usage.as_ref().filter(|u| u.is_object()) {
+            out.push(IrEvent::Usage(usage_to_ir(u)));
+        }
+    }
+
+    /// Chunks of any other shape (a field of an unexpected type, for instance).
+    fn untyped(&mut self, chunk: &Value, out: &mut Vec<IrEvent>) {
+        if let Some(err) = chunk.get("error").filter(|e| !e.is_null()) {
+            return self.upstream_error(err, out);
+        }
+        let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        self.start(s(chunk, "id").as_deref(), s(chunk, "model").as_deref(), out);
+        if let Some(c) = chunk.pointer("/choices/0") {
+            let d = c.get("delta").unwrap_or(&Value::Null);
+            let reasoning = s(d, "reasoning_content").or_else(|| s(d, "reasoning"));
+            let tools = d.get("tool_calls").and_then(Value::as_array).cloned().unwrap_or_default();
+            self.choice(
+                reasoning.as_deref(),
+                s(d, "content").as_deref(),
+                &tools,
+                s(c, "finish_reason").as_deref(),
+                out,
+            );
+        }
+        if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
+            out.push(IrEvent::Usage(usage_to_ir(u)));
+        }
+    }
 }
 
 impl StreamDecoder for Decoder {
@@ -111,43 +228,12 @@ impl StreamDecoder for Decoder {
             self.end(&mut out);
             return out;
         }
-        let Ok(chunk) = serde_json::from_str::<Value>(data) else { return out };
-        if let Some(err) = chunk.get("error").filter(|e| !e.is_null()) {
-            let message = err.get("message").and_then(Value::as_str).unwrap_or("upstream error").to_string();
-            self.finished = true;
-            out.push(IrEvent::Error(StreamError { kind: ErrorKind::Upstream, status: 502, message }));
-            return out;
-        }
-        if !self.started {
-            self.started = true;
-            out.push(IrEvent::Start {
-                id: chunk.get("id").and_then(Value::as_str).unwrap_or_default().to_string(),
-                model: chunk.get("model").and_then(Value::as_str).unwrap_or_default().to_string(),
-            });
-        }
-        if let Some(choice) = chunk.pointer("/choices/0") {
-            let delta = choice.get("delta").unwrap_or(&Value::Null);
-            if let Some(r) = delta.get("reasoning_content").or_else(|| delta.get("reasoning")).and_then(Value::as_str) {
-                if !r.is_empty() {
-                    out.push(IrEvent::Thinking(r.to_string()));
-                }
-            }
-            if let Some(t) = delta.get("content").and_then(Value::as_str) {
-                if !t.is_empty() {
-                    self.text(t, &mut out);
-                }
-            }
-            for tc in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
-                self.tool_delta(tc, &mut out);
-            }
-            if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
-                let f = finish_from_str(f);
-                self.finish =
-                    Some(if f == FinishReason::Stop && !self.tools.is_empty() { FinishReason::ToolCalls } else { f });
-            }
-        }
-        if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
-            out.push(IrEvent::Usage(usage_to_ir(u)));
+        match serde_json::from_str::<Chunk>(data) {
+            Ok(chunk) => self.typed(chunk, &mut out),
+            Err(_) => match serde_json::from_str::<Value>(data) {
+                Ok(chunk) => self.untyped(&chunk, &mut out),
+                Err(_) => {} // not JSON: nothing to relay (a cut-off stream still surfaces in finish())
+            },
         }
         out
     }
@@ -228,6 +314,14 @@ mod tests {
         let text: String =
             ev.iter().filter_map(|e| if let IrEvent::Text(t) = e { Some(t.as_str()) } else { None }).collect();
         assert_eq!((thinking.as_str(), text.as_str()), ("planmore", "Answer"));
+        assert_eq!(ev.last(), Some(&IrEvent::Finish(FinishReason::Stop)));
+    }
+
+    #[test]
+    fn chunks_of_unusual_shape_take_the_general_path() {
+        // `reasoning` as an object (OpenRouter's details) does not fit the fast path's types.
+        let ev = decode("data: {\"choices\":[{\"delta\":{\"content\":\"a\",\"reasoning\":{\"x\":1}},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+        assert!(ev.contains(&IrEvent::Text("a".into())));
         assert_eq!(ev.last(), Some(&IrEvent::Finish(FinishReason::Stop)));
     }
 

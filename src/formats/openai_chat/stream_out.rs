@@ -7,13 +7,15 @@
 
 use super::error::error_type;
 use super::response::{finish_str, usage_from_ir};
-use crate::formats::StreamEncoder;
+use crate::formats::{json_out, StreamEncoder};
 use crate::ir::{EncodeCtx, FinishReason, IrEvent, IrUsage};
 use crate::sse::frame;
 use serde_json::{json, Value};
 
 pub struct Encoder {
     ctx: EncodeCtx,
+    /// `{"id":…,"object":…,"created":…,"model":…,` — the same on every chunk, so escaped once.
+    prefix: String,
     started: bool,
     closed: bool,
     finish: Option<FinishReason>,
@@ -23,18 +25,35 @@ pub struct Encoder {
 
 impl Encoder {
     pub fn new(ctx: &EncodeCtx) -> Self {
-        Encoder { ctx: ctx.clone(), started: false, closed: false, finish: None, usage: None, saw_tool_call: false }
+        let prefix = format!(
+            r#"{{"id":{},"object":"chat.completion.chunk","created":{},"model":{},"#,
+            json_out::string(&format!("chatcmpl-{}", ctx.id_seed)),
+            ctx.created,
+            json_out::string(&ctx.model),
+        );
+        Encoder {
+            ctx: ctx.clone(),
+            prefix,
+            started: false,
+            closed: false,
+            finish: None,
+            usage: None,
+            saw_tool_call: false,
+        }
+    }
+
+    /// One chunk with `delta` (raw JSON). Written directly: this runs once per token.
+    fn chunk_raw(&self, delta: &str, finish: Option<&str>) -> String {
+        let finish = finish.map_or_else(|| "null".to_string(), json_out::string);
+        let data = format!(
+            r#"{}"choices":[{{"index":0,"delta":{delta},"logprobs":null,"finish_reason":{finish}}}]}}"#,
+            self.prefix
+        );
+        frame(None, &data)
     }
 
     fn chunk(&self, delta: Value, finish: Option<&str>) -> String {
-        let body = json!({
-            "id": format!("chatcmpl-{}", self.ctx.id_seed),
-            "object": "chat.completion.chunk",
-            "created": self.ctx.created,
-            "model": self.ctx.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
-        });
-        frame(None, &body.to_string())
+        self.chunk_raw(&delta.to_string(), finish)
     }
 
     fn ensure_started(&mut self, out: &mut Vec<String>) {
@@ -62,11 +81,11 @@ impl StreamEncoder for Encoder {
             IrEvent::Start { .. } => self.ensure_started(&mut out),
             IrEvent::Text(t) => {
                 self.ensure_started(&mut out);
-                out.push(self.chunk(json!({"content": t}), None));
+                out.push(self.chunk_raw(&format!(r#"{{"content":{}}}"#, json_out::string(t)), None));
             }
             IrEvent::Thinking(t) => {
                 self.ensure_started(&mut out);
-                out.push(self.chunk(json!({"reasoning_content": t}), None));
+                out.push(self.chunk_raw(&format!(r#"{{"reasoning_content":{}}}"#, json_out::string(t)), None));
             }
             IrEvent::ThinkingSignature(_) | IrEvent::RedactedThinking(_) => {}
             IrEvent::ToolCallStart { index, id, name } => {
@@ -76,7 +95,11 @@ impl StreamEncoder for Encoder {
                 out.push(self.chunk(d, None));
             }
             IrEvent::ToolCallArgs { index, delta } => {
-                out.push(self.chunk(json!({"tool_calls": [{"index": index, "function": {"arguments": delta}}]}), None));
+                let d = format!(
+                    r#"{{"tool_calls":[{{"index":{index},"function":{{"arguments":{}}}}}]}}"#,
+                    json_out::string(delta)
+                );
+                out.push(self.chunk_raw(&d, None));
             }
             IrEvent::Usage(u) => self.usage = Some(*u),
             IrEvent::Finish(f) => self.finish = Some(*f),

@@ -16,7 +16,7 @@
 //! Redacted thinking has no Responses form and is dropped.
 
 use crate::formats::openai_chat::error::error_type;
-use crate::formats::StreamEncoder;
+use crate::formats::{json_out, StreamEncoder};
 use crate::ir::{ids, EncodeCtx, FinishReason, IrEvent, IrUsage, StreamError};
 use crate::sse::frame;
 use serde_json::{json, Value};
@@ -60,6 +60,14 @@ impl Encoder {
             finish: None,
             usage: None,
         }
+    }
+
+    /// A per-token event: `{"type":kind,"sequence_number":n,` + `fields` (raw JSON members), written
+    /// directly because it runs once per token.
+    fn emit_raw(&mut self, out: &mut Vec<String>, kind: &str, fields: &str) {
+        let data = format!(r#"{{"type":"{kind}","sequence_number":{},{fields}}}"#, self.seq);
+        self.seq += 1;
+        out.push(frame(Some(kind), &data));
     }
 
     fn emit(&mut self, out: &mut Vec<String>, kind: &str, mut data: Value) {
@@ -171,8 +179,13 @@ impl Encoder {
         }
         let Some(Open::Message { id, index, text }) = self.open.last_mut() else { return };
         text.push_str(delta);
-        let ev = json!({"item_id": id, "output_index": *index, "content_index": 0, "delta": delta, "logprobs": []});
-        self.emit(out, "response.output_text.delta", ev);
+        let fields = format!(
+            r#""item_id":{},"output_index":{},"content_index":0,"delta":{},"logprobs":[]"#,
+            json_out::string(id),
+            *index,
+            json_out::string(delta)
+        );
+        self.emit_raw(out, "response.output_text.delta", &fields);
     }
 
     fn tool_start(&mut self, ir_index: usize, call_id: &str, name: &str, out: &mut Vec<String>) {
