@@ -175,3 +175,16 @@ test("Gemini clients on the v1 path and with ?key= are served too", async () => 
   assert.equal(res.status, 200);
   assert.equal((await res.json()).candidates[0].content.parts[0].text, "echo: v1 path");
 });
+
+test("translated streams are relayed as they arrive, not buffered", async () => {
+  const stream = anthropic.messages.stream({ model: "openai/gated-stream", max_tokens: 50, messages: [{ role: "user", content: "hi" }] });
+  const events = stream[Symbol.asyncIterator]();
+  // The OpenAI upstream has sent its first chunk and waits at its gate; the Anthropic client must
+  // already hold the translated `message_start`, or this read would never complete.
+  const first = await events.next();
+  assert.equal(first.value.type, "message_start");
+  assert.equal(mocks.openai.waitingAtGate(), 1);
+  mocks.openai.release();
+  const final = await stream.finalMessage();
+  assert.equal(final.content[0].text, "echo: hi");
+});
