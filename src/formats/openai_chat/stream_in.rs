@@ -228,12 +228,14 @@ impl StreamDecoder for Decoder {
             self.end(&mut out);
             return out;
         }
+        // Not JSON at all: nothing to relay (a cut-off stream still surfaces in finish()).
         match serde_json::from_str::<Chunk>(data) {
             Ok(chunk) => self.typed(chunk, &mut out),
-            Err(_) => match serde_json::from_str::<Value>(data) {
-                Ok(chunk) => self.untyped(&chunk, &mut out),
-                Err(_) => {} // not JSON: nothing to relay (a cut-off stream still surfaces in finish())
-            },
+            Err(_) => {
+                if let Ok(chunk) = serde_json::from_str::<Value>(data) {
+                    self.untyped(&chunk, &mut out);
+                }
+            }
         }
         out
     }
