@@ -28,18 +28,16 @@
 // Usage: input_tokens excludes the cache; cache_read_input_tokens is 8 on every answer.
 // With `scripted: false` every model name gets a normal answer. Stream bytes are written cut at
 // arbitrary offsets. Every request is recorded (method, path, headers, parsed body) for assertions.
-import http from "node:http";
+import { readJson, startMockServer, writeChunked } from "./mock_server.mjs";
 
 const INPUT_TOKENS = 12;
 const CACHE_READ_TOKENS = 8;
 const TOOL_ARGS_FRAGMENTS = ['{"ci', 'ty":"Pa', 'ris"}'];
 
 export async function startMockAnthropic({ apiKey = "sk-ant-upstream-test", slowMs = 3000, scripted = true } = {}) {
-  const requests = [];
-  const gates = [];
   let counter = 0;
 
-  const server = http.createServer(async (req, res) => {
+  return startMockServer({ apiKey, basePath: "/v1" }, async (req, res, { requests, waitAtGate }) => {
     const body = await readJson(req);
     requests.push({ method: req.method, path: req.url, headers: req.headers, body });
     const requestId = `req_011Mock${String(requests.length).padStart(16, "0")}`;
@@ -132,32 +130,13 @@ export async function startMockAnthropic({ apiKey = "sk-ant-upstream-test", slow
       rest.push(event({ type: "message_stop" }));
     }
     res.write(first);
-    if (model === "gated-stream") await new Promise((resolve) => gates.push(resolve));
+    if (model === "gated-stream") await waitAtGate();
     await writeChunked(res, rest.join(""));
     res.end();
   });
-
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    apiKey,
-    requests,
-    /** Lets every stream waiting at its gate continue. */
-    release() { while (gates.length) gates.shift()(); },
-    waitingAtGate() { return gates.length; },
-    async close() { server.closeAllConnections(); await new Promise((r) => server.close(r)); },
-  };
 }
 
 // ---- request reading and validation ------------------------------------------------------------
-
-async function readJson(req) {
-  const chunks = [];
-  for await (const c of req) chunks.push(c);
-  const raw = Buffer.concat(chunks).toString("utf8");
-  try { return raw ? JSON.parse(raw) : null; } catch { return raw; }
-}
 
 function validate(body) {
   if (!body || typeof body !== "object") return "request body: Input should be a valid dictionary";
@@ -275,14 +254,3 @@ function splitWords(s) {
 }
 
 function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
-
-/** Writes `str` cut at arbitrary byte offsets (even inside a UTF-8 character), one write per piece. */
-async function writeChunked(res, str) {
-  const bytes = Buffer.from(str);
-  for (let i = 0; i < bytes.length; ) {
-    const n = 1 + ((i * 7919) % 23);
-    res.write(bytes.subarray(i, i + n));
-    i += n;
-    await new Promise((r) => setImmediate(r));
-  }
-}

@@ -32,16 +32,14 @@
 // With `scripted: false` every model name gets a normal answer. `crlf: false` frames with `\n\n`.
 // Stream bytes are cut at arbitrary offsets. Every request is recorded (method, path, headers,
 // parsed body, plus `model` and `stream`).
-import http from "node:http";
+import { readJson, startMockServer, writeChunked } from "./mock_server.mjs";
 
 const PROMPT_TOKENS = 20;
 
 export async function startMockGemini({ apiKey = "AIza-upstream-test", slowMs = 3000, scripted = true, crlf = true } = {}) {
-  const requests = [];
-  const gates = [];
   let counter = 0;
 
-  const server = http.createServer(async (req, res) => {
+  return startMockServer({ apiKey, basePath: "/v1beta" }, async (req, res, { requests, waitAtGate }) => {
     const body = await readJson(req);
     const url = new URL(req.url, "http://127.0.0.1");
     const route = /^\/(?:v1beta|v1)\/models\/(.+):(generateContent|streamGenerateContent)$/.exec(url.pathname);
@@ -146,32 +144,13 @@ export async function startMockGemini({ apiKey = "AIza-upstream-test", slowMs = 
       ? { "content-type": "text/event-stream", "x-gemini-service-tier": "standard" }
       : { "content-type": "application/json; charset=UTF-8", "x-gemini-service-tier": "standard" });
     res.write(frames[0]);
-    if (model === "gated-stream") await new Promise((resolve) => gates.push(resolve));
+    if (model === "gated-stream") await waitAtGate();
     await writeChunked(res, frames.slice(1).join(""));
     res.end();
   });
-
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
-  return {
-    url: `http://127.0.0.1:${port}/v1beta`,
-    apiKey,
-    requests,
-    /** Lets every stream waiting at its gate continue. */
-    release() { while (gates.length) gates.shift()(); },
-    waitingAtGate() { return gates.length; },
-    async close() { server.closeAllConnections(); await new Promise((r) => server.close(r)); },
-  };
 }
 
 // ---- request reading and validation ------------------------------------------------------------
-
-async function readJson(req) {
-  const chunks = [];
-  for await (const c of req) chunks.push(c);
-  const raw = Buffer.concat(chunks).toString("utf8");
-  try { return raw ? JSON.parse(raw) : null; } catch { return raw; }
-}
 
 function validate(body) {
   if (!body || typeof body !== "object") return "Invalid JSON payload received. Expected an object.";
@@ -280,14 +259,3 @@ function splitWords(s) {
 }
 
 function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
-
-/** Writes `str` cut at arbitrary byte offsets (even inside a UTF-8 character), one write per piece. */
-async function writeChunked(res, str) {
-  const bytes = Buffer.from(str);
-  for (let i = 0; i < bytes.length; ) {
-    const n = 1 + ((i * 7919) % 23);
-    res.write(bytes.subarray(i, i + n));
-    i += n;
-    await new Promise((r) => setImmediate(r));
-  }
-}

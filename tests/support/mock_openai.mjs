@@ -21,19 +21,13 @@
 //   drop            closes the socket without answering
 // With `scripted: false` every model name gets a normal completion.
 // Every request is recorded (method, path, headers, parsed body) for assertions.
-import http from "node:http";
+import { readJson, startMockServer, writeChunked } from "./mock_server.mjs";
 
 export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 3000, scripted = true } = {}) {
-  const requests = [];
-  const gates = [];
   let completionCounter = 0;
 
-  const server = http.createServer(async (req, res) => {
-    const chunks = [];
-    for await (const c of req) chunks.push(c);
-    const raw = Buffer.concat(chunks).toString("utf8");
-    let body = null;
-    try { body = raw ? JSON.parse(raw) : null; } catch { body = raw; }
+  return startMockServer({ apiKey, basePath: "/v1" }, async (req, res, { requests, waitAtGate }) => {
+    const body = await readJson(req);
     requests.push({ method: req.method, path: req.url, headers: req.headers, body });
 
     const sendJson = (status, obj, headers = {}) => {
@@ -124,31 +118,11 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
         "data: [DONE]\n\n");
     }
     // Realistic chunking: frames are cut at arbitrary byte offsets and written separately.
-    const bytes = Buffer.from(frames.slice(1).join(""));
     res.write(frames[0]);
-    if (model === "gated-stream") {
-      await new Promise((resolve) => gates.push(resolve));
-    }
-    for (let i = 0; i < bytes.length; ) {
-      const n = 1 + ((i * 7919) % 23);
-      res.write(bytes.subarray(i, i + n));
-      i += n;
-      await new Promise((r) => setImmediate(r));
-    }
+    if (model === "gated-stream") await waitAtGate();
+    await writeChunked(res, frames.slice(1).join(""));
     res.end();
   });
-
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    apiKey,
-    requests,
-    /** Lets every stream waiting at its gate continue. */
-    release() { while (gates.length) gates.shift()(); },
-    waitingAtGate() { return gates.length; },
-    async close() { server.closeAllConnections(); await new Promise((r) => server.close(r)); },
-  };
 }
 
 const TOOL_ARGS_FRAGMENTS = ['{"ci', 'ty":"Pa', 'ris"}'];
