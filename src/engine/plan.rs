@@ -11,7 +11,7 @@ use crate::formats::Format;
 use crate::ir::{repair, EncodeCtx};
 use crate::providers::{AuthStyle, ProviderSpec};
 use crate::resilience::cooldown;
-use crate::routing::model::resolve;
+use crate::routing::model::{resolve, Resolved};
 use serde_json::Value;
 
 pub const USER_AGENT: &str = concat!("omniroute-edge/", env!("CARGO_PKG_VERSION"));
@@ -53,48 +53,72 @@ pub struct UpstreamCall {
     pub encode: EncodeCtx,
 }
 
-/// Picks provider and connection for `req` and builds the upstream request.
-///
-/// `cooling(scope)` gives the milliseconds left on a cooldown (see `resilience::cooldown`): the most
-/// preferred connection that is not cooling down is used; if all are, the client gets a 429 with the
-/// shortest wait instead of the upstream getting another request it already refused. `decrypt` turns
-/// a stored credential into the plaintext key (kept out of the core, which holds no secrets).
-/// `id_seed` (random hex) and `now_secs` are for ids and timestamps of translated answers.
-pub fn plan(
-    snapshot: &TenantSnapshot,
+/// One way to serve a request: a provider, its model id, and the connection to use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Attempt<'a> {
+    pub provider: &'static ProviderSpec,
+    pub model: &'a str,
+    pub connection: &'a ConnectionRecord,
+}
+
+/// The (provider, upstream model) pairs that can serve `model`, in order of preference.
+pub struct Targets {
+    pub list: Vec<Resolved>,
+}
+
+impl Targets {
+    pub fn for_model(snapshot: &TenantSnapshot, model: &str) -> Result<Targets> {
+        Ok(Targets { list: vec![resolve(model, &snapshot.connected_providers())?] })
+    }
+
+    /// Every way to serve the request, most preferred first. Connections cooling down for the model
+    /// (`cooling(scope)` gives the milliseconds left, see `resilience::cooldown`) are left out; if
+    /// nothing is left because of cooldowns the answer is a 429 with the shortest wait, so the
+    /// upstream does not get another request it already refused.
+    pub fn attempts<'a>(&'a self, snapshot: &'a TenantSnapshot, cooling: impl Fn(&str) -> Option<i64>) -> Result<Vec<Attempt<'a>>> {
+        let mut out = Vec::new();
+        let mut shortest_wait: Option<i64> = None;
+        for t in &self.list {
+            for conn in snapshot.connections_for(t.provider.id) {
+                match cooling(&cooldown::scope(&conn.id, &t.model)) {
+                    Some(wait) => shortest_wait = Some(shortest_wait.map_or(wait, |w| w.min(wait))),
+                    None => out.push(Attempt { provider: t.provider, model: &t.model, connection: conn }),
+                }
+            }
+        }
+        if !out.is_empty() {
+            return Ok(out);
+        }
+        let first = &self.list[0];
+        if let Some(wait) = shortest_wait {
+            let secs = (wait.max(0) as u64).div_ceil(1000);
+            return Err(GatewayError::new(
+                ErrorKind::RateLimited,
+                format!("Every `{}` connection is cooling down after rate limits for `{}`; retry in {secs} s.", first.provider.id, first.model),
+            )
+            .with_code("cooling_down")
+            .with_retry_after(Some(secs)));
+        }
+        Err(GatewayError::not_found(format!(
+            "No active `{}` connection is configured, so `{}` cannot be served. Add one in the dashboard or with POST /api/providers.",
+            first.provider.id, first.model
+        ))
+        .with_param("model")
+        .with_code("model_not_found"))
+    }
+}
+
+/// The upstream request for one attempt. `decrypt` turns a stored credential into the plaintext
+/// key (kept out of the core, which holds no secrets); `id_seed` (random hex) and `now_secs` are for
+/// ids and timestamps of translated answers.
+pub fn build(
+    attempt: &Attempt,
     req: &ClientRequest,
-    cooling: impl Fn(&str) -> Option<i64>,
     decrypt: impl Fn(&ConnectionRecord) -> Result<String>,
     id_seed: &str,
     now_secs: i64,
 ) -> Result<UpstreamCall> {
-    let resolved = resolve(&req.model, &snapshot.connected_providers())?;
-    let spec = resolved.provider;
-    let candidates = snapshot.connections_for(spec.id);
-    if candidates.is_empty() {
-        return Err(GatewayError::not_found(format!(
-            "No active `{}` connection is configured, so `{}` cannot be served. Add one in the dashboard or with POST /api/providers.",
-            spec.id, req.model
-        ))
-        .with_param("model")
-        .with_code("model_not_found"));
-    }
-    let waits: Vec<Option<i64>> =
-        candidates.iter().map(|c| cooling(&cooldown::scope(&c.id, &resolved.model))).collect();
-    let Some(conn) = candidates.iter().zip(&waits).find(|(_, w)| w.is_none()).map(|(c, _)| *c) else {
-        let shortest = waits.iter().flatten().min().copied().unwrap_or(cooldown::DEFAULT_COOLDOWN_MS);
-        let secs = (shortest.max(0) as u64).div_ceil(1000);
-        return Err(GatewayError::new(
-            ErrorKind::RateLimited,
-            format!(
-                "Every `{}` connection is cooling down after rate limits for `{}`; retry in {secs} s.",
-                spec.id, resolved.model
-            ),
-        )
-        .with_code("cooling_down")
-        .with_retry_after(Some(secs)));
-    };
-
+    let (spec, conn, model) = (attempt.provider, attempt.connection, attempt.model);
     let translated = spec.format != req.format;
     let mut include_usage = false;
     let body = if translated {
@@ -103,20 +127,20 @@ pub fn plan(
         ir.stream = req.stream;
         include_usage = ir.include_usage;
         repair::tool_pairs(&mut ir);
-        if repair::lacks_system_role(&resolved.model) {
+        if repair::lacks_system_role(model) {
             repair::fold_system_into_first_user(&mut ir);
         }
-        spec.format.request_from_ir(&ir, &resolved.model)?
+        spec.format.request_from_ir(&ir, model)?
     } else {
-        passthrough::with_model(req.format, &req.body, &resolved.model)
+        passthrough::with_model(req.format, &req.body, model)
     };
     let api_key = decrypt(conn)?;
     Ok(UpstreamCall {
-        url: upstream_url(spec, conn, &resolved.model, req.stream),
+        url: upstream_url(spec, conn, model, req.stream),
         headers: upstream_headers(spec, &api_key, req.stream),
         body: serde_json::to_vec(&body).map_err(|e| GatewayError::internal(e.to_string()))?,
         provider: spec.id,
-        model: resolved.model,
+        model: model.to_string(),
         connection_id: conn.id.clone(),
         stream: req.stream,
         upstream_format: spec.format,
@@ -124,6 +148,20 @@ pub fn plan(
         translated,
         encode: EncodeCtx { model: req.model.clone(), id_seed: id_seed.to_string(), created: now_secs, include_usage },
     })
+}
+
+/// The first attempt's call: what a request without fallback would send.
+pub fn plan(
+    snapshot: &TenantSnapshot,
+    req: &ClientRequest,
+    cooling: impl Fn(&str) -> Option<i64>,
+    decrypt: impl Fn(&ConnectionRecord) -> Result<String>,
+    id_seed: &str,
+    now_secs: i64,
+) -> Result<UpstreamCall> {
+    let targets = Targets::for_model(snapshot, &req.model)?;
+    let attempts = targets.attempts(snapshot, cooling)?;
+    build(&attempts[0], req, decrypt, id_seed, now_secs)
 }
 
 fn upstream_url(spec: &ProviderSpec, conn: &ConnectionRecord, model: &str, stream: bool) -> String {
@@ -218,6 +256,14 @@ mod tests {
         let e = plan(&s, &req, |scope| Some(if scope.starts_with('a') { 9_000 } else { 2_100 }), fake_decrypt, "s", 0)
             .unwrap_err();
         assert_eq!((e.status, e.retry_after_secs, e.code.as_deref()), (429, Some(3), Some("cooling_down")));
+    }
+
+    #[test]
+    fn attempts_list_every_connection_in_order_without_the_cooling_ones() {
+        let s = snapshot(vec![conn("a", "openai", 1, None), conn("b", "openai", 2, None), conn("c", "openai", 3, None)]);
+        let t = Targets::for_model(&s, "openai/gpt-4o").unwrap();
+        let ids: Vec<_> = t.attempts(&s, |scope| (scope == "b:gpt-4o").then_some(1)).unwrap().iter().map(|a| a.connection.id.as_str()).collect();
+        assert_eq!(ids, ["a", "c"]);
     }
 
     #[test]
