@@ -19,13 +19,15 @@ export function migrationStatements(sql) {
     .filter(Boolean);
 }
 
+/** Applies each migration file once, in order, tracking them like wrangler does (`d1_migrations`). */
 export async function applyMigrations(db) {
-  const applied = await db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tenants'").first();
-  if (applied) return; // persisted storage from an earlier run
+  await db.prepare("CREATE TABLE IF NOT EXISTS d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TEXT DEFAULT CURRENT_TIMESTAMP)").run();
+  const done = new Set((await db.prepare("SELECT name FROM d1_migrations").all()).results.map((r) => r.name));
   const dir = path.join(ROOT, "migrations");
   for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
+    if (done.has(file)) continue;
     const stmts = migrationStatements(fs.readFileSync(path.join(dir, file), "utf8"));
-    await db.batch(stmts.map((s) => db.prepare(s)));
+    await db.batch([...stmts.map((s) => db.prepare(s)), db.prepare("INSERT INTO d1_migrations (name) VALUES (?)").bind(file)]);
   }
 }
 
