@@ -19,14 +19,18 @@
 //   bad-param       400 invalid_request_error naming a param
 //   slow            sends headers only after `slowMs`
 //   drop            closes the socket without answering
-// With `scripted: false` every model name gets a normal completion.
+//   quota           429 insufficient_quota with OpenAI's quota-exhausted text
+// With `scripted: false` every model name gets a normal completion. With `failAs: "<scenario>"` (or an
+// array of scenarios, used in turn) every request behaves as that scenario whatever its model: a
+// connection to this instance is then a broken account.
 // Every request is recorded (method, path, headers, parsed body) for assertions.
 import { readJson, startMockServer, writeChunked } from "./mock_server.mjs";
 
-export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 3000, scripted = true } = {}) {
+export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 3000, scripted = true, failAs = null } = {}) {
   let completionCounter = 0;
+  let faultCounter = 0;
 
-  return startMockServer({ apiKey, basePath: "/v1" }, async (req, res, { requests, waitAtGate }) => {
+  const handle = await startMockServer({ apiKey, basePath: "/v1" }, async (req, res, { requests, waitAtGate }) => {
     const body = await readJson(req);
     requests.push({ method: req.method, path: req.url, headers: req.headers, body });
 
@@ -44,7 +48,10 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
       return oaiError(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key");
     }
     const model = body?.model;
-    switch (scripted ? model : null) {
+    const forced = Array.isArray(failAs) ? failAs[faultCounter++ % failAs.length] : failAs;
+    switch (forced ?? (scripted ? model : null)) {
+      case "quota":
+        return oaiError(429, "You exceeded your current quota, please check your plan and billing details.", "insufficient_quota", "insufficient_quota");
       case "rate-limited":
         return oaiError(429, "Rate limit reached for requests per min (RPM): Limit 3.", "requests", "rate_limit_exceeded", null,
           { "retry-after": "7", "x-ratelimit-limit-requests": "3", "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "7s" });
@@ -123,6 +130,9 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
     await writeChunked(res, frames.slice(1).join(""));
     res.end();
   });
+  /** Changes the forced scenario (null: behave normally) — an account that breaks or recovers. */
+  handle.setFailAs = (f) => { failAs = f; };
+  return handle;
 }
 
 const TOOL_ARGS_FRAGMENTS = ['{"ci', 'ty":"Pa', 'ris"}'];
