@@ -1,4 +1,18 @@
 //! The built-in providers. Each entry is the provider's public API as documented by the provider.
+//!
+//! Coverage follows OmniRoute's chat registry (research/omniroute.md §2.1 and the Appendix): every
+//! provider there that works with a plain API key, a fixed base URL and a standard wire format
+//! (OpenAI Chat, Anthropic Messages, Gemini, OpenAI Responses). Left out on purpose: OAuth-only
+//! providers, cookie/session "web" providers, providers with their own executors or protocols
+//! (Bedrock, Vertex, Cloudflare account URLs, Qoder, OpenCode, …), per-account hosts
+//! (Databricks, Snowflake) and media-only APIs (image, music, video).
+//!
+//! Invariants (tested below and in `super::tests`): ids and aliases are unique, lowercase and
+//! slash-free; no provider name takes a vendor prefix used inside model ids (`meta-llama/…`), since
+//! a bare `vendor/model` would then select that provider; base URLs are https, without a trailing
+//! slash and without the format's path (the engine appends `/chat/completions`, `/messages`, …);
+//! every provider lists at least one model; every format/auth pair is one the engine can send.
+//! All of it is `'static` data: nothing is allocated.
 
 use super::{AuthStyle, ProviderSpec};
 use crate::formats::Format;
@@ -13,6 +27,21 @@ const fn openai_compatible(
 ) -> ProviderSpec {
     ProviderSpec { id, name, aliases, base_url, format: Format::OpenAiChat, auth: AuthStyle::Bearer, models }
 }
+
+/// An Anthropic-Messages provider (`/messages` below the base URL) with the given key header.
+const fn anthropic_compatible(
+    id: &'static str,
+    name: &'static str,
+    aliases: &'static [&'static str],
+    base_url: &'static str,
+    auth: AuthStyle,
+    models: &'static [&'static str],
+) -> ProviderSpec {
+    ProviderSpec { id, name, aliases, base_url, format: Format::Anthropic, auth, models }
+}
+
+/// `x-api-key`, the Anthropic header most Anthropic-format providers copy.
+const X_API_KEY: AuthStyle = AuthStyle::Header("x-api-key");
 
 pub static ALL: &[ProviderSpec] = &[
     ProviderSpec {
@@ -88,7 +117,7 @@ pub static ALL: &[ProviderSpec] = &[
         &["accounts/fireworks/models/llama-v3p3-70b-instruct"],
     ),
     openai_compatible("cerebras", "Cerebras", &[], "https://api.cerebras.ai/v1", &["llama-3.3-70b", "qwen-3-32b"]),
-    openai_compatible("kimi", "Moonshot Kimi", &[], "https://api.moonshot.ai/v1", &["kimi-k2-0905-preview"]),
+    openai_compatible("kimi", "Moonshot Kimi", &["moonshot"], "https://api.moonshot.ai/v1", &["kimi-k2-0905-preview"]),
     openai_compatible(
         "nvidia",
         "NVIDIA NIM",
@@ -117,4 +146,614 @@ pub static ALL: &[ProviderSpec] = &[
         "https://api.hyperbolic.xyz/v1",
         &["meta-llama/Llama-3.3-70B-Instruct"],
     ),
+    // ---- Anthropic-format providers (Messages API below the base URL). ----
+    // Z.ai's Anthropic-compatible endpoint for the GLM Coding Plan (OmniRoute: `zai`).
+    anthropic_compatible(
+        "zai",
+        "Z.ai (Anthropic format)",
+        &[],
+        "https://api.z.ai/api/anthropic/v1",
+        X_API_KEY,
+        &["glm-5", "glm-4.7", "glm-4.6", "glm-4.5-air"],
+    ),
+    // MiniMax moved from `x-api-key` to Bearer (OmniRoute 3.8.49 registry).
+    anthropic_compatible(
+        "minimax",
+        "MiniMax",
+        &[],
+        "https://api.minimax.io/anthropic/v1",
+        AuthStyle::Bearer,
+        &["MiniMax-M2.7", "MiniMax-M2.5", "MiniMax-M2.1", "MiniMax-M2"],
+    ),
+    anthropic_compatible(
+        "minimax-cn",
+        "MiniMax (China)",
+        &[],
+        "https://api.minimaxi.com/anthropic/v1",
+        AuthStyle::Bearer,
+        &["MiniMax-M2.7", "MiniMax-M2.5", "MiniMax-M2.1", "MiniMax-M2"],
+    ),
+    // The API-key variant of Kimi Coding; the `kmc/` variant is OAuth-only and not built in.
+    anthropic_compatible(
+        "kimi-coding-apikey",
+        "Kimi Coding (API key)",
+        &["kmca"],
+        "https://api.kimi.com/coding/v1",
+        X_API_KEY,
+        &["kimi-for-coding"],
+    ),
+    anthropic_compatible(
+        "bailian-coding-plan",
+        "Alibaba Bailian Coding Plan",
+        &["bcp"],
+        "https://coding-intl.dashscope.aliyuncs.com/apps/anthropic/v1",
+        X_API_KEY,
+        &["qwen3-coder-plus", "qwen3-max"],
+    ),
+    anthropic_compatible(
+        "agentrouter",
+        "AgentRouter",
+        &[],
+        "https://agentrouter.org/v1",
+        X_API_KEY,
+        &["claude-sonnet-4-5-20250929", "glm-4.6"],
+    ),
+    // ---- OpenAI-compatible providers (Chat Completions below the base URL). ----
+    openai_compatible(
+        "cohere",
+        "Cohere",
+        &[],
+        "https://api.cohere.com/compatibility/v1",
+        &["command-a-03-2025", "command-r-plus-08-2024", "command-r7b-12-2024"],
+    ),
+    // Z.ai GLM Coding Plan, OpenAI format (OmniRoute `glm`; `glmt` is the same endpoint with thinking defaults).
+    openai_compatible(
+        "glm",
+        "Z.ai GLM Coding Plan",
+        &["glmt"],
+        "https://api.z.ai/api/coding/paas/v4",
+        &["glm-5", "glm-4.7", "glm-4.6", "glm-4.5-air"],
+    ),
+    openai_compatible(
+        "glm-cn",
+        "Zhipu GLM Coding Plan (China)",
+        &["glmcn"],
+        "https://open.bigmodel.cn/api/coding/paas/v4",
+        &["glm-5", "glm-4.7", "glm-4.6", "glm-4.5-air"],
+    ),
+    // Pay-as-you-go general endpoints (not the coding plan).
+    openai_compatible(
+        "zai-api",
+        "Z.ai API",
+        &[],
+        "https://api.z.ai/api/paas/v4",
+        &["glm-5", "glm-4.7", "glm-4.6", "glm-4.5-air"],
+    ),
+    openai_compatible(
+        "zhipu",
+        "Zhipu AI (BigModel)",
+        &["bigmodel"],
+        "https://open.bigmodel.cn/api/paas/v4",
+        &["glm-4.7", "glm-4.6", "glm-4.5-air", "glm-4-flash"],
+    ),
+    openai_compatible(
+        "alibaba",
+        "Alibaba Cloud Model Studio (DashScope)",
+        &["ali", "dashscope"],
+        "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+        &["qwen3-max", "qwen-plus", "qwen-flash", "qwen3-coder-plus"],
+    ),
+    openai_compatible(
+        "alibaba-cn",
+        "Alibaba DashScope (China)",
+        &["ali-cn", "dashscope-cn"],
+        "https://dashscope.aliyuncs.com/compatible-mode/v1",
+        &["qwen3-max", "qwen-plus", "qwen-flash", "qwen3-coder-plus"],
+    ),
+    openai_compatible(
+        "huggingface",
+        "Hugging Face Inference Providers",
+        &["hf"],
+        "https://router.huggingface.co/v1",
+        &["openai/gpt-oss-120b", "deepseek-ai/DeepSeek-V3.1", "Qwen/Qwen3-Coder-480B-A35B-Instruct"],
+    ),
+    openai_compatible(
+        "sambanova",
+        "SambaNova",
+        &["samba"],
+        "https://api.sambanova.ai/v1",
+        &["DeepSeek-V3.2", "Meta-Llama-3.3-70B-Instruct", "Llama-4-Maverick-17B-128E-Instruct", "gpt-oss-120b"],
+    ),
+    openai_compatible(
+        "novita",
+        "Novita AI",
+        &[],
+        "https://api.novita.ai/openai/v1",
+        &["deepseek/deepseek-v3.1", "meta-llama/llama-3.3-70b-instruct", "qwen/qwen3-coder-480b-a35b-instruct"],
+    ),
+    openai_compatible(
+        "deepinfra",
+        "DeepInfra",
+        &[],
+        "https://api.deepinfra.com/v1/openai",
+        &[
+            "openai/gpt-oss-120b",
+            "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+            "deepseek-ai/DeepSeek-V4-Pro",
+            "Qwen/Qwen3.5-397B-A17B",
+        ],
+    ),
+    openai_compatible("ai21", "AI21 Labs", &[], "https://api.ai21.com/studio/v1", &["jamba-large-1.7", "jamba-mini-2"]),
+    openai_compatible("upstage", "Upstage", &[], "https://api.upstage.ai/v1", &["solar-pro3", "solar-mini"]),
+    openai_compatible(
+        "baichuan",
+        "Baichuan",
+        &[],
+        "https://api.baichuan-ai.com/v1",
+        &["Baichuan4-Turbo", "Baichuan4-Air", "Baichuan4"],
+    ),
+    openai_compatible(
+        "baidu",
+        "Baidu Qianfan",
+        &["qianfan"],
+        "https://qianfan.baidubce.com/v2",
+        &["ernie-4.5-turbo-128k", "ernie-x1-turbo-32k"],
+    ),
+    openai_compatible(
+        "tencent",
+        "Tencent Hunyuan",
+        &["hunyuan"],
+        "https://api.hunyuan.cloud.tencent.com/v1",
+        &["hunyuan-turbos-latest", "hunyuan-t1-latest", "hunyuan-lite"],
+    ),
+    openai_compatible(
+        "volcengine",
+        "Volcengine Ark (Doubao)",
+        &["doubao"],
+        "https://ark.cn-beijing.volces.com/api/v3",
+        &["doubao-seed-2-0-pro-260215", "deepseek-v3-2-251201", "kimi-k2-5-260127", "glm-4-7-251222"],
+    ),
+    openai_compatible(
+        "byteplus",
+        "BytePlus ModelArk",
+        &["bpm"],
+        "https://ark.ap-southeast.bytepluses.com/api/v3",
+        &["seed-2.0", "kimi-k2-thinking", "glm-4.7", "gpt-oss-120b"],
+    ),
+    openai_compatible("stepfun", "StepFun", &[], "https://api.stepfun.com/v1", &["step-3", "step-2-16k", "step-1-8k"]),
+    openai_compatible("yi", "01.AI Yi", &[], "https://api.lingyiwanwu.com/v1", &["yi-lightning", "yi-large"]),
+    openai_compatible("qiniu", "Qiniu AI", &[], "https://api.qnaigc.com/v1", &["deepseek-v3", "deepseek-r1"]),
+    openai_compatible(
+        "modelscope",
+        "ModelScope",
+        &["ms"],
+        "https://api-inference.modelscope.cn/v1",
+        &["Qwen/Qwen3-Coder-480B-A35B-Instruct", "deepseek-ai/DeepSeek-V3.1", "ZhipuAI/GLM-4.6"],
+    ),
+    openai_compatible(
+        "xiaomi-mimo",
+        "Xiaomi MiMo",
+        &["mimo"],
+        "https://api.xiaomimimo.com/v1",
+        &["mimo-v2.5-pro", "mimo-v2.5", "mimo-v2-flash"],
+    ),
+    openai_compatible(
+        "longcat",
+        "LongCat",
+        &["lc"],
+        "https://api.longcat.chat/openai/v1",
+        &["LongCat-Flash-Chat", "LongCat-Flash-Thinking"],
+    ),
+    openai_compatible(
+        "ollama-cloud",
+        "Ollama Cloud",
+        &["ollamacloud"],
+        "https://ollama.com/v1",
+        &["gpt-oss:120b", "deepseek-v3.1:671b", "qwen3-coder:480b", "kimi-k2:1t"],
+    ),
+    openai_compatible(
+        "codestral",
+        "Mistral Codestral",
+        &[],
+        "https://codestral.mistral.ai/v1",
+        &["codestral-latest", "codestral-2508"],
+    ),
+    openai_compatible(
+        "github-models",
+        "GitHub Models",
+        &["ghm"],
+        "https://models.github.ai/inference",
+        &["openai/gpt-4.1", "openai/gpt-4o-mini", "meta/Llama-3.3-70B-Instruct", "deepseek/DeepSeek-R1"],
+    ),
+    openai_compatible(
+        "llama-api",
+        "Meta Llama API",
+        &[],
+        "https://api.llama.com/compat/v1",
+        &["Llama-4-Maverick-17B-128E-Instruct-FP8", "Llama-4-Scout-17B-16E-Instruct-FP8", "Llama-3.3-70B-Instruct"],
+    ),
+    openai_compatible("reka", "Reka", &[], "https://api.reka.ai/v1", &["reka-flash-3", "reka-core"]),
+    openai_compatible(
+        "nous-research",
+        "Nous Research",
+        &["nous"],
+        "https://inference-api.nousresearch.com/v1",
+        &["Hermes-4-405B", "Hermes-4-70B"],
+    ),
+    openai_compatible(
+        "featherless",
+        "Featherless AI",
+        &[],
+        "https://api.featherless.ai/v1",
+        &["featherless-ai/Qwerky-72B", "featherless-ai/Qwerky-QwQ-32B"],
+    ),
+    openai_compatible(
+        "friendliai",
+        "FriendliAI",
+        &["friendli"],
+        "https://api.friendli.ai/serverless/v1",
+        &["meta-llama-3.1-70b-instruct", "meta-llama-3.1-8b-instruct"],
+    ),
+    openai_compatible(
+        "lambda-ai",
+        "Lambda",
+        &["lambda"],
+        "https://api.lambda.ai/v1",
+        &["deepseek-r1-671b", "llama3.3-70b-instruct-fp8", "qwen25-coder-32b-instruct"],
+    ),
+    openai_compatible(
+        "baseten",
+        "Baseten",
+        &[],
+        "https://inference.baseten.co/v1",
+        &["moonshotai/Kimi-K2.6", "deepseek-ai/DeepSeek-V4-Pro", "zai-org/GLM-5", "openai/gpt-oss-120b"],
+    ),
+    openai_compatible(
+        "nscale",
+        "Nscale",
+        &[],
+        "https://inference.api.nscale.com/v1",
+        &["moonshotai/Kimi-K2.5", "Qwen/Qwen3-235B-A22B-Instruct-2507", "openai/gpt-oss-120b"],
+    ),
+    openai_compatible(
+        "ovhcloud",
+        "OVHcloud AI Endpoints",
+        &["ovh"],
+        "https://oai.endpoints.kepler.ai.cloud.ovh.net/v1",
+        &["Meta-Llama-3_3-70B-Instruct", "Qwen2.5-Coder-32B-Instruct", "Mistral-Small-3.2-24B-Instruct-2506"],
+    ),
+    openai_compatible(
+        "scaleway",
+        "Scaleway Generative APIs",
+        &["scw"],
+        "https://api.scaleway.ai/v1",
+        &["llama-3.3-70b-instruct", "gpt-oss-120b", "mistral-small-3.2-24b-instruct-2506"],
+    ),
+    openai_compatible(
+        "digitalocean",
+        "DigitalOcean Gradient",
+        &[],
+        "https://inference.do-ai.run/v1",
+        &["openai-gpt-oss-120b", "llama3.3-70b-instruct"],
+    ),
+    openai_compatible(
+        "heroku",
+        "Heroku Managed Inference",
+        &[],
+        "https://us.inference.heroku.com/v1",
+        &["claude-4-6-sonnet", "claude-4-5-haiku", "gpt-oss-120b"],
+    ),
+    openai_compatible(
+        "wandb",
+        "Weights & Biases Inference",
+        &[],
+        "https://api.inference.wandb.ai/v1",
+        &["openai/gpt-oss-120b", "Qwen/Qwen3-Coder-480B-A35B-Instruct", "deepseek-ai/DeepSeek-V3.1"],
+    ),
+    openai_compatible(
+        "inference-net",
+        "Inference.net",
+        &["inet"],
+        "https://api.inference.net/v1",
+        &["meta-llama/Llama-3.3-70B-Instruct", "deepseek-ai/DeepSeek-R1", "Qwen/Qwen2.5-72B-Instruct"],
+    ),
+    openai_compatible(
+        "publicai",
+        "PublicAI",
+        &[],
+        "https://api.publicai.co/v1",
+        &["swiss-ai/apertus-70b-instruct", "allenai/Olmo-3-32B-Think"],
+    ),
+    openai_compatible("predibase", "Predibase", &[], "https://serving.app.predibase.com/v1", &["llama-3.3-70b"]),
+    openai_compatible(
+        "bytez",
+        "Bytez",
+        &[],
+        "https://api.bytez.com/models/v2/openai/v1",
+        &["meta-llama/Llama-3.3-70B-Instruct", "Qwen/Qwen2.5-72B-Instruct"],
+    ),
+    openai_compatible("galadriel", "Galadriel", &[], "https://api.galadriel.ai/v1", &["galadriel-latest"]),
+    openai_compatible(
+        "llamagate",
+        "LlamaGate",
+        &[],
+        "https://llamagate.ai/v1",
+        &["qwen2.5-coder-7b", "deepseek-coder-6.7b", "qwen3-vl-8b"],
+    ),
+    openai_compatible(
+        "synthetic",
+        "Synthetic",
+        &[],
+        "https://api.synthetic.new/openai/v1",
+        &[
+            "hf:deepseek-ai/DeepSeek-V3.1",
+            "hf:Qwen/Qwen3-Coder-480B-A35B-Instruct",
+            "hf:moonshotai/Kimi-K2-Instruct-0905",
+        ],
+    ),
+    openai_compatible("morph", "Morph", &[], "https://api.morphllm.com/v1", &["morph-v3-large", "morph-v3-fast"]),
+    openai_compatible(
+        "venice",
+        "Venice AI",
+        &[],
+        "https://api.venice.ai/api/v1",
+        &["venice-uncensored", "llama-3.3-70b", "qwen3-235b"],
+    ),
+    openai_compatible("v0-vercel", "v0 (Vercel)", &["v0"], "https://api.v0.dev/v1", &["v0-1.5-md", "v0-1.5-lg"]),
+    // Gateways and routers (model ids carry the upstream vendor).
+    openai_compatible(
+        "vercel-ai-gateway",
+        "Vercel AI Gateway",
+        &["vag"],
+        "https://ai-gateway.vercel.sh/v1",
+        &["openai/gpt-4.1", "anthropic/claude-4-sonnet", "google/gemini-2.5-pro", "moonshotai/kimi-k2"],
+    ),
+    openai_compatible(
+        "requesty",
+        "Requesty",
+        &[],
+        "https://router.requesty.ai/v1",
+        &["openai/gpt-4o-mini", "anthropic/claude-sonnet-4-20250514"],
+    ),
+    openai_compatible(
+        "zenmux",
+        "ZenMux",
+        &["zm"],
+        "https://zenmux.ai/api/v1",
+        &["openai/gpt-5", "anthropic/claude-sonnet-4.5", "google/gemini-2.5-pro"],
+    ),
+    openai_compatible(
+        "kilo-gateway",
+        "Kilo Gateway",
+        &["kg"],
+        "https://api.kilo.ai/api/gateway",
+        &["anthropic/claude-sonnet-4.5", "openai/gpt-5"],
+    ),
+    openai_compatible(
+        "nanogpt",
+        "NanoGPT",
+        &[],
+        "https://nano-gpt.com/api/v1",
+        &["chatgpt-4o-latest", "claude-3.5-sonnet", "gpt-4o-mini"],
+    ),
+    openai_compatible(
+        "aimlapi",
+        "AI/ML API",
+        &["aiml"],
+        "https://api.aimlapi.com/v1",
+        &["gpt-4o", "gpt-4o-mini", "deepseek/deepseek-chat"],
+    ),
+    openai_compatible(
+        "bazaarlink",
+        "BazaarLink",
+        &["bzl"],
+        "https://bazaarlink.ai/api/v1",
+        &["auto:free", "claude-sonnet-4.6", "gpt-5.4", "deepseek-v3.2"],
+    ),
+    openai_compatible(
+        "bluesminds",
+        "BluesMinds",
+        &["bm"],
+        "https://api.bluesminds.com/v1",
+        &["gpt-4o-mini", "gpt-4.1", "claude-sonnet-4-5", "deepseek-chat"],
+    ),
+    openai_compatible(
+        "api-airforce",
+        "api.airforce",
+        &["af"],
+        "https://api.airforce/v1",
+        &["x-ai/grok-3", "qwen/qwen3-32b", "google/gemini-2.5-flash", "deepseek/deepseek-v3"],
+    ),
+    openai_compatible(
+        "crof",
+        "Crof",
+        &[],
+        "https://crof.ai/v1",
+        &["deepseek-v4-pro", "kimi-k2.6", "glm-5.1", "qwen3.5-397b-a17b"],
+    ),
+    openai_compatible("dit", "DIT.ai", &["dai"], "https://api.dit.ai/v1", &["gpt-5.4", "claude-sonnet-4-6"]),
+    openai_compatible(
+        "freeaiapikey",
+        "FreeAIAPIKey",
+        &["faik"],
+        "https://freeaiapikey.com/v1",
+        &["openai/gpt-5", "openai/gpt-4o", "anthropic/claude-sonnet-4.6"],
+    ),
+    openai_compatible(
+        "freemodel-dev",
+        "FreeModel.dev",
+        &["fmd"],
+        "https://api.freemodel.dev/v1",
+        &["gpt-5.5", "gpt-5.4", "gpt-5.4-mini"],
+    ),
+    openai_compatible(
+        "gitlawb",
+        "GitLawb Open Gateway (MiMo)",
+        &["glb"],
+        "https://opengateway.gitlawb.com/v1/xiaomi-mimo",
+        &["mimo-v2.5-pro", "mimo-v2.5", "mimo-v2-flash"],
+    ),
+    openai_compatible(
+        "gitlawb-gmi",
+        "GitLawb Open Gateway (GMI Cloud)",
+        &["glb-gmi"],
+        "https://opengateway.gitlawb.com/v1/gmi-cloud",
+        &["XiaomiMiMo/MiMo-V2.5-Pro", "deepseek-ai/DeepSeek-V4-Pro", "moonshotai/Kimi-K2.6"],
+    ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::find;
+    use proptest::prelude::*;
+    use std::collections::HashSet;
+
+    /// The auth styles the engine (`engine::plan::upstream_headers`) can send for each wire format.
+    fn auth_supported(format: Format, auth: AuthStyle) -> bool {
+        match (format, auth) {
+            (Format::Anthropic, AuthStyle::Header(h)) => h == "x-api-key",
+            (Format::Gemini, AuthStyle::Header(h)) => h == "x-goog-api-key",
+            (Format::Gemini, AuthStyle::Bearer) => false,
+            (Format::OpenAiChat | Format::OpenAiResponses, AuthStyle::Header(h)) => {
+                !h.is_empty() && h == h.to_ascii_lowercase()
+            }
+            (_, AuthStyle::Bearer) => true,
+        }
+    }
+
+    #[test]
+    fn every_provider_has_unique_nonempty_models() {
+        for p in ALL {
+            assert!(!p.models.is_empty(), "{} has no models", p.id);
+            let mut seen = HashSet::new();
+            for m in p.models {
+                assert!(!m.is_empty() && !m.contains(char::is_whitespace), "{}: {m:?}", p.id);
+                assert!(seen.insert(*m), "{}: duplicate model {m}", p.id);
+            }
+        }
+    }
+
+    #[test]
+    fn every_format_auth_combination_is_supported() {
+        for p in ALL {
+            assert!(auth_supported(p.format, p.auth), "{}: {:?} with {:?}", p.id, p.format, p.auth);
+        }
+    }
+
+    #[test]
+    fn auth_rules_reject_unsupported_combinations() {
+        assert!(!auth_supported(Format::Gemini, AuthStyle::Bearer));
+        assert!(!auth_supported(Format::Anthropic, AuthStyle::Header("x-goog-api-key")));
+        assert!(!auth_supported(Format::Gemini, AuthStyle::Header("x-api-key")));
+        assert!(!auth_supported(Format::OpenAiChat, AuthStyle::Header("")));
+        assert!(auth_supported(Format::Anthropic, AuthStyle::Bearer));
+    }
+
+    /// The engine appends the format's path; a base that already carries it would double it.
+    #[test]
+    fn base_urls_do_not_include_the_format_path() {
+        for p in ALL {
+            for suffix in ["/chat/completions", "/messages", "/responses", "/models"] {
+                assert!(!p.base_url.ends_with(suffix), "{}: {}", p.id, p.base_url);
+            }
+            assert!(!p.base_url.contains('?') && !p.base_url.contains(' '), "{}", p.id);
+        }
+    }
+
+    #[test]
+    fn ids_are_unique_and_url_safe() {
+        let mut ids = HashSet::new();
+        for p in ALL {
+            assert!(p.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{}", p.id);
+            assert!(ids.insert(p.id), "{}", p.id);
+            assert!(!p.name.is_empty(), "{}", p.id);
+        }
+    }
+
+    #[test]
+    fn documented_providers_and_prefixes_resolve() {
+        let expect = [
+            ("kmca", "kimi-coding-apikey"),
+            ("moonshot", "kimi"),
+            ("glmt", "glm"),
+            ("hf", "huggingface"),
+            ("samba", "sambanova"),
+            ("ali", "alibaba"),
+            ("dashscope", "alibaba"),
+            ("qianfan", "baidu"),
+            ("doubao", "volcengine"),
+            ("ollamacloud", "ollama-cloud"),
+            ("pplx", "perplexity"),
+            ("hyp", "hyperbolic"),
+            ("zhipu", "zhipu"),
+            ("cohere", "cohere"),
+        ];
+        for (name, id) in expect {
+            assert_eq!(find(name).map(|p| p.id), Some(id), "{name}");
+        }
+    }
+
+    #[test]
+    fn anthropic_format_providers_match_their_documented_auth() {
+        let auth = |id: &str| find(id).map(|p| (p.format, p.auth));
+        assert_eq!(auth("minimax"), Some((Format::Anthropic, AuthStyle::Bearer)));
+        assert_eq!(auth("minimax-cn"), Some((Format::Anthropic, AuthStyle::Bearer)));
+        assert_eq!(auth("zai"), Some((Format::Anthropic, X_API_KEY)));
+        assert_eq!(auth("kmca"), Some((Format::Anthropic, X_API_KEY)));
+        assert_eq!(auth("glm"), Some((Format::OpenAiChat, AuthStyle::Bearer)));
+        assert_eq!(find("minimax").map(|p| p.base_url), Some("https://api.minimax.io/anthropic/v1"));
+        assert_eq!(find("zai-api").map(|p| p.base_url), Some("https://api.z.ai/api/paas/v4"));
+    }
+
+    #[test]
+    fn base_url_plus_format_path_is_the_documented_endpoint() {
+        let url = |id: &str| find(id).map(|p| format!("{}{}", p.base_url, p.format.upstream_path("m", false)));
+        assert_eq!(url("cohere").as_deref(), Some("https://api.cohere.com/compatibility/v1/chat/completions"));
+        assert_eq!(url("zai").as_deref(), Some("https://api.z.ai/api/anthropic/v1/messages"));
+        assert_eq!(url("deepinfra").as_deref(), Some("https://api.deepinfra.com/v1/openai/chat/completions"));
+        assert_eq!(url("kmca").as_deref(), Some("https://api.kimi.com/coding/v1/messages"));
+    }
+
+    /// Provider names that are also vendor prefixes inside model ids (`openai/gpt-oss-120b`). A bare
+    /// name with such a prefix selects that provider, so no new provider may take a vendor's prefix
+    /// (`meta-llama/…`, `featherless-ai/…` stay model ids, not providers).
+    #[test]
+    fn provider_names_do_not_shadow_other_vendor_prefixes() {
+        const VENDOR_IS_PROVIDER: [&str; 6] = ["openai", "anthropic", "google", "deepseek", "nvidia", "moonshot"];
+        for p in ALL {
+            for m in p.models {
+                let Some((prefix, _)) = m.split_once('/') else { continue };
+                if let Some(q) = find(prefix) {
+                    assert!(
+                        q.id == p.id || VENDOR_IS_PROVIDER.contains(&q.id) || VENDOR_IS_PROVIDER.contains(&prefix),
+                        "{}: {m} selects {}",
+                        p.id,
+                        q.id
+                    );
+                }
+            }
+        }
+    }
+
+    fn all_names() -> Vec<(&'static str, &'static str)> {
+        ALL.iter()
+            .flat_map(|p| std::iter::once(p.id).chain(p.aliases.iter().copied()).map(move |n| (n, p.id)))
+            .collect()
+    }
+
+    proptest! {
+        /// Every id and alias finds its own provider whatever its letter case.
+        #[test]
+        fn every_name_finds_its_provider_in_any_case(idx in any::<prop::sample::Index>(), mask in any::<u64>()) {
+            let names = all_names();
+            let (name, id) = names[idx.index(names.len())];
+            let mixed: String = name
+                .chars()
+                .enumerate()
+                .map(|(i, c)| if mask >> (i % 64) & 1 == 1 { c.to_ascii_uppercase() } else { c })
+                .collect();
+            prop_assert_eq!(find(&mixed).map(|p| p.id), Some(id));
+        }
+    }
+}
