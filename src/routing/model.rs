@@ -15,8 +15,18 @@ pub struct Resolved {
 
 /// `connected` lists the ids of providers the tenant can use, most preferred first.
 pub fn resolve(model: &str, connected: &[&str]) -> Result<Resolved> {
+    let listed_by_connected = || {
+        connected.iter().filter_map(|id| providers::find(id)).find(|p| p.models.contains(&model))
+    };
     if let Some((prefix, rest)) = model.split_once('/') {
         if let Some(provider) = providers::find(prefix) {
+            // `openai/gpt-oss-120b` is also a Groq model id: when the named provider is not
+            // connected, a connected provider that lists the whole id serves it.
+            if !connected.contains(&provider.id) {
+                if let Some(p) = listed_by_connected() {
+                    return Ok(Resolved { provider: p, model: model.to_string() });
+                }
+            }
             if rest.trim().is_empty() {
                 return Err(GatewayError::invalid_request(format!(
                     "The model `{model}` names a provider but no model; use `{prefix}/<model>`."
@@ -26,12 +36,7 @@ pub fn resolve(model: &str, connected: &[&str]) -> Result<Resolved> {
             return Ok(Resolved { provider, model: rest.to_string() });
         }
     }
-    connected
-        .iter()
-        .filter_map(|id| providers::find(id))
-        .find(|p| p.models.contains(&model))
-        .map(|provider| Resolved { provider, model: model.to_string() })
-        .ok_or_else(|| unknown_model(model))
+    listed_by_connected().map(|provider| Resolved { provider, model: model.to_string() }).ok_or_else(|| unknown_model(model))
 }
 
 pub fn unknown_model(model: &str) -> GatewayError {
@@ -65,6 +70,13 @@ mod tests {
         let r = resolve("meta-llama/Llama-3.3-70B-Instruct", &["nebius", "hyperbolic"]).unwrap();
         assert_eq!(r.provider.id, "nebius");
         assert_eq!(resolve("gpt-4o-mini", &["groq"]).unwrap_err().status, 404);
+    }
+
+    #[test]
+    fn vendor_prefixed_ids_go_to_a_connected_provider_that_lists_them() {
+        let r = resolve("openai/gpt-oss-120b", &["groq"]).unwrap();
+        assert_eq!((r.provider.id, r.model.as_str()), ("groq", "openai/gpt-oss-120b"));
+        assert_eq!(resolve("openai/gpt-oss-120b", &["groq", "openai"]).unwrap().provider.id, "openai");
     }
 
     #[test]

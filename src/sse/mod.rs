@@ -33,7 +33,8 @@ impl SseParser {
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
         let mut out = Vec::new();
         let mut rest = bytes;
-        if self.after_cr {
+        // An LF right after a CR ends the same line; an empty chunk in between must not forget the CR.
+        if self.after_cr && !rest.is_empty() {
             self.after_cr = false;
             if rest.first() == Some(&b'\n') {
                 rest = &rest[1..];
@@ -166,6 +167,11 @@ mod tests {
     fn splits_inside_crlf_do_not_create_blank_lines() {
         let out = parse_all(&[b"data: a\r", b"\ndata: b\r", b"\n\r", b"\n"]);
         assert_eq!(out, vec![ev(None, "a\nb")]);
+    }
+
+    #[test]
+    fn an_empty_chunk_between_cr_and_lf_changes_nothing() {
+        assert_eq!(parse_all(&[b"event: x\r", b"", b"\ndata: y\r\n\r\n"]), vec![ev(Some("x"), "y")]);
     }
 
     #[test]
