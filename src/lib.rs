@@ -13,6 +13,7 @@ pub mod error; // GatewayError: what went wrong and its HTTP status; rendered pe
 pub mod formats; // wire formats (one folder each): request inspection, error envelopes
 pub mod ir; // the hub of translation: one representation of requests, answers and stream events
 pub mod net_policy; // which upstream base URLs a connection may point at
+pub mod pricing; // list prices per model: a routing heuristic for cost-optimized selection
 pub mod providers; // the provider catalog: data, not code paths
 pub mod resilience; // pure state machines for upstream health: cooldowns
 pub mod routing; // model name -> provider + upstream model id
