@@ -11,8 +11,10 @@ use std::time::Instant;
 const EVENTS: usize = 5000;
 
 fn openai_stream(chunks: usize) -> String {
-    let head = r#"{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"#;
-    let mut s = format!("data: {head}\"delta\":{{\"role\":\"assistant\",\"content\":\"\"}},\"finish_reason\":null}}]}}\n\n");
+    let head =
+        r#"{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"#;
+    let mut s =
+        format!("data: {head}\"delta\":{{\"role\":\"assistant\",\"content\":\"\"}},\"finish_reason\":null}}]}}\n\n");
     for i in 0..chunks {
         s.push_str(&format!("data: {head}\"delta\":{{\"content\":\"token{i} \"}},\"finish_reason\":null}}]}}\n\n"));
     }
@@ -34,7 +36,8 @@ fn main() {
     let ctx = EncodeCtx { model: "openai/m".into(), id_seed: "bench".into(), created: 1, include_usage: false };
     let openai = openai_stream(EVENTS).into_bytes();
     let others = [Format::Anthropic, Format::OpenAiResponses, Format::Gemini];
-    let mut cases: Vec<(Format, Format, Vec<u8>)> = others.iter().map(|&c| (Format::OpenAiChat, c, openai.clone())).collect();
+    let mut cases: Vec<(Format, Format, Vec<u8>)> =
+        others.iter().map(|&c| (Format::OpenAiChat, c, openai.clone())).collect();
     cases.push((Format::OpenAiChat, Format::OpenAiChat, openai.clone()));
     for &u in &others {
         cases.push((u, Format::OpenAiChat, translate(Format::OpenAiChat, u, &openai, &ctx)));

@@ -24,6 +24,8 @@ pub enum ErrorKind {
     UpstreamTimeout,
     /// The gateway itself is not configured (e.g. a required secret is missing).
     NotConfigured,
+    /// Every way to serve the request is known to be failing right now (open circuit breakers).
+    Unavailable,
     /// A bug or an unexpected platform failure.
     Internal,
 }
@@ -51,7 +53,7 @@ impl GatewayError {
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::RateLimited => 429,
             ErrorKind::Upstream => 502,
-            ErrorKind::NotConfigured => 503,
+            ErrorKind::NotConfigured | ErrorKind::Unavailable => 503,
             ErrorKind::UpstreamTimeout => 504,
             ErrorKind::Internal => 500,
         };

@@ -1,6 +1,8 @@
 //! Per-tenant settings, stored as one JSON object. Unknown keys are refused, values are range-checked.
 
 use crate::error::{GatewayError, Result};
+use crate::resilience::breaker::BreakerProfile;
+use crate::resilience::state::Profiles;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -10,17 +12,38 @@ pub struct Settings {
     pub max_request_bytes: u64,
     /// How long to wait for an upstream's response headers (first byte), in milliseconds.
     pub upstream_timeout_ms: u64,
+    /// Failures (5xx, timeouts, dropped connections) that open a provider's circuit breaker.
+    pub breaker_failure_threshold: u32,
+    /// How long an open breaker waits before letting a probe through, in milliseconds.
+    pub breaker_reset_ms: u64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { max_request_bytes: 16 * 1024 * 1024, upstream_timeout_ms: 120_000 }
+        Settings {
+            max_request_bytes: 16 * 1024 * 1024,
+            upstream_timeout_ms: 120_000,
+            breaker_failure_threshold: BreakerProfile::API_KEY.failure_threshold,
+            breaker_reset_ms: BreakerProfile::API_KEY.reset_ms as u64,
+        }
     }
 }
 
 impl Settings {
     pub const MAX_REQUEST_BYTES_RANGE: (u64, u64) = (1024, 100 * 1024 * 1024);
     pub const UPSTREAM_TIMEOUT_RANGE: (u64, u64) = (1_000, 600_000);
+    pub const BREAKER_THRESHOLD_RANGE: (u64, u64) = (1, 1_000);
+    pub const BREAKER_RESET_RANGE: (u64, u64) = (1_000, 3_600_000);
+
+    /// The resilience tunables these settings select.
+    pub fn profiles(&self) -> Profiles {
+        let breaker = BreakerProfile {
+            failure_threshold: self.breaker_failure_threshold,
+            reset_ms: self.breaker_reset_ms as i64,
+            ..BreakerProfile::API_KEY
+        };
+        Profiles { breaker, ..Profiles::default() }
+    }
 
     /// Applies a JSON patch of settings (only the keys given change) and validates the result.
     pub fn patched(&self, patch: &serde_json::Value) -> Result<Settings> {
@@ -48,7 +71,9 @@ impl Settings {
             }
         };
         check("max_request_bytes", self.max_request_bytes, Self::MAX_REQUEST_BYTES_RANGE)?;
-        check("upstream_timeout_ms", self.upstream_timeout_ms, Self::UPSTREAM_TIMEOUT_RANGE)
+        check("upstream_timeout_ms", self.upstream_timeout_ms, Self::UPSTREAM_TIMEOUT_RANGE)?;
+        check("breaker_failure_threshold", self.breaker_failure_threshold.into(), Self::BREAKER_THRESHOLD_RANGE)?;
+        check("breaker_reset_ms", self.breaker_reset_ms, Self::BREAKER_RESET_RANGE)
     }
 }
 

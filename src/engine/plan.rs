@@ -71,17 +71,33 @@ impl Targets {
         Ok(Targets { list: vec![resolve(model, &snapshot.connected_providers())?] })
     }
 
-    /// Every way to serve the request, most preferred first. Connections cooling down for the model
-    /// (`cooling(scope)` gives the milliseconds left, see `resilience::cooldown`) are left out; if
-    /// nothing is left because of cooldowns the answer is a 429 with the shortest wait, so the
-    /// upstream does not get another request it already refused.
-    pub fn attempts<'a>(&'a self, snapshot: &'a TenantSnapshot, cooling: impl Fn(&str) -> Option<i64>) -> Result<Vec<Attempt<'a>>> {
+    /// Every way to serve the request, most preferred first. Left out: connections cooling down for
+    /// the model (`cooling(connection, model)` gives the milliseconds left) and providers whose
+    /// circuit breaker is open (`open(provider)` gives the wait). If nothing is left because of
+    /// either, the answer says so with the shortest wait (429 for cooldowns, 503 for an open
+    /// breaker), so an upstream does not get requests it is known to refuse.
+    pub fn attempts<'a>(
+        &'a self,
+        snapshot: &'a TenantSnapshot,
+        cooling: impl Fn(&str, &str) -> Option<i64>,
+        mut open: impl FnMut(&str) -> Option<i64>,
+    ) -> Result<Vec<Attempt<'a>>> {
         let mut out = Vec::new();
-        let mut shortest_wait: Option<i64> = None;
+        let mut cooling_wait: Option<i64> = None;
+        let mut breaker_wait: Option<i64> = None;
+        let shorter = |w: &mut Option<i64>, x: i64| *w = Some(w.map_or(x, |v| v.min(x)));
         for t in &self.list {
-            for conn in snapshot.connections_for(t.provider.id) {
-                match cooling(&cooldown::scope(&conn.id, &t.model)) {
-                    Some(wait) => shortest_wait = Some(shortest_wait.map_or(wait, |w| w.min(wait))),
+            let conns = snapshot.connections_for(t.provider.id);
+            if conns.is_empty() {
+                continue;
+            }
+            if let Some(wait) = open(t.provider.id) {
+                shorter(&mut breaker_wait, wait);
+                continue;
+            }
+            for conn in conns {
+                match cooling(&conn.id, &t.model) {
+                    Some(wait) => shorter(&mut cooling_wait, wait),
                     None => out.push(Attempt { provider: t.provider, model: &t.model, connection: conn }),
                 }
             }
@@ -90,14 +106,26 @@ impl Targets {
             return Ok(out);
         }
         let first = &self.list[0];
-        if let Some(wait) = shortest_wait {
-            let secs = (wait.max(0) as u64).div_ceil(1000);
+        let secs = |ms: i64| (ms.max(0) as u64).div_ceil(1000).max(1);
+        if let Some(wait) = cooling_wait {
             return Err(GatewayError::new(
                 ErrorKind::RateLimited,
-                format!("Every `{}` connection is cooling down after rate limits for `{}`; retry in {secs} s.", first.provider.id, first.model),
+                format!(
+                    "Every connection for `{}` is cooling down after upstream failures; retry in {} s.",
+                    first.model,
+                    secs(wait)
+                ),
             )
             .with_code("cooling_down")
-            .with_retry_after(Some(secs)));
+            .with_retry_after(Some(secs(wait))));
+        }
+        if let Some(wait) = breaker_wait {
+            return Err(GatewayError::new(
+                ErrorKind::Unavailable,
+                format!("`{}` is failing; its circuit breaker is open. Retry in {} s.", first.provider.id, secs(wait)),
+            )
+            .with_code("circuit_open")
+            .with_retry_after(Some(secs(wait))));
         }
         Err(GatewayError::not_found(format!(
             "No active `{}` connection is configured, so `{}` cannot be served. Add one in the dashboard or with POST /api/providers.",
@@ -160,7 +188,7 @@ pub fn plan(
     now_secs: i64,
 ) -> Result<UpstreamCall> {
     let targets = Targets::for_model(snapshot, &req.model)?;
-    let attempts = targets.attempts(snapshot, cooling)?;
+    let attempts = targets.attempts(snapshot, |c, m| cooling(&cooldown::scope(c, m)), |_| None)?;
     build(&attempts[0], req, decrypt, id_seed, now_secs)
 }
 
@@ -260,10 +288,18 @@ mod tests {
 
     #[test]
     fn attempts_list_every_connection_in_order_without_the_cooling_ones() {
-        let s = snapshot(vec![conn("a", "openai", 1, None), conn("b", "openai", 2, None), conn("c", "openai", 3, None)]);
+        let s =
+            snapshot(vec![conn("a", "openai", 1, None), conn("b", "openai", 2, None), conn("c", "openai", 3, None)]);
         let t = Targets::for_model(&s, "openai/gpt-4o").unwrap();
-        let ids: Vec<_> = t.attempts(&s, |scope| (scope == "b:gpt-4o").then_some(1)).unwrap().iter().map(|a| a.connection.id.as_str()).collect();
+        let ids: Vec<_> = t
+            .attempts(&s, |c, m| (c == "b" && m == "gpt-4o").then_some(1), |_| None)
+            .unwrap()
+            .iter()
+            .map(|a| a.connection.id.as_str())
+            .collect();
         assert_eq!(ids, ["a", "c"]);
+        let e = t.attempts(&s, |_, _| None, |_| Some(4_500)).unwrap_err();
+        assert_eq!((e.status, e.code.as_deref(), e.retry_after_secs), (503, Some("circuit_open"), Some(5)));
     }
 
     #[test]

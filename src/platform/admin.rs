@@ -50,19 +50,43 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             update_settings(env, &tenant, &body).await
         }
         (Method::Get, ["cooldowns"]) => {
-            Ok(json_response(200, &json!({"data": resilience::active(env, &tenant).await?}))?)
+            let now = env::now_ms();
+            let state = resilience::fetch_state(env, &tenant).await?;
+            let active: Vec<_> = state.cooldowns.into_iter().filter(|c| c.until_ms > now).collect();
+            Ok(json_response(200, &json!({"data": active}))?)
         }
-        (Method::Delete, ["cooldowns"]) => {
-            let scope = req.url()?.query_pairs().find(|(k, _)| k == "scope").map(|(_, v)| v.into_owned());
-            resilience::reset(env, &tenant, scope.as_deref()).await?;
-            Ok(json_response(200, &json!({"reset": scope.unwrap_or_else(|| "all".into())}))?)
+        (Method::Get, ["health"]) => health(env, &tenant).await,
+        (Method::Delete, ["cooldowns"] | ["health"]) => {
+            let q = |name: &str| req.url().ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+            let (scope, provider) = (q("scope"), q("provider"));
+            resilience::reset(env, &tenant, scope.as_deref(), provider.as_deref()).await?;
+            let what = scope.or(provider).unwrap_or_else(|| "all".into());
+            Ok(json_response(200, &json!({"reset": what}))?)
         }
         (Method::Get, ["stats"]) => Ok(json_response(200, &json!({"config_cache": config_store::stats()}))?),
-        (_, ["providers" | "keys" | "settings" | "stats" | "cooldowns", ..]) => {
+        (_, ["providers" | "keys" | "settings" | "stats" | "cooldowns" | "health", ..]) => {
             Err(GatewayError::new(ErrorKind::InvalidRequest, "Method not allowed for this path.").with_status(405))
         }
         _ => Err(GatewayError::not_found(format!("No admin route `{path}`."))),
     }
+}
+
+/// Breaker state per provider and cooldowns per connection, from the shared Durable Object.
+async fn health(env: &Env, tenant: &str) -> Result<Response> {
+    let now = env::now_ms();
+    let state = resilience::fetch_state(env, tenant).await?;
+    let breakers: serde_json::Map<String, Value> = state
+        .breakers
+        .iter()
+        .map(|(provider, b)| (provider.clone(), json!({"state": b.state_name(), "retry_in_ms": b.retry_in_ms(now)})))
+        .collect();
+    let cooldowns: Vec<Value> = state
+        .cooldowns
+        .iter()
+        .filter(|c| c.until_ms > now)
+        .map(|c| json!({"scope": c.scope, "reason": c.reason, "until_ms": c.until_ms, "level": c.level}))
+        .collect();
+    Ok(json_response(200, &json!({"breakers": breakers, "cooldowns": cooldowns}))?)
 }
 
 fn authorize(req: &Request, env: &Env) -> Result<()> {
@@ -159,6 +183,8 @@ async fn update_connection(env: &Env, tenant: &str, id: &str, body: &[u8]) -> Re
     c.updated_at = env::now_ms();
     repo::update_connection(&db, tenant, &c).await?;
     config_store::rebuild_snapshot(env, tenant).await?;
+    // An edited connection (new key, re-enabled, new base URL) deserves a fresh start.
+    resilience::reset(env, tenant, Some(&c.id), None).await?;
     Ok(json_response(200, &public_connection(&c))?)
 }
 

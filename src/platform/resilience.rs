@@ -1,31 +1,35 @@
 //! The request path's view of resilience state. Each isolate keeps a local copy of its tenants'
-//! cooldowns and consults only that; the shared copy lives in the `ResilienceState` Durable Object.
+//! state (`resilience::state`) and consults only that; the shared copy lives in the
+//! `ResilienceState` Durable Object.
 //!
-//! - A stale local view (older than `REFRESH_MS`) is refreshed in the background (`wait_until`):
-//!   the request that notices goes on with what it has.
-//! - A rate limit seen here is applied locally at once and sent to the object in the background.
-//! - A refresh replaces the local view with the object's, keeping local reports younger than the
-//!   refresh (they may not have reached the object yet), so resets made elsewhere propagate.
+//! - What an isolate observes (a failure, a success) is applied to its view at once, with the same
+//!   reducer the object uses, and sent to the object in the background (`wait_until`).
+//! - A view older than `REFRESH_MS` is refreshed in the background: the request that notices goes
+//!   on with what it has. A refresh takes the object's state and re-applies the isolate's own events
+//!   of the last second (they may not have reached the object yet), so resets made elsewhere
+//!   propagate and nothing recent is lost.
 //!
-//! So a healthy request never waits on the Durable Object; other isolates learn of a cooldown within
-//! `REFRESH_MS`. Admin reads and resets talk to the object directly.
+//! So a healthy request never waits on the Durable Object; other isolates learn of a cooldown or an
+//! open breaker within `REFRESH_MS`. Admin reads and resets talk to the object directly.
 
 use super::env;
+use crate::config::Settings;
 use crate::error::{GatewayError, Result};
-use crate::resilience::cooldown::{Cooldown, CooldownTable};
+use crate::resilience::state::{Event, State, Wire};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use wasm_bindgen::JsValue;
 use worker::{Context, Env, Method, Request, RequestInit, Stub};
 
 const REFRESH_MS: i64 = 5_000;
+const URL: &str = "https://resilience-state";
 
 #[derive(Default)]
 struct View {
-    table: CooldownTable,
+    state: State,
     refreshed_at: i64,
-    /// Reports made by this isolate, with when they were made.
-    recent: Vec<(Cooldown, i64)>,
+    /// This isolate's own events, with when they happened.
+    recent: Vec<(Event, i64)>,
 }
 
 thread_local! {
@@ -43,15 +47,25 @@ fn stub(env: &Env, tenant: &str) -> Result<Stub> {
     Ok(ns.get_by_name(tenant)?)
 }
 
-const URL: &str = "https://resilience-state/cooldowns";
+/// Milliseconds until `connection` may serve `model` again, in this isolate's view.
+pub fn cooling(tenant: &str, connection: &str, model: &str, now: i64) -> Option<i64> {
+    with_view(tenant, |v| v.state.cooling(connection, model, now))
+}
 
-/// Milliseconds left on `scope`'s cooldown in this isolate's view.
-pub fn remaining(tenant: &str, scope: &str, now: i64) -> Option<i64> {
-    with_view(tenant, |v| v.table.remaining(scope, now))
+/// Whether `provider`'s breaker lets a request through now; `Err(wait_ms)` when it is open.
+pub fn breaker(tenant: &str, provider: &str, now: i64, settings: &Settings) -> std::result::Result<(), i64> {
+    let p = settings.profiles();
+    with_view(tenant, |v| {
+        if v.state.breaker_allows(provider, now, &p) {
+            Ok(())
+        } else {
+            Err(v.state.breaker_wait(provider, now).unwrap_or(p.breaker.reset_ms))
+        }
+    })
 }
 
 /// Starts a background refresh if this isolate's view of `tenant` is stale.
-pub fn refresh_if_stale(env: &Env, ctx: &Context, tenant: &str, now: i64) {
+pub fn refresh_if_stale(env: &Env, ctx: &Context, tenant: &str, now: i64, settings: &Settings) {
     let stale = with_view(tenant, |v| {
         let stale = now - v.refreshed_at >= REFRESH_MS;
         if stale {
@@ -62,61 +76,66 @@ pub fn refresh_if_stale(env: &Env, ctx: &Context, tenant: &str, now: i64) {
     if !stale {
         return;
     }
-    let (env, tenant) = (env.clone(), tenant.to_string());
+    let (env, tenant, profiles) = (env.clone(), tenant.to_string(), settings.profiles());
     ctx.wait_until(async move {
-        match active(&env, &tenant).await {
-            Ok(list) => with_view(&tenant, |v| {
+        match fetch_state(&env, &tenant).await {
+            Ok(wire) => with_view(&tenant, |v| {
                 v.recent.retain(|(_, at)| *at >= now - 1_000);
-                let mut table = CooldownTable::default();
-                table.merge(list);
-                table.merge(v.recent.iter().map(|(c, _)| c.clone()));
-                v.table = table;
+                let mut state = State::from_wire(wire);
+                for (e, _) in &v.recent {
+                    state.apply(e, &profiles);
+                }
+                v.state = state;
             }),
             Err(e) => worker::console_warn!("resilience refresh for {tenant} failed: {e}"),
         }
     });
 }
 
-/// Applies a cooldown locally now and records it in the Durable Object in the background.
-pub fn report(env: &Env, ctx: &Context, tenant: &str, cooldown: Cooldown, now: i64) {
+/// Applies events locally now and sends them to the Durable Object in the background.
+pub fn report(env: &Env, ctx: &Context, tenant: &str, events: Vec<Event>, now: i64, settings: &Settings) {
+    if events.is_empty() {
+        return;
+    }
+    let profiles = settings.profiles();
     with_view(tenant, |v| {
-        v.table.record(cooldown.clone());
-        v.recent.push((cooldown.clone(), now));
+        for e in &events {
+            v.state.apply(e, &profiles);
+            v.recent.push((e.clone(), now));
+        }
+    });
+    let body = serde_json::json!({
+        "events": events,
+        "breaker_failure_threshold": profiles.breaker.failure_threshold,
+        "breaker_reset_ms": profiles.breaker.reset_ms,
     });
     let (env, tenant) = (env.clone(), tenant.to_string());
     ctx.wait_until(async move {
-        if let Err(e) = post(&env, &tenant, &cooldown).await {
-            worker::console_warn!("recording cooldown for {tenant} failed: {e}");
+        if let Err(e) = post(&env, &tenant, "/events", &body).await {
+            worker::console_warn!("recording resilience events for {tenant} failed: {e}");
         }
     });
 }
 
-async fn post(env: &Env, tenant: &str, cooldown: &Cooldown) -> Result<()> {
-    let body = serde_json::to_string(cooldown).map_err(|e| GatewayError::internal(e.to_string()))?;
+async fn post(env: &Env, tenant: &str, path: &str, body: &serde_json::Value) -> Result<()> {
     let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
-    stub(env, tenant)?.fetch_with_request(Request::new_with_init(URL, &init)?).await?;
+    init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body.to_string())));
+    stub(env, tenant)?.fetch_with_request(Request::new_with_init(&format!("{URL}{path}"), &init)?).await?;
     Ok(())
 }
 
-/// The object's active cooldowns (a direct, awaited read: for admin views and refreshes).
-pub async fn active(env: &Env, tenant: &str) -> Result<Vec<Cooldown>> {
-    let mut resp = stub(env, tenant)?.fetch_with_str(URL).await?;
-    Ok(resp.json::<Vec<Cooldown>>().await?)
+/// The object's state (a direct, awaited read: for admin views and refreshes).
+pub async fn fetch_state(env: &Env, tenant: &str) -> Result<Wire> {
+    let mut resp = stub(env, tenant)?.fetch_with_str(&format!("{URL}/state")).await?;
+    Ok(resp.json::<Wire>().await?)
 }
 
-/// Clears one scope's cooldown, or all of a tenant's, in the object and in this isolate.
-pub async fn reset(env: &Env, tenant: &str, scope: Option<&str>) -> Result<()> {
-    let url = match scope {
-        Some(s) => format!("{URL}?scope={}", js_sys::encode_uri_component(s)),
-        None => URL.to_string(),
-    };
-    let mut init = RequestInit::new();
-    init.with_method(Method::Delete);
-    stub(env, tenant)?.fetch_with_request(Request::new_with_init(&url, &init)?).await?;
+/// Clears cooldowns (one scope or all) and breakers (one provider or all), in the object and here.
+pub async fn reset(env: &Env, tenant: &str, scope: Option<&str>, provider: Option<&str>) -> Result<()> {
+    post(env, tenant, "/reset", &serde_json::json!({"scope": scope, "provider": provider})).await?;
     with_view(tenant, |v| {
-        v.table.clear(scope);
-        v.recent.retain(|(c, _)| scope.is_some_and(|s| s != c.scope));
+        v.state.reset(scope, provider);
+        v.recent.clear();
     });
     Ok(())
 }

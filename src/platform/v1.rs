@@ -6,12 +6,13 @@
 use super::http::{header, json_response, read_body};
 use super::{config_store, env, resilience, upstream_fetch};
 use crate::config::{ConnectionRecord, TenantSnapshot};
-use crate::engine::plan::{self, ClientRequest, UpstreamCall};
+use crate::engine::plan::{self, ClientRequest, Targets, UpstreamCall};
 use crate::engine::translate::{self, StreamTranslator};
 use crate::engine::upstream;
-use crate::error::{GatewayError, Result};
+use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::{openai_chat, Format};
-use crate::resilience::cooldown::{self, Cooldown};
+use crate::resilience::classify::{classify, Action, Failure};
+use crate::resilience::state::Event;
 use crate::routing::model::available;
 use crate::security::{api_keys, crypto, to_hex};
 use futures::StreamExt;
@@ -77,40 +78,94 @@ pub async fn generate(
 
     let keys = env::keys(env)?;
     let tenant = snapshot.tenant.as_str();
+    let settings = &snapshot.settings;
     let now = env::now_ms();
-    resilience::refresh_if_stale(env, ctx, tenant, now);
-    let cooling = |scope: &str| resilience::remaining(tenant, scope, now);
+    resilience::refresh_if_stale(env, ctx, tenant, now, settings);
     let seed = to_hex(&env::random_bytes::<12>()?);
-    let mut call =
-        plan::plan(&snapshot, &client, cooling, |conn| credential(&keys.credentials, tenant, conn), &seed, now / 1000)?;
-    if !call.translated {
-        for name in format.passthrough_client_headers() {
-            if let Some(v) = header(req, name) {
-                call.headers.push((name.to_string(), v));
+
+    let targets = Targets::for_model(&snapshot, &client.model)?;
+    let attempts = targets.attempts(
+        &snapshot,
+        |conn, model| resilience::cooling(tenant, conn, model, now),
+        |provider| resilience::breaker(tenant, provider, now, settings).err(),
+    )?;
+
+    // Try the attempts in order until one answers. Until an upstream has answered successfully
+    // nothing has been sent to the client, so every failure can still fall back.
+    let mut last_error: Option<GatewayError> = None;
+    let mut skipped_target: Option<(&str, &str)> = None;
+    let mut tried = 0u32;
+    for attempt in attempts.iter().take(MAX_ATTEMPTS) {
+        if skipped_target == Some((attempt.provider.id, attempt.model)) {
+            continue;
+        }
+        tried += 1;
+        let mut call =
+            plan::build(attempt, &client, |conn| credential(&keys.credentials, tenant, conn), &seed, now / 1000)?;
+        if !call.translated {
+            for name in format.passthrough_client_headers() {
+                if let Some(v) = header(req, name) {
+                    call.headers.push((name.to_string(), v));
+                }
             }
         }
-    }
-
-    let mut resp = upstream_fetch::send(&call, snapshot.settings.upstream_timeout_ms).await?;
-    let status = resp.status_code();
-    if !(200..300).contains(&status) {
-        let retry_after = upstream::retry_after_secs(
-            resp.headers().get("retry-after").ok().flatten().as_deref(),
-            resp.headers().get("retry-after-ms").ok().flatten().as_deref(),
-        );
-        let body = resp.bytes().await.unwrap_or_default();
-        let err = upstream::map_error(call.upstream_format, call.provider, status, &body, retry_after);
-        if status == 429 {
-            let cd = Cooldown {
-                scope: cooldown::scope(&call.connection_id, &call.model),
-                until_ms: cooldown::until(now, err.retry_after_secs),
-                reason: format!("429 from {}", call.provider),
-            };
-            resilience::report(env, ctx, tenant, cd, now);
+        let outcome = upstream_fetch::send(&call, settings.upstream_timeout_ms).await;
+        let at = env::now_ms();
+        let (error, status) = match outcome {
+            Ok(resp) if (200..300).contains(&resp.status_code()) => {
+                let ok = Event::Success {
+                    provider: call.provider.to_string(),
+                    connection: call.connection_id.clone(),
+                    model: call.model.clone(),
+                    at,
+                };
+                resilience::report(env, ctx, tenant, vec![ok], at, settings);
+                return relay(resp, &call, tried).await;
+            }
+            Ok(mut resp) => {
+                let status = resp.status_code();
+                let retry_after = upstream::retry_after_secs(
+                    resp.headers().get("retry-after").ok().flatten().as_deref(),
+                    resp.headers().get("retry-after-ms").ok().flatten().as_deref(),
+                );
+                let body = resp.bytes().await.unwrap_or_default();
+                (upstream::map_error(call.upstream_format, call.provider, status, &body, retry_after), Some(status))
+            }
+            Err(e) => (e, None),
+        };
+        let verdict = classify(&Failure {
+            status,
+            timed_out: error.kind == ErrorKind::UpstreamTimeout,
+            message: &error.message,
+            retry_after_ms: error.retry_after_secs.map(|s| s.saturating_mul(1000) as i64),
+        });
+        let failed = Event::Failure {
+            provider: call.provider.to_string(),
+            connection: call.connection_id.clone(),
+            model: call.model.clone(),
+            reason: verdict.reason.as_str().to_string(),
+            cooldown: verdict.cooldown,
+            breaker: verdict.counts_for_breaker,
+            at,
+        };
+        resilience::report(env, ctx, tenant, vec![failed], at, settings);
+        match verdict.action {
+            Action::Stop => return Err(error),
+            Action::NextAccount => {}
+            Action::NextTarget => skipped_target = Some((attempt.provider.id, attempt.model)),
         }
-        return Err(err);
+        last_error = Some(error);
     }
+    Err(last_error.unwrap_or_else(|| GatewayError::internal("no upstream attempt was made")))
+}
 
+/// How many upstream calls one request may make before giving up.
+const MAX_ATTEMPTS: usize = 10;
+
+/// Sends a successful upstream answer to the client: as is when the formats match, translated
+/// otherwise, with headers that say who answered and after how many attempts.
+async fn relay(mut resp: Response, call: &UpstreamCall, attempts: u32) -> Result<Response> {
+    let status = resp.status_code();
     let out = Headers::new();
     for (name, value) in resp.headers().entries() {
         // A translated body is re-framed, so its type is ours to set.
@@ -120,6 +175,8 @@ pub async fn generate(
     }
     out.set("x-omniroute-provider", call.provider)?;
     out.set("x-omniroute-model", &call.model)?;
+    out.set("x-omniroute-connection", &call.connection_id)?;
+    out.set("x-omniroute-attempts", &attempts.to_string())?;
     if call.stream {
         out.set("cache-control", "no-cache")?;
     }
@@ -136,7 +193,7 @@ pub async fn generate(
         return Ok(Response::from_bytes(translated)?.with_status(status).with_headers(out));
     }
     out.set("content-type", "text/event-stream; charset=utf-8")?;
-    Ok(Response::from_stream(translated_stream(resp, &call)?)?.with_headers(out))
+    Ok(Response::from_stream(translated_stream(resp, call)?)?.with_headers(out))
 }
 
 /// The upstream's SSE bytes through the translator, yielding client frames as upstream bytes arrive.

@@ -156,10 +156,13 @@ impl CooldownTable {
         v
     }
 
+    /// Clears one scope — a connection's scope also clears its per-model scopes (`conn:model`) —
+    /// or every scope.
     pub fn clear(&mut self, scope: Option<&str>) {
         match scope {
             Some(s) => {
-                self.entries.remove(s);
+                let children = format!("{s}:");
+                self.entries.retain(|k, _| k != s && !k.starts_with(&children));
             }
             None => self.entries.clear(),
         }
@@ -199,6 +202,14 @@ mod tests {
         assert_eq!(t.remaining("c1:other", 1_000), None);
         t.prune(6_000);
         assert!(t.active(0).is_empty());
+    }
+
+    #[test]
+    fn clearing_a_connection_clears_its_models() {
+        let mut t = CooldownTable::default();
+        t.merge([cd("c1", 9), cd("c1:m", 9), cd("c10:m", 9)]);
+        t.clear(Some("c1"));
+        assert_eq!(t.active(0).iter().map(|c| c.scope.as_str()).collect::<Vec<_>>(), ["c10:m"]);
     }
 
     #[test]

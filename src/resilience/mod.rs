@@ -4,3 +4,4 @@
 pub mod breaker;
 pub mod classify;
 pub mod cooldown;
+pub mod state;

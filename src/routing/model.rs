@@ -15,9 +15,8 @@ pub struct Resolved {
 
 /// `connected` lists the ids of providers the tenant can use, most preferred first.
 pub fn resolve(model: &str, connected: &[&str]) -> Result<Resolved> {
-    let listed_by_connected = || {
-        connected.iter().filter_map(|id| providers::find(id)).find(|p| p.models.contains(&model))
-    };
+    let listed_by_connected =
+        || connected.iter().filter_map(|id| providers::find(id)).find(|p| p.models.contains(&model));
     if let Some((prefix, rest)) = model.split_once('/') {
         if let Some(provider) = providers::find(prefix) {
             // `openai/gpt-oss-120b` is also a Groq model id: when the named provider is not
@@ -36,7 +35,9 @@ pub fn resolve(model: &str, connected: &[&str]) -> Result<Resolved> {
             return Ok(Resolved { provider, model: rest.to_string() });
         }
     }
-    listed_by_connected().map(|provider| Resolved { provider, model: model.to_string() }).ok_or_else(|| unknown_model(model))
+    listed_by_connected()
+        .map(|provider| Resolved { provider, model: model.to_string() })
+        .ok_or_else(|| unknown_model(model))
 }
 
 pub fn unknown_model(model: &str) -> GatewayError {

@@ -48,7 +48,7 @@ test("the cooldown is recorded in the Durable Object and can be reset by the adm
   assert.equal(list.length, 1);
   assert.match(list[0].scope, /^conn_[0-9a-f]+:rate-limited$/);
   assert.ok(list[0].until_ms > Date.now());
-  assert.equal(list[0].reason, "429 from openai");
+  assert.equal(list[0].reason, "rate_limited");
 
   assert.equal((await gw.admin("DELETE", "/api/cooldowns")).status, 200);
   assert.deepEqual((await gw.admin("GET", "/api/cooldowns")).json.data, []);
@@ -70,15 +70,18 @@ test("a second connection takes the traffic while the first cools down", async (
 });
 
 test("the admin API reads and resets single scopes in the object", async () => {
+  // Seed the shared object directly, as another isolate's report would.
   const ns = await gw.mf.getDurableObjectNamespace("RESILIENCE");
   const stub = ns.get(ns.idFromName("default"));
-  const until = Date.now() + 60_000;
-  const res = await stub.fetch("https://x/cooldowns", {
-    method: "POST", body: JSON.stringify({ scope: "conn_x:some-model", until_ms: until, reason: "test" }),
+  const at = Date.now();
+  const event = { kind: "failure", provider: "openai", connection: "conn_x", model: "some-model", reason: "rate_limited",
+    cooldown: { scope: "account_model", fixed_ms: 60_000 }, breaker: false, at };
+  const res = await stub.fetch("https://x/events", {
+    method: "POST", body: JSON.stringify({ events: [event], breaker_failure_threshold: 12, breaker_reset_ms: 30000 }),
   });
   assert.equal(res.status, 204);
   const list = (await gw.admin("GET", "/api/cooldowns")).json.data;
-  assert.ok(list.some((c) => c.scope === "conn_x:some-model" && c.until_ms === until));
+  assert.ok(list.some((c) => c.scope === "conn_x:some-model" && c.until_ms === at + 60_000));
   assert.equal((await gw.admin("DELETE", "/api/cooldowns?scope=conn_x%3Asome-model")).status, 200);
   assert.ok(!(await gw.admin("GET", "/api/cooldowns")).json.data.some((c) => c.scope === "conn_x:some-model"));
 });

@@ -26,7 +26,9 @@ pub fn error_type(kind: ErrorKind, status: u16) -> &'static str {
             ErrorKind::PayloadTooLarge => "request_too_large",
             ErrorKind::RateLimited => "rate_limit_error",
             ErrorKind::UpstreamTimeout => "timeout_error",
-            ErrorKind::Upstream | ErrorKind::NotConfigured | ErrorKind::Internal => "api_error",
+            ErrorKind::Upstream | ErrorKind::NotConfigured | ErrorKind::Unavailable | ErrorKind::Internal => {
+                "api_error"
+            }
         },
     }
 }

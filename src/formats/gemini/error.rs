@@ -14,7 +14,7 @@ pub fn status_name(kind: ErrorKind, status: u16) -> &'static str {
         ErrorKind::NotFound => "NOT_FOUND",
         ErrorKind::RateLimited => "RESOURCE_EXHAUSTED",
         ErrorKind::UpstreamTimeout => "DEADLINE_EXCEEDED",
-        ErrorKind::NotConfigured => "UNAVAILABLE",
+        ErrorKind::NotConfigured | ErrorKind::Unavailable => "UNAVAILABLE",
         ErrorKind::Internal => "INTERNAL",
         ErrorKind::Upstream => match status {
             502 | 503 | 529 => "UNAVAILABLE",

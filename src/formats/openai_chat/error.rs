@@ -11,7 +11,7 @@ pub fn error_type(kind: ErrorKind) -> &'static str {
         ErrorKind::PermissionDenied => "permission_error",
         ErrorKind::RateLimited => "rate_limit_error",
         ErrorKind::Upstream | ErrorKind::UpstreamTimeout => "upstream_error",
-        ErrorKind::NotConfigured | ErrorKind::Internal => "server_error",
+        ErrorKind::NotConfigured | ErrorKind::Unavailable | ErrorKind::Internal => "server_error",
     }
 }
 

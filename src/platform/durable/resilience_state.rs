@@ -1,74 +1,105 @@
-//! `ResilienceState`: one object per tenant holding its upstream cooldowns (see
-//! `resilience::cooldown`). Isolates report rate limits here and refresh their local copy from here;
-//! the request path itself never waits on this object (see `platform::resilience`).
+//! `ResilienceState`: one object per tenant holding the shared copy of its resilience state —
+//! cooldowns and circuit breakers (`resilience::state`). Isolates send it the events they observe and
+//! refresh their local view from it; the request path itself never waits on this object (see
+//! `platform::resilience`).
 //!
-//! Routes (internal, called through the namespace stub only):
-//! `GET /cooldowns` → active cooldowns · `POST /cooldowns` (a `Cooldown`) → 204 ·
-//! `DELETE /cooldowns[?scope=…]` → 204.
+//! Routes (internal, reached through the namespace stub only):
+//! `GET /state` → the state (`resilience::state::Wire`) · `POST /events` (a JSON array of events
+//! plus the tenant's tunables) → 204 · `POST /reset` (`{"scope"?, "provider"?}`) → 204.
 
-use crate::resilience::cooldown::{Cooldown, CooldownTable};
+use crate::resilience::breaker::BreakerProfile;
+use crate::resilience::cooldown::BackoffProfile;
+use crate::resilience::state::{Event, Profiles, State, Wire};
+use serde::Deserialize;
 use std::cell::RefCell;
-use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
+use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State as DoState};
 
-const STORAGE_KEY: &str = "cooldowns";
+const STORAGE_KEY: &str = "state";
 
 #[durable_object]
 pub struct ResilienceState {
-    state: State,
+    state: DoState,
     /// Loaded from storage on first use; storage stays the source of truth across restarts.
-    table: RefCell<Option<CooldownTable>>,
+    current: RefCell<Option<State>>,
+}
+
+/// `POST /events`: what happened, and the breaker tunables the tenant had when it happened.
+#[derive(Deserialize)]
+pub struct EventBatch {
+    pub events: Vec<Event>,
+    pub breaker_failure_threshold: u32,
+    pub breaker_reset_ms: i64,
+}
+
+#[derive(Deserialize)]
+struct ResetRequest {
+    scope: Option<String>,
+    provider: Option<String>,
+}
+
+fn now_ms() -> i64 {
+    worker::Date::now().as_millis() as i64
 }
 
 impl ResilienceState {
-    async fn load(&self) -> Result<CooldownTable> {
-        if let Some(t) = self.table.borrow().as_ref() {
-            return Ok(t.clone());
+    async fn load(&self) -> Result<State> {
+        if let Some(s) = self.current.borrow().as_ref() {
+            return Ok(s.clone());
         }
-        let stored: Vec<Cooldown> = self.state.storage().get(STORAGE_KEY).await?.unwrap_or_default();
-        let mut t = CooldownTable::default();
-        t.merge(stored);
-        *self.table.borrow_mut() = Some(t.clone());
-        Ok(t)
+        let stored: Wire = self.state.storage().get(STORAGE_KEY).await?.unwrap_or_default();
+        let s = State::from_wire(stored);
+        *self.current.borrow_mut() = Some(s.clone());
+        Ok(s)
     }
 
-    async fn save(&self, mut t: CooldownTable) -> Result<()> {
-        let now = worker::Date::now().as_millis() as i64;
-        t.prune(now);
-        self.state.storage().put(STORAGE_KEY, t.active(now)).await?;
-        *self.table.borrow_mut() = Some(t);
-        Ok(())
+    async fn save(&self, mut s: State) -> Result<Wire> {
+        let wire = s.to_wire(now_ms());
+        self.state.storage().put(STORAGE_KEY, &wire).await?;
+        *self.current.borrow_mut() = Some(s);
+        Ok(wire)
     }
 }
 
 impl DurableObject for ResilienceState {
-    fn new(state: State, _env: Env) -> Self {
-        ResilienceState { state, table: RefCell::new(None) }
+    fn new(state: DoState, _env: Env) -> Self {
+        ResilienceState { state, current: RefCell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let now = worker::Date::now().as_millis() as i64;
-        if req.path() != "/cooldowns" {
-            return Response::error("not found", 404);
-        }
-        match req.method() {
-            Method::Get => Response::from_json(&self.load().await?.active(now)),
-            Method::Post => {
-                let Ok(c) = req.json::<Cooldown>().await else {
-                    return Response::error("body must be a cooldown", 400);
+        match (req.method(), req.path().as_str()) {
+            (Method::Get, "/state") => {
+                let mut s = self.load().await?;
+                Response::from_json(&s.to_wire(now_ms()))
+            }
+            (Method::Post, "/events") => {
+                let Ok(batch) = req.json::<EventBatch>().await else {
+                    return Response::error("body must be an event batch", 400);
                 };
-                let mut t = self.load().await?;
-                t.record(c);
-                self.save(t).await?;
+                let profiles = Profiles {
+                    backoff: BackoffProfile::API_KEY,
+                    breaker: BreakerProfile {
+                        failure_threshold: batch.breaker_failure_threshold,
+                        reset_ms: batch.breaker_reset_ms,
+                        ..BreakerProfile::API_KEY
+                    },
+                };
+                let mut s = self.load().await?;
+                for e in &batch.events {
+                    s.apply(e, &profiles);
+                }
+                self.save(s).await?;
                 Ok(Response::empty()?.with_status(204))
             }
-            Method::Delete => {
-                let scope = req.url()?.query_pairs().find(|(k, _)| k == "scope").map(|(_, v)| v.into_owned());
-                let mut t = self.load().await?;
-                t.clear(scope.as_deref());
-                self.save(t).await?;
+            (Method::Post, "/reset") => {
+                let Ok(r) = req.json::<ResetRequest>().await else {
+                    return Response::error("body must be a reset request", 400);
+                };
+                let mut s = self.load().await?;
+                s.reset(r.scope.as_deref(), r.provider.as_deref());
+                self.save(s).await?;
                 Ok(Response::empty()?.with_status(204))
             }
-            _ => Response::error("method not allowed", 405),
+            _ => Response::error("not found", 404),
         }
     }
 }

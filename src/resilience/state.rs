@@ -1,0 +1,198 @@
+//! One tenant's resilience state — cooldowns per connection (and connection + model) and a circuit
+//! breaker per provider — changed only by [`Event`]s. The same reducer runs in the `ResilienceState`
+//! Durable Object (the shared copy every isolate agrees on) and in each isolate's local view (what
+//! the request path consults without waiting), so both reach the same state from the same events.
+
+use super::breaker::{Breaker, BreakerProfile};
+use super::classify::{CooldownRule, CooldownScope};
+use super::cooldown::{self, BackoffProfile, Cooldown, CooldownTable};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Something an upstream call taught the gateway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    Failure {
+        provider: String,
+        connection: String,
+        model: String,
+        /// `classify::Reason` as text, shown in the health view.
+        reason: String,
+        cooldown: Option<CooldownRule>,
+        breaker: bool,
+        at: i64,
+    },
+    Success {
+        provider: String,
+        connection: String,
+        model: String,
+        at: i64,
+    },
+}
+
+/// Tunables, from the tenant's settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Profiles {
+    pub backoff: BackoffProfile,
+    pub breaker: BreakerProfile,
+}
+
+impl Default for Profiles {
+    fn default() -> Self {
+        Profiles { backoff: BackoffProfile::API_KEY, breaker: BreakerProfile::API_KEY }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct State {
+    pub cooldowns: CooldownTable,
+    pub breakers: BTreeMap<String, Breaker>,
+}
+
+/// The stored and transferred form of [`State`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Wire {
+    #[serde(default)]
+    pub cooldowns: Vec<Cooldown>,
+    #[serde(default)]
+    pub breakers: BTreeMap<String, Breaker>,
+}
+
+impl State {
+    pub fn apply(&mut self, e: &Event, p: &Profiles) {
+        match e {
+            Event::Failure { provider, connection, model, reason, cooldown: rule, breaker, at } => {
+                if let Some(CooldownRule { scope, fixed_ms }) = rule {
+                    let key = match scope {
+                        CooldownScope::Account => connection.clone(),
+                        CooldownScope::AccountModel => cooldown::scope(connection, model),
+                    };
+                    self.cooldowns.fail(&key, *at, *fixed_ms, reason, &p.backoff);
+                }
+                if *breaker {
+                    self.breakers.entry(provider.clone()).or_default().on_failure(*at, &p.breaker);
+                }
+            }
+            Event::Success { provider, connection, model, at } => {
+                // A success proves both the account and this model on it.
+                self.cooldowns.succeed(&cooldown::scope(connection, model));
+                self.cooldowns.succeed(connection);
+                if let Some(b) = self.breakers.get_mut(provider) {
+                    b.on_success(*at);
+                }
+            }
+        }
+    }
+
+    /// Milliseconds until `connection` may serve `model` again (account-wide or per model).
+    pub fn cooling(&self, connection: &str, model: &str, now_ms: i64) -> Option<i64> {
+        let per_model = self.cooldowns.remaining(&cooldown::scope(connection, model), now_ms);
+        let account = self.cooldowns.remaining(connection, now_ms);
+        per_model.max(account)
+    }
+
+    /// Whether the provider's breaker lets a request through now (an open breaker may admit a probe).
+    pub fn breaker_allows(&mut self, provider: &str, now_ms: i64, p: &Profiles) -> bool {
+        self.breakers.get_mut(provider).is_none_or(|b| b.allow(now_ms, &p.breaker))
+    }
+
+    /// Milliseconds until an open breaker lets a probe through.
+    pub fn breaker_wait(&self, provider: &str, now_ms: i64) -> Option<i64> {
+        self.breakers.get(provider).and_then(|b| b.retry_in_ms(now_ms))
+    }
+
+    /// Clears cooldowns (one scope or all) and breakers (one provider or all).
+    pub fn reset(&mut self, scope: Option<&str>, provider: Option<&str>) {
+        self.cooldowns.clear(scope);
+        match provider {
+            Some(p) => {
+                self.breakers.remove(p);
+            }
+            None if scope.is_none() => self.breakers.clear(),
+            None => {}
+        }
+    }
+
+    pub fn to_wire(&mut self, now_ms: i64) -> Wire {
+        self.cooldowns.prune(now_ms);
+        Wire { cooldowns: self.cooldowns.snapshot(), breakers: self.breakers.clone() }
+    }
+
+    pub fn from_wire(w: Wire) -> State {
+        let mut cooldowns = CooldownTable::default();
+        cooldowns.merge(w.cooldowns);
+        State { cooldowns, breakers: w.breakers }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resilience::classify::{classify, Failure};
+
+    fn failure(status: u16, conn: &str, at: i64) -> Event {
+        let v = classify(&Failure { status: Some(status), timed_out: false, message: "", retry_after_ms: None });
+        Event::Failure {
+            provider: "openai".into(),
+            connection: conn.into(),
+            model: "gpt-4o".into(),
+            reason: v.reason.as_str().into(),
+            cooldown: v.cooldown,
+            breaker: v.counts_for_breaker,
+            at,
+        }
+    }
+
+    fn success(conn: &str, at: i64) -> Event {
+        Event::Success { provider: "openai".into(), connection: conn.into(), model: "gpt-4o".into(), at }
+    }
+
+    #[test]
+    fn failures_cool_down_and_a_success_clears() {
+        let p = Profiles::default();
+        let mut s = State::default();
+        s.apply(&failure(429, "a", 1_000), &p);
+        assert!(s.cooling("a", "gpt-4o", 1_500).is_some());
+        assert!(s.cooling("a", "o3", 1_500).is_none(), "a rate limit is per model");
+        s.apply(&failure(401, "b", 1_000), &p);
+        assert!(s.cooling("b", "o3", 1_500).is_some(), "bad credentials park the whole account");
+        s.apply(&success("a", 2_000), &p);
+        assert!(s.cooling("a", "gpt-4o", 2_000).is_none());
+    }
+
+    #[test]
+    fn server_errors_open_the_breaker_at_its_threshold() {
+        let p = Profiles {
+            breaker: BreakerProfile { failure_threshold: 2, ..BreakerProfile::API_KEY },
+            ..Profiles::default()
+        };
+        let mut s = State::default();
+        assert!(s.breaker_allows("openai", 0, &p));
+        s.apply(&failure(500, "a", 10), &p);
+        assert!(s.breaker_allows("openai", 20, &p));
+        s.apply(&failure(502, "b", 30), &p);
+        assert!(!s.breaker_allows("openai", 40, &p));
+        assert!(s.breaker_wait("openai", 40).is_some());
+        // After the reset timeout a probe is admitted, and its success closes the breaker.
+        let later = 30 + p.breaker.reset_ms + 1;
+        assert!(s.breaker_allows("openai", later, &p));
+        s.apply(&success("a", later + 1), &p);
+        assert!(s.breaker_allows("openai", later + 2, &p));
+        assert_eq!(s.breakers["openai"].state_name(), "closed");
+    }
+
+    #[test]
+    fn wire_round_trip_and_reset() {
+        let p = Profiles::default();
+        let mut s = State::default();
+        s.apply(&failure(500, "a", 1_000), &p);
+        let w = s.to_wire(1_000);
+        let json = serde_json::to_string(&w).unwrap();
+        let mut back = State::from_wire(serde_json::from_str(&json).unwrap());
+        assert_eq!(back.cooling("a", "gpt-4o", 1_100), s.cooling("a", "gpt-4o", 1_100));
+        back.reset(None, None);
+        assert!(back.cooling("a", "gpt-4o", 1_100).is_none());
+        assert!(back.breakers.is_empty());
+    }
+}
