@@ -3,6 +3,7 @@
 use crate::error::{GatewayError, Result};
 use crate::resilience::breaker::BreakerProfile;
 use crate::resilience::state::Profiles;
+use crate::routing::strategy::Strategy;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,6 +17,11 @@ pub struct Settings {
     pub breaker_failure_threshold: u32,
     /// How long an open breaker waits before letting a probe through, in milliseconds.
     pub breaker_reset_ms: u64,
+    /// How a provider's connections are ordered: `priority` (fill-first), `round_robin`, `random`,
+    /// `least_used`, `p2c`, `weighted`, `cost_optimized`.
+    pub account_strategy: Strategy,
+    /// Round-robin: requests a connection serves before the next one takes over.
+    pub sticky_limit: u32,
 }
 
 impl Default for Settings {
@@ -25,6 +31,8 @@ impl Default for Settings {
             upstream_timeout_ms: 120_000,
             breaker_failure_threshold: BreakerProfile::API_KEY.failure_threshold,
             breaker_reset_ms: BreakerProfile::API_KEY.reset_ms as u64,
+            account_strategy: Strategy::Priority,
+            sticky_limit: 3,
         }
     }
 }
@@ -73,7 +81,8 @@ impl Settings {
         check("max_request_bytes", self.max_request_bytes, Self::MAX_REQUEST_BYTES_RANGE)?;
         check("upstream_timeout_ms", self.upstream_timeout_ms, Self::UPSTREAM_TIMEOUT_RANGE)?;
         check("breaker_failure_threshold", self.breaker_failure_threshold.into(), Self::BREAKER_THRESHOLD_RANGE)?;
-        check("breaker_reset_ms", self.breaker_reset_ms, Self::BREAKER_RESET_RANGE)
+        check("breaker_reset_ms", self.breaker_reset_ms, Self::BREAKER_RESET_RANGE)?;
+        check("sticky_limit", self.sticky_limit.into(), (1, 1_000))
     }
 }
 

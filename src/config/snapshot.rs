@@ -1,6 +1,8 @@
 //! The hot-path view of one tenant, rebuilt from D1 after every admin write and cached in KV.
 
 use super::Settings;
+use crate::routing::alias::{Aliases, FallbackChains};
+use crate::routing::combo::Combo;
 use serde::{Deserialize, Serialize};
 
 /// A provider account as stored. The credential is only ever held encrypted here.
@@ -29,16 +31,26 @@ pub struct KeyEntry {
     pub key_id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TenantSnapshot {
     pub tenant: String,
     /// When this snapshot was built (ms since epoch); newer wins.
     pub version: i64,
     pub connections: Vec<ConnectionRecord>,
     pub settings: Settings,
+    #[serde(default)]
+    pub combos: Vec<Combo>,
+    #[serde(default)]
+    pub aliases: Aliases,
+    #[serde(default)]
+    pub fallback_chains: FallbackChains,
 }
 
 impl TenantSnapshot {
+    pub fn combo(&self, name: &str) -> Option<&Combo> {
+        self.combos.iter().find(|c| c.name == name)
+    }
+
     /// Active connections of `provider`, most preferred first (priority, then age).
     pub fn connections_for(&self, provider: &str) -> Vec<&ConnectionRecord> {
         let mut v: Vec<_> = self.connections.iter().filter(|c| c.is_active && c.provider == provider).collect();
@@ -91,6 +103,7 @@ mod tests {
                 conn("d", "deepseek", 0, false),
             ],
             settings: Settings::default(),
+            ..Default::default()
         };
         let ids: Vec<_> = s.connections_for("openai").iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["b", "a"]);

@@ -9,9 +9,12 @@ use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::passthrough::{self, Inspected};
 use crate::formats::Format;
 use crate::ir::{repair, EncodeCtx};
+use crate::pricing;
 use crate::providers::{AuthStyle, ProviderSpec};
 use crate::resilience::cooldown;
+use crate::routing::combo;
 use crate::routing::model::{resolve, Resolved};
+use crate::routing::strategy::{self, Candidate, RoundRobinStates};
 use serde_json::Value;
 
 pub const USER_AGENT: &str = concat!("omniroute-edge/", env!("CARGO_PKG_VERSION"));
@@ -64,11 +67,71 @@ pub struct Attempt<'a> {
 /// The (provider, upstream model) pairs that can serve `model`, in order of preference.
 pub struct Targets {
     pub list: Vec<Resolved>,
+    /// A combo's first-byte timeout per target, overriding the tenant setting.
+    pub timeout_ms: Option<u64>,
 }
 
+/// How deep combos may nest.
+const MAX_COMBO_DEPTH: usize = 3;
+
 impl Targets {
-    pub fn for_model(snapshot: &TenantSnapshot, model: &str) -> Result<Targets> {
-        Ok(Targets { list: vec![resolve(model, &snapshot.connected_providers())?] })
+    /// What `model` names: an alias is followed (exact names beat patterns); a combo becomes its
+    /// targets, ordered by the combo's strategy (`rr` keeps round-robin positions, `rng` drives the
+    /// random strategies); the fallback chain configured for the model is appended. Names that do
+    /// not resolve are skipped as long as one does.
+    pub fn for_model(snapshot: &TenantSnapshot, model: &str, rr: &mut RoundRobinStates, rng: u64) -> Result<Targets> {
+        let connected = snapshot.connected_providers();
+        let name = snapshot.aliases.resolve(model).unwrap_or(model);
+        let mut names: Vec<String> = Vec::new();
+        let mut timeout_ms = None;
+        match snapshot.combo(name) {
+            Some(combo) => {
+                let expanded = combo::expand(name, |n| snapshot.combo(n), MAX_COMBO_DEPTH)?;
+                let candidates: Vec<Candidate> = expanded
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (m, weight))| Candidate {
+                        key: m.clone(),
+                        weight: *weight,
+                        priority: i as i64,
+                        cost: resolve(snapshot.aliases.resolve(m).unwrap_or(m), &connected)
+                            .ok()
+                            .and_then(|r| pricing::price(r.provider.id, &r.model))
+                            .map(pricing::blended),
+                        ..Candidate::default()
+                    })
+                    .collect();
+                let state = rr.group(&format!("combo:{}", combo.name), combo.config.sticky_limit);
+                names = strategy::order(combo.strategy, &candidates, state, rng)
+                    .into_iter()
+                    .map(|i| expanded[i].0.clone())
+                    .collect();
+                timeout_ms = Some(combo.config.target_timeout_ms);
+            }
+            None => names.push(name.to_string()),
+        }
+        for after in [model, name] {
+            for m in snapshot.fallback_chains.after(after) {
+                if !names.iter().any(|n| n == m) {
+                    names.push(m.to_string());
+                }
+            }
+        }
+        let mut list: Vec<Resolved> = Vec::new();
+        let mut first_error = None;
+        for n in &names {
+            match resolve(snapshot.aliases.resolve(n).unwrap_or(n), &connected) {
+                Ok(r) if !list.contains(&r) => list.push(r),
+                Ok(_) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if list.is_empty() {
+            return Err(first_error.unwrap_or_else(|| crate::routing::model::unknown_model(model)));
+        }
+        Ok(Targets { list, timeout_ms })
     }
 
     /// Every way to serve the request, most preferred first. Left out: connections cooling down for
@@ -81,6 +144,8 @@ impl Targets {
         snapshot: &'a TenantSnapshot,
         cooling: impl Fn(&str, &str) -> Option<i64>,
         mut open: impl FnMut(&str) -> Option<i64>,
+        rr: &mut RoundRobinStates,
+        rng: u64,
     ) -> Result<Vec<Attempt<'a>>> {
         let mut out = Vec::new();
         let mut cooling_wait: Option<i64> = None;
@@ -95,7 +160,7 @@ impl Targets {
                 shorter(&mut breaker_wait, wait);
                 continue;
             }
-            for conn in conns {
+            for conn in order_connections(snapshot, t.provider.id, conns, rr, rng) {
                 match cooling(&conn.id, &t.model) {
                     Some(wait) => shorter(&mut cooling_wait, wait),
                     None => out.push(Attempt { provider: t.provider, model: &t.model, connection: conn }),
@@ -134,6 +199,23 @@ impl Targets {
         .with_param("model")
         .with_code("model_not_found"))
     }
+}
+
+/// A provider's connections in the order the tenant's account strategy gives (fill-first by default).
+fn order_connections<'a>(
+    snapshot: &TenantSnapshot,
+    provider: &str,
+    conns: Vec<&'a ConnectionRecord>,
+    rr: &mut RoundRobinStates,
+    rng: u64,
+) -> Vec<&'a ConnectionRecord> {
+    let candidates: Vec<Candidate> = conns
+        .iter()
+        .map(|c| Candidate { key: c.id.clone(), weight: 1, priority: c.priority, ..Candidate::default() })
+        .collect();
+    let settings = &snapshot.settings;
+    let state = rr.group(&format!("provider:{provider}"), settings.sticky_limit);
+    strategy::order(settings.account_strategy, &candidates, state, rng).into_iter().map(|i| conns[i]).collect()
 }
 
 /// The upstream request for one attempt. `decrypt` turns a stored credential into the plaintext
@@ -187,8 +269,9 @@ pub fn plan(
     id_seed: &str,
     now_secs: i64,
 ) -> Result<UpstreamCall> {
-    let targets = Targets::for_model(snapshot, &req.model)?;
-    let attempts = targets.attempts(snapshot, |c, m| cooling(&cooldown::scope(c, m)), |_| None)?;
+    let mut rr = RoundRobinStates::default();
+    let targets = Targets::for_model(snapshot, &req.model, &mut rr, 0)?;
+    let attempts = targets.attempts(snapshot, |c, m| cooling(&cooldown::scope(c, m)), |_| None, &mut rr, 0)?;
     build(&attempts[0], req, decrypt, id_seed, now_secs)
 }
 
@@ -220,7 +303,13 @@ mod tests {
     use serde_json::json;
 
     fn snapshot(conns: Vec<ConnectionRecord>) -> TenantSnapshot {
-        TenantSnapshot { tenant: "t".into(), version: 1, connections: conns, settings: Settings::default() }
+        TenantSnapshot {
+            tenant: "t".into(),
+            version: 1,
+            connections: conns,
+            settings: Settings::default(),
+            ..Default::default()
+        }
     }
 
     fn conn(id: &str, provider: &str, priority: i64, base_url: Option<&str>) -> ConnectionRecord {
@@ -290,16 +379,51 @@ mod tests {
     fn attempts_list_every_connection_in_order_without_the_cooling_ones() {
         let s =
             snapshot(vec![conn("a", "openai", 1, None), conn("b", "openai", 2, None), conn("c", "openai", 3, None)]);
-        let t = Targets::for_model(&s, "openai/gpt-4o").unwrap();
+        let mut rr = RoundRobinStates::default();
+        let t = Targets::for_model(&s, "openai/gpt-4o", &mut rr, 0).unwrap();
         let ids: Vec<_> = t
-            .attempts(&s, |c, m| (c == "b" && m == "gpt-4o").then_some(1), |_| None)
+            .attempts(&s, |c, m| (c == "b" && m == "gpt-4o").then_some(1), |_| None, &mut rr, 0)
             .unwrap()
             .iter()
             .map(|a| a.connection.id.as_str())
             .collect();
         assert_eq!(ids, ["a", "c"]);
-        let e = t.attempts(&s, |_, _| None, |_| Some(4_500)).unwrap_err();
+        let e = t.attempts(&s, |_, _| None, |_| Some(4_500), &mut rr, 0).unwrap_err();
         assert_eq!((e.status, e.code.as_deref(), e.retry_after_secs), (503, Some("circuit_open"), Some(5)));
+    }
+
+    #[test]
+    fn combos_aliases_and_fallback_chains_expand_into_targets() {
+        use crate::routing::alias::{Aliases, FallbackChains};
+        use crate::routing::combo::Combo;
+        let mut s =
+            snapshot(vec![conn("a", "openai", 1, None), conn("g", "groq", 1, None), conn("d", "deepseek", 1, None)]);
+        s.combos = vec![serde_json::from_value::<Combo>(json!({
+            "name": "coding", "targets": [{"model": "fast"}, {"model": "groq/llama-3.3-70b-versatile"}], "strategy": "priority"
+        }))
+        .unwrap()];
+        s.aliases = Aliases::new([("fast", "openai/gpt-4o-mini"), ("claude-*", "coding")]);
+        let mut chains = FallbackChains::new();
+        chains.set("coding", vec!["ds/deepseek-chat".to_string()]);
+        s.fallback_chains = chains;
+        let mut rr = RoundRobinStates::default();
+        let route = |model: &str, rr: &mut RoundRobinStates| -> Vec<(String, String)> {
+            Targets::for_model(&s, model, rr, 0)
+                .unwrap()
+                .list
+                .iter()
+                .map(|r| (r.provider.id.to_string(), r.model.clone()))
+                .collect()
+        };
+        let want = vec![
+            ("openai".to_string(), "gpt-4o-mini".to_string()),
+            ("groq".to_string(), "llama-3.3-70b-versatile".to_string()),
+            ("deepseek".to_string(), "deepseek-chat".to_string()),
+        ];
+        assert_eq!(route("coding", &mut rr), want);
+        assert_eq!(route("claude-sonnet-4-5", &mut rr), want, "a wildcard alias may name a combo");
+        assert_eq!(route("fast", &mut rr), vec![("openai".to_string(), "gpt-4o-mini".to_string())]);
+        assert!(Targets::for_model(&s, "nope", &mut rr, 0).is_err());
     }
 
     #[test]

@@ -3,12 +3,15 @@
 //! rebuilds the tenant's snapshot, so the request path sees it at once in this isolate.
 
 use super::http::{header, json_response, read_body};
+use super::repo::RoutingTable;
 use super::repo::{self, ApiKeyRow};
 use super::{config_store, env, resilience};
 use crate::config::input::{self, ConnectionPatch, NewApiKey, NewConnection};
 use crate::config::{valid_tenant_id, ConnectionRecord, KeyEntry, DEFAULT_TENANT};
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::providers::catalog;
+use crate::providers::{self, catalog};
+use crate::routing::alias::{self, Alias};
+use crate::routing::combo::Combo;
 use crate::security::{self, api_keys, crypto};
 use serde_json::{json, Value};
 use worker::{Env, Method, Request, Response};
@@ -57,18 +60,104 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
         }
         (Method::Get, ["health"]) => health(env, &tenant).await,
         (Method::Delete, ["cooldowns"] | ["health"]) => {
-            let q = |name: &str| req.url().ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
-            let (scope, provider) = (q("scope"), q("provider"));
+            let (scope, provider) = (query(&req, "scope"), query(&req, "provider"));
             resilience::reset(env, &tenant, scope.as_deref(), provider.as_deref()).await?;
             let what = scope.or(provider).unwrap_or_else(|| "all".into());
             Ok(json_response(200, &json!({"reset": what}))?)
         }
-        (Method::Get, ["stats"]) => Ok(json_response(200, &json!({"config_cache": config_store::stats()}))?),
-        (_, ["providers" | "keys" | "settings" | "stats" | "cooldowns" | "health", ..]) => {
-            Err(GatewayError::new(ErrorKind::InvalidRequest, "Method not allowed for this path.").with_status(405))
+        (Method::Get, ["combos"]) => Ok(json_response(200, &json!({"data": repo::combos(&db, &tenant).await?}))?),
+        (Method::Post, ["combos"]) => {
+            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            let combo: Combo = input::parse(&body)?;
+            combo.validate()?;
+            if providers::find(&combo.name).is_some() {
+                return Err(GatewayError::invalid_request(format!(
+                    "`{}` is a provider name; pick another combo name.",
+                    combo.name
+                ))
+                .with_param("name"));
+            }
+            repo::put_combo(&db, &tenant, &combo, env::now_ms()).await?;
+            config_store::rebuild_snapshot(env, &tenant).await?;
+            Ok(json_response(201, &serde_json::to_value(&combo).unwrap_or_default())?)
         }
+        (Method::Delete, ["combos", name]) => delete_routing(env, &tenant, RoutingTable::Combos, name).await,
+        (Method::Get, ["aliases"]) => {
+            let aliases = repo::aliases(&db, &tenant).await?;
+            Ok(json_response(200, &json!({"data": aliases.entries()}))?)
+        }
+        (Method::Post, ["aliases"]) => {
+            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            let a: Alias = input::parse(&body)?;
+            alias::validate_alias(&a.pattern, &a.target)?;
+            repo::put_alias(&db, &tenant, &a.pattern, &a.target, env::now_ms()).await?;
+            config_store::rebuild_snapshot(env, &tenant).await?;
+            Ok(json_response(201, &serde_json::to_value(&a).unwrap_or_default())?)
+        }
+        (Method::Delete, ["aliases"]) => {
+            let pattern = query(&req, "pattern")
+                .ok_or_else(|| GatewayError::invalid_request("Give the alias as ?pattern=…").with_param("pattern"))?;
+            delete_routing(env, &tenant, RoutingTable::Aliases, &pattern).await
+        }
+        (Method::Get, ["fallback-chains"]) => {
+            let chains = repo::fallback_chains(&db, &tenant).await?;
+            let data: Vec<Value> = chains.iter().map(|(m, c)| json!({"model": m, "chain": c})).collect();
+            Ok(json_response(200, &json!({"data": data}))?)
+        }
+        (Method::Post, ["fallback-chains"]) => {
+            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            let c: ChainInput = input::parse(&body)?;
+            alias::validate_chain(&c.model, &c.chain)?;
+            repo::put_fallback_chain(&db, &tenant, &c.model, &c.chain, env::now_ms()).await?;
+            config_store::rebuild_snapshot(env, &tenant).await?;
+            Ok(json_response(201, &json!({"model": c.model, "chain": c.chain}))?)
+        }
+        (Method::Delete, ["fallback-chains"]) => {
+            let model = query(&req, "model")
+                .ok_or_else(|| GatewayError::invalid_request("Give the model as ?model=…").with_param("model"))?;
+            delete_routing(env, &tenant, RoutingTable::FallbackChains, &model).await
+        }
+        (Method::Get, ["models", "catalog"]) => models_catalog(),
+        (Method::Get, ["stats"]) => Ok(json_response(200, &json!({"config_cache": config_store::stats()}))?),
+        (
+            _,
+            ["providers" | "keys" | "settings" | "stats" | "cooldowns" | "health" | "combos" | "aliases"
+            | "fallback-chains", ..],
+        ) => Err(GatewayError::new(ErrorKind::InvalidRequest, "Method not allowed for this path.").with_status(405)),
         _ => Err(GatewayError::not_found(format!("No admin route `{path}`."))),
     }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChainInput {
+    model: String,
+    chain: Vec<String>,
+}
+
+fn query(req: &Request, name: &str) -> Option<String> {
+    req.url().ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+async fn delete_routing(env: &Env, tenant: &str, table: RoutingTable, key: &str) -> Result<Response> {
+    if !repo::delete_routing(&repo::db(env)?, tenant, table, key).await? {
+        return Err(GatewayError::not_found(format!("Nothing named `{key}`.")));
+    }
+    config_store::rebuild_snapshot(env, tenant).await?;
+    Ok(json_response(200, &json!({"deleted": key}))?)
+}
+
+/// Every built-in provider's models, grouped by provider, with the provider's wire format.
+fn models_catalog() -> Result<Response> {
+    let data: Vec<Value> = catalog::ALL
+        .iter()
+        .map(|p| {
+            let models: Vec<Value> =
+                p.models.iter().map(|m| json!({"id": format!("{}/{m}", p.id), "kind": "chat"})).collect();
+            json!({"provider": p.id, "name": p.name, "format": p.format, "models": models})
+        })
+        .collect();
+    Ok(json_response(200, &json!({"data": data}))?)
 }
 
 /// Breaker state per provider and cooldowns per connection, from the shared Durable Object.

@@ -106,6 +106,9 @@ pub async fn rebuild_snapshot(env: &Env, tenant: &str) -> Result<TenantSnapshot>
         version: env::now_ms(),
         connections: repo::connections(&db, tenant).await?,
         settings: repo::settings(&db, tenant).await?,
+        combos: repo::combos(&db, tenant).await?,
+        aliases: repo::aliases(&db, tenant).await?,
+        fallback_chains: repo::fallback_chains(&db, tenant).await?,
     };
     let json = serde_json::to_string(&snap).map_err(|e| GatewayError::internal(e.to_string()))?;
     kv(env)?.put(&snapshot_key(tenant), json).map_err(kv_err)?.execute().await.map_err(kv_err)?;

@@ -3,6 +3,8 @@
 
 use crate::config::{ConnectionRecord, KeyEntry, Settings};
 use crate::error::{GatewayError, Result};
+use crate::routing::alias::{Aliases, FallbackChains};
+use crate::routing::combo::Combo;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
@@ -213,4 +215,104 @@ pub async fn tenant_exists(db: &D1Database, tenant: &str) -> Result<bool> {
     }
     let row = first::<Row>(db, "SELECT id FROM tenants WHERE id = ?1", &[s(tenant)]).await?;
     Ok(row.is_some())
+}
+
+// ---- routing configuration: combos, model aliases, fallback chains (values validated by the core)
+
+pub async fn combos(db: &D1Database, tenant: &str) -> Result<Vec<Combo>> {
+    #[derive(Deserialize)]
+    struct Row {
+        data: String,
+    }
+    let rows: Vec<Row> = all(db, "SELECT data FROM combos WHERE tenant_id = ?1 ORDER BY name", &[s(tenant)]).await?;
+    rows.iter()
+        .map(|r| {
+            serde_json::from_str(&r.data).map_err(|e| GatewayError::internal(format!("stored combo unreadable: {e}")))
+        })
+        .collect()
+}
+
+pub async fn put_combo(db: &D1Database, tenant: &str, combo: &Combo, now: i64) -> Result<()> {
+    let json = serde_json::to_string(combo).map_err(|e| GatewayError::internal(e.to_string()))?;
+    run(
+        db,
+        "INSERT INTO combos (tenant_id, name, data, updated_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (tenant_id, name) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+        &[s(tenant), s(&combo.name), s(&json), n(now)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes a row of one of the routing tables by its key column; returns whether one existed.
+pub async fn delete_routing(db: &D1Database, tenant: &str, table: RoutingTable, key: &str) -> Result<bool> {
+    let (table, column) = match table {
+        RoutingTable::Combos => ("combos", "name"),
+        RoutingTable::Aliases => ("model_aliases", "pattern"),
+        RoutingTable::FallbackChains => ("fallback_chains", "model"),
+    };
+    let sql = format!("DELETE FROM {table} WHERE tenant_id = ?1 AND {column} = ?2");
+    let r = run(db, &sql, &[s(tenant), s(key)]).await?;
+    Ok(r.meta().map_err(d1_err)?.and_then(|m| m.changes).unwrap_or(0) > 0)
+}
+
+#[derive(Clone, Copy)]
+pub enum RoutingTable {
+    Combos,
+    Aliases,
+    FallbackChains,
+}
+
+pub async fn aliases(db: &D1Database, tenant: &str) -> Result<Aliases> {
+    #[derive(Deserialize)]
+    struct Row {
+        pattern: String,
+        target: String,
+    }
+    let rows: Vec<Row> = all(
+        db,
+        "SELECT pattern, target FROM model_aliases WHERE tenant_id = ?1 ORDER BY updated_at, pattern",
+        &[s(tenant)],
+    )
+    .await?;
+    Ok(Aliases::new(rows.into_iter().map(|r| (r.pattern, r.target))))
+}
+
+pub async fn put_alias(db: &D1Database, tenant: &str, pattern: &str, target: &str, now: i64) -> Result<()> {
+    run(
+        db,
+        "INSERT INTO model_aliases (tenant_id, pattern, target, updated_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (tenant_id, pattern) DO UPDATE SET target = excluded.target, updated_at = excluded.updated_at",
+        &[s(tenant), s(pattern), s(target), n(now)],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn fallback_chains(db: &D1Database, tenant: &str) -> Result<FallbackChains> {
+    #[derive(Deserialize)]
+    struct Row {
+        model: String,
+        chain: String,
+    }
+    let rows: Vec<Row> = all(db, "SELECT model, chain FROM fallback_chains WHERE tenant_id = ?1", &[s(tenant)]).await?;
+    let mut chains = FallbackChains::new();
+    for r in rows {
+        let chain: Vec<String> = serde_json::from_str(&r.chain)
+            .map_err(|e| GatewayError::internal(format!("stored fallback chain unreadable: {e}")))?;
+        chains.set(r.model, chain);
+    }
+    Ok(chains)
+}
+
+pub async fn put_fallback_chain(db: &D1Database, tenant: &str, model: &str, chain: &[String], now: i64) -> Result<()> {
+    let json = serde_json::to_string(chain).map_err(|e| GatewayError::internal(e.to_string()))?;
+    run(
+        db,
+        "INSERT INTO fallback_chains (tenant_id, model, chain, updated_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (tenant_id, model) DO UPDATE SET chain = excluded.chain, updated_at = excluded.updated_at",
+        &[s(tenant), s(model), s(&json), n(now)],
+    )
+    .await?;
+    Ok(())
 }

@@ -6,7 +6,7 @@
 use super::http::{header, json_response, read_body};
 use super::{config_store, env, resilience, upstream_fetch};
 use crate::config::{ConnectionRecord, TenantSnapshot};
-use crate::engine::plan::{self, ClientRequest, Targets, UpstreamCall};
+use crate::engine::plan::{self, Attempt, ClientRequest, Targets, UpstreamCall};
 use crate::engine::translate::{self, StreamTranslator};
 use crate::engine::upstream;
 use crate::error::{ErrorKind, GatewayError, Result};
@@ -14,6 +14,7 @@ use crate::formats::{openai_chat, Format};
 use crate::resilience::classify::{classify, Action, Failure};
 use crate::resilience::state::Event;
 use crate::routing::model::available;
+use crate::routing::strategy::RoundRobinStates;
 use crate::security::{api_keys, crypto, to_hex};
 use futures::StreamExt;
 use std::cell::RefCell;
@@ -83,12 +84,32 @@ pub async fn generate(
     resilience::refresh_if_stale(env, ctx, tenant, now, settings);
     let seed = to_hex(&env::random_bytes::<12>()?);
 
-    let targets = Targets::for_model(&snapshot, &client.model)?;
-    let attempts = targets.attempts(
-        &snapshot,
-        |conn, model| resilience::cooling(tenant, conn, model, now),
-        |provider| resilience::breaker(tenant, provider, now, settings).err(),
-    )?;
+    let rng = u64::from_le_bytes(env::random_bytes::<8>()?);
+    let (targets, attempts) = ROUND_ROBIN.with(|rr| {
+        let rr = &mut rr.borrow_mut();
+        let targets = Targets::for_model(&snapshot, &client.model, rr, rng)?;
+        let attempts: Vec<(usize, usize)> = targets
+            .attempts(
+                &snapshot,
+                |conn, model| resilience::cooling(tenant, conn, model, now),
+                |provider| resilience::breaker(tenant, provider, now, settings).err(),
+                rr,
+                rng,
+            )?
+            .iter()
+            .map(|a| locate(&targets, &snapshot, a))
+            .collect();
+        Ok::<_, GatewayError>((targets, attempts))
+    })?;
+    let attempts: Vec<Attempt> = attempts
+        .iter()
+        .map(|&(t, c)| Attempt {
+            provider: targets.list[t].provider,
+            model: &targets.list[t].model,
+            connection: &snapshot.connections[c],
+        })
+        .collect();
+    let timeout_ms = targets.timeout_ms.unwrap_or(settings.upstream_timeout_ms);
 
     // Try the attempts in order until one answers. Until an upstream has answered successfully
     // nothing has been sent to the client, so every failure can still fall back.
@@ -109,7 +130,7 @@ pub async fn generate(
                 }
             }
         }
-        let outcome = upstream_fetch::send(&call, settings.upstream_timeout_ms).await;
+        let outcome = upstream_fetch::send(&call, timeout_ms).await;
         let at = env::now_ms();
         let (error, status) = match outcome {
             Ok(resp) if (200..300).contains(&resp.status_code()) => {
@@ -157,6 +178,18 @@ pub async fn generate(
         last_error = Some(error);
     }
     Err(last_error.unwrap_or_else(|| GatewayError::internal("no upstream attempt was made")))
+}
+
+thread_local! {
+    /// Round-robin positions per combo and per provider (isolate-local, like the original gateway's).
+    static ROUND_ROBIN: RefCell<RoundRobinStates> = RefCell::new(RoundRobinStates::default());
+}
+
+/// An attempt as indexes (target, connection), so it can outlive the round-robin borrow.
+fn locate(targets: &Targets, snapshot: &TenantSnapshot, a: &Attempt) -> (usize, usize) {
+    let t = targets.list.iter().position(|r| r.provider.id == a.provider.id && r.model == a.model).unwrap_or(0);
+    let c = snapshot.connections.iter().position(|c| c.id == a.connection.id).unwrap_or(0);
+    (t, c)
 }
 
 /// How many upstream calls one request may make before giving up.

@@ -79,6 +79,9 @@ impl State {
                 self.cooldowns.succeed(&cooldown::scope(connection, model));
                 self.cooldowns.succeed(connection);
                 if let Some(b) = self.breakers.get_mut(provider) {
+                    // The probe may have been admitted by another copy (an isolate's view): past the
+                    // reset time an open breaker here admits it too, so the success can close it.
+                    b.allow(*at, &p.breaker);
                     b.on_success(*at);
                 }
             }
@@ -180,6 +183,25 @@ mod tests {
         s.apply(&success("a", later + 1), &p);
         assert!(s.breaker_allows("openai", later + 2, &p));
         assert_eq!(s.breakers["openai"].state_name(), "closed");
+    }
+
+    #[test]
+    fn a_probe_admitted_elsewhere_closes_this_copy_too() {
+        let p = Profiles {
+            breaker: BreakerProfile { failure_threshold: 1, ..BreakerProfile::API_KEY },
+            ..Profiles::default()
+        };
+        let mut shared = State::default();
+        shared.apply(&failure(500, "a", 0), &p);
+        assert_eq!(shared.breakers["openai"].state_name(), "open");
+        // An isolate let a probe through after the reset time; only its success reaches this copy.
+        shared.apply(&success("a", p.breaker.reset_ms + 10), &p);
+        assert_eq!(shared.breakers["openai"].state_name(), "closed");
+        // A late success from before the reset time does not close an open breaker.
+        let mut s = State::default();
+        s.apply(&failure(500, "a", 0), &p);
+        s.apply(&success("a", 5), &p);
+        assert_eq!(s.breakers["openai"].state_name(), "open");
     }
 
     #[test]

@@ -87,3 +87,130 @@ test("streaming requests fall back too, before the first byte reaches the client
   for await (const c of stream) text += c.choices[0]?.delta?.content ?? "";
   assert.equal(text, "echo: keep going");
 });
+
+test("a combo falls back across formats: an overloaded Anthropic target, then Gemini", async () => {
+  const created = await gw.admin("POST", "/api/combos", {
+    name: "coding", strategy: "priority", targets: [{ model: "anthropic/overloaded" }, { model: "gemini/chat-model" }],
+  });
+  assert.equal(created.status, 201, created.text);
+  const { data, response } = await client.chat.completions.create({ model: "coding", messages }).withResponse();
+  assert.equal(data.choices[0].message.content, "echo: keep going");
+  assert.equal(response.headers.get("x-omniroute-provider"), "gemini");
+  assert.equal(response.headers.get("x-omniroute-attempts"), "2");
+  assert.equal(data.model, "coding", "the client sees the name it asked for");
+  const list = (await gw.admin("GET", "/api/combos")).json.data;
+  assert.ok(list.some((c) => c.name === "coding"));
+  // Bad combos are refused with the field at fault.
+  for (const bad of [{ name: "x/y", targets: [{ model: "a" }] }, { name: "empty", targets: [] }, { name: "openai", targets: [{ model: "a" }] }]) {
+    assert.equal((await gw.admin("POST", "/api/combos", bad)).status, 400, JSON.stringify(bad));
+  }
+});
+
+test("aliases (exact and wildcard) and fallback chains route requests", async () => {
+  assert.equal((await gw.admin("POST", "/api/aliases", { pattern: "my-*", target: "coding" })).status, 201);
+  assert.equal((await gw.admin("POST", "/api/aliases", { pattern: "my-fast", target: "openai/gpt-4o" })).status, 201);
+  const viaWildcard = await client.chat.completions.create({ model: "my-anything", messages }).withResponse();
+  assert.equal(viaWildcard.response.headers.get("x-omniroute-provider"), "gemini", "my-* → the combo");
+  const exact = await client.chat.completions.create({ model: "my-fast", messages }).withResponse();
+  assert.equal(exact.response.headers.get("x-omniroute-provider"), "openai", "the exact alias beats the pattern");
+
+  assert.equal((await gw.admin("POST", "/api/fallback-chains", { model: "deepseek/server-error", chain: ["gemini/chat-model"] })).status, 201);
+  const chained = await client.chat.completions.create({ model: "deepseek/server-error", messages }).withResponse();
+  assert.equal(chained.response.headers.get("x-omniroute-provider"), "gemini");
+  assert.equal((await gw.admin("DELETE", "/api/fallback-chains?model=deepseek%2Fserver-error")).status, 200);
+  assert.equal((await gw.admin("DELETE", "/api/aliases?pattern=my-*")).status, 200);
+  assert.equal((await gw.admin("DELETE", "/api/aliases?pattern=my-*")).status, 404);
+});
+
+test("the circuit breaker opens after repeated failures and a half-open probe closes it", async () => {
+  await gw.admin("PATCH", "/api/settings", { breaker_failure_threshold: 2, breaker_reset_ms: 1000 });
+  const flaky = await startMockOpenAI({ apiKey: "sk-flaky", failAs: "server-error" });
+  // Two accounts of the provider, both failing: one request records two failures for the provider.
+  const c1 = await gw.addConnection({ provider: "mistral", api_key: "sk-flaky", base_url: flaky.url, priority: 1 });
+  const c2 = await gw.addConnection({ provider: "mistral", api_key: "sk-flaky", base_url: flaky.url, priority: 2 });
+  try {
+    await assert.rejects(client.chat.completions.create({ model: "mistral/m", messages }), { status: 502 });
+    assert.equal(flaky.requests.length, 2, "both accounts were tried");
+    const calls = flaky.requests.length;
+    await assert.rejects(client.chat.completions.create({ model: "mistral/m", messages }), (e) => {
+      assert.equal(e.status, 503);
+      assert.equal(e.code, "circuit_open");
+      assert.ok(Number(e.headers.get("retry-after")) >= 1);
+      return true;
+    });
+    assert.equal(flaky.requests.length, calls, "an open breaker sends nothing upstream");
+    const health = (await gw.admin("GET", "/api/health")).json;
+    assert.equal(health.breakers.mistral.state, "open", "the breaker is recorded in the Durable Object");
+
+    flaky.setFailAs(null); // the provider recovers
+    // Past the breaker's reset time and the accounts' first backoff step (3 s).
+    await new Promise((r) => setTimeout(r, 3200));
+    const r = await client.chat.completions.create({ model: "mistral/m", messages });
+    assert.equal(r.choices[0].message.content, "echo: keep going", "the half-open probe went through");
+    for (let i = 0; i < 50; i++) { // the success reaches the object in the background
+      if ((await gw.admin("GET", "/api/health")).json.breakers.mistral?.state === "closed") break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.equal((await gw.admin("GET", "/api/health")).json.breakers.mistral.state, "closed");
+  } finally {
+    await gw.admin("DELETE", `/api/providers/${c1.id}`);
+    await gw.admin("DELETE", `/api/providers/${c2.id}`);
+    await gw.admin("PATCH", "/api/settings", { breaker_failure_threshold: 12, breaker_reset_ms: 30000 });
+    await flaky.close();
+  }
+});
+
+test("round-robin spreads requests over accounts with a sticky limit", async () => {
+  const a = await startMockOpenAI({ apiKey: "sk-rr", scripted: false });
+  const b = await startMockOpenAI({ apiKey: "sk-rr", scripted: false });
+  const ca = await gw.addConnection({ provider: "xai", name: "a", api_key: "sk-rr", base_url: a.url, priority: 1 });
+  const cb = await gw.addConnection({ provider: "xai", name: "b", api_key: "sk-rr", base_url: b.url, priority: 2 });
+  await gw.admin("PATCH", "/api/settings", { account_strategy: "round_robin", sticky_limit: 2 });
+  try {
+    for (let i = 0; i < 8; i++) await client.chat.completions.create({ model: "xai/grok-4", messages });
+    assert.equal(a.requests.length, 4);
+    assert.equal(b.requests.length, 4);
+  } finally {
+    await gw.admin("PATCH", "/api/settings", { account_strategy: "priority", sticky_limit: 3 });
+    await gw.admin("DELETE", `/api/providers/${ca.id}`);
+    await gw.admin("DELETE", `/api/providers/${cb.id}`);
+    await a.close();
+    await b.close();
+  }
+});
+
+test("fault run: many requests, mostly faulty accounts, one healthy target — every request succeeds", async () => {
+  const faults = [["rate-limited", "server-error"], ["quota", "drop"], ["overloaded", "server-error", "rate-limited"]];
+  const faulty = [];
+  const added = [];
+  for (const [i, cycle] of faults.entries()) {
+    const m = await startMockOpenAI({ apiKey: `sk-f${i}`, failAs: cycle });
+    faulty.push(m);
+    added.push(await gw.addConnection({ provider: "together", name: `faulty-${i}`, api_key: `sk-f${i}`, base_url: m.url, priority: i }));
+  }
+  const healthy = await startMockOpenAI({ apiKey: "sk-ok", scripted: false });
+  added.push(await gw.addConnection({ provider: "fireworks", name: "healthy", api_key: "sk-ok", base_url: healthy.url }));
+  await gw.admin("POST", "/api/combos", { name: "resilient", targets: [{ model: "together/m" }, { model: "fireworks/m" }] });
+  try {
+    // Six waves of ten concurrent requests: within a wave every request plans before any failure
+    // is known; later waves find the faulty accounts cooling down.
+    const N = 60;
+    const attempts = [];
+    const results = [];
+    for (let wave = 0; wave < 6; wave++) {
+      results.push(...await Promise.all(Array.from({ length: 10 }, async (_, j) => {
+        const i = wave * 10 + j;
+        const { data, response } = await client.chat.completions.create({ model: "resilient", messages: [{ role: "user", content: `r${i}` }] }).withResponse();
+        attempts.push(Number(response.headers.get("x-omniroute-attempts")));
+        return data.choices[0].message.content;
+      })));
+    }
+    assert.equal(results.filter((t, i) => t === `echo: r${i}`).length, N, "every request succeeded");
+    const faultyCalls = faulty.reduce((n, m) => n + m.requests.length, 0);
+    console.log(`fault run: ${N} requests, all succeeded; upstream calls to faulty accounts ${faultyCalls}, to the healthy one ${healthy.requests.length}; attempts per request max ${Math.max(...attempts)}, mean ${(attempts.reduce((a, b) => a + b, 0) / N).toFixed(2)}`);
+    assert.ok(faultyCalls < N * faults.length, "cooldowns kept the faulty accounts from being asked every time");
+  } finally {
+    for (const c of added) await gw.admin("DELETE", `/api/providers/${c.id}`);
+    for (const m of [...faulty, healthy]) await m.close();
+  }
+});
