@@ -2,7 +2,7 @@
 
 use crate::error::{GatewayError, Result};
 use crate::net_policy::validate_base_url;
-use crate::providers;
+use crate::providers::Catalog;
 use serde::Deserialize;
 
 /// `POST /api/providers`.
@@ -85,8 +85,8 @@ fn check_priority(p: i64) -> Result<i64> {
 }
 
 impl NewConnection {
-    pub fn validate(self, allow_private: bool) -> Result<ValidConnection> {
-        let spec = providers::find(&self.provider).ok_or_else(|| {
+    pub fn validate(self, allow_private: bool, catalog: &Catalog) -> Result<ValidConnection> {
+        let spec = catalog.find(&self.provider).ok_or_else(|| {
             GatewayError::invalid_request(format!(
                 "Unknown provider `{}`; GET /api/providers/catalog lists them.",
                 self.provider
@@ -131,7 +131,7 @@ mod tests {
     use super::*;
 
     fn new_conn(json: &str) -> Result<ValidConnection> {
-        parse::<NewConnection>(json.as_bytes())?.validate(false)
+        parse::<NewConnection>(json.as_bytes())?.validate(false, &Catalog::default())
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! The hot-path view of one tenant, rebuilt from D1 after every admin write and cached in KV.
 
 use super::Settings;
+use crate::providers::{Catalog, ProviderNode};
 use crate::routing::alias::{Aliases, FallbackChains};
 use crate::routing::combo::Combo;
 use serde::{Deserialize, Serialize};
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
 
 /// A provider account as stored. The credential is only ever held encrypted here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,9 +47,23 @@ pub struct TenantSnapshot {
     pub aliases: Aliases,
     #[serde(default)]
     pub fallback_chains: FallbackChains,
+    /// User-defined providers.
+    #[serde(default)]
+    pub nodes: Vec<ProviderNode>,
+    /// Extra model ids per provider id.
+    #[serde(default)]
+    pub custom_models: BTreeMap<String, Vec<String>>,
+    /// The tenant's provider catalog, built once per snapshot (it lives as long as the snapshot).
+    #[serde(skip)]
+    pub(crate) catalog: OnceCell<Catalog>,
 }
 
 impl TenantSnapshot {
+    /// Built-in providers (with custom model ids) and the tenant's provider nodes.
+    pub fn catalog(&self) -> &Catalog {
+        self.catalog.get_or_init(|| Catalog::new(&self.nodes, &self.custom_models))
+    }
+
     pub fn combo(&self, name: &str) -> Option<&Combo> {
         self.combos.iter().find(|c| c.name == name)
     }

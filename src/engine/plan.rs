@@ -81,6 +81,7 @@ impl Targets {
     /// not resolve are skipped as long as one does.
     pub fn for_model(snapshot: &TenantSnapshot, model: &str, rr: &mut RoundRobinStates, rng: u64) -> Result<Targets> {
         let connected = snapshot.connected_providers();
+        let catalog = snapshot.catalog();
         let name = snapshot.aliases.resolve(model).unwrap_or(model);
         let mut names: Vec<String> = Vec::new();
         let mut timeout_ms = None;
@@ -94,7 +95,7 @@ impl Targets {
                         key: m.clone(),
                         weight: *weight,
                         priority: i as i64,
-                        cost: resolve(snapshot.aliases.resolve(m).unwrap_or(m), &connected)
+                        cost: resolve(snapshot.aliases.resolve(m).unwrap_or(m), &connected, catalog)
                             .ok()
                             .and_then(|r| pricing::price(r.provider.id, &r.model))
                             .map(pricing::blended),
@@ -120,7 +121,7 @@ impl Targets {
         let mut list: Vec<Resolved> = Vec::new();
         let mut first_error = None;
         for n in &names {
-            match resolve(snapshot.aliases.resolve(n).unwrap_or(n), &connected) {
+            match resolve(snapshot.aliases.resolve(n).unwrap_or(n), &connected, catalog) {
                 Ok(r) if !list.contains(&r) => list.push(r),
                 Ok(_) => {}
                 Err(e) => {
@@ -293,6 +294,7 @@ fn upstream_headers(spec: &ProviderSpec, api_key: &str, stream: bool) -> Vec<(St
         auth,
     ];
     h.extend(spec.format.upstream_headers().iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    h.extend(spec.headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     h
 }
 

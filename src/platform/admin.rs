@@ -9,7 +9,7 @@ use super::{config_store, env, resilience};
 use crate::config::input::{self, ConnectionPatch, NewApiKey, NewConnection};
 use crate::config::{valid_tenant_id, ConnectionRecord, KeyEntry, DEFAULT_TENANT};
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::providers::{self, catalog};
+use crate::providers::{self, catalog, node, Catalog, ProviderNode};
 use crate::routing::alias::{self, Alias};
 use crate::routing::combo::Combo;
 use crate::security::{self, api_keys, crypto};
@@ -117,7 +117,42 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
                 .ok_or_else(|| GatewayError::invalid_request("Give the model as ?model=…").with_param("model"))?;
             delete_routing(env, &tenant, RoutingTable::FallbackChains, &model).await
         }
-        (Method::Get, ["models", "catalog"]) => models_catalog(),
+        (Method::Get, ["models", "catalog"]) => models_catalog(config_store::snapshot(env, &tenant).await?.catalog()),
+        (Method::Get, ["provider-nodes"]) => {
+            Ok(json_response(200, &json!({"data": repo::provider_nodes(&db, &tenant).await?}))?)
+        }
+        (Method::Post, ["provider-nodes"]) => {
+            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            let node = input::parse::<ProviderNode>(&body)?.validate(env::allow_private_upstreams(env))?;
+            repo::put_provider_node(&db, &tenant, &node, env::now_ms()).await?;
+            config_store::rebuild_snapshot(env, &tenant).await?;
+            Ok(json_response(201, &serde_json::to_value(&node).unwrap_or_default())?)
+        }
+        (Method::Delete, ["provider-nodes", id]) => delete_routing(env, &tenant, RoutingTable::Nodes, id).await,
+        (Method::Get, ["provider-models"]) => {
+            let data: Vec<Value> = repo::custom_models(&db, &tenant)
+                .await?
+                .into_iter()
+                .map(|(provider, models)| json!({"provider": provider, "models": models}))
+                .collect();
+            Ok(json_response(200, &json!({"data": data}))?)
+        }
+        (Method::Post, ["provider-models"]) => {
+            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            let m: ModelsInput = input::parse(&body)?;
+            node::validate_models(&m.provider, &m.models)?;
+            if config_store::snapshot(env, &tenant).await?.catalog().find(&m.provider).is_none() {
+                return Err(
+                    GatewayError::invalid_request(format!("Unknown provider `{}`.", m.provider)).with_param("provider")
+                );
+            }
+            repo::put_custom_models(&db, &tenant, &m.provider, &m.models, env::now_ms()).await?;
+            config_store::rebuild_snapshot(env, &tenant).await?;
+            Ok(json_response(201, &json!({"provider": m.provider, "models": m.models}))?)
+        }
+        (Method::Delete, ["provider-models", provider]) => {
+            delete_routing(env, &tenant, RoutingTable::CustomModels, provider).await
+        }
         (Method::Get, ["stats"]) => Ok(json_response(200, &json!({"config_cache": config_store::stats()}))?),
         (
             _,
@@ -126,6 +161,13 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
         ) => Err(GatewayError::new(ErrorKind::InvalidRequest, "Method not allowed for this path.").with_status(405)),
         _ => Err(GatewayError::not_found(format!("No admin route `{path}`."))),
     }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelsInput {
+    provider: String,
+    models: Vec<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -147,9 +189,9 @@ async fn delete_routing(env: &Env, tenant: &str, table: RoutingTable, key: &str)
     Ok(json_response(200, &json!({"deleted": key}))?)
 }
 
-/// Every built-in provider's models, grouped by provider, with the provider's wire format.
-fn models_catalog() -> Result<Response> {
-    let data: Vec<Value> = catalog::ALL
+/// Every provider's models (built-ins with custom ids, and provider nodes), grouped by provider.
+fn models_catalog(catalog: &Catalog) -> Result<Response> {
+    let data: Vec<Value> = catalog
         .iter()
         .map(|p| {
             let models: Vec<Value> =
@@ -227,7 +269,8 @@ fn encrypt_key(env: &Env, tenant: &str, conn_id: &str, api_key: &str) -> Result<
 }
 
 async fn create_connection(env: &Env, tenant: &str, body: &[u8]) -> Result<Response> {
-    let valid = input::parse::<NewConnection>(body)?.validate(env::allow_private_upstreams(env))?;
+    let catalog = config_store::snapshot(env, tenant).await?.catalog().clone();
+    let valid = input::parse::<NewConnection>(body)?.validate(env::allow_private_upstreams(env), &catalog)?;
     let id = env::new_id("conn")?;
     let now = env::now_ms();
     let record = ConnectionRecord {

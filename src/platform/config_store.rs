@@ -109,6 +109,9 @@ pub async fn rebuild_snapshot(env: &Env, tenant: &str) -> Result<TenantSnapshot>
         combos: repo::combos(&db, tenant).await?,
         aliases: repo::aliases(&db, tenant).await?,
         fallback_chains: repo::fallback_chains(&db, tenant).await?,
+        nodes: repo::provider_nodes(&db, tenant).await?,
+        custom_models: repo::custom_models(&db, tenant).await?,
+        ..Default::default()
     };
     let json = serde_json::to_string(&snap).map_err(|e| GatewayError::internal(e.to_string()))?;
     kv(env)?.put(&snapshot_key(tenant), json).map_err(kv_err)?.execute().await.map_err(kv_err)?;

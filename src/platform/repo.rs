@@ -3,10 +3,12 @@
 
 use crate::config::{ConnectionRecord, KeyEntry, Settings};
 use crate::error::{GatewayError, Result};
+use crate::providers::ProviderNode;
 use crate::routing::alias::{Aliases, FallbackChains};
 use crate::routing::combo::Combo;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1Result, Env};
 
@@ -247,6 +249,8 @@ pub async fn put_combo(db: &D1Database, tenant: &str, combo: &Combo, now: i64) -
 /// Deletes a row of one of the routing tables by its key column; returns whether one existed.
 pub async fn delete_routing(db: &D1Database, tenant: &str, table: RoutingTable, key: &str) -> Result<bool> {
     let (table, column) = match table {
+        RoutingTable::Nodes => ("provider_nodes", "id"),
+        RoutingTable::CustomModels => ("provider_models", "provider"),
         RoutingTable::Combos => ("combos", "name"),
         RoutingTable::Aliases => ("model_aliases", "pattern"),
         RoutingTable::FallbackChains => ("fallback_chains", "model"),
@@ -258,6 +262,8 @@ pub async fn delete_routing(db: &D1Database, tenant: &str, table: RoutingTable, 
 
 #[derive(Clone, Copy)]
 pub enum RoutingTable {
+    Nodes,
+    CustomModels,
     Combos,
     Aliases,
     FallbackChains,
@@ -312,6 +318,70 @@ pub async fn put_fallback_chain(db: &D1Database, tenant: &str, model: &str, chai
         "INSERT INTO fallback_chains (tenant_id, model, chain, updated_at) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (tenant_id, model) DO UPDATE SET chain = excluded.chain, updated_at = excluded.updated_at",
         &[s(tenant), s(model), s(&json), n(now)],
+    )
+    .await?;
+    Ok(())
+}
+
+// ---- provider nodes and custom model ids
+
+pub async fn provider_nodes(db: &D1Database, tenant: &str) -> Result<Vec<ProviderNode>> {
+    #[derive(Deserialize)]
+    struct Row {
+        data: String,
+    }
+    let rows: Vec<Row> =
+        all(db, "SELECT data FROM provider_nodes WHERE tenant_id = ?1 ORDER BY id", &[s(tenant)]).await?;
+    rows.iter()
+        .map(|r| {
+            serde_json::from_str(&r.data)
+                .map_err(|e| GatewayError::internal(format!("stored provider node unreadable: {e}")))
+        })
+        .collect()
+}
+
+pub async fn put_provider_node(db: &D1Database, tenant: &str, node: &ProviderNode, now: i64) -> Result<()> {
+    let json = serde_json::to_string(node).map_err(|e| GatewayError::internal(e.to_string()))?;
+    run(
+        db,
+        "INSERT INTO provider_nodes (tenant_id, id, data, updated_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (tenant_id, id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+        &[s(tenant), s(&node.id), s(&json), n(now)],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn custom_models(db: &D1Database, tenant: &str) -> Result<BTreeMap<String, Vec<String>>> {
+    #[derive(Deserialize)]
+    struct Row {
+        provider: String,
+        models: String,
+    }
+    let rows: Vec<Row> =
+        all(db, "SELECT provider, models FROM provider_models WHERE tenant_id = ?1", &[s(tenant)]).await?;
+    rows.into_iter()
+        .map(|r| {
+            let models = serde_json::from_str(&r.models)
+                .map_err(|e| GatewayError::internal(format!("stored models unreadable: {e}")))?;
+            Ok((r.provider, models))
+        })
+        .collect()
+}
+
+pub async fn put_custom_models(
+    db: &D1Database,
+    tenant: &str,
+    provider: &str,
+    models: &[String],
+    now: i64,
+) -> Result<()> {
+    let json = serde_json::to_string(models).map_err(|e| GatewayError::internal(e.to_string()))?;
+    run(
+        db,
+        "INSERT INTO provider_models (tenant_id, provider, models, updated_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (tenant_id, provider) DO UPDATE SET models = excluded.models, updated_at = excluded.updated_at",
+        &[s(tenant), s(provider), s(&json), n(now)],
     )
     .await?;
     Ok(())

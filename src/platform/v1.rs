@@ -294,6 +294,6 @@ pub async fn count_tokens(req: &mut Request, env: &Env, path_tenant: Option<&str
 
 pub async fn models(req: &Request, env: &Env, path_tenant: Option<&str>) -> Result<Response> {
     let snapshot = caller_snapshot(req, env, path_tenant).await?;
-    let list = available(&snapshot.connected_providers());
+    let list = available(&snapshot.connected_providers(), snapshot.catalog());
     Ok(json_response(200, &openai_chat::models::render(&list))?)
 }

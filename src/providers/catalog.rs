@@ -25,7 +25,16 @@ const fn openai_compatible(
     base_url: &'static str,
     models: &'static [&'static str],
 ) -> ProviderSpec {
-    ProviderSpec { id, name, aliases, base_url, format: Format::OpenAiChat, auth: AuthStyle::Bearer, models }
+    ProviderSpec {
+        id,
+        name,
+        aliases,
+        base_url,
+        format: Format::OpenAiChat,
+        auth: AuthStyle::Bearer,
+        models,
+        headers: &[],
+    }
 }
 
 /// An Anthropic-Messages provider (`/messages` below the base URL) with the given key header.
@@ -37,7 +46,7 @@ const fn anthropic_compatible(
     auth: AuthStyle,
     models: &'static [&'static str],
 ) -> ProviderSpec {
-    ProviderSpec { id, name, aliases, base_url, format: Format::Anthropic, auth, models }
+    ProviderSpec { id, name, aliases, base_url, format: Format::Anthropic, auth, models, headers: &[] }
 }
 
 /// `x-api-key`, the Anthropic header most Anthropic-format providers copy.
@@ -52,6 +61,7 @@ pub static ALL: &[ProviderSpec] = &[
         format: Format::Anthropic,
         auth: AuthStyle::Header("x-api-key"),
         models: &["claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5"],
+        headers: &[],
     },
     ProviderSpec {
         id: "gemini",
@@ -61,6 +71,7 @@ pub static ALL: &[ProviderSpec] = &[
         format: Format::Gemini,
         auth: AuthStyle::Header("x-goog-api-key"),
         models: &["gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"],
+        headers: &[],
     },
     ProviderSpec {
         id: "openai-responses",
@@ -70,6 +81,7 @@ pub static ALL: &[ProviderSpec] = &[
         format: Format::OpenAiResponses,
         auth: AuthStyle::Bearer,
         models: &["gpt-5", "gpt-5-mini", "gpt-5-codex", "o3", "o4-mini"],
+        headers: &[],
     },
     openai_compatible(
         "openai",

@@ -3,6 +3,9 @@
 //! (base URL, auth style, wire format; the format gives the request path), so nothing else changes.
 
 pub mod catalog;
+pub mod node;
+
+pub use node::{Catalog, ProviderNode};
 
 use crate::formats::Format;
 
@@ -28,6 +31,8 @@ pub struct ProviderSpec {
     pub auth: AuthStyle,
     /// Models known to exist; `GET /v1/models` lists them. Other ids are still passed through.
     pub models: &'static [&'static str],
+    /// Extra headers every request to this provider carries.
+    pub headers: &'static [(&'static str, &'static str)],
 }
 
 /// Finds a provider by id or alias prefix (case-insensitive).

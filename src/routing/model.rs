@@ -4,7 +4,7 @@
 //! (`meta-llama/Llama-3.3-70B-Instruct`) are treated as bare names.
 
 use crate::error::{GatewayError, Result};
-use crate::providers::{self, ProviderSpec};
+use crate::providers::{Catalog, ProviderSpec};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
@@ -14,11 +14,10 @@ pub struct Resolved {
 }
 
 /// `connected` lists the ids of providers the tenant can use, most preferred first.
-pub fn resolve(model: &str, connected: &[&str]) -> Result<Resolved> {
-    let listed_by_connected =
-        || connected.iter().filter_map(|id| providers::find(id)).find(|p| p.models.contains(&model));
+pub fn resolve(model: &str, connected: &[&str], catalog: &Catalog) -> Result<Resolved> {
+    let listed_by_connected = || connected.iter().filter_map(|id| catalog.find(id)).find(|p| p.models.contains(&model));
     if let Some((prefix, rest)) = model.split_once('/') {
-        if let Some(provider) = providers::find(prefix) {
+        if let Some(provider) = catalog.find(prefix) {
             // `openai/gpt-oss-120b` is also a Groq model id: when the named provider is not
             // connected, a connected provider that lists the whole id serves it.
             if !connected.contains(&provider.id) {
@@ -55,37 +54,40 @@ mod tests {
 
     #[test]
     fn explicit_provider_and_alias_prefixes() {
-        let r = resolve("openai/gpt-4o-mini", &[]).unwrap();
+        let r = resolve("openai/gpt-4o-mini", &[], &Catalog::default()).unwrap();
         assert_eq!((r.provider.id, r.model.as_str()), ("openai", "gpt-4o-mini"));
-        let r = resolve("ds/deepseek-chat", &[]).unwrap();
+        let r = resolve("ds/deepseek-chat", &[], &Catalog::default()).unwrap();
         assert_eq!((r.provider.id, r.model.as_str()), ("deepseek", "deepseek-chat"));
         // Only the first slash splits: OpenRouter model ids carry their own.
-        let r = resolve("openrouter/anthropic/claude-sonnet-4", &[]).unwrap();
+        let r = resolve("openrouter/anthropic/claude-sonnet-4", &[], &Catalog::default()).unwrap();
         assert_eq!((r.provider.id, r.model.as_str()), ("openrouter", "anthropic/claude-sonnet-4"));
     }
 
     #[test]
     fn bare_names_use_connected_catalogs_in_order() {
-        let r = resolve("gpt-4o-mini", &["groq", "openai"]).unwrap();
+        let r = resolve("gpt-4o-mini", &["groq", "openai"], &Catalog::default()).unwrap();
         assert_eq!(r.provider.id, "openai");
-        let r = resolve("meta-llama/Llama-3.3-70B-Instruct", &["nebius", "hyperbolic"]).unwrap();
+        let r = resolve("meta-llama/Llama-3.3-70B-Instruct", &["nebius", "hyperbolic"], &Catalog::default()).unwrap();
         assert_eq!(r.provider.id, "nebius");
-        assert_eq!(resolve("gpt-4o-mini", &["groq"]).unwrap_err().status, 404);
+        assert_eq!(resolve("gpt-4o-mini", &["groq"], &Catalog::default()).unwrap_err().status, 404);
     }
 
     #[test]
     fn vendor_prefixed_ids_go_to_a_connected_provider_that_lists_them() {
-        let r = resolve("openai/gpt-oss-120b", &["groq"]).unwrap();
+        let r = resolve("openai/gpt-oss-120b", &["groq"], &Catalog::default()).unwrap();
         assert_eq!((r.provider.id, r.model.as_str()), ("groq", "openai/gpt-oss-120b"));
-        assert_eq!(resolve("openai/gpt-oss-120b", &["groq", "openai"]).unwrap().provider.id, "openai");
+        assert_eq!(
+            resolve("openai/gpt-oss-120b", &["groq", "openai"], &Catalog::default()).unwrap().provider.id,
+            "openai"
+        );
     }
 
     #[test]
     fn errors_name_the_model_param() {
-        let e = resolve("nothing-like-this", &["openai"]).unwrap_err();
+        let e = resolve("nothing-like-this", &["openai"], &Catalog::default()).unwrap_err();
         assert_eq!(e.code.as_deref(), Some("model_not_found"));
         assert_eq!(e.param.as_deref(), Some("model"));
-        assert_eq!(resolve("openai/", &[]).unwrap_err().status, 400);
+        assert_eq!(resolve("openai/", &[], &Catalog::default()).unwrap_err().status, 400);
     }
 }
 
@@ -97,10 +99,10 @@ pub struct Available {
 }
 
 /// The known models of every provider the tenant has connected, in connection-priority order.
-pub fn available(connected: &[&str]) -> Vec<Available> {
+pub fn available(connected: &[&str], catalog: &Catalog) -> Vec<Available> {
     connected
         .iter()
-        .filter_map(|id| providers::find(id))
+        .filter_map(|id| catalog.find(id))
         .flat_map(|p| p.models.iter().map(move |m| Available { id: format!("{}/{m}", p.id), provider: p.id }))
         .collect()
 }
@@ -111,11 +113,11 @@ mod available_tests {
 
     #[test]
     fn lists_only_connected_providers_and_every_listed_id_resolves() {
-        let list = available(&["deepseek", "openai"]);
+        let list = available(&["deepseek", "openai"], &Catalog::default());
         assert_eq!(list[0].id, "deepseek/deepseek-chat");
         assert!(list.iter().all(|m| m.provider == "deepseek" || m.provider == "openai"));
         for m in &list {
-            let r = resolve(&m.id, &["deepseek", "openai"]).unwrap();
+            let r = resolve(&m.id, &["deepseek", "openai"], &Catalog::default()).unwrap();
             assert_eq!(r.provider.id, m.provider);
         }
     }

@@ -1,0 +1,223 @@
+//! User-defined providers ("provider nodes"): any OpenAI- or Anthropic-compatible API, with its own
+//! id (used as the model prefix), base URL and extra headers; and custom model ids on any provider.
+//! Both become part of a tenant's [`Catalog`], so routing treats them exactly like built-ins.
+//!
+//! Routing works on `&'static ProviderSpec`. A node (or a built-in with custom models) is interned
+//! once per distinct definition for the isolate's lifetime: definitions change only by admin edits,
+//! so the set stays small, and the hot path pays nothing per request.
+
+use super::{catalog, AuthStyle, ProviderSpec};
+use crate::error::{GatewayError, Result};
+use crate::formats::Format;
+use crate::net_policy::validate_base_url;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeFormat {
+    /// OpenAI Chat Completions, Bearer key.
+    Openai,
+    /// Anthropic Messages, `x-api-key`.
+    Anthropic,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderNode {
+    /// Lowercase id, also the model prefix (`mylab/qwen3-coder`).
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub format: NodeFormat,
+    pub base_url: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub models: Vec<String>,
+}
+
+impl ProviderNode {
+    /// Checks the node before it is stored: a fresh id, a safe base URL, sane headers and models.
+    pub fn validate(mut self, allow_private: bool) -> Result<ProviderNode> {
+        let bad = |m: String, p: &str| GatewayError::invalid_request(m).with_param(p);
+        self.id = self.id.trim().to_ascii_lowercase();
+        let id_ok = (1..=40).contains(&self.id.len())
+            && self.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !id_ok {
+            return Err(bad("`id` must be 1-40 characters of a-z, 0-9, - and _.".into(), "id"));
+        }
+        if super::find(&self.id).is_some() {
+            return Err(bad(format!("`{}` is a built-in provider or alias; pick another id.", self.id), "id"));
+        }
+        self.base_url = validate_base_url(&self.base_url, allow_private)?;
+        let reserved = ["authorization", "x-api-key", "x-goog-api-key", "host", "content-length", "content-type"];
+        for (k, v) in &self.headers {
+            let name_ok = !k.is_empty() && k.len() <= 100 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !name_ok
+                || reserved.contains(&k.to_ascii_lowercase().as_str())
+                || v.len() > 1000
+                || v.contains(['\r', '\n'])
+            {
+                return Err(bad(format!("Header `{k}` is not allowed."), "headers"));
+            }
+        }
+        if self.models.len() > 200
+            || self.models.iter().any(|m| m.is_empty() || m.len() > 200 || m.contains(char::is_whitespace))
+        {
+            return Err(bad("`models` must be up to 200 ids without spaces.".into(), "models"));
+        }
+        Ok(self)
+    }
+}
+
+/// Custom model ids for one provider (`POST /api/provider-models`).
+pub fn validate_models(provider: &str, models: &[String]) -> Result<()> {
+    if provider.is_empty() || models.is_empty() || models.len() > 200 {
+        return Err(GatewayError::invalid_request("Give a provider and 1 to 200 model ids.").with_param("models"));
+    }
+    if models.iter().any(|m| m.is_empty() || m.len() > 200 || m.contains(char::is_whitespace)) {
+        return Err(
+            GatewayError::invalid_request("Model ids must be non-empty and without spaces.").with_param("models")
+        );
+    }
+    Ok(())
+}
+
+fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_string().into_boxed_str())
+}
+
+thread_local! {
+    static INTERNED: RefCell<HashMap<String, &'static ProviderSpec>> = RefCell::new(HashMap::new());
+}
+
+/// The `'static` spec for a definition, made once per distinct definition (see the module docs).
+fn intern(key: String, make: impl FnOnce() -> ProviderSpec) -> &'static ProviderSpec {
+    INTERNED.with(|m| *m.borrow_mut().entry(key).or_insert_with(|| Box::leak(Box::new(make()))))
+}
+
+fn node_spec(node: &ProviderNode) -> &'static ProviderSpec {
+    let key = format!("node:{}", serde_json::to_string(node).unwrap_or_default());
+    intern(key, || {
+        let (format, auth) = match node.format {
+            NodeFormat::Openai => (Format::OpenAiChat, AuthStyle::Bearer),
+            NodeFormat::Anthropic => (Format::Anthropic, AuthStyle::Header("x-api-key")),
+        };
+        let models: Vec<&'static str> = node.models.iter().map(|m| leak(m)).collect();
+        let headers: Vec<(&'static str, &'static str)> = node.headers.iter().map(|(k, v)| (leak(k), leak(v))).collect();
+        ProviderSpec {
+            id: leak(&node.id),
+            name: leak(node.name.as_deref().unwrap_or(&node.id)),
+            aliases: &[],
+            base_url: leak(&node.base_url),
+            format,
+            auth,
+            models: Box::leak(models.into_boxed_slice()),
+            headers: Box::leak(headers.into_boxed_slice()),
+        }
+    })
+}
+
+fn with_models(spec: &'static ProviderSpec, extra: &[String]) -> &'static ProviderSpec {
+    let key = format!("models:{}:{}", spec.id, extra.join("\n"));
+    intern(key, || {
+        let mut models: Vec<&'static str> = spec.models.to_vec();
+        models.extend(extra.iter().filter(|m| !spec.models.contains(&m.as_str())).map(|m| leak(m)));
+        ProviderSpec { models: Box::leak(models.into_boxed_slice()), ..spec.clone() }
+    })
+}
+
+/// The providers one tenant can route to: built-ins (with its custom model ids) and its nodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catalog {
+    list: Vec<&'static ProviderSpec>,
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        Catalog { list: catalog::ALL.iter().collect() }
+    }
+}
+
+impl Catalog {
+    pub fn new(nodes: &[ProviderNode], custom_models: &BTreeMap<String, Vec<String>>) -> Catalog {
+        let mut list: Vec<&'static ProviderSpec> = catalog::ALL
+            .iter()
+            .map(|p| match custom_models.get(p.id) {
+                Some(extra) if !extra.is_empty() => with_models(p, extra),
+                _ => p,
+            })
+            .collect();
+        for n in nodes {
+            let spec = node_spec(n);
+            let spec = match custom_models.get(&n.id) {
+                Some(extra) if !extra.is_empty() => with_models(spec, extra),
+                _ => spec,
+            };
+            list.push(spec);
+        }
+        Catalog { list }
+    }
+
+    /// A provider by id or alias prefix (case-insensitive).
+    pub fn find(&self, id_or_alias: &str) -> Option<&'static ProviderSpec> {
+        let key = id_or_alias.to_ascii_lowercase();
+        self.list.iter().copied().find(|p| p.id == key || p.aliases.contains(&key.as_str()))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'static ProviderSpec> + '_ {
+        self.list.iter().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: &str) -> ProviderNode {
+        ProviderNode {
+            id: id.into(),
+            name: None,
+            format: NodeFormat::Anthropic,
+            base_url: "https://llm.example.com/v1".into(),
+            headers: BTreeMap::from([("x-team".to_string(), "blue".to_string())]),
+            models: vec!["big-model".into()],
+        }
+    }
+
+    #[test]
+    fn nodes_and_custom_models_join_the_catalog() {
+        let custom = BTreeMap::from([("openai".to_string(), vec!["gpt-9-preview".to_string()])]);
+        let c = Catalog::new(&[node("mylab")], &custom);
+        let lab = c.find("MyLab").unwrap();
+        assert_eq!(
+            (lab.format, lab.auth, lab.base_url),
+            (Format::Anthropic, AuthStyle::Header("x-api-key"), "https://llm.example.com/v1")
+        );
+        assert_eq!(lab.headers, &[("x-team", "blue")]);
+        assert!(c.find("openai").unwrap().models.contains(&"gpt-9-preview"));
+        assert!(c.find("openai").unwrap().models.contains(&"gpt-4o"), "built-in models stay");
+        assert!(Catalog::default().find("mylab").is_none());
+        // The same definition is interned once.
+        assert!(std::ptr::eq(Catalog::new(&[node("mylab")], &custom).find("mylab").unwrap(), lab));
+    }
+
+    #[test]
+    fn validates_nodes() {
+        assert_eq!(node(" MyLab ").validate(false).unwrap().id, "mylab");
+        for bad in [node("openai"), node("ds"), node("a/b"), node("")] {
+            assert_eq!(bad.validate(false).unwrap_err().param.as_deref(), Some("id"));
+        }
+        let mut n = node("x");
+        n.base_url = "http://127.0.0.1:9".into();
+        assert!(n.clone().validate(false).is_err());
+        assert!(n.validate(true).is_ok());
+        let mut n = node("y");
+        n.headers.insert("Authorization".into(), "Bearer z".into());
+        assert_eq!(n.validate(false).unwrap_err().param.as_deref(), Some("headers"));
+        assert!(validate_models("openai", &["a b".into()]).is_err());
+        assert!(validate_models("openai", &[]).is_err());
+    }
+}
