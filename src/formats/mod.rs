@@ -85,6 +85,20 @@ impl Format {
         with_module!(self, m => m::error::render(err))
     }
 
+    /// The SSE frame that ends a stream of this format with an error (for streams relayed unchanged,
+    /// whose upstream failed after the first byte).
+    pub fn stream_error_frame(self, err: &GatewayError) -> String {
+        match self {
+            Format::OpenAiChat | Format::Gemini => crate::sse::frame(None, &self.render_error(err)),
+            Format::Anthropic => crate::sse::frame(Some("error"), &self.render_error(err)),
+            Format::OpenAiResponses => {
+                let mut v: Value = serde_json::from_str(&self.render_error(err)).unwrap_or_default();
+                v["type"] = Value::from("error");
+                crate::sse::frame(Some("error"), &v.to_string())
+            }
+        }
+    }
+
     /// The message inside an upstream error body of this format.
     pub fn upstream_message(self, body: &[u8]) -> Option<String> {
         with_module!(self, m => m::error::upstream_message(body))

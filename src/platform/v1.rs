@@ -20,7 +20,7 @@ use futures::StreamExt;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use worker::{Context, Env, Headers, Request, Response, ResponseBuilder};
+use worker::{ByteStream, Context, Env, Headers, Request, Response, ResponseBuilder};
 
 /// Who is calling: the tenant their key belongs to.
 pub struct Caller {
@@ -116,7 +116,7 @@ pub async fn generate(
     let mut last_error: Option<GatewayError> = None;
     let mut skipped_target: Option<(&str, &str)> = None;
     let mut tried = 0u32;
-    for attempt in attempts.iter().take(MAX_ATTEMPTS) {
+    for (index, attempt) in attempts.iter().enumerate().take(MAX_ATTEMPTS) {
         if skipped_target == Some((attempt.provider.id, attempt.model)) {
             continue;
         }
@@ -132,16 +132,22 @@ pub async fn generate(
         }
         let outcome = upstream_fetch::send(&call, timeout_ms).await;
         let at = env::now_ms();
+        let can_fall_back = index + 1 < attempts.len() && (tried as usize) < MAX_ATTEMPTS;
         let (error, status) = match outcome {
             Ok(resp) if (200..300).contains(&resp.status_code()) => {
-                let ok = Event::Success {
-                    provider: call.provider.to_string(),
-                    connection: call.connection_id.clone(),
-                    model: call.model.clone(),
-                    at,
-                };
-                resilience::report(env, ctx, tenant, vec![ok], at, settings);
-                return relay(resp, &call, tried).await;
+                match relay(resp, &call, tried, can_fall_back).await? {
+                    Relayed::Sent(response) => {
+                        let ok = Event::Success {
+                            provider: call.provider.to_string(),
+                            connection: call.connection_id.clone(),
+                            model: call.model.clone(),
+                            at,
+                        };
+                        resilience::report(env, ctx, tenant, vec![ok], at, settings);
+                        return Ok(response);
+                    }
+                    Relayed::FailedBeforeFirstByte(e) => (e, None),
+                }
             }
             Ok(mut resp) => {
                 let status = resp.status_code();
@@ -195,9 +201,20 @@ fn locate(targets: &Targets, snapshot: &TenantSnapshot, a: &Attempt) -> (usize, 
 /// How many upstream calls one request may make before giving up.
 const MAX_ATTEMPTS: usize = 10;
 
+/// What became of an upstream's successful answer.
+enum Relayed {
+    Sent(Response),
+    /// The stream failed before its first byte: nothing reached the client, so the request may
+    /// still fall back.
+    FailedBeforeFirstByte(GatewayError),
+}
+
 /// Sends a successful upstream answer to the client: as is when the formats match, translated
 /// otherwise, with headers that say who answered and after how many attempts.
-async fn relay(mut resp: Response, call: &UpstreamCall, attempts: u32) -> Result<Response> {
+///
+/// A stream is committed to once its first chunk has arrived, when another attempt could still take
+/// over (`can_fall_back`); the last attempt's same-format stream is handed to the runtime unread.
+async fn relay(mut resp: Response, call: &UpstreamCall, attempts: u32, can_fall_back: bool) -> Result<Relayed> {
     let status = resp.status_code();
     let out = Headers::new();
     for (name, value) in resp.headers().entries() {
@@ -213,44 +230,98 @@ async fn relay(mut resp: Response, call: &UpstreamCall, attempts: u32) -> Result
     if call.stream {
         out.set("cache-control", "no-cache")?;
     }
-    if !call.translated {
-        // Same format: the upstream's body is handed to the runtime as the JS stream it is, so bytes
-        // flow to the client as they arrive, without being copied into wasm or buffered.
-        let (_, body) = resp.into_parts();
-        return Ok(ResponseBuilder::new().with_status(status).with_headers(out).body(body));
-    }
     if !call.stream {
+        if !call.translated {
+            let (_, body) = resp.into_parts();
+            return Ok(Relayed::Sent(ResponseBuilder::new().with_status(status).with_headers(out).body(body)));
+        }
         let body = resp.bytes().await?;
         let translated = translate::whole(call.upstream_format, call.client_format, &body, &call.encode)?;
         out.set("content-type", "application/json")?;
-        return Ok(Response::from_bytes(translated)?.with_status(status).with_headers(out));
+        return Ok(Relayed::Sent(Response::from_bytes(translated)?.with_status(status).with_headers(out)));
     }
-    out.set("content-type", "text/event-stream; charset=utf-8")?;
-    Ok(Response::from_stream(translated_stream(resp, call)?)?.with_headers(out))
+    if !call.translated && !can_fall_back {
+        // Same format, nowhere to fall back to: the upstream's body is handed to the runtime as the
+        // JS stream it is, so bytes flow to the client as they arrive, not copied into wasm.
+        let (_, body) = resp.into_parts();
+        return Ok(Relayed::Sent(ResponseBuilder::new().with_status(status).with_headers(out).body(body)));
+    }
+    let mut upstream = resp.stream()?;
+    let mut first = Vec::new();
+    if can_fall_back {
+        while first.is_empty() {
+            match upstream.next().await {
+                Some(Ok(bytes)) => first = bytes,
+                Some(Err(e)) => {
+                    let msg = format!("Upstream `{}` failed before the first byte of its stream: {e}", call.provider);
+                    return Ok(Relayed::FailedBeforeFirstByte(GatewayError::upstream(msg)));
+                }
+                None => {
+                    let msg = format!("Upstream `{}` ended its stream before sending anything.", call.provider);
+                    return Ok(Relayed::FailedBeforeFirstByte(GatewayError::upstream(msg)));
+                }
+            }
+        }
+    }
+    if call.translated {
+        out.set("content-type", "text/event-stream; charset=utf-8")?;
+        let stream = translated_stream(upstream, first, call);
+        return Ok(Relayed::Sent(Response::from_stream(stream)?.with_status(status).with_headers(out)));
+    }
+    let stream = relayed_stream(upstream, first, call);
+    Ok(Relayed::Sent(Response::from_stream(stream)?.with_status(status).with_headers(out)))
+}
+
+/// A same-format stream whose first chunk was already read: the chunk, then the rest as it comes;
+/// if the upstream fails midway the client's stream ends with its format's error event.
+fn relayed_stream(
+    upstream: ByteStream,
+    first: Vec<u8>,
+    call: &UpstreamCall,
+) -> impl futures::Stream<Item = std::result::Result<Vec<u8>, worker::Error>> {
+    let (format, provider) = (call.client_format, call.provider);
+    futures::stream::unfold(Some((upstream, Some(first))), move |state| async move {
+        let (mut upstream, first) = state?;
+        if let Some(first) = first.filter(|f| !f.is_empty()) {
+            return Some((Ok(first), Some((upstream, None))));
+        }
+        match upstream.next().await {
+            Some(Ok(bytes)) => Some((Ok(bytes), Some((upstream, None)))),
+            Some(Err(e)) => {
+                let err = GatewayError::upstream(format!("Upstream `{provider}` failed mid-stream: {e}"));
+                Some((Ok(format.stream_error_frame(&err).into_bytes()), None))
+            }
+            None => None,
+        }
+    })
 }
 
 /// The upstream's SSE bytes through the translator, yielding client frames as upstream bytes arrive.
 fn translated_stream(
-    mut resp: Response,
+    upstream: ByteStream,
+    first: Vec<u8>,
     call: &UpstreamCall,
-) -> Result<impl futures::Stream<Item = std::result::Result<Vec<u8>, worker::Error>>> {
-    let upstream = resp.stream()?;
-    let translator = StreamTranslator::new(call.upstream_format, call.client_format, &call.encode);
-    Ok(futures::stream::unfold(Some((upstream, translator)), |state| async move {
-        let (mut upstream, mut t) = state?;
+) -> impl futures::Stream<Item = std::result::Result<Vec<u8>, worker::Error>> {
+    let mut translator = StreamTranslator::new(call.upstream_format, call.client_format, &call.encode);
+    let head = translator.push(&first);
+    futures::stream::unfold(Some((upstream, translator, head)), |state| async move {
+        let (mut upstream, mut t, head) = state?;
+        if !head.is_empty() {
+            return Some((Ok(head), Some((upstream, t, Vec::new()))));
+        }
         loop {
             match upstream.next().await {
                 Some(Ok(bytes)) => {
                     let out = t.push(&bytes);
                     if !out.is_empty() {
-                        return Some((Ok(out), Some((upstream, t))));
+                        return Some((Ok(out), Some((upstream, t, Vec::new()))));
                     }
                 }
                 Some(Err(e)) => return Some((Ok(t.fail(&e.to_string())), None)),
                 None => return Some((Ok(t.end()), None)),
             }
         }
-    }))
+    })
 }
 
 thread_local! {

@@ -88,6 +88,26 @@ test("streaming requests fall back too, before the first byte reaches the client
   assert.equal(text, "echo: keep going");
 });
 
+test("a stream that dies before its first byte falls back; after it, the client's stream ends with an error", async () => {
+  mocks.broken.setFailAs("drop-after-headers");
+  const stream = await client.chat.completions.create({ model: "openai/gpt-4o", messages, stream: true });
+  let text = "";
+  for await (const c of stream) text += c.choices[0]?.delta?.content ?? "";
+  assert.equal(text, "echo: keep going", "the healthy account took over; the client saw nothing of the failure");
+
+  await gw.admin("DELETE", "/api/cooldowns");
+  mocks.broken.setFailAs("drop-after-first-chunk");
+  const cut = await client.chat.completions.create({ model: "openai/gpt-4o", messages, stream: true });
+  let partial = "";
+  await assert.rejects(async () => {
+    for await (const c of cut) partial += c.choices[0]?.delta?.content ?? "";
+  }, (e) => {
+    assert.match(String(e.message), /mid-stream/);
+    return true;
+  });
+  assert.equal(partial, "partial ", "bytes already sent stay sent: no fallback after the first byte");
+});
+
 test("a combo falls back across formats: an overloaded Anthropic target, then Gemini", async () => {
   const created = await gw.admin("POST", "/api/combos", {
     name: "coding", strategy: "priority", targets: [{ model: "anthropic/overloaded" }, { model: "gemini/chat-model" }],

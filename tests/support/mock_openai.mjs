@@ -20,6 +20,8 @@
 //   slow            sends headers only after `slowMs`
 //   drop            closes the socket without answering
 //   quota           429 insufficient_quota with OpenAI's quota-exhausted text
+//   drop-after-headers      200 text/event-stream, then the connection drops before any byte of body
+//   drop-after-first-chunk  200, one content chunk, then the connection drops
 // With `scripted: false` every model name gets a normal completion. With `failAs: "<scenario>"` (or an
 // array of scenarios, used in turn) every request behaves as that scenario whatever its model: a
 // connection to this instance is then a broken account.
@@ -50,6 +52,17 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
     const model = body?.model;
     const forced = Array.isArray(failAs) ? failAs[faultCounter++ % failAs.length] : failAs;
     switch (forced ?? (scripted ? model : null)) {
+      case "drop-after-headers":
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.flushHeaders();
+        return setTimeout(() => req.socket.destroy(), 20);
+      case "drop-after-first-chunk": {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        const chunk = { id: "chatcmpl-cut", object: "chat.completion.chunk", created: 1, model,
+          choices: [{ index: 0, delta: { role: "assistant", content: "partial " }, logprobs: null, finish_reason: null }] };
+        res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+        return setTimeout(() => req.socket.destroy(), 20);
+      }
       case "quota":
         return oaiError(429, "You exceeded your current quota, please check your plan and billing details.", "insufficient_quota", "insufficient_quota");
       case "rate-limited":
