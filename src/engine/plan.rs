@@ -64,11 +64,26 @@ pub struct Attempt<'a> {
     pub connection: &'a ConnectionRecord,
 }
 
+/// What the request path knows about upstream state when it orders attempts (from the isolate's
+/// resilience view and counters; tests pass plain closures).
+pub struct Signals<'a> {
+    /// Milliseconds until a connection may serve a model again.
+    pub cooling: &'a dyn Fn(&str, &str) -> Option<i64>,
+    /// Milliseconds until a provider's open breaker admits a probe (may admit one, hence `FnMut`).
+    pub open: &'a mut dyn FnMut(&str) -> Option<i64>,
+    /// A connection's health for a model, in (0, 1] (`p2c`).
+    pub health: &'a dyn Fn(&str, &str) -> f64,
+    /// Requests recently sent to a connection (`least_used`).
+    pub uses: &'a dyn Fn(&str) -> u64,
+}
+
 /// The (provider, upstream model) pairs that can serve `model`, in order of preference.
 pub struct Targets {
     pub list: Vec<Resolved>,
     /// A combo's first-byte timeout per target, overriding the tenant setting.
     pub timeout_ms: Option<u64>,
+    /// Extra rounds over the attempts after all failed (a combo's `max_retries`; failover first).
+    pub retries: u32,
 }
 
 /// How deep combos may nest.
@@ -85,6 +100,7 @@ impl Targets {
         let name = snapshot.aliases.resolve(model).unwrap_or(model);
         let mut names: Vec<String> = Vec::new();
         let mut timeout_ms = None;
+        let mut retries = 0;
         match snapshot.combo(name) {
             Some(combo) => {
                 let expanded = combo::expand(name, |n| snapshot.combo(n), MAX_COMBO_DEPTH)?;
@@ -108,6 +124,7 @@ impl Targets {
                     .map(|i| expanded[i].0.clone())
                     .collect();
                 timeout_ms = Some(combo.config.target_timeout_ms);
+                retries = combo.config.max_retries;
             }
             None => names.push(name.to_string()),
         }
@@ -132,7 +149,7 @@ impl Targets {
         if list.is_empty() {
             return Err(first_error.unwrap_or_else(|| crate::routing::model::unknown_model(model)));
         }
-        Ok(Targets { list, timeout_ms })
+        Ok(Targets { list, timeout_ms, retries })
     }
 
     /// Every way to serve the request, most preferred first. Left out: connections cooling down for
@@ -143,8 +160,7 @@ impl Targets {
     pub fn attempts<'a>(
         &'a self,
         snapshot: &'a TenantSnapshot,
-        cooling: impl Fn(&str, &str) -> Option<i64>,
-        mut open: impl FnMut(&str) -> Option<i64>,
+        signals: &mut Signals,
         rr: &mut RoundRobinStates,
         rng: u64,
     ) -> Result<Vec<Attempt<'a>>> {
@@ -157,12 +173,12 @@ impl Targets {
             if conns.is_empty() {
                 continue;
             }
-            if let Some(wait) = open(t.provider.id) {
+            if let Some(wait) = (signals.open)(t.provider.id) {
                 shorter(&mut breaker_wait, wait);
                 continue;
             }
-            for conn in order_connections(snapshot, t.provider.id, conns, rr, rng) {
-                match cooling(&conn.id, &t.model) {
+            for conn in order_connections(snapshot, t, conns, signals, rr, rng) {
+                match (signals.cooling)(&conn.id, &t.model) {
                     Some(wait) => shorter(&mut cooling_wait, wait),
                     None => out.push(Attempt { provider: t.provider, model: &t.model, connection: conn }),
                 }
@@ -205,17 +221,25 @@ impl Targets {
 /// A provider's connections in the order the tenant's account strategy gives (fill-first by default).
 fn order_connections<'a>(
     snapshot: &TenantSnapshot,
-    provider: &str,
+    target: &Resolved,
     conns: Vec<&'a ConnectionRecord>,
+    signals: &Signals,
     rr: &mut RoundRobinStates,
     rng: u64,
 ) -> Vec<&'a ConnectionRecord> {
     let candidates: Vec<Candidate> = conns
         .iter()
-        .map(|c| Candidate { key: c.id.clone(), weight: 1, priority: c.priority, ..Candidate::default() })
+        .map(|c| Candidate {
+            key: c.id.clone(),
+            weight: 1,
+            priority: c.priority,
+            uses: (signals.uses)(&c.id),
+            health: (signals.health)(&c.id, &target.model),
+            cost: None,
+        })
         .collect();
     let settings = &snapshot.settings;
-    let state = rr.group(&format!("provider:{provider}"), settings.sticky_limit);
+    let state = rr.group(&format!("provider:{}", target.provider.id), settings.sticky_limit);
     strategy::order(settings.account_strategy, &candidates, state, rng).into_iter().map(|i| conns[i]).collect()
 }
 
@@ -272,7 +296,9 @@ pub fn plan(
 ) -> Result<UpstreamCall> {
     let mut rr = RoundRobinStates::default();
     let targets = Targets::for_model(snapshot, &req.model, &mut rr, 0)?;
-    let attempts = targets.attempts(snapshot, |c, m| cooling(&cooldown::scope(c, m)), |_| None, &mut rr, 0)?;
+    let cooling = |c: &str, m: &str| cooling(&cooldown::scope(c, m));
+    let mut signals = Signals { cooling: &cooling, open: &mut |_| None, health: &|_, _| 1.0, uses: &|_| 0 };
+    let attempts = targets.attempts(snapshot, &mut signals, &mut rr, 0)?;
     build(&attempts[0], req, decrypt, id_seed, now_secs)
 }
 
@@ -383,14 +409,13 @@ mod tests {
             snapshot(vec![conn("a", "openai", 1, None), conn("b", "openai", 2, None), conn("c", "openai", 3, None)]);
         let mut rr = RoundRobinStates::default();
         let t = Targets::for_model(&s, "openai/gpt-4o", &mut rr, 0).unwrap();
-        let ids: Vec<_> = t
-            .attempts(&s, |c, m| (c == "b" && m == "gpt-4o").then_some(1), |_| None, &mut rr, 0)
-            .unwrap()
-            .iter()
-            .map(|a| a.connection.id.as_str())
-            .collect();
+        let cooling = |c: &str, m: &str| (c == "b" && m == "gpt-4o").then_some(1);
+        let mut signals = Signals { cooling: &cooling, open: &mut |_| None, health: &|_, _| 1.0, uses: &|_| 0 };
+        let ids: Vec<_> =
+            t.attempts(&s, &mut signals, &mut rr, 0).unwrap().iter().map(|a| a.connection.id.as_str()).collect();
         assert_eq!(ids, ["a", "c"]);
-        let e = t.attempts(&s, |_, _| None, |_| Some(4_500), &mut rr, 0).unwrap_err();
+        let mut open = Signals { cooling: &|_, _| None, open: &mut |_| Some(4_500), health: &|_, _| 1.0, uses: &|_| 0 };
+        let e = t.attempts(&s, &mut open, &mut rr, 0).unwrap_err();
         assert_eq!((e.status, e.code.as_deref(), e.retry_after_secs), (503, Some("circuit_open"), Some(5)));
     }
 

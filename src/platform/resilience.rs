@@ -52,6 +52,11 @@ pub fn cooling(tenant: &str, connection: &str, model: &str, now: i64) -> Option<
     with_view(tenant, |v| v.state.cooling(connection, model, now))
 }
 
+/// A connection's health for `model` in this isolate's view (see `State::health`).
+pub fn health(tenant: &str, connection: &str, model: &str) -> f64 {
+    with_view(tenant, |v| v.state.health(connection, model))
+}
+
 /// Whether `provider`'s breaker lets a request through now; `Err(wait_ms)` when it is open.
 pub fn breaker(tenant: &str, provider: &str, now: i64, settings: &Settings) -> std::result::Result<(), i64> {
     let p = settings.profiles();

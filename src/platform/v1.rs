@@ -6,7 +6,7 @@
 use super::http::{header, json_response, read_body};
 use super::{config_store, env, resilience, upstream_fetch};
 use crate::config::{ConnectionRecord, TenantSnapshot};
-use crate::engine::plan::{self, Attempt, ClientRequest, Targets, UpstreamCall};
+use crate::engine::plan::{self, Attempt, ClientRequest, Signals, Targets, UpstreamCall};
 use crate::engine::translate::{self, StreamTranslator};
 use crate::engine::upstream;
 use crate::error::{ErrorKind, GatewayError, Result};
@@ -88,14 +88,13 @@ pub async fn generate(
     let (targets, attempts) = ROUND_ROBIN.with(|rr| {
         let rr = &mut rr.borrow_mut();
         let targets = Targets::for_model(&snapshot, &client.model, rr, rng)?;
+        let cooling = |conn: &str, model: &str| resilience::cooling(tenant, conn, model, now);
+        let health = |conn: &str, model: &str| resilience::health(tenant, conn, model);
+        let uses = |conn: &str| USES.with(|u| u.borrow().get(conn).copied().unwrap_or(0));
+        let mut open = |provider: &str| resilience::breaker(tenant, provider, now, settings).err();
+        let mut signals = Signals { cooling: &cooling, open: &mut open, health: &health, uses: &uses };
         let attempts: Vec<(usize, usize)> = targets
-            .attempts(
-                &snapshot,
-                |conn, model| resilience::cooling(tenant, conn, model, now),
-                |provider| resilience::breaker(tenant, provider, now, settings).err(),
-                rr,
-                rng,
-            )?
+            .attempts(&snapshot, &mut signals, rr, rng)?
             .iter()
             .map(|a| locate(&targets, &snapshot, a))
             .collect();
@@ -113,75 +112,84 @@ pub async fn generate(
 
     // Try the attempts in order until one answers. Until an upstream has answered successfully
     // nothing has been sent to the client, so every failure can still fall back.
+    // A combo's `max_retries` adds rounds over the attempts whose failure was transient, once every
+    // attempt has failed (failover before retry, as in the original gateway).
     let mut last_error: Option<GatewayError> = None;
     let mut skipped_target: Option<(&str, &str)> = None;
+    let mut retryable = vec![true; attempts.len()];
     let mut tried = 0u32;
-    for (index, attempt) in attempts.iter().enumerate().take(MAX_ATTEMPTS) {
-        if skipped_target == Some((attempt.provider.id, attempt.model)) {
-            continue;
-        }
-        tried += 1;
-        let mut call =
-            plan::build(attempt, &client, |conn| credential(&keys.credentials, tenant, conn), &seed, now / 1000)?;
-        if !call.translated {
-            for name in format.passthrough_client_headers() {
-                if let Some(v) = header(req, name) {
-                    call.headers.push((name.to_string(), v));
-                }
+    let rounds = 1 + targets.retries as usize;
+    for round in 0..rounds {
+        for (index, attempt) in attempts.iter().enumerate().take(MAX_ATTEMPTS) {
+            if skipped_target == Some((attempt.provider.id, attempt.model)) || (round > 0 && !retryable[index]) {
+                continue;
             }
-        }
-        let outcome = upstream_fetch::send(&call, timeout_ms).await;
-        let at = env::now_ms();
-        let can_fall_back = index + 1 < attempts.len() && (tried as usize) < MAX_ATTEMPTS;
-        let (error, status) = match outcome {
-            Ok(resp) if (200..300).contains(&resp.status_code()) => {
-                match relay(resp, &call, tried, can_fall_back).await? {
-                    Relayed::Sent(response) => {
-                        let ok = Event::Success {
-                            provider: call.provider.to_string(),
-                            connection: call.connection_id.clone(),
-                            model: call.model.clone(),
-                            at,
-                        };
-                        resilience::report(env, ctx, tenant, vec![ok], at, settings);
-                        return Ok(response);
+            tried += 1;
+            let mut call =
+                plan::build(attempt, &client, |conn| credential(&keys.credentials, tenant, conn), &seed, now / 1000)?;
+            if !call.translated {
+                for name in format.passthrough_client_headers() {
+                    if let Some(v) = header(req, name) {
+                        call.headers.push((name.to_string(), v));
                     }
-                    Relayed::FailedBeforeFirstByte(e) => (e, None),
                 }
             }
-            Ok(mut resp) => {
-                let status = resp.status_code();
-                let retry_after = upstream::retry_after_secs(
-                    resp.headers().get("retry-after").ok().flatten().as_deref(),
-                    resp.headers().get("retry-after-ms").ok().flatten().as_deref(),
-                );
-                let body = resp.bytes().await.unwrap_or_default();
-                (upstream::map_error(call.upstream_format, call.provider, status, &body, retry_after), Some(status))
+            USES.with(|u| *u.borrow_mut().entry(call.connection_id.clone()).or_insert(0) += 1);
+            let outcome = upstream_fetch::send(&call, timeout_ms).await;
+            let at = env::now_ms();
+            let can_fall_back =
+                (index + 1 < attempts.len() || round + 1 < rounds) && (tried as usize) < MAX_ATTEMPTS * rounds;
+            let (error, status) = match outcome {
+                Ok(resp) if (200..300).contains(&resp.status_code()) => {
+                    match relay(resp, &call, tried, can_fall_back).await? {
+                        Relayed::Sent(response) => {
+                            let ok = Event::Success {
+                                provider: call.provider.to_string(),
+                                connection: call.connection_id.clone(),
+                                model: call.model.clone(),
+                                at,
+                            };
+                            resilience::report(env, ctx, tenant, vec![ok], at, settings);
+                            return Ok(response);
+                        }
+                        Relayed::FailedBeforeFirstByte(e) => (e, None),
+                    }
+                }
+                Ok(mut resp) => {
+                    let status = resp.status_code();
+                    let retry_after = upstream::retry_after_secs(
+                        resp.headers().get("retry-after").ok().flatten().as_deref(),
+                        resp.headers().get("retry-after-ms").ok().flatten().as_deref(),
+                    );
+                    let body = resp.bytes().await.unwrap_or_default();
+                    (upstream::map_error(call.upstream_format, call.provider, status, &body, retry_after), Some(status))
+                }
+                Err(e) => (e, None),
+            };
+            let verdict = classify(&Failure {
+                status,
+                timed_out: error.kind == ErrorKind::UpstreamTimeout,
+                message: &error.message,
+                retry_after_ms: error.retry_after_secs.map(|s| s.saturating_mul(1000) as i64),
+            });
+            let failed = Event::Failure {
+                provider: call.provider.to_string(),
+                connection: call.connection_id.clone(),
+                model: call.model.clone(),
+                reason: verdict.reason.as_str().to_string(),
+                cooldown: verdict.cooldown,
+                breaker: verdict.counts_for_breaker,
+                at,
+            };
+            resilience::report(env, ctx, tenant, vec![failed], at, settings);
+            match verdict.action {
+                Action::Stop => return Err(error),
+                Action::NextAccount => {}
+                Action::NextTarget => skipped_target = Some((attempt.provider.id, attempt.model)),
             }
-            Err(e) => (e, None),
-        };
-        let verdict = classify(&Failure {
-            status,
-            timed_out: error.kind == ErrorKind::UpstreamTimeout,
-            message: &error.message,
-            retry_after_ms: error.retry_after_secs.map(|s| s.saturating_mul(1000) as i64),
-        });
-        let failed = Event::Failure {
-            provider: call.provider.to_string(),
-            connection: call.connection_id.clone(),
-            model: call.model.clone(),
-            reason: verdict.reason.as_str().to_string(),
-            cooldown: verdict.cooldown,
-            breaker: verdict.counts_for_breaker,
-            at,
-        };
-        resilience::report(env, ctx, tenant, vec![failed], at, settings);
-        match verdict.action {
-            Action::Stop => return Err(error),
-            Action::NextAccount => {}
-            Action::NextTarget => skipped_target = Some((attempt.provider.id, attempt.model)),
+            retryable[index] = verdict.counts_for_breaker; // server errors, timeouts, dropped connections
+            last_error = Some(error);
         }
-        last_error = Some(error);
     }
     Err(last_error.unwrap_or_else(|| GatewayError::internal("no upstream attempt was made")))
 }
@@ -189,6 +197,8 @@ pub async fn generate(
 thread_local! {
     /// Round-robin positions per combo and per provider (isolate-local, like the original gateway's).
     static ROUND_ROBIN: RefCell<RoundRobinStates> = RefCell::new(RoundRobinStates::default());
+    /// Requests sent per connection by this isolate (the `least_used` strategy's input).
+    static USES: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
 }
 
 /// An attempt as indexes (target, connection), so it can outlive the round-robin borrow.

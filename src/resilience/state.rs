@@ -95,6 +95,13 @@ impl State {
         per_model.max(account)
     }
 
+    /// How healthy a connection looks for `model`, in (0, 1]: 1 with no recent failures, lower as its
+    /// backoff level rises (used by the `p2c` strategy).
+    pub fn health(&self, connection: &str, model: &str) -> f64 {
+        let level = self.cooldowns.level(connection).max(self.cooldowns.level(&cooldown::scope(connection, model)));
+        1.0 / (1.0 + f64::from(level))
+    }
+
     /// Whether the provider's breaker lets a request through now (an open breaker may admit a probe).
     pub fn breaker_allows(&mut self, provider: &str, now_ms: i64, p: &Profiles) -> bool {
         self.breakers.get_mut(provider).is_none_or(|b| b.allow(now_ms, &p.breaker))
@@ -202,6 +209,17 @@ mod tests {
         s.apply(&failure(500, "a", 0), &p);
         s.apply(&success("a", 5), &p);
         assert_eq!(s.breakers["openai"].state_name(), "open");
+    }
+
+    #[test]
+    fn health_falls_with_backoff_and_recovers_on_success() {
+        let p = Profiles::default();
+        let mut s = State::default();
+        assert_eq!(s.health("a", "gpt-4o"), 1.0);
+        s.apply(&failure(500, "a", 0), &p);
+        assert!(s.health("a", "gpt-4o") < 1.0);
+        s.apply(&success("a", 10), &p);
+        assert_eq!(s.health("a", "gpt-4o"), 1.0);
     }
 
     #[test]

@@ -199,6 +199,41 @@ test("round-robin spreads requests over accounts with a sticky limit", async () 
   }
 });
 
+test("a combo retries transient failures after failing over (max_retries)", async () => {
+  const flaky = await startMockOpenAI({ apiKey: "sk-retry", failAs: ["server-error", null] }); // fails every other call
+  const conn = await gw.addConnection({ provider: "nvidia", api_key: "sk-retry", base_url: flaky.url });
+  await gw.admin("POST", "/api/combos", { name: "retrying", targets: [{ model: "nvidia/m" }], config: { max_retries: 1 } });
+  await gw.admin("POST", "/api/combos", { name: "no-retry", targets: [{ model: "nvidia/m" }], config: { max_retries: 0 } });
+  try {
+    const { data, response } = await client.chat.completions.create({ model: "retrying", messages }).withResponse();
+    assert.equal(data.choices[0].message.content, "echo: keep going");
+    assert.equal(response.headers.get("x-omniroute-attempts"), "2");
+    await gw.admin("DELETE", "/api/cooldowns");
+    await assert.rejects(client.chat.completions.create({ model: "no-retry", messages }), { status: 502 });
+  } finally {
+    await gw.admin("DELETE", `/api/providers/${conn.id}`);
+    await flaky.close();
+  }
+});
+
+test("least-used sends each request to the connection this isolate used least", async () => {
+  const a = await startMockOpenAI({ apiKey: "sk-lu", scripted: false });
+  const b = await startMockOpenAI({ apiKey: "sk-lu", scripted: false });
+  const ca = await gw.addConnection({ provider: "cerebras", name: "a", api_key: "sk-lu", base_url: a.url, priority: 1 });
+  const cb = await gw.addConnection({ provider: "cerebras", name: "b", api_key: "sk-lu", base_url: b.url, priority: 1 });
+  await gw.admin("PATCH", "/api/settings", { account_strategy: "least_used" });
+  try {
+    for (let i = 0; i < 6; i++) await client.chat.completions.create({ model: "cerebras/llama-3.3-70b", messages });
+    assert.deepEqual([a.requests.length, b.requests.length], [3, 3]);
+  } finally {
+    await gw.admin("PATCH", "/api/settings", { account_strategy: "priority" });
+    await gw.admin("DELETE", `/api/providers/${ca.id}`);
+    await gw.admin("DELETE", `/api/providers/${cb.id}`);
+    await a.close();
+    await b.close();
+  }
+});
+
 test("fault run: many requests, mostly faulty accounts, one healthy target — every request succeeds", async () => {
   const faults = [["rate-limited", "server-error"], ["quota", "drop"], ["overloaded", "server-error", "rate-limited"]];
   const faulty = [];
