@@ -269,3 +269,50 @@ test("fault run: many requests, mostly faulty accounts, one healthy target — e
     for (const m of [...faulty, healthy]) await m.close();
   }
 });
+
+test("combo strategies: weighted, cost-optimized and random order the targets", async () => {
+  const cheap = await startMockOpenAI({ apiKey: "sk-s1", scripted: false });
+  const dear = await startMockOpenAI({ apiKey: "sk-s2", scripted: false });
+  const c1 = await gw.addConnection({ provider: "deepseek", name: "cheap", api_key: "sk-s1", base_url: cheap.url, priority: 0 });
+  const c2 = await gw.addConnection({ provider: "openai", name: "dear", api_key: "sk-s2", base_url: dear.url, priority: 0 });
+  const targets = [{ model: "openai/gpt-4o", weight: 0 }, { model: "deepseek/deepseek-chat", weight: 5 }];
+  const provider = async (model) => (await client.chat.completions.create({ model, messages }).withResponse()).response.headers.get("x-omniroute-provider");
+  try {
+    await gw.admin("POST", "/api/combos", { name: "by-weight", strategy: "weighted", targets });
+    await gw.admin("POST", "/api/combos", { name: "by-cost", strategy: "cost_optimized", targets: [targets[0], { model: "deepseek/deepseek-chat" }] });
+    await gw.admin("POST", "/api/combos", { name: "by-chance", strategy: "random", targets: [{ model: "openai/gpt-4o" }, { model: "deepseek/deepseek-chat" }] });
+    for (let i = 0; i < 5; i++) assert.equal(await provider("by-weight"), "deepseek", "a weight-0 target never goes first");
+    for (let i = 0; i < 3; i++) assert.equal(await provider("by-cost"), "deepseek", "the cheaper model goes first");
+    const seen = new Set();
+    for (let i = 0; i < 24 && seen.size < 2; i++) seen.add(await provider("by-chance"));
+    assert.equal(seen.size, 2, "random spreads over both targets");
+  } finally {
+    for (const c of [c1, c2]) await gw.admin("DELETE", `/api/providers/${c.id}`);
+    for (const name of ["by-weight", "by-cost", "by-chance"]) await gw.admin("DELETE", `/api/combos/${name}`);
+    await cheap.close();
+    await dear.close();
+  }
+});
+
+test("p2c prefers the healthier account", async () => {
+  const sick = await startMockOpenAI({ apiKey: "sk-p", failAs: "server-error" });
+  const well = await startMockOpenAI({ apiKey: "sk-p", scripted: false });
+  const cs = await gw.addConnection({ provider: "hyperbolic", name: "sick", api_key: "sk-p", base_url: sick.url, priority: 1 });
+  const cw = await gw.addConnection({ provider: "hyperbolic", name: "well", api_key: "sk-p", base_url: well.url, priority: 1 });
+  await gw.admin("PATCH", "/api/settings", { account_strategy: "p2c" });
+  try {
+    // Make the sick account fail once (whichever goes first, the request still succeeds) …
+    for (let i = 0; i < 4 && sick.requests.length === 0; i++) await client.chat.completions.create({ model: "hyperbolic/m", messages });
+    assert.ok(sick.requests.length >= 1);
+    // … then, once its cooldown is over, its raised backoff level keeps it behind the healthy one.
+    await new Promise((r) => setTimeout(r, 3200));
+    const before = sick.requests.length;
+    for (let i = 0; i < 5; i++) await client.chat.completions.create({ model: "hyperbolic/m", messages });
+    assert.equal(sick.requests.length, before, "the healthier account went first every time");
+  } finally {
+    await gw.admin("PATCH", "/api/settings", { account_strategy: "priority" });
+    for (const c of [cs, cw]) await gw.admin("DELETE", `/api/providers/${c.id}`);
+    await sick.close();
+    await well.close();
+  }
+});
