@@ -97,8 +97,15 @@ pub fn refresh_if_stale(env: &Env, ctx: &Context, tenant: &str, now: i64, settin
     });
 }
 
-/// Applies events locally now and sends them to the Durable Object in the background.
-pub fn report(env: &Env, ctx: &Context, tenant: &str, events: Vec<Event>, now: i64, settings: &Settings) {
+/// Applies events locally now and sends them to the Durable Object in the background. Successes
+/// that would change nothing (the usual case) are dropped here, so healthy traffic costs no call.
+pub fn report(env: &Env, ctx: &Context, tenant: &str, mut events: Vec<Event>, now: i64, settings: &Settings) {
+    with_view(tenant, |v| {
+        events.retain(|e| match e {
+            Event::Success { provider, connection, model, .. } => v.state.success_matters(provider, connection, model),
+            Event::Failure { .. } => true,
+        })
+    });
     if events.is_empty() {
         return;
     }

@@ -126,6 +126,11 @@ impl CooldownTable {
         self.entries.remove(scope);
     }
 
+    /// Whether `scope` has an entry (cooling, or remembering its backoff level).
+    pub fn has(&self, scope: &str) -> bool {
+        self.entries.contains_key(scope)
+    }
+
     /// The backoff level of `scope` (0 if it has none).
     pub fn level(&self, scope: &str) -> u32 {
         self.entries.get(scope).map_or(0, |c| c.level)

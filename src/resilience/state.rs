@@ -3,7 +3,7 @@
 //! Durable Object (the shared copy every isolate agrees on) and in each isolate's local view (what
 //! the request path consults without waiting), so both reach the same state from the same events.
 
-use super::breaker::{Breaker, BreakerProfile};
+use super::breaker::{Breaker, BreakerProfile, BreakerState};
 use super::classify::{CooldownRule, CooldownScope};
 use super::cooldown::{self, BackoffProfile, Cooldown, CooldownTable};
 use serde::{Deserialize, Serialize};
@@ -86,6 +86,14 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Whether a success of `connection` for `model` would change anything: only then is it worth
+    /// recording (and sending to the shared copy). Healthy traffic changes nothing.
+    pub fn success_matters(&self, provider: &str, connection: &str, model: &str) -> bool {
+        let cooling = self.cooldowns.has(connection) || self.cooldowns.has(&cooldown::scope(connection, model));
+        let breaker = self.breakers.get(provider).is_some_and(|b| b.state != BreakerState::Closed { failures: 0 });
+        cooling || breaker
     }
 
     /// Milliseconds until `connection` may serve `model` again (account-wide or per model).
@@ -220,6 +228,18 @@ mod tests {
         assert!(s.health("a", "gpt-4o") < 1.0);
         s.apply(&success("a", 10), &p);
         assert_eq!(s.health("a", "gpt-4o"), 1.0);
+    }
+
+    #[test]
+    fn only_successes_that_undo_something_matter() {
+        let p = Profiles::default();
+        let mut s = State::default();
+        assert!(!s.success_matters("openai", "a", "gpt-4o"), "healthy traffic changes nothing");
+        s.apply(&failure(500, "a", 0), &p);
+        assert!(s.success_matters("openai", "a", "gpt-4o"));
+        assert!(s.success_matters("openai", "b", "gpt-4o"), "the provider's breaker counted a failure");
+        s.apply(&success("a", 10), &p);
+        assert!(!s.success_matters("openai", "a", "gpt-4o"));
     }
 
     #[test]
