@@ -27,7 +27,7 @@ const when = (ms) => (ms ? new Date(ms).toLocaleString() : "—");
 function showTab(name) {
   document.querySelectorAll(".tab").forEach((s) => (s.hidden = s.id !== name));
   document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
-  ({ overview: loadOverview, providers: loadProviders, keys: loadKeys, settings: loadSettings, connect: loadConnect })[name]?.().catch(() => {});
+  ({ overview: loadOverview, providers: loadProviders, routing: loadRouting, keys: loadKeys, settings: loadSettings, connect: loadConnect })[name]?.().catch(() => {});
 }
 
 function signOut(message = "") {
@@ -56,9 +56,14 @@ async function signIn(secret) {
 async function loadOverview() {
   const health = await fetch("/health").then((r) => r.json()).catch(() => null);
   $("#health").textContent = health?.status === "ok" ? `ok · v${health.version}` : "unreachable";
-  const [conns, keys, cooldowns, stats] = await Promise.all([
-    api("GET", "/api/providers"), api("GET", "/api/keys"), api("GET", "/api/cooldowns"), api("GET", "/api/stats"),
+  const [conns, keys, cooldowns, stats, resilience] = await Promise.all([
+    api("GET", "/api/providers"), api("GET", "/api/keys"), api("GET", "/api/cooldowns"), api("GET", "/api/stats"), api("GET", "/api/health"),
   ]);
+  const breakers = Object.entries(resilience.breakers);
+  $("#breakers").replaceChildren(...(breakers.length ? breakers.map(([provider, b]) => el("tr", {},
+    el("td", {}, provider), el("td", {}, b.state), el("td", {}, b.retry_in_ms ? `${Math.ceil(b.retry_in_ms / 1000)} s` : "—"),
+    el("td", {}, el("button", { className: "small", onclick: () => api("DELETE", `/api/health?provider=${encodeURIComponent(provider)}`).then(loadOverview) }, "Reset")),
+  )) : [el("tr", {}, el("td", { colSpan: 4, className: "muted" }, "No provider has failed recently."))]));
   $("#count-connections").textContent = conns.data.filter((c) => c.is_active).length + " active";
   $("#count-keys").textContent = keys.data.filter((k) => !k.revoked_at).length;
   $("#cooldowns").replaceChildren(...(cooldowns.data.length ? cooldowns.data.map((c) => el("tr", {},
@@ -79,6 +84,45 @@ async function loadProviders() {
     el("td", {}, el("button", { className: "danger", onclick: () => confirm(`Delete ${c.name}?`) && api("DELETE", `/api/providers/${c.id}`).then(loadProviders) }, "Delete")),
   )) : [el("tr", {}, el("td", { colSpan: 7, className: "muted" }, "No connections yet: add one below."))]));
 }
+
+const list = (v) => v.split(",").map((x) => x.trim()).filter(Boolean);
+const removeButton = (path, reload) => el("button", { className: "danger", onclick: () => api("DELETE", path).then(reload).catch((e) => ($("#routing-error").textContent = e.message)) }, "Delete");
+const emptyRow = (cols, text) => [el("tr", {}, el("td", { colSpan: cols, className: "muted" }, text))];
+
+async function loadRouting() {
+  const [combos, aliases, chains, nodes] = await Promise.all([
+    api("GET", "/api/combos"), api("GET", "/api/aliases"), api("GET", "/api/fallback-chains"), api("GET", "/api/provider-nodes"),
+  ]);
+  $("#combos").replaceChildren(...(combos.data.length ? combos.data.map((c) => el("tr", {},
+    el("td", {}, el("code", {}, c.name)), el("td", {}, c.strategy), el("td", {}, c.targets.map((t) => t.model).join(" → ")),
+    el("td", {}, removeButton(`/api/combos/${encodeURIComponent(c.name)}`, loadRouting)),
+  )) : emptyRow(4, "No combos yet.")));
+  $("#aliases").replaceChildren(...(aliases.data.length ? aliases.data.map((a) => el("tr", {},
+    el("td", {}, el("code", {}, a.pattern)), el("td", {}, el("code", {}, a.target)),
+    el("td", {}, removeButton(`/api/aliases?pattern=${encodeURIComponent(a.pattern)}`, loadRouting)),
+  )) : emptyRow(3, "No aliases yet.")));
+  $("#chains").replaceChildren(...(chains.data.length ? chains.data.map((c) => el("tr", {},
+    el("td", {}, el("code", {}, c.model)), el("td", {}, c.chain.join(" → ")),
+    el("td", {}, removeButton(`/api/fallback-chains?model=${encodeURIComponent(c.model)}`, loadRouting)),
+  )) : emptyRow(3, "No fallback chains yet.")));
+  $("#nodes").replaceChildren(...(nodes.data.length ? nodes.data.map((n) => el("tr", {},
+    el("td", {}, el("code", {}, n.id)), el("td", {}, n.format), el("td", {}, n.base_url), el("td", {}, (n.models ?? []).join(", ")),
+    el("td", {}, removeButton(`/api/provider-nodes/${encodeURIComponent(n.id)}`, loadRouting)),
+  )) : emptyRow(5, "No provider nodes yet.")));
+}
+
+function routingForm(selector, toBody, path) {
+  $(selector).addEventListener("submit", async (e) => {
+    e.preventDefault();
+    $("#routing-error").textContent = "";
+    try { await api("POST", path, toBody(Object.fromEntries(new FormData(e.target)))); e.target.reset(); await loadRouting(); }
+    catch (err) { $("#routing-error").textContent = err.message; }
+  });
+}
+routingForm("#add-combo", (f) => ({ name: f.name, strategy: f.strategy, targets: list(f.targets).map((model) => ({ model })) }), "/api/combos");
+routingForm("#add-alias", (f) => ({ pattern: f.pattern.trim(), target: f.target.trim() }), "/api/aliases");
+routingForm("#add-chain", (f) => ({ model: f.model.trim(), chain: list(f.chain) }), "/api/fallback-chains");
+routingForm("#add-node", (f) => ({ id: f.id, format: f.format, base_url: f.base_url.trim(), models: list(f.models) }), "/api/provider-nodes");
 
 async function loadKeys() {
   const { data } = await api("GET", "/api/keys");

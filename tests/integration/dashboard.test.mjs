@@ -22,7 +22,7 @@ test("the dashboard page and its assets are served at the root", async () => {
 
 test("the dashboard's own calls are the admin API, which stays closed without the secret", async () => {
   const js = await (await fetch(`${gw.url}/app.js`)).text();
-  for (const route of ["/api/providers", "/api/keys", "/api/settings", "/api/cooldowns", "/api/stats"]) {
+  for (const route of ["/api/providers", "/api/keys", "/api/settings", "/api/cooldowns", "/api/stats", "/api/health", "/api/combos", "/api/aliases", "/api/fallback-chains", "/api/provider-nodes"]) {
     assert.ok(js.includes(route), route);
     assert.equal((await fetch(`${gw.url}${route}`)).status, 401, route);
   }
