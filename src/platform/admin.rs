@@ -65,7 +65,10 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             let what = scope.or(provider).unwrap_or_else(|| "all".into());
             Ok(json_response(200, &json!({"reset": what}))?)
         }
-        (Method::Get, ["combos"]) => Ok(json_response(200, &json!({"data": repo::combos(&db, &tenant).await?}))?),
+        (Method::Get, ["combos"]) => {
+            let combos: Vec<Combo> = repo::documents(&db, &tenant, RoutingTable::Combos).await?;
+            Ok(json_response(200, &json!({"data": combos}))?)
+        }
         (Method::Post, ["combos"]) => {
             let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
             let combo: Combo = input::parse(&body)?;
@@ -77,7 +80,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
                 ))
                 .with_param("name"));
             }
-            repo::put_combo(&db, &tenant, &combo, env::now_ms()).await?;
+            repo::put_document(&db, &tenant, RoutingTable::Combos, &combo.name, &combo, env::now_ms()).await?;
             config_store::rebuild_snapshot(env, &tenant).await?;
             Ok(json_response(201, &serde_json::to_value(&combo).unwrap_or_default())?)
         }
@@ -118,13 +121,14 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             delete_routing(env, &tenant, RoutingTable::FallbackChains, &model).await
         }
         (Method::Get, ["models", "catalog"]) => models_catalog(config_store::snapshot(env, &tenant).await?.catalog()),
-        (Method::Get, ["provider-nodes"]) => {
-            Ok(json_response(200, &json!({"data": repo::provider_nodes(&db, &tenant).await?}))?)
-        }
+        (Method::Get, ["provider-nodes"]) => Ok(json_response(
+            200,
+            &json!({"data": repo::documents::<ProviderNode>(&db, &tenant, RoutingTable::Nodes).await?}),
+        )?),
         (Method::Post, ["provider-nodes"]) => {
             let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
             let node = input::parse::<ProviderNode>(&body)?.validate(env::allow_private_upstreams(env))?;
-            repo::put_provider_node(&db, &tenant, &node, env::now_ms()).await?;
+            repo::put_document(&db, &tenant, RoutingTable::Nodes, &node.id, &node, env::now_ms()).await?;
             config_store::rebuild_snapshot(env, &tenant).await?;
             Ok(json_response(201, &serde_json::to_value(&node).unwrap_or_default())?)
         }

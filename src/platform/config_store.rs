@@ -8,6 +8,7 @@
 //!
 //! The counters in [`Stats`] make this observable (`GET /api/stats`) and testable.
 
+use super::repo::RoutingTable;
 use super::{env, repo};
 use crate::config::{KeyEntry, TenantSnapshot};
 use crate::error::{GatewayError, Result};
@@ -106,10 +107,10 @@ pub async fn rebuild_snapshot(env: &Env, tenant: &str) -> Result<TenantSnapshot>
         version: env::now_ms(),
         connections: repo::connections(&db, tenant).await?,
         settings: repo::settings(&db, tenant).await?,
-        combos: repo::combos(&db, tenant).await?,
+        combos: repo::documents(&db, tenant, RoutingTable::Combos).await?,
         aliases: repo::aliases(&db, tenant).await?,
         fallback_chains: repo::fallback_chains(&db, tenant).await?,
-        nodes: repo::provider_nodes(&db, tenant).await?,
+        nodes: repo::documents(&db, tenant, RoutingTable::Nodes).await?,
         custom_models: repo::custom_models(&db, tenant).await?,
         ..Default::default()
     };

@@ -3,9 +3,7 @@
 
 use crate::config::{ConnectionRecord, KeyEntry, Settings};
 use crate::error::{GatewayError, Result};
-use crate::providers::ProviderNode;
 use crate::routing::alias::{Aliases, FallbackChains};
-use crate::routing::combo::Combo;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -221,40 +219,45 @@ pub async fn tenant_exists(db: &D1Database, tenant: &str) -> Result<bool> {
 
 // ---- routing configuration: combos, model aliases, fallback chains (values validated by the core)
 
-pub async fn combos(db: &D1Database, tenant: &str) -> Result<Vec<Combo>> {
+/// The JSON documents of a table keyed by name (`combos`, `provider_nodes`), in key order.
+pub async fn documents<T: DeserializeOwned>(db: &D1Database, tenant: &str, table: RoutingTable) -> Result<Vec<T>> {
     #[derive(Deserialize)]
     struct Row {
         data: String,
     }
-    let rows: Vec<Row> = all(db, "SELECT data FROM combos WHERE tenant_id = ?1 ORDER BY name", &[s(tenant)]).await?;
+    let (name, key) = table.name_and_key();
+    let sql = format!("SELECT data FROM {name} WHERE tenant_id = ?1 ORDER BY {key}");
+    let rows: Vec<Row> = all(db, &sql, &[s(tenant)]).await?;
     rows.iter()
         .map(|r| {
-            serde_json::from_str(&r.data).map_err(|e| GatewayError::internal(format!("stored combo unreadable: {e}")))
+            serde_json::from_str(&r.data)
+                .map_err(|e| GatewayError::internal(format!("stored {name} row unreadable: {e}")))
         })
         .collect()
 }
 
-pub async fn put_combo(db: &D1Database, tenant: &str, combo: &Combo, now: i64) -> Result<()> {
-    let json = serde_json::to_string(combo).map_err(|e| GatewayError::internal(e.to_string()))?;
-    run(
-        db,
-        "INSERT INTO combos (tenant_id, name, data, updated_at) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (tenant_id, name) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
-        &[s(tenant), s(&combo.name), s(&json), n(now)],
-    )
-    .await?;
+/// Creates or replaces the JSON document `key` of a table keyed by name.
+pub async fn put_document(
+    db: &D1Database,
+    tenant: &str,
+    table: RoutingTable,
+    key: &str,
+    doc: &impl Serialize,
+    now: i64,
+) -> Result<()> {
+    let json = serde_json::to_string(doc).map_err(|e| GatewayError::internal(e.to_string()))?;
+    let (name, column) = table.name_and_key();
+    let sql = format!(
+        "INSERT INTO {name} (tenant_id, {column}, data, updated_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (tenant_id, {column}) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at"
+    );
+    run(db, &sql, &[s(tenant), s(key), s(&json), n(now)]).await?;
     Ok(())
 }
 
 /// Deletes a row of one of the routing tables by its key column; returns whether one existed.
 pub async fn delete_routing(db: &D1Database, tenant: &str, table: RoutingTable, key: &str) -> Result<bool> {
-    let (table, column) = match table {
-        RoutingTable::Nodes => ("provider_nodes", "id"),
-        RoutingTable::CustomModels => ("provider_models", "provider"),
-        RoutingTable::Combos => ("combos", "name"),
-        RoutingTable::Aliases => ("model_aliases", "pattern"),
-        RoutingTable::FallbackChains => ("fallback_chains", "model"),
-    };
+    let (table, column) = table.name_and_key();
     let sql = format!("DELETE FROM {table} WHERE tenant_id = ?1 AND {column} = ?2");
     let r = run(db, &sql, &[s(tenant), s(key)]).await?;
     Ok(r.meta().map_err(d1_err)?.and_then(|m| m.changes).unwrap_or(0) > 0)
@@ -267,6 +270,19 @@ pub enum RoutingTable {
     Combos,
     Aliases,
     FallbackChains,
+}
+
+impl RoutingTable {
+    /// The table and its key column (fixed names, never user input).
+    fn name_and_key(self) -> (&'static str, &'static str) {
+        match self {
+            RoutingTable::Nodes => ("provider_nodes", "id"),
+            RoutingTable::CustomModels => ("provider_models", "provider"),
+            RoutingTable::Combos => ("combos", "name"),
+            RoutingTable::Aliases => ("model_aliases", "pattern"),
+            RoutingTable::FallbackChains => ("fallback_chains", "model"),
+        }
+    }
 }
 
 pub async fn aliases(db: &D1Database, tenant: &str) -> Result<Aliases> {
@@ -324,33 +340,6 @@ pub async fn put_fallback_chain(db: &D1Database, tenant: &str, model: &str, chai
 }
 
 // ---- provider nodes and custom model ids
-
-pub async fn provider_nodes(db: &D1Database, tenant: &str) -> Result<Vec<ProviderNode>> {
-    #[derive(Deserialize)]
-    struct Row {
-        data: String,
-    }
-    let rows: Vec<Row> =
-        all(db, "SELECT data FROM provider_nodes WHERE tenant_id = ?1 ORDER BY id", &[s(tenant)]).await?;
-    rows.iter()
-        .map(|r| {
-            serde_json::from_str(&r.data)
-                .map_err(|e| GatewayError::internal(format!("stored provider node unreadable: {e}")))
-        })
-        .collect()
-}
-
-pub async fn put_provider_node(db: &D1Database, tenant: &str, node: &ProviderNode, now: i64) -> Result<()> {
-    let json = serde_json::to_string(node).map_err(|e| GatewayError::internal(e.to_string()))?;
-    run(
-        db,
-        "INSERT INTO provider_nodes (tenant_id, id, data, updated_at) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (tenant_id, id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
-        &[s(tenant), s(&node.id), s(&json), n(now)],
-    )
-    .await?;
-    Ok(())
-}
 
 pub async fn custom_models(db: &D1Database, tenant: &str) -> Result<BTreeMap<String, Vec<String>>> {
     #[derive(Deserialize)]
