@@ -115,13 +115,13 @@ pub async fn generate(
     // A combo's `max_retries` adds rounds over the attempts whose failure was transient, once every
     // attempt has failed (failover before retry, as in the original gateway).
     let mut last_error: Option<GatewayError> = None;
-    let mut skipped_target: Option<(&str, &str)> = None;
+    let mut skipped_targets: Vec<(&str, &str)> = Vec::new();
     let mut retryable = vec![true; attempts.len()];
     let mut tried = 0u32;
     let rounds = 1 + targets.retries as usize;
     for round in 0..rounds {
         for (index, attempt) in attempts.iter().enumerate().take(MAX_ATTEMPTS) {
-            if skipped_target == Some((attempt.provider.id, attempt.model)) || (round > 0 && !retryable[index]) {
+            if skipped_targets.contains(&(attempt.provider.id, attempt.model)) || (round > 0 && !retryable[index]) {
                 continue;
             }
             tried += 1;
@@ -185,7 +185,7 @@ pub async fn generate(
             match verdict.action {
                 Action::Stop => return Err(error),
                 Action::NextAccount => {}
-                Action::NextTarget => skipped_target = Some((attempt.provider.id, attempt.model)),
+                Action::NextTarget => skipped_targets.push((attempt.provider.id, attempt.model)),
             }
             retryable[index] = verdict.counts_for_breaker; // server errors, timeouts, dropped connections
             last_error = Some(error);
@@ -245,8 +245,16 @@ async fn relay(mut resp: Response, call: &UpstreamCall, attempts: u32, can_fall_
             let (_, body) = resp.into_parts();
             return Ok(Relayed::Sent(ResponseBuilder::new().with_status(status).with_headers(out).body(body)));
         }
-        let body = resp.bytes().await?;
-        let translated = translate::whole(call.upstream_format, call.client_format, &body, &call.encode)?;
+        // An answer that cannot be read or translated is one more failed attempt while another remains.
+        let translated = match resp.bytes().await {
+            Ok(body) => translate::whole(call.upstream_format, call.client_format, &body, &call.encode),
+            Err(e) => Err(GatewayError::upstream(format!("Could not read the answer of `{}`: {e}", call.provider))),
+        };
+        let translated = match translated {
+            Ok(t) => t,
+            Err(e) if can_fall_back => return Ok(Relayed::FailedBeforeFirstByte(e)),
+            Err(e) => return Err(e),
+        };
         out.set("content-type", "application/json")?;
         return Ok(Relayed::Sent(Response::from_bytes(translated)?.with_status(status).with_headers(out)));
     }

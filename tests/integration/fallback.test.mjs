@@ -4,6 +4,7 @@
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
+import Anthropic from "@anthropic-ai/sdk";
 import { startGateway } from "../support/gateway.mjs";
 import { startMockOpenAI } from "../support/mock_openai.mjs";
 import { startMockAnthropic } from "../support/mock_anthropic.mjs";
@@ -106,6 +107,13 @@ test("a stream that dies before its first byte falls back; after it, the client'
     return true;
   });
   assert.equal(partial, "partial ", "bytes already sent stay sent: no fallback after the first byte");
+});
+
+test("an unreadable 2xx answer is one more failed attempt when it must be translated", async () => {
+  mocks.broken.setFailAs("garbage-200");
+  const anthropic = new Anthropic({ apiKey: key, baseURL: gw.url, maxRetries: 0 });
+  const m = await anthropic.messages.create({ model: "openai/gpt-4o", max_tokens: 50, messages });
+  assert.equal(m.content[0].text, "echo: keep going");
 });
 
 test("a combo falls back across formats: an overloaded Anthropic target, then Gemini", async () => {

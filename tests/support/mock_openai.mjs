@@ -20,6 +20,7 @@
 //   slow            sends headers only after `slowMs`
 //   drop            closes the socket without answering
 //   quota           429 insufficient_quota with OpenAI's quota-exhausted text
+//   garbage-200     200 application/json whose body is not JSON
 //   drop-after-headers      200 text/event-stream, then the connection drops before any byte of body
 //   drop-after-first-chunk  200, one content chunk, then the connection drops
 // With `scripted: false` every model name gets a normal completion. With `failAs: "<scenario>"` (or an
@@ -52,6 +53,9 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
     const model = body?.model;
     const forced = Array.isArray(failAs) ? failAs[faultCounter++ % failAs.length] : failAs;
     switch (forced ?? (scripted ? model : null)) {
+      case "garbage-200":
+        res.writeHead(200, { "content-type": "application/json" });
+        return res.end("<html>maintenance</html>");
       case "drop-after-headers":
         res.writeHead(200, { "content-type": "text/event-stream" });
         res.flushHeaders();
