@@ -82,9 +82,12 @@ pub async fn generate(
     let settings = &snapshot.settings;
     let now = env::now_ms();
     resilience::refresh_if_stale(env, ctx, tenant, now, settings);
-    let seed = to_hex(&env::random_bytes::<12>()?);
-
-    let rng = u64::from_le_bytes(env::random_bytes::<8>()?);
+    // One draw of randomness per request: ids of translated answers, and the random strategies.
+    let random = env::random_bytes::<20>()?;
+    let seed = to_hex(&random[..12]);
+    let mut rng_bytes = [0u8; 8];
+    rng_bytes.copy_from_slice(&random[12..]);
+    let rng = u64::from_le_bytes(rng_bytes);
     let (targets, attempts) = ROUND_ROBIN.with(|rr| {
         let rr = &mut rr.borrow_mut();
         let targets = Targets::for_model(&snapshot, &client.model, rr, rng)?;
