@@ -28,7 +28,7 @@
 // Usage: input_tokens excludes the cache; cache_read_input_tokens is 8 on every answer.
 // With `scripted: false` every model name gets a normal answer. Stream bytes are written cut at
 // arbitrary offsets. Every request is recorded (method, path, headers, parsed body) for assertions.
-import { readJson, startMockServer, writeChunked } from "./mock_server.mjs";
+import { readJson, startMockServer, writeChunked, scriptedAnswer } from "./mock_server.mjs";
 
 const INPUT_TOKENS = 12;
 const CACHE_READ_TOKENS = 8;
@@ -87,7 +87,7 @@ export async function startMockAnthropic({ apiKey = "sk-ant-upstream-test", slow
 
     const n = ++counter;
     const id = `msg_01Mock${String(n).padStart(16, "0")}`;
-    const answer = planAnswer(scripted ? model : "", body.messages);
+    const answer = scriptedAnswer(scripted ? model : "", readConversation(body.messages));
     const blocks = answerBlocks(answer, n);
     const outputTokens = blocks.reduce((sum, b) => sum + b.tokens, 0);
     const thinkingTokens = blocks.filter((b) => b.block.type === "thinking").reduce((sum, b) => sum + b.tokens, 0);
@@ -173,20 +173,6 @@ function toolResultText(content) {
   return "";
 }
 
-/** What the model "says": { text } | { tool } | { reasoning, text }. */
-function planAnswer(model, messages) {
-  const conv = readConversation(messages);
-  switch (model) {
-    case "tool-call":
-      return conv.toolResult !== null ? { text: `weather: ${conv.toolResult}` } : { tool: { name: "get_weather", input: { city: "Paris" } } };
-    case "thinking":
-      return { reasoning: "Let me think about 2+2.", text: "The answer is 4." };
-    case "json":
-      return { text: '{"answer":42}' };
-    default:
-      return { text: `echo: ${conv.text}${" [image]".repeat(conv.images)}` };
-  }
-}
 
 // ---- content blocks and their stream events ----------------------------------------------------
 
@@ -223,7 +209,7 @@ function answerBlocks(answer, n) {
   if (answer.tool) {
     const id = `toolu_01Mock${String(n).padStart(12, "0")}`;
     blocks.push({
-      block: { type: "tool_use", id, name: answer.tool.name, input: answer.tool.input, caller: { type: "direct" } },
+      block: { type: "tool_use", id, name: answer.tool.name, input: answer.tool.args, caller: { type: "direct" } },
       tokens: 24,
       events: (index) => [
         event({ type: "content_block_start", index,

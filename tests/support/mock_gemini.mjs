@@ -32,7 +32,7 @@
 // With `scripted: false` every model name gets a normal answer. `crlf: false` frames with `\n\n`.
 // Stream bytes are cut at arbitrary offsets. Every request is recorded (method, path, headers,
 // parsed body, plus `model` and `stream`).
-import { readJson, startMockServer, writeChunked } from "./mock_server.mjs";
+import { readJson, startMockServer, writeChunked, scriptedAnswer } from "./mock_server.mjs";
 
 const PROMPT_TOKENS = 20;
 
@@ -107,7 +107,7 @@ export async function startMockGemini({ apiKey = "AIza-upstream-test", slowMs = 
 
     const n = ++counter;
     const responseId = Buffer.from(`mock-response-${n}`).toString("base64url").slice(0, 23);
-    const answer = planAnswer(scripted ? model : "", body.contents);
+    const answer = scriptedAnswer(scripted ? model : "", readConversation(body.contents));
     const chunks = answerChunks(answer, n);   // [{ parts, finish?, thoughts, candidates }]
     const thoughtsTotal = chunks.reduce((s, c) => s + c.thoughts, 0);
     const candidatesTotal = chunks.reduce((s, c) => s + c.candidates, 0);
@@ -194,20 +194,6 @@ function functionResponseText(response) {
   return JSON.stringify(response);
 }
 
-/** What the model "says": { text } | { tool } | { reasoning, text }. */
-function planAnswer(model, contents) {
-  const conv = readConversation(contents);
-  switch (model) {
-    case "tool-call":
-      return conv.toolResult !== null ? { text: `weather: ${conv.toolResult}` } : { tool: { name: "get_weather", args: { city: "Paris" } } };
-    case "thinking":
-      return { reasoning: "Let me think about 2+2.", text: "The answer is 4." };
-    case "json":
-      return { text: '{"answer":42}' };
-    default:
-      return { text: `echo: ${conv.text}${" [image]".repeat(conv.images)}` };
-  }
-}
 
 // ---- response chunks ---------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@
 // array of scenarios, used in turn) every request behaves as that scenario whatever its model: a
 // connection to this instance is then a broken account.
 // Every request is recorded (method, path, headers, parsed body) for assertions.
-import { readJson, startMockServer, writeChunked } from "./mock_server.mjs";
+import { readJson, startMockServer, writeChunked, scriptedAnswer } from "./mock_server.mjs";
 
 export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 3000, scripted = true, failAs = null } = {}) {
   let completionCounter = 0;
@@ -93,7 +93,7 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
 
     const id = `chatcmpl-mock${++completionCounter}`;
     const created = 1770933883;
-    const answer = planAnswer(scripted ? model : "", body.messages || []);
+    const answer = scriptedAnswer(scripted ? model : "", readConversation(body.messages || []));
     const text = answer.text;
     const reasoningTokens = answer.reasoning ? 9 : 0;
     const completionTokens = answer.tool ? 15 : 7 + reasoningTokens;
@@ -105,7 +105,7 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
     if (!body.stream) {
       const message = answer.tool
         ? { role: "assistant", content: null, refusal: null, annotations: [],
-            tool_calls: [{ id: callId, type: "function", function: { name: answer.tool.name, arguments: answer.tool.arguments } }] }
+            tool_calls: [{ id: callId, type: "function", function: { name: answer.tool.name, arguments: JSON.stringify(answer.tool.args) } }] }
         : { role: "assistant", content: text, ...(answer.reasoning ? { reasoning_content: answer.reasoning } : {}), refusal: null, annotations: [] };
       return sendJson(200, {
         id, object: "chat.completion", created, model: `${model}-2025-04-14`,
@@ -154,24 +154,15 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
 
 const TOOL_ARGS_FRAGMENTS = ['{"ci', 'ty":"Pa', 'ris"}'];
 
-/** What the model "says": { text } | { tool } | { reasoning, text }. */
-function planAnswer(model, messages) {
+/** The conversation as the shared script reads it (see `scriptedAnswer`). */
+function readConversation(messages) {
   const toolMessages = messages.filter((m) => m.role === "tool");
-  switch (model) {
-    case "tool-call":
-      if (toolMessages.length) return { text: `weather: ${partsText(toolMessages[toolMessages.length - 1].content)}` };
-      return { tool: { name: "get_weather", arguments: '{"city":"Paris"}' } };
-    case "thinking":
-      return { reasoning: "Let me think about 2+2.", text: "The answer is 4." };
-    case "json":
-      return { text: '{"answer":42}' };
-  }
+  const toolResult = toolMessages.length ? partsText(toolMessages[toolMessages.length - 1].content) : null;
   const lastUser = [...messages].reverse().find((m) => m.role === "user");
   const content = lastUser?.content;
-  if (typeof content === "string") return { text: `echo: ${content}` };
-  if (!Array.isArray(content)) return { text: "echo: [parts]" };
-  const images = content.filter((p) => p?.type === "image_url").length;
-  return { text: `echo: ${partsText(content, " ")}${" [image]".repeat(images)}` };
+  if (typeof content === "string") return { text: content, images: 0, toolResult };
+  if (!Array.isArray(content)) return { text: "[parts]", images: 0, toolResult };
+  return { text: partsText(content, " "), images: content.filter((p) => p?.type === "image_url").length, toolResult };
 }
 
 /** A message content (string or parts) as text: its text parts joined. */

@@ -26,7 +26,7 @@
 //                    (non-stream: a 500 server_error)
 // With `scripted: false` every model name gets a normal answer. Stream bytes are cut at arbitrary
 // offsets. Every request is recorded (method, path, headers, parsed body) for assertions.
-import { readJson, startMockServer, writeChunked } from "./mock_server.mjs";
+import { readJson, startMockServer, writeChunked, scriptedAnswer } from "./mock_server.mjs";
 
 const INPUT_TOKENS = 20;
 const CREATED_AT = 1770933883;
@@ -83,7 +83,7 @@ export async function startMockResponses({ apiKey = "sk-upstream-test", slowMs =
 
     const n = ++counter;
     const id = `resp_mock${String(n).padStart(8, "0")}`;
-    const answer = planAnswer(scripted ? model : "", body.input);
+    const answer = scriptedAnswer(scripted ? model : "", readConversation(body.input));
     const items = answerItems(answer, n, body);
     const outputTokens = items.reduce((s, it) => s + it.tokens, 0);
     const reasoningTokens = items.filter((it) => it.item.type === "reasoning").reduce((s, it) => s + it.tokens, 0);
@@ -144,20 +144,6 @@ function readConversation(input) {
   return { text: texts.join(" "), images, toolResult };
 }
 
-/** What the model "says": { text } | { tool } | { reasoning, text }. */
-function planAnswer(model, input) {
-  const conv = readConversation(input);
-  switch (model) {
-    case "tool-call":
-      return conv.toolResult !== null ? { text: `weather: ${conv.toolResult}` } : { tool: { name: "get_weather", arguments: '{"city":"Paris"}' } };
-    case "thinking":
-      return { reasoning: "Let me think about 2+2.", text: "The answer is 4." };
-    case "json":
-      return { text: '{"answer":42}' };
-    default:
-      return { text: `echo: ${conv.text}${" [image]".repeat(conv.images)}` };
-  }
-}
 
 // ---- the Response object and its output items --------------------------------------------------
 
@@ -222,13 +208,13 @@ function answerItems(answer, n, body) {
   if (answer.tool) {
     const id = `fc_mock${String(n).padStart(8, "0")}`;
     const call_id = `call_mock${String(n).padStart(8, "0")}`;
-    const item = { id, type: "function_call", status: "completed", arguments: answer.tool.arguments, call_id, name: answer.tool.name };
+    const item = { id, type: "function_call", status: "completed", arguments: JSON.stringify(answer.tool.args), call_id, name: answer.tool.name };
     items.push({
       item, tokens: 18,
       events: (output_index) => [
         ["response.output_item.added", { output_index, item: { ...item, status: "in_progress", arguments: "" } }],
         ...TOOL_ARGS_FRAGMENTS.map((delta) => ["response.function_call_arguments.delta", { item_id: id, output_index, delta }]),
-        ["response.function_call_arguments.done", { item_id: id, output_index, arguments: answer.tool.arguments }],
+        ["response.function_call_arguments.done", { item_id: id, output_index, arguments: JSON.stringify(answer.tool.args) }],
         ["response.output_item.done", { output_index, item }],
       ],
     });

@@ -46,3 +46,22 @@ export async function startMockServer({ apiKey, basePath }, handle) {
     async close() { server.closeAllConnections(); await new Promise((r) => server.close(r)); },
   };
 }
+
+/**
+ * What the model "says" for a scripted model name — the same script for every provider. `conv` is
+ * the conversation as each mock reads it in its own format: `{ text, images, toolResult }` (the last
+ * user turn's text and image count, the latest tool result or null). Returns `{ text }`,
+ * `{ tool: { name, args } }` or `{ reasoning, text }`.
+ */
+export function scriptedAnswer(model, conv) {
+  switch (model) {
+    case "tool-call":
+      return conv.toolResult !== null ? { text: `weather: ${conv.toolResult}` } : { tool: { name: "get_weather", args: { city: "Paris" } } };
+    case "thinking":
+      return { reasoning: "Let me think about 2+2.", text: "The answer is 4." };
+    case "json":
+      return { text: '{"answer":42}' };
+    default:
+      return { text: `echo: ${conv.text}${" [image]".repeat(conv.images)}` };
+  }
+}
