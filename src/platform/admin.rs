@@ -111,7 +111,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
             let c: ChainInput = input::parse(&body)?;
             alias::validate_chain(&c.model, &c.chain)?;
-            repo::put_fallback_chain(&db, &tenant, &c.model, &c.chain, env::now_ms()).await?;
+            repo::put_document(&db, &tenant, RoutingTable::FallbackChains, &c.model, &c.chain, env::now_ms()).await?;
             config_store::rebuild_snapshot(env, &tenant).await?;
             Ok(json_response(201, &json!({"model": c.model, "chain": c.chain}))?)
         }
@@ -150,7 +150,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
                     GatewayError::invalid_request(format!("Unknown provider `{}`.", m.provider)).with_param("provider")
                 );
             }
-            repo::put_custom_models(&db, &tenant, &m.provider, &m.models, env::now_ms()).await?;
+            repo::put_document(&db, &tenant, RoutingTable::CustomModels, &m.provider, &m.models, env::now_ms()).await?;
             config_store::rebuild_snapshot(env, &tenant).await?;
             Ok(json_response(201, &json!({"provider": m.provider, "models": m.models}))?)
         }

@@ -219,24 +219,35 @@ pub async fn tenant_exists(db: &D1Database, tenant: &str) -> Result<bool> {
 
 // ---- routing configuration: combos, model aliases, fallback chains (values validated by the core)
 
-/// The JSON documents of a table keyed by name (`combos`, `provider_nodes`), in key order.
-pub async fn documents<T: DeserializeOwned>(db: &D1Database, tenant: &str, table: RoutingTable) -> Result<Vec<T>> {
+/// The JSON documents of a routing table with their keys, in key order.
+pub async fn keyed_documents<T: DeserializeOwned>(
+    db: &D1Database,
+    tenant: &str,
+    table: RoutingTable,
+) -> Result<Vec<(String, T)>> {
     #[derive(Deserialize)]
     struct Row {
-        data: String,
+        k: String,
+        v: String,
     }
-    let (name, key) = table.name_and_key();
-    let sql = format!("SELECT data FROM {name} WHERE tenant_id = ?1 ORDER BY {key}");
+    let (name, key, value) = table.columns();
+    let sql = format!("SELECT {key} AS k, {value} AS v FROM {name} WHERE tenant_id = ?1 ORDER BY {key}");
     let rows: Vec<Row> = all(db, &sql, &[s(tenant)]).await?;
-    rows.iter()
+    rows.into_iter()
         .map(|r| {
-            serde_json::from_str(&r.data)
-                .map_err(|e| GatewayError::internal(format!("stored {name} row unreadable: {e}")))
+            let doc = serde_json::from_str(&r.v)
+                .map_err(|e| GatewayError::internal(format!("stored {name} row unreadable: {e}")))?;
+            Ok((r.k, doc))
         })
         .collect()
 }
 
-/// Creates or replaces the JSON document `key` of a table keyed by name.
+/// The JSON documents of a routing table, in key order.
+pub async fn documents<T: DeserializeOwned>(db: &D1Database, tenant: &str, table: RoutingTable) -> Result<Vec<T>> {
+    Ok(keyed_documents(db, tenant, table).await?.into_iter().map(|(_, doc)| doc).collect())
+}
+
+/// Creates or replaces the JSON document `key` of a routing table.
 pub async fn put_document(
     db: &D1Database,
     tenant: &str,
@@ -246,10 +257,10 @@ pub async fn put_document(
     now: i64,
 ) -> Result<()> {
     let json = serde_json::to_string(doc).map_err(|e| GatewayError::internal(e.to_string()))?;
-    let (name, column) = table.name_and_key();
+    let (name, column, value) = table.columns();
     let sql = format!(
-        "INSERT INTO {name} (tenant_id, {column}, data, updated_at) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (tenant_id, {column}) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at"
+        "INSERT INTO {name} (tenant_id, {column}, {value}, updated_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (tenant_id, {column}) DO UPDATE SET {value} = excluded.{value}, updated_at = excluded.updated_at"
     );
     run(db, &sql, &[s(tenant), s(key), s(&json), n(now)]).await?;
     Ok(())
@@ -257,7 +268,7 @@ pub async fn put_document(
 
 /// Deletes a row of one of the routing tables by its key column; returns whether one existed.
 pub async fn delete_routing(db: &D1Database, tenant: &str, table: RoutingTable, key: &str) -> Result<bool> {
-    let (table, column) = table.name_and_key();
+    let (table, column, _) = table.columns();
     let sql = format!("DELETE FROM {table} WHERE tenant_id = ?1 AND {column} = ?2");
     let r = run(db, &sql, &[s(tenant), s(key)]).await?;
     Ok(r.meta().map_err(d1_err)?.and_then(|m| m.changes).unwrap_or(0) > 0)
@@ -273,14 +284,15 @@ pub enum RoutingTable {
 }
 
 impl RoutingTable {
-    /// The table and its key column (fixed names, never user input).
-    fn name_and_key(self) -> (&'static str, &'static str) {
+    /// The table, its key column and its value column (fixed names, never user input). Aliases
+    /// hold a plain string; the other values are JSON documents.
+    fn columns(self) -> (&'static str, &'static str, &'static str) {
         match self {
-            RoutingTable::Nodes => ("provider_nodes", "id"),
-            RoutingTable::CustomModels => ("provider_models", "provider"),
-            RoutingTable::Combos => ("combos", "name"),
-            RoutingTable::Aliases => ("model_aliases", "pattern"),
-            RoutingTable::FallbackChains => ("fallback_chains", "model"),
+            RoutingTable::Nodes => ("provider_nodes", "id", "data"),
+            RoutingTable::CustomModels => ("provider_models", "provider", "models"),
+            RoutingTable::Combos => ("combos", "name", "data"),
+            RoutingTable::Aliases => ("model_aliases", "pattern", "target"),
+            RoutingTable::FallbackChains => ("fallback_chains", "model", "chain"),
         }
     }
 }
@@ -312,66 +324,15 @@ pub async fn put_alias(db: &D1Database, tenant: &str, pattern: &str, target: &st
 }
 
 pub async fn fallback_chains(db: &D1Database, tenant: &str) -> Result<FallbackChains> {
-    #[derive(Deserialize)]
-    struct Row {
-        model: String,
-        chain: String,
-    }
-    let rows: Vec<Row> = all(db, "SELECT model, chain FROM fallback_chains WHERE tenant_id = ?1", &[s(tenant)]).await?;
     let mut chains = FallbackChains::new();
-    for r in rows {
-        let chain: Vec<String> = serde_json::from_str(&r.chain)
-            .map_err(|e| GatewayError::internal(format!("stored fallback chain unreadable: {e}")))?;
-        chains.set(r.model, chain);
+    for (model, chain) in keyed_documents::<Vec<String>>(db, tenant, RoutingTable::FallbackChains).await? {
+        chains.set(model, chain);
     }
     Ok(chains)
-}
-
-pub async fn put_fallback_chain(db: &D1Database, tenant: &str, model: &str, chain: &[String], now: i64) -> Result<()> {
-    let json = serde_json::to_string(chain).map_err(|e| GatewayError::internal(e.to_string()))?;
-    run(
-        db,
-        "INSERT INTO fallback_chains (tenant_id, model, chain, updated_at) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (tenant_id, model) DO UPDATE SET chain = excluded.chain, updated_at = excluded.updated_at",
-        &[s(tenant), s(model), s(&json), n(now)],
-    )
-    .await?;
-    Ok(())
 }
 
 // ---- provider nodes and custom model ids
 
 pub async fn custom_models(db: &D1Database, tenant: &str) -> Result<BTreeMap<String, Vec<String>>> {
-    #[derive(Deserialize)]
-    struct Row {
-        provider: String,
-        models: String,
-    }
-    let rows: Vec<Row> =
-        all(db, "SELECT provider, models FROM provider_models WHERE tenant_id = ?1", &[s(tenant)]).await?;
-    rows.into_iter()
-        .map(|r| {
-            let models = serde_json::from_str(&r.models)
-                .map_err(|e| GatewayError::internal(format!("stored models unreadable: {e}")))?;
-            Ok((r.provider, models))
-        })
-        .collect()
-}
-
-pub async fn put_custom_models(
-    db: &D1Database,
-    tenant: &str,
-    provider: &str,
-    models: &[String],
-    now: i64,
-) -> Result<()> {
-    let json = serde_json::to_string(models).map_err(|e| GatewayError::internal(e.to_string()))?;
-    run(
-        db,
-        "INSERT INTO provider_models (tenant_id, provider, models, updated_at) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (tenant_id, provider) DO UPDATE SET models = excluded.models, updated_at = excluded.updated_at",
-        &[s(tenant), s(provider), s(&json), n(now)],
-    )
-    .await?;
-    Ok(())
+    Ok(keyed_documents(db, tenant, RoutingTable::CustomModels).await?.into_iter().collect())
 }
