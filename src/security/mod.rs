@@ -4,6 +4,9 @@
 
 pub mod api_keys;
 pub mod crypto;
+pub mod secret;
+
+pub use secret::Secret;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
