@@ -43,6 +43,25 @@ pub struct GatewayError {
     pub retry_after_secs: Option<u64>,
 }
 
+impl ErrorKind {
+    /// A stable snake_case name (for logs and usage records).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::Authentication => "authentication",
+            ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::PayloadTooLarge => "payload_too_large",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Upstream => "upstream_error",
+            ErrorKind::UpstreamTimeout => "upstream_timeout",
+            ErrorKind::NotConfigured => "not_configured",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
 impl GatewayError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         let status = match kind {

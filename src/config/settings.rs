@@ -45,12 +45,7 @@ impl Settings {
 
     /// The resilience tunables these settings select.
     pub fn profiles(&self) -> Profiles {
-        let breaker = BreakerProfile {
-            failure_threshold: self.breaker_failure_threshold,
-            reset_ms: self.breaker_reset_ms as i64,
-            ..BreakerProfile::API_KEY
-        };
-        Profiles { breaker, ..Profiles::default() }
+        Profiles::with_breaker(self.breaker_failure_threshold, self.breaker_reset_ms as i64)
     }
 
     /// Applies a JSON patch of settings (only the keys given change) and validates the result.

@@ -1,6 +1,14 @@
-//! Request planning and upstream response mapping, with no I/O: the platform layer performs the
-//! fetch that [`plan::UpstreamCall`] describes and hands the upstream's answer to [`upstream`].
+//! The request's decisions, with no I/O of their own: [`pipeline::run`] takes a request from
+//! authentication to its relay plan over [`ports`] the platform implements; [`plan`] turns a model
+//! name into targets, attempts and the upstream call; [`relay`] carries an answer to its end;
+//! [`translate`] re-frames answers; [`upstream`] maps upstream errors.
 
+pub mod pipeline;
 pub mod plan;
+pub mod ports;
+pub mod relay;
 pub mod translate;
 pub mod upstream;
+
+#[cfg(test)]
+pub(crate) mod scripted;

@@ -5,16 +5,17 @@
 //! models without a system role) → the upstream's format.
 
 use crate::config::{ConnectionRecord, TenantSnapshot};
+use crate::engine::ports::ResilienceView;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::passthrough::{self, Inspected};
 use crate::formats::Format;
 use crate::ir::{repair, EncodeCtx};
 use crate::pricing;
 use crate::providers::{AuthStyle, ProviderSpec};
-use crate::resilience::cooldown;
 use crate::routing::combo;
 use crate::routing::model::{resolve, Resolved};
 use crate::routing::strategy::{self, Candidate, RoundRobinStates};
+use crate::security::Secret;
 use serde_json::Value;
 
 pub const USER_AGENT: &str = concat!("omniroute-edge/", env!("CARGO_PKG_VERSION"));
@@ -42,6 +43,8 @@ impl ClientRequest {
 pub struct UpstreamCall {
     pub url: String,
     pub headers: Vec<(String, String)>,
+    /// The credential header (name, value), apart so that it never prints.
+    pub auth: (String, Secret),
     pub body: Vec<u8>,
     pub provider: &'static str,
     /// The upstream's model id.
@@ -64,19 +67,6 @@ pub struct Attempt<'a> {
     pub connection: &'a ConnectionRecord,
 }
 
-/// What the request path knows about upstream state when it orders attempts (from the isolate's
-/// resilience view and counters; tests pass plain closures).
-pub struct Signals<'a> {
-    /// Milliseconds until a connection may serve a model again.
-    pub cooling: &'a dyn Fn(&str, &str) -> Option<i64>,
-    /// Milliseconds until a provider's open breaker admits a probe (may admit one, hence `FnMut`).
-    pub open: &'a mut dyn FnMut(&str) -> Option<i64>,
-    /// A connection's health for a model, in (0, 1] (`p2c`).
-    pub health: &'a dyn Fn(&str, &str) -> f64,
-    /// Requests recently sent to a connection (`least_used`).
-    pub uses: &'a dyn Fn(&str) -> u64,
-}
-
 /// The (provider, upstream model) pairs that can serve `model`, in order of preference.
 pub struct Targets {
     pub list: Vec<Resolved>,
@@ -84,6 +74,8 @@ pub struct Targets {
     pub timeout_ms: Option<u64>,
     /// Extra rounds over the attempts after all failed (a combo's `max_retries`; failover first).
     pub retries: u32,
+    /// The combo the model named (after aliases), if any.
+    pub combo: Option<String>,
 }
 
 /// How deep combos may nest.
@@ -101,6 +93,7 @@ impl Targets {
         let mut names: Vec<String> = Vec::new();
         let mut timeout_ms = None;
         let mut retries = 0;
+        let mut combo_name = None;
         match snapshot.combo(name) {
             Some(combo) => {
                 let expanded = combo::expand(name, |n| snapshot.combo(n), MAX_COMBO_DEPTH)?;
@@ -125,6 +118,7 @@ impl Targets {
                     .collect();
                 timeout_ms = Some(combo.config.target_timeout_ms);
                 retries = combo.config.max_retries;
+                combo_name = Some(combo.name.clone());
             }
             None => names.push(name.to_string()),
         }
@@ -149,7 +143,7 @@ impl Targets {
         if list.is_empty() {
             return Err(first_error.unwrap_or_else(|| crate::routing::model::unknown_model(model)));
         }
-        Ok(Targets { list, timeout_ms, retries })
+        Ok(Targets { list, timeout_ms, retries, combo: combo_name })
     }
 
     /// Every way to serve the request, most preferred first. Left out: connections cooling down for
@@ -160,7 +154,8 @@ impl Targets {
     pub fn attempts<'a>(
         &'a self,
         snapshot: &'a TenantSnapshot,
-        signals: &mut Signals,
+        view: &dyn ResilienceView,
+        now: i64,
         rr: &mut RoundRobinStates,
         rng: u64,
     ) -> Result<Vec<Attempt<'a>>> {
@@ -173,12 +168,12 @@ impl Targets {
             if conns.is_empty() {
                 continue;
             }
-            if let Some(wait) = (signals.open)(t.provider.id) {
+            if let Some(wait) = view.breaker_wait(t.provider.id, now) {
                 shorter(&mut breaker_wait, wait);
                 continue;
             }
-            for conn in order_connections(snapshot, t, conns, signals, rr, rng) {
-                match (signals.cooling)(&conn.id, &t.model) {
+            for conn in order_connections(snapshot, t, conns, view, rr, rng) {
+                match view.cooling(&conn.id, &t.model, now) {
                     Some(wait) => shorter(&mut cooling_wait, wait),
                     None => out.push(Attempt { provider: t.provider, model: &t.model, connection: conn }),
                 }
@@ -223,7 +218,7 @@ fn order_connections<'a>(
     snapshot: &TenantSnapshot,
     target: &Resolved,
     conns: Vec<&'a ConnectionRecord>,
-    signals: &Signals,
+    view: &dyn ResilienceView,
     rr: &mut RoundRobinStates,
     rng: u64,
 ) -> Vec<&'a ConnectionRecord> {
@@ -233,8 +228,8 @@ fn order_connections<'a>(
             key: c.id.clone(),
             weight: 1,
             priority: c.priority,
-            uses: (signals.uses)(&c.id),
-            health: (signals.health)(&c.id, &target.model),
+            uses: view.uses(&c.id),
+            health: view.health(&c.id, &target.model),
             cost: None,
         })
         .collect();
@@ -243,13 +238,14 @@ fn order_connections<'a>(
     strategy::order(settings.account_strategy, &candidates, state, rng).into_iter().map(|i| conns[i]).collect()
 }
 
-/// The upstream request for one attempt. `decrypt` turns a stored credential into the plaintext
-/// key (kept out of the core, which holds no secrets); `id_seed` (random hex) and `now_secs` are for
-/// ids and timestamps of translated answers.
+/// The upstream request for one attempt, with the connection's plaintext `credential`; `id_seed`
+/// (random hex) and `now_secs` are for ids and timestamps of translated answers. Client headers
+/// that a same-format upstream needs along with the untouched body (`forward`) are added then.
 pub fn build(
     attempt: &Attempt,
     req: &ClientRequest,
-    decrypt: impl Fn(&ConnectionRecord) -> Result<String>,
+    credential: &Secret,
+    forward: &[(String, String)],
     id_seed: &str,
     now_secs: i64,
 ) -> Result<UpstreamCall> {
@@ -269,10 +265,14 @@ pub fn build(
     } else {
         passthrough::with_model(req.format, &req.body, model)
     };
-    let api_key = decrypt(conn)?;
+    let mut headers = upstream_headers(spec, req.stream);
+    if !translated {
+        headers.extend(forward.iter().cloned());
+    }
     Ok(UpstreamCall {
         url: upstream_url(spec, conn, model, req.stream),
-        headers: upstream_headers(spec, &api_key, req.stream),
+        headers,
+        auth: auth_header(spec, credential),
         body: serde_json::to_vec(&body).map_err(|e| GatewayError::internal(e.to_string()))?,
         provider: spec.id,
         model: model.to_string(),
@@ -285,39 +285,24 @@ pub fn build(
     })
 }
 
-/// The first attempt's call: what a request without fallback would send.
-pub fn plan(
-    snapshot: &TenantSnapshot,
-    req: &ClientRequest,
-    cooling: impl Fn(&str) -> Option<i64>,
-    decrypt: impl Fn(&ConnectionRecord) -> Result<String>,
-    id_seed: &str,
-    now_secs: i64,
-) -> Result<UpstreamCall> {
-    let mut rr = RoundRobinStates::default();
-    let targets = Targets::for_model(snapshot, &req.model, &mut rr, 0)?;
-    let cooling = |c: &str, m: &str| cooling(&cooldown::scope(c, m));
-    let mut signals = Signals { cooling: &cooling, open: &mut |_| None, health: &|_, _| 1.0, uses: &|_| 0 };
-    let attempts = targets.attempts(snapshot, &mut signals, &mut rr, 0)?;
-    build(&attempts[0], req, decrypt, id_seed, now_secs)
-}
-
 fn upstream_url(spec: &ProviderSpec, conn: &ConnectionRecord, model: &str, stream: bool) -> String {
     let base = conn.base_url.as_deref().unwrap_or(spec.base_url);
     format!("{}{}", base.trim_end_matches('/'), spec.format.upstream_path(model, stream))
 }
 
-fn upstream_headers(spec: &ProviderSpec, api_key: &str, stream: bool) -> Vec<(String, String)> {
+fn auth_header(spec: &ProviderSpec, credential: &Secret) -> (String, Secret) {
+    match spec.auth {
+        AuthStyle::Bearer => ("authorization".to_string(), Secret::new(format!("Bearer {}", credential.expose()))),
+        AuthStyle::Header(name) => (name.to_string(), credential.clone()),
+    }
+}
+
+fn upstream_headers(spec: &ProviderSpec, stream: bool) -> Vec<(String, String)> {
     let accept = if stream { "text/event-stream" } else { "application/json" };
-    let auth = match spec.auth {
-        AuthStyle::Bearer => ("authorization".to_string(), format!("Bearer {api_key}")),
-        AuthStyle::Header(name) => (name.to_string(), api_key.to_string()),
-    };
     let mut h = vec![
         ("content-type".into(), "application/json".into()),
         ("accept".into(), accept.into()),
         ("user-agent".into(), USER_AGENT.into()),
-        auth,
     ];
     h.extend(spec.format.upstream_headers().iter().map(|(k, v)| (k.to_string(), v.to_string())));
     h.extend(spec.headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -327,36 +312,26 @@ fn upstream_headers(spec: &ProviderSpec, api_key: &str, stream: bool) -> Vec<(St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
+    use crate::engine::scripted::{self, snapshot, ScriptedView};
     use serde_json::json;
 
-    fn snapshot(conns: Vec<ConnectionRecord>) -> TenantSnapshot {
-        TenantSnapshot {
-            tenant: "t".into(),
-            version: 1,
-            connections: conns,
-            settings: Settings::default(),
-            ..Default::default()
-        }
-    }
-
     fn conn(id: &str, provider: &str, priority: i64, base_url: Option<&str>) -> ConnectionRecord {
-        ConnectionRecord {
-            id: id.into(),
-            provider: provider.into(),
-            name: id.into(),
-            priority,
-            is_active: true,
-            base_url: base_url.map(str::to_string),
-            api_key_enc: format!("enc-{id}"),
-            api_key_hint: String::new(),
-            created_at: 0,
-            updated_at: 0,
-        }
+        ConnectionRecord { base_url: base_url.map(str::to_string), ..scripted::conn(id, provider, priority) }
     }
 
-    fn fake_decrypt(c: &ConnectionRecord) -> Result<String> {
-        Ok(format!("key-of-{}", c.id))
+    /// The first attempt's call: what a request without fallback would send.
+    fn plan(s: &TenantSnapshot, req: &ClientRequest, view: &ScriptedView) -> Result<UpstreamCall> {
+        let mut rr = RoundRobinStates::default();
+        let targets = Targets::for_model(s, &req.model, &mut rr, 0)?;
+        let attempts = targets.attempts(s, view, 0, &mut rr, 0)?;
+        let key = Secret::new(format!("key-of-{}", attempts[0].connection.id));
+        build(&attempts[0], req, &key, &[], "seed", 0)
+    }
+
+    fn cooling(entries: &[(&str, i64)]) -> ScriptedView {
+        let v = ScriptedView::default();
+        v.cooling.borrow_mut().extend(entries.iter().map(|(k, w)| (k.to_string(), *w)));
+        v
     }
 
     fn chat(model: &str, stream: bool) -> ClientRequest {
@@ -367,11 +342,12 @@ mod tests {
     #[test]
     fn plans_the_preferred_connection_with_its_base_url_and_key() {
         let s = snapshot(vec![conn("a", "openai", 5, None), conn("b", "openai", 1, Some("http://127.0.0.1:9/v1"))]);
-        let call = plan(&s, &chat("openai/gpt-4o-mini", true), |_| None, fake_decrypt, "seed", 0).unwrap();
+        let call = plan(&s, &chat("openai/gpt-4o-mini", true), &cooling(&[])).unwrap();
         assert_eq!(call.url, "http://127.0.0.1:9/v1/chat/completions");
         assert_eq!(call.connection_id, "b");
         assert!(!call.translated);
-        assert!(call.headers.contains(&("authorization".into(), "Bearer key-of-b".into())));
+        assert_eq!((call.auth.0.as_str(), call.auth.1.expose()), ("authorization", "Bearer key-of-b"));
+        assert!(!format!("{call:?}").contains("key-of-b"), "the credential never prints");
         assert!(call.headers.contains(&("accept".into(), "text/event-stream".into())));
         let body: Value = serde_json::from_slice(&call.body).unwrap();
         assert_eq!(body["model"], "gpt-4o-mini");
@@ -380,7 +356,7 @@ mod tests {
     #[test]
     fn known_provider_without_connection_is_not_found() {
         let s = snapshot(vec![conn("a", "groq", 1, None)]);
-        let e = plan(&s, &chat("openai/gpt-4o", false), |_| None, fake_decrypt, "s", 0).unwrap_err();
+        let e = plan(&s, &chat("openai/gpt-4o", false), &cooling(&[])).unwrap_err();
         assert_eq!((e.status, e.code.as_deref()), (404, Some("model_not_found")));
     }
 
@@ -388,18 +364,13 @@ mod tests {
     fn cooling_connections_are_skipped_and_all_cooling_is_a_429() {
         let s = snapshot(vec![conn("a", "openai", 1, None), conn("b", "openai", 2, None)]);
         let req = chat("openai/gpt-4o", false);
-        let call = plan(&s, &req, |scope| (scope == "a:gpt-4o").then_some(5_000), fake_decrypt, "s", 0).unwrap();
+        let view = cooling(&[("a:gpt-4o", 5_000)]);
+        let call = plan(&s, &req, &view).unwrap();
         assert_eq!(call.connection_id, "b");
         // Another model on the same account is not affected.
         let other = chat("openai/o3", false);
-        assert_eq!(
-            plan(&s, &other, |scope| (scope == "a:gpt-4o").then_some(5_000), fake_decrypt, "s", 0)
-                .unwrap()
-                .connection_id,
-            "a"
-        );
-        let e = plan(&s, &req, |scope| Some(if scope.starts_with('a') { 9_000 } else { 2_100 }), fake_decrypt, "s", 0)
-            .unwrap_err();
+        assert_eq!(plan(&s, &other, &view).unwrap().connection_id, "a");
+        let e = plan(&s, &req, &cooling(&[("a", 9_000), ("b", 2_100)])).unwrap_err();
         assert_eq!((e.status, e.retry_after_secs, e.code.as_deref()), (429, Some(3), Some("cooling_down")));
     }
 
@@ -409,13 +380,13 @@ mod tests {
             snapshot(vec![conn("a", "openai", 1, None), conn("b", "openai", 2, None), conn("c", "openai", 3, None)]);
         let mut rr = RoundRobinStates::default();
         let t = Targets::for_model(&s, "openai/gpt-4o", &mut rr, 0).unwrap();
-        let cooling = |c: &str, m: &str| (c == "b" && m == "gpt-4o").then_some(1);
-        let mut signals = Signals { cooling: &cooling, open: &mut |_| None, health: &|_, _| 1.0, uses: &|_| 0 };
+        let view = cooling(&[("b:gpt-4o", 1)]);
         let ids: Vec<_> =
-            t.attempts(&s, &mut signals, &mut rr, 0).unwrap().iter().map(|a| a.connection.id.as_str()).collect();
+            t.attempts(&s, &view, 0, &mut rr, 0).unwrap().iter().map(|a| a.connection.id.as_str()).collect();
         assert_eq!(ids, ["a", "c"]);
-        let mut open = Signals { cooling: &|_, _| None, open: &mut |_| Some(4_500), health: &|_, _| 1.0, uses: &|_| 0 };
-        let e = t.attempts(&s, &mut open, &mut rr, 0).unwrap_err();
+        let open = ScriptedView::default();
+        open.open.borrow_mut().insert("openai".into(), 4_500);
+        let e = t.attempts(&s, &open, 0, &mut rr, 0).unwrap_err();
         assert_eq!((e.status, e.code.as_deref(), e.retry_after_secs), (503, Some("circuit_open"), Some(5)));
     }
 
@@ -451,13 +422,5 @@ mod tests {
         assert_eq!(route("claude-sonnet-4-5", &mut rr), want, "a wildcard alias may name a combo");
         assert_eq!(route("fast", &mut rr), vec![("openai".to_string(), "gpt-4o-mini".to_string())]);
         assert!(Targets::for_model(&s, "nope", &mut rr, 0).is_err());
-    }
-
-    #[test]
-    fn decrypt_failures_surface() {
-        let s = snapshot(vec![conn("a", "openai", 1, None)]);
-        let e =
-            plan(&s, &chat("gpt-4o", false), |_| None, |_| Err(GatewayError::internal("nope")), "s", 0).unwrap_err();
-        assert_eq!(e.status, 500);
     }
 }

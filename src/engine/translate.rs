@@ -4,6 +4,7 @@
 use crate::error::{GatewayError, Result};
 use crate::formats::{Format, StreamDecoder, StreamEncoder};
 use crate::ir::{EncodeCtx, IrEvent};
+use crate::metering::observe::Observed;
 use crate::sse::SseParser;
 
 /// A whole upstream answer → the client's whole answer.
@@ -19,6 +20,8 @@ pub struct StreamTranslator {
     parser: SseParser,
     decoder: Box<dyn StreamDecoder>,
     encoder: Box<dyn StreamEncoder>,
+    /// What the upstream's events said (usage, how it ended), for metering.
+    observed: Observed,
     ended: bool,
 }
 
@@ -28,6 +31,7 @@ impl StreamTranslator {
             parser: SseParser::new(),
             decoder: upstream.decoder(&ctx.id_seed),
             encoder: client.encoder(ctx),
+            observed: Observed::default(),
             ended: false,
         }
     }
@@ -69,8 +73,17 @@ impl StreamTranslator {
         out
     }
 
+    pub fn observed(&self) -> &Observed {
+        &self.observed
+    }
+
     fn encode(&mut self, events: &[IrEvent]) -> Vec<u8> {
-        events.iter().flat_map(|e| self.encoder.encode(e)).collect::<String>().into_bytes()
+        let mut out = String::new();
+        for e in events {
+            self.observed.see(e);
+            out.extend(self.encoder.encode(e));
+        }
+        out.into_bytes()
     }
 }
 

@@ -41,10 +41,11 @@ pub trait StreamEncoder {
 }
 
 /// A wire format spoken by a client endpoint or by an upstream provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     /// OpenAI Chat Completions (`POST /v1/chat/completions`).
+    #[default]
     OpenAiChat,
     /// OpenAI Responses (`POST /v1/responses`).
     OpenAiResponses,

@@ -5,7 +5,7 @@
 use super::http::{header, json_response, read_body};
 use super::repo::RoutingTable;
 use super::repo::{self, ApiKeyRow};
-use super::{config_store, env, resilience};
+use super::{config_store, env, resilience_view};
 use crate::config::input::{self, ConnectionPatch, NewApiKey, NewConnection};
 use crate::config::{valid_tenant_id, ConnectionRecord, KeyEntry, DEFAULT_TENANT};
 use crate::error::{ErrorKind, GatewayError, Result};
@@ -54,14 +54,14 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
         }
         (Method::Get, ["cooldowns"]) => {
             let now = env::now_ms();
-            let state = resilience::fetch_state(env, &tenant).await?;
+            let state = resilience_view::fetch_state(env, &tenant).await?;
             let active: Vec<_> = state.cooldowns.into_iter().filter(|c| c.until_ms > now).collect();
             Ok(json_response(200, &json!({"data": active}))?)
         }
         (Method::Get, ["health"]) => health(env, &tenant).await,
         (Method::Delete, ["cooldowns"] | ["health"]) => {
             let (scope, provider) = (query(&req, "scope"), query(&req, "provider"));
-            resilience::reset(env, &tenant, scope.as_deref(), provider.as_deref()).await?;
+            resilience_view::reset(env, &tenant, scope.as_deref(), provider.as_deref()).await?;
             let what = scope.or(provider).unwrap_or_else(|| "all".into());
             Ok(json_response(200, &json!({"reset": what}))?)
         }
@@ -209,7 +209,7 @@ fn models_catalog(catalog: &Catalog) -> Result<Response> {
 /// Breaker state per provider and cooldowns per connection, from the shared Durable Object.
 async fn health(env: &Env, tenant: &str) -> Result<Response> {
     let now = env::now_ms();
-    let state = resilience::fetch_state(env, tenant).await?;
+    let state = resilience_view::fetch_state(env, tenant).await?;
     let breakers: serde_json::Map<String, Value> = state
         .breakers
         .iter()
@@ -320,7 +320,7 @@ async fn update_connection(env: &Env, tenant: &str, id: &str, body: &[u8]) -> Re
     repo::update_connection(&db, tenant, &c).await?;
     config_store::rebuild_snapshot(env, tenant).await?;
     // An edited connection (new key, re-enabled, new base URL) deserves a fresh start.
-    resilience::reset(env, tenant, Some(&c.id), None).await?;
+    resilience_view::reset(env, tenant, Some(&c.id), None).await?;
     Ok(json_response(200, &public_connection(&c))?)
 }
 

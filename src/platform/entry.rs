@@ -9,8 +9,8 @@ use super::v1::UrlParams;
 use super::{admin, env, v1};
 use crate::config::valid_tenant_id;
 use crate::error::{ErrorKind, GatewayError, Result};
+use crate::formats::gemini::endpoint::gemini_target;
 use crate::formats::Format;
-use crate::routing::endpoint::gemini_target;
 use worker::{event, Context, Env, Method, Request, Response};
 
 #[event(start)]
@@ -20,6 +20,8 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    // Shared with what outlives the handler: a stream's usage record is written when it ends.
+    let ctx = std::rc::Rc::new(ctx);
     if req.method() == Method::Options {
         return preflight();
     }
@@ -86,7 +88,13 @@ fn client_format(path: &str) -> Format {
     }
 }
 
-async fn v1_route(req: &mut Request, env: &Env, ctx: &Context, tenant: Option<&str>, path: &str) -> Result<Response> {
+async fn v1_route(
+    req: &mut Request,
+    env: &Env,
+    ctx: &std::rc::Rc<Context>,
+    tenant: Option<&str>,
+    path: &str,
+) -> Result<Response> {
     let generate_as = |format| (format, UrlParams::default());
     let target = match (req.method(), path) {
         (Method::Post, "/v1/chat/completions") => Some(generate_as(Format::OpenAiChat)),
@@ -104,7 +112,7 @@ async fn v1_route(req: &mut Request, env: &Env, ctx: &Context, tenant: Option<&s
         )));
     }
     if let Some((format, url)) = target {
-        return v1::generate(req, env, ctx, tenant, format, url).await;
+        return v1::generate(req, env, ctx, tenant, path, format, url).await;
     }
     match (req.method(), path) {
         (Method::Post, "/v1/messages/count_tokens") => v1::count_tokens(req, env, tenant).await,

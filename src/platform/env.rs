@@ -59,6 +59,13 @@ pub fn now_ms() -> i64 {
     worker::Date::now().as_millis() as i64
 }
 
+/// Fills `buf` from the runtime's CSPRNG (`crypto.getRandomValues`, which does not fail in a Worker).
+pub fn fill_random(buf: &mut [u8]) {
+    if let Err(e) = getrandom::getrandom(buf) {
+        worker::console_error!("no randomness available: {e}");
+    }
+}
+
 pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut buf = [0u8; N];
     getrandom::getrandom(&mut buf).map_err(|e| GatewayError::internal(format!("no randomness available: {e}")))?;

@@ -2,14 +2,17 @@
 //! Handlers here are thin: read the request, call the core, perform the I/O the core planned, render.
 
 mod admin; // /api/* — management API (admin secret)
-mod config_store; // isolate cache -> KV -> D1 for tenant snapshots and key lookups
-mod durable; // Durable Object classes (resilience state)
+mod config_store;
+mod credentials; // the pipeline's Credentials port: decrypted provider keys, cached per isolate // isolate cache -> KV -> D1 for tenant snapshots and key lookups
+mod durable; // Durable Object classes: resilience_object (the shared cooldowns and breakers)
 mod entry; // #[event(fetch)] and the route table
-mod env; // binding names, secrets, clock and randomness
+pub(crate) mod env; // binding names, secrets, clock and randomness
 mod http; // request/response helpers: JSON, errors, bounded body reads
 mod repo; // D1 queries
-mod resilience; // local view of cooldowns, synced with the ResilienceState object
-mod upstream_fetch; // outbound fetch with a first-byte timeout
+mod resilience_view; // the isolate's local view of cooldowns and breakers, synced with the ResilienceState object
+mod upstream_fetch; // the pipeline's Upstream port: outbound fetch with a first-byte timeout
+mod usage_sink; // the pipeline's UsageSink, Clock and Random ports
+mod usage_store; // usage records: batched writes to the request log and hourly aggregates
 mod v1; // /v1/* — the client-facing API
 
 impl From<worker::Error> for crate::error::GatewayError {

@@ -1,30 +1,32 @@
 //! `/v1/*` (and `/v1beta/*`): the client-facing API. Authenticates the gateway key, finds the
-//! tenant's snapshot, lets the core plan the upstream call, and relays the answer: untouched when
-//! client and upstream speak the same format (streams go through as the JS stream they are),
-//! translated otherwise (streams re-framed chunk by chunk as they arrive).
+//! tenant's snapshot, hands the request to the core pipeline (`engine::pipeline`) with this
+//! platform's ports, and turns the answer it plans into a `Response`. No routing or fallback rule
+//! lives here.
 
+use super::credentials::Decrypted;
 use super::http::{header, json_response, read_body};
-use super::{config_store, env, resilience, upstream_fetch};
-use crate::config::{ConnectionRecord, TenantSnapshot};
-use crate::engine::plan::{self, Attempt, ClientRequest, Signals, Targets, UpstreamCall};
-use crate::engine::translate::{self, StreamTranslator};
-use crate::engine::upstream;
-use crate::error::{ErrorKind, GatewayError, Result};
+use super::resilience_view::{self, IsolateView};
+use super::upstream_fetch::{FetchBody, FetchUpstream};
+use super::usage_sink::{StoreSink, WorkerClock, WorkerRandom};
+use super::{config_store, env};
+use crate::config::TenantSnapshot;
+use crate::engine::pipeline::{self, Answer, Inbound, Ports};
+use crate::engine::ports::UpstreamBody;
+use crate::engine::relay::{Relay, StreamWriter, Watch};
+use crate::error::{GatewayError, Result};
 use crate::formats::{openai_chat, Format};
-use crate::resilience::classify::{classify, Action, Failure};
-use crate::resilience::state::Event;
 use crate::routing::model::available;
-use crate::routing::strategy::RoundRobinStates;
-use crate::security::{api_keys, crypto, to_hex};
+use crate::security::api_keys;
 use futures::StreamExt;
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
-use worker::{ByteStream, Context, Env, Headers, Request, Response, ResponseBuilder};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::{Context, Env, Headers, Request, Response, ResponseBody};
 
-/// Who is calling: the tenant their key belongs to.
+/// Who is calling: the tenant their key belongs to, and which key.
 pub struct Caller {
     pub tenant: String,
+    pub key_id: String,
 }
 
 /// Checks the gateway key (`Authorization: Bearer`, `x-api-key`, `x-goog-api-key` or Gemini's
@@ -45,7 +47,7 @@ pub async fn authenticate(req: &Request, env: &Env, path_tenant: Option<&str>) -
     let hash = api_keys::hash(&keys.api_key_hash, &key);
     let entry = config_store::key_entry(env, &hash).await?;
     match entry {
-        Some(e) if path_tenant.is_none_or(|t| t == e.tenant) => Ok(Caller { tenant: e.tenant }),
+        Some(e) if path_tenant.is_none_or(|t| t == e.tenant) => Ok(Caller { tenant: e.tenant, key_id: e.key_id }),
         _ => Err(GatewayError::authentication("Invalid API key.")),
     }
 }
@@ -62,312 +64,143 @@ pub struct UrlParams {
     pub stream: Option<bool>,
 }
 
-/// Any generation endpoint: chat completions, messages, responses, generateContent.
+/// Any generation endpoint: chat completions, messages, responses, generateContent. Reads the
+/// request, runs the core pipeline over this platform's ports, and sends what it planned.
 pub async fn generate(
     req: &mut Request,
     env: &Env,
-    ctx: &Context,
+    ctx: &Rc<Context>,
     path_tenant: Option<&str>,
+    endpoint: &str,
     format: Format,
     url: UrlParams,
 ) -> Result<Response> {
-    let snapshot = caller_snapshot(req, env, path_tenant).await?;
-    let body = read_body(req, snapshot.settings.max_request_bytes).await?;
-    let body: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| GatewayError::invalid_request(format!("The request body is not valid JSON: {e}")))?;
-    let client = ClientRequest::new(format, body, url.model.as_deref(), url.stream)?;
-
+    let arrived_at = env::now_ms();
+    let caller = authenticate(req, env, path_tenant).await?;
+    let snapshot = config_store::snapshot(env, &caller.tenant).await?;
+    let body = read_body(req, snapshot.settings.max_request_bytes).await;
     let keys = env::keys(env)?;
-    let tenant = snapshot.tenant.as_str();
-    let settings = &snapshot.settings;
-    let now = env::now_ms();
-    resilience::refresh_if_stale(env, ctx, tenant, now, settings);
-    // One draw of randomness per request: ids of translated answers, and the random strategies.
-    let random = env::random_bytes::<20>()?;
-    let seed = to_hex(&random[..12]);
-    let mut rng_bytes = [0u8; 8];
-    rng_bytes.copy_from_slice(&random[12..]);
-    let rng = u64::from_le_bytes(rng_bytes);
-    let (targets, attempts) = ROUND_ROBIN.with(|rr| {
-        let rr = &mut rr.borrow_mut();
-        let targets = Targets::for_model(&snapshot, &client.model, rr, rng)?;
-        let cooling = |conn: &str, model: &str| resilience::cooling(tenant, conn, model, now);
-        let health = |conn: &str, model: &str| resilience::health(tenant, conn, model);
-        let uses = |conn: &str| USES.with(|u| u.borrow().get(conn).copied().unwrap_or(0));
-        let mut open = |provider: &str| resilience::breaker(tenant, provider, now, settings).err();
-        let mut signals = Signals { cooling: &cooling, open: &mut open, health: &health, uses: &uses };
-        let attempts: Vec<(usize, usize)> = targets
-            .attempts(&snapshot, &mut signals, rr, rng)?
-            .iter()
-            .map(|a| locate(&targets, &snapshot, a))
-            .collect();
-        Ok::<_, GatewayError>((targets, attempts))
-    })?;
-    let attempts: Vec<Attempt> = attempts
+    let (tenant, settings) = (snapshot.tenant.as_str(), &snapshot.settings);
+    resilience_view::refresh_if_stale(env, ctx, tenant, arrived_at, settings);
+    let view = IsolateView { env, ctx, tenant, settings };
+    let ports = Ports {
+        upstream: &FetchUpstream,
+        credentials: &Decrypted { key: &keys.credentials, tenant },
+        resilience: &view,
+        usage: Rc::new(StoreSink { env: env.clone(), ctx: ctx.clone() }),
+        clock: Rc::new(WorkerClock),
+        random: &WorkerRandom,
+    };
+    let forward_headers = format
+        .passthrough_client_headers()
         .iter()
-        .map(|&(t, c)| Attempt {
-            provider: targets.list[t].provider,
-            model: &targets.list[t].model,
-            connection: &snapshot.connections[c],
-        })
+        .filter_map(|name| header(req, name).map(|v| (name.to_string(), v)))
         .collect();
-    let timeout_ms = targets.timeout_ms.unwrap_or(settings.upstream_timeout_ms);
+    let inbound = Inbound {
+        format,
+        endpoint: endpoint.to_string(),
+        client_request_id: header(req, "x-request-id"),
+        key_id: caller.key_id,
+        arrived_at,
+        url_model: url.model,
+        url_stream: url.stream,
+        forward_headers,
+    };
+    let answer = pipeline::run(&ports, &snapshot, inbound, body).await;
+    respond(answer, ctx)
+}
 
-    // Try the attempts in order until one answers. Until an upstream has answered successfully
-    // nothing has been sent to the client, so every failure can still fall back.
-    // A combo's `max_retries` adds rounds over the attempts whose failure was transient, once every
-    // attempt has failed (failover before retry, as in the original gateway).
-    let mut last_error: Option<GatewayError> = None;
-    let mut skipped_targets: Vec<(&str, &str)> = Vec::new();
-    let mut retryable = vec![true; attempts.len()];
-    let mut tried = 0u32;
-    let rounds = 1 + targets.retries as usize;
-    for round in 0..rounds {
-        for (index, attempt) in attempts.iter().enumerate().take(MAX_ATTEMPTS) {
-            if skipped_targets.contains(&(attempt.provider.id, attempt.model)) || (round > 0 && !retryable[index]) {
-                continue;
-            }
-            tried += 1;
-            let mut call =
-                plan::build(attempt, &client, |conn| credential(&keys.credentials, tenant, conn), &seed, now / 1000)?;
-            if !call.translated {
-                for name in format.passthrough_client_headers() {
-                    if let Some(v) = header(req, name) {
-                        call.headers.push((name.to_string(), v));
-                    }
-                }
-            }
-            USES.with(|u| *u.borrow_mut().entry(call.connection_id.clone()).or_insert(0) += 1);
-            let outcome = upstream_fetch::send(&call, timeout_ms).await;
-            let at = env::now_ms();
-            let can_fall_back =
-                (index + 1 < attempts.len() || round + 1 < rounds) && (tried as usize) < MAX_ATTEMPTS * rounds;
-            let (error, status) = match outcome {
-                Ok(resp) if (200..300).contains(&resp.status_code()) => {
-                    match relay(resp, &call, tried, can_fall_back).await? {
-                        Relayed::Sent(response) => {
-                            let ok = Event::Success {
-                                provider: call.provider.to_string(),
-                                connection: call.connection_id.clone(),
-                                model: call.model.clone(),
-                                at,
-                            };
-                            resilience::report(env, ctx, tenant, vec![ok], at, settings);
-                            return Ok(response);
+/// The pipeline's answer as a `Response`.
+fn respond(answer: Answer<FetchBody>, ctx: &Context) -> Result<Response> {
+    let headers = Headers::new();
+    for (name, value) in &answer.headers {
+        headers.append(name, value)?;
+    }
+    let resp = match answer.relay {
+        Relay::Whole(bytes) => Response::from_bytes(bytes)?,
+        Relay::Pipe { body, watch } => piped(body, watch, ctx)?,
+        Relay::Stream { first, body, writer } => Response::from_stream(written(first, body, writer))?,
+    };
+    Ok(resp.with_status(answer.status).with_headers(headers))
+}
+
+/// A same-format answer, piped by the runtime without entering wasm. The body is teed: one branch
+/// flows to the client through a transform stream whose end we hold back, the other is read here
+/// in the background to meter it. When that copy shows the answer broke off (a cut connection can
+/// look like a clean end), the client's stream is aborted instead of closed, so no client takes a
+/// truncated answer for a whole one.
+fn piped(body: FetchBody, watch: Watch, ctx: &Context) -> Result<Response> {
+    let Some(source) = body.into_js() else {
+        watch.end(None);
+        return Ok(Response::empty()?);
+    };
+    let branches = source.tee();
+    let to_client: web_sys::ReadableStream = branches.get(0).unchecked_into();
+    let copy: web_sys::ReadableStream = branches.get(1).unchecked_into();
+    let relay =
+        web_sys::TransformStream::new().map_err(|e| GatewayError::internal(format!("TransformStream: {e:?}")))?;
+    let writable = relay.writable();
+    let options = web_sys::StreamPipeOptions::new();
+    options.set_prevent_close(true);
+    let piping = to_client.pipe_to_with_options(&writable, &options);
+    let mut watch = watch;
+    ctx.wait_until(async move {
+        let mut error = None;
+        match Response::from_body(ResponseBody::Stream(copy)).and_then(|mut r| r.stream()) {
+            Ok(mut chunks) => {
+                while let Some(chunk) = chunks.next().await {
+                    match chunk {
+                        Ok(c) => watch.push(&c),
+                        Err(e) => {
+                            error = Some(e.to_string());
+                            break;
                         }
-                        Relayed::FailedBeforeFirstByte(e) => (e, None),
                     }
                 }
-                Ok(mut resp) => {
-                    let status = resp.status_code();
-                    let retry_after = upstream::retry_after_secs(
-                        resp.headers().get("retry-after").ok().flatten().as_deref(),
-                        resp.headers().get("retry-after-ms").ok().flatten().as_deref(),
-                    );
-                    let body = resp.bytes().await.unwrap_or_default();
-                    (upstream::map_error(call.upstream_format, call.provider, status, &body, retry_after), Some(status))
-                }
-                Err(e) => (e, None),
-            };
-            let verdict = classify(&Failure {
-                status,
-                timed_out: error.kind == ErrorKind::UpstreamTimeout,
-                message: &error.message,
-                retry_after_ms: error.retry_after_secs.map(|s| s.saturating_mul(1000) as i64),
-            });
-            let failed = Event::Failure {
-                provider: call.provider.to_string(),
-                connection: call.connection_id.clone(),
-                model: call.model.clone(),
-                reason: verdict.reason.as_str().to_string(),
-                cooldown: verdict.cooldown,
-                breaker: verdict.counts_for_breaker,
-                at,
-            };
-            resilience::report(env, ctx, tenant, vec![failed], at, settings);
-            match verdict.action {
-                Action::Stop => return Err(error),
-                Action::NextAccount => {}
-                Action::NextTarget => skipped_targets.push((attempt.provider.id, attempt.model)),
             }
-            retryable[index] = verdict.counts_for_breaker; // server errors, timeouts, dropped connections
-            last_error = Some(error);
+            Err(e) => error = Some(e.to_string()),
         }
-    }
-    Err(last_error.unwrap_or_else(|| GatewayError::internal("no upstream attempt was made")))
-}
-
-thread_local! {
-    /// Round-robin positions per combo and per provider (isolate-local, like the original gateway's).
-    static ROUND_ROBIN: RefCell<RoundRobinStates> = RefCell::new(RoundRobinStates::default());
-    /// Requests sent per connection by this isolate (the `least_used` strategy's input).
-    static USES: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
-}
-
-/// An attempt as indexes (target, connection), so it can outlive the round-robin borrow.
-fn locate(targets: &Targets, snapshot: &TenantSnapshot, a: &Attempt) -> (usize, usize) {
-    let t = targets.list.iter().position(|r| r.provider.id == a.provider.id && r.model == a.model).unwrap_or(0);
-    let c = snapshot.connections.iter().position(|c| c.id == a.connection.id).unwrap_or(0);
-    (t, c)
-}
-
-/// How many upstream calls one request may make before giving up.
-const MAX_ATTEMPTS: usize = 10;
-
-/// What became of an upstream's successful answer.
-enum Relayed {
-    Sent(Response),
-    /// The stream failed before its first byte: nothing reached the client, so the request may
-    /// still fall back.
-    FailedBeforeFirstByte(GatewayError),
-}
-
-/// Sends a successful upstream answer to the client: as is when the formats match, translated
-/// otherwise, with headers that say who answered and after how many attempts.
-///
-/// A stream is committed to once its first chunk has arrived, when another attempt could still take
-/// over (`can_fall_back`); the last attempt's same-format stream is handed to the runtime unread.
-async fn relay(mut resp: Response, call: &UpstreamCall, attempts: u32, can_fall_back: bool) -> Result<Relayed> {
-    let status = resp.status_code();
-    let out = Headers::new();
-    for (name, value) in resp.headers().entries() {
-        // A translated body is re-framed, so its type is ours to set.
-        if upstream::forwarded_header(&name) && !(call.translated && name.eq_ignore_ascii_case("content-type")) {
-            out.append(&name, &value)?;
-        }
-    }
-    out.set("x-omniroute-provider", call.provider)?;
-    out.set("x-omniroute-model", &call.model)?;
-    out.set("x-omniroute-connection", &call.connection_id)?;
-    out.set("x-omniroute-attempts", &attempts.to_string())?;
-    if call.stream {
-        out.set("cache-control", "no-cache")?;
-    }
-    if !call.stream {
-        if !call.translated {
-            let (_, body) = resp.into_parts();
-            return Ok(Relayed::Sent(ResponseBuilder::new().with_status(status).with_headers(out).body(body)));
-        }
-        // An answer that cannot be read or translated is one more failed attempt while another remains.
-        let translated = match resp.bytes().await {
-            Ok(body) => translate::whole(call.upstream_format, call.client_format, &body, &call.encode),
-            Err(e) => Err(GatewayError::upstream(format!("Could not read the answer of `{}`: {e}", call.provider))),
-        };
-        let translated = match translated {
-            Ok(t) => t,
-            Err(e) if can_fall_back => return Ok(Relayed::FailedBeforeFirstByte(e)),
-            Err(e) => return Err(e),
-        };
-        out.set("content-type", "application/json")?;
-        return Ok(Relayed::Sent(Response::from_bytes(translated)?.with_status(status).with_headers(out)));
-    }
-    if !call.translated && !can_fall_back {
-        // Same format, nowhere to fall back to: the upstream's body is handed to the runtime as the
-        // JS stream it is, so bytes flow to the client as they arrive, not copied into wasm.
-        let (_, body) = resp.into_parts();
-        return Ok(Relayed::Sent(ResponseBuilder::new().with_status(status).with_headers(out).body(body)));
-    }
-    let mut upstream = resp.stream()?;
-    let mut first = Vec::new();
-    if can_fall_back {
-        while first.is_empty() {
-            match upstream.next().await {
-                Some(Ok(bytes)) => first = bytes,
-                Some(Err(e)) => {
-                    let msg = format!("Upstream `{}` failed before the first byte of its stream: {e}", call.provider);
-                    return Ok(Relayed::FailedBeforeFirstByte(GatewayError::upstream(msg)));
-                }
-                None => {
-                    let msg = format!("Upstream `{}` ended its stream before sending anything.", call.provider);
-                    return Ok(Relayed::FailedBeforeFirstByte(GatewayError::upstream(msg)));
-                }
+        let whole = watch.end(error.as_deref());
+        // The client's branch is done when the pipe settles; a rejected pipe already aborted it.
+        if JsFuture::from(piping).await.is_ok() {
+            if let Ok(w) = writable.get_writer() {
+                let ending =
+                    if whole { w.close() } else { w.abort_with_reason(&JsValue::from_str("upstream broke off")) };
+                let _ = JsFuture::from(ending).await;
             }
         }
-    }
-    if call.translated {
-        out.set("content-type", "text/event-stream; charset=utf-8")?;
-        let stream = translated_stream(upstream, first, call);
-        return Ok(Relayed::Sent(Response::from_stream(stream)?.with_status(status).with_headers(out)));
-    }
-    let stream = relayed_stream(upstream, first, call);
-    Ok(Relayed::Sent(Response::from_stream(stream)?.with_status(status).with_headers(out)))
+    });
+    Ok(Response::from_body(ResponseBody::Stream(relay.readable()))?)
 }
 
-/// A same-format stream whose first chunk was already read: the chunk, then the rest as it comes;
-/// if the upstream fails midway the client's stream ends with its format's error event.
-fn relayed_stream(
-    upstream: ByteStream,
+/// A stream the gateway writes: the first chunk (already read), then the rest as it arrives, each
+/// through the writer (translated, or checked for its proper ending).
+fn written(
     first: Vec<u8>,
-    call: &UpstreamCall,
+    body: FetchBody,
+    writer: StreamWriter,
 ) -> impl futures::Stream<Item = std::result::Result<Vec<u8>, worker::Error>> {
-    let (format, provider) = (call.client_format, call.provider);
-    futures::stream::unfold(Some((upstream, Some(first))), move |state| async move {
-        let (mut upstream, first) = state?;
-        if let Some(first) = first.filter(|f| !f.is_empty()) {
-            return Some((Ok(first), Some((upstream, None))));
-        }
-        match upstream.next().await {
-            Some(Ok(bytes)) => Some((Ok(bytes), Some((upstream, None)))),
-            Some(Err(e)) => {
-                let err = GatewayError::upstream(format!("Upstream `{provider}` failed mid-stream: {e}"));
-                Some((Ok(format.stream_error_frame(&err).into_bytes()), None))
+    futures::stream::unfold(Some((body, writer, Some(first))), |state| async move {
+        let (mut body, mut writer, first) = state?;
+        if let Some(first) = first {
+            let out = writer.push(first);
+            if !out.is_empty() {
+                return Some((Ok(out), Some((body, writer, None))));
             }
-            None => None,
-        }
-    })
-}
-
-/// The upstream's SSE bytes through the translator, yielding client frames as upstream bytes arrive.
-fn translated_stream(
-    upstream: ByteStream,
-    first: Vec<u8>,
-    call: &UpstreamCall,
-) -> impl futures::Stream<Item = std::result::Result<Vec<u8>, worker::Error>> {
-    let mut translator = StreamTranslator::new(call.upstream_format, call.client_format, &call.encode);
-    let head = translator.push(&first);
-    futures::stream::unfold(Some((upstream, translator, head)), |state| async move {
-        let (mut upstream, mut t, head) = state?;
-        if !head.is_empty() {
-            return Some((Ok(head), Some((upstream, t, Vec::new()))));
         }
         loop {
-            match upstream.next().await {
-                Some(Ok(bytes)) => {
-                    let out = t.push(&bytes);
+            match body.next_chunk().await {
+                Some(Ok(chunk)) => {
+                    let out = writer.push(chunk);
                     if !out.is_empty() {
-                        return Some((Ok(out), Some((upstream, t, Vec::new()))));
+                        return Some((Ok(out), Some((body, writer, None))));
                     }
                 }
-                Some(Err(e)) => return Some((Ok(t.fail(&e.to_string())), None)),
-                None => return Some((Ok(t.end()), None)),
+                Some(Err(e)) => return Some((Ok(writer.fail(&e.message)), None)),
+                None => return Some((Ok(writer.end()), None)),
             }
         }
     })
-}
-
-thread_local! {
-    /// Decrypted provider keys, by tenant, connection and version. Held in isolate memory only (never
-    /// stored or logged), so the request path does not run AES for every request.
-    static CREDENTIALS: RefCell<HashMap<(String, String, i64), Rc<str>>> = RefCell::new(HashMap::new());
-}
-
-fn credential(key: &[u8; 32], tenant: &str, conn: &ConnectionRecord) -> Result<String> {
-    let id = (tenant.to_string(), conn.id.clone(), conn.updated_at);
-    if let Some(k) = CREDENTIALS.with(|c| c.borrow().get(&id).cloned()) {
-        return Ok(k.to_string());
-    }
-    let aad = format!("{tenant}/{}", conn.id);
-    let plain = crypto::decrypt(key, aad.as_bytes(), &conn.api_key_enc)
-        .map_err(|e| GatewayError::internal(format!("credential of connection {} unreadable: {}", conn.id, e.0)))?;
-    let plain = String::from_utf8(plain).map_err(|_| GatewayError::internal("credential is not UTF-8"))?;
-    CREDENTIALS.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() >= 1_000 {
-            c.clear();
-        }
-        c.insert(id, Rc::from(plain.as_str()));
-    });
-    Ok(plain)
 }
 
 /// `POST /v1/messages/count_tokens`: an estimate from the request (see `ir::estimate`).

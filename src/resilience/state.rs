@@ -38,6 +38,15 @@ pub struct Profiles {
     pub breaker: BreakerProfile,
 }
 
+impl Profiles {
+    /// The tenant's breaker tunables over the API-key defaults: the one place settings (or an event
+    /// batch carrying them) become profiles.
+    pub fn with_breaker(failure_threshold: u32, reset_ms: i64) -> Profiles {
+        let breaker = BreakerProfile { failure_threshold, reset_ms, ..BreakerProfile::API_KEY };
+        Profiles { breaker, ..Profiles::default() }
+    }
+}
+
 impl Default for Profiles {
     fn default() -> Self {
         Profiles { backoff: BackoffProfile::API_KEY, breaker: BreakerProfile::API_KEY }

@@ -2,6 +2,5 @@
 
 pub mod alias;
 pub mod combo;
-pub mod endpoint;
 pub mod model;
 pub mod strategy;

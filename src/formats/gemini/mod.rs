@@ -12,6 +12,7 @@
 //! one gets Google's documented escape hatch
 //! `skip_thought_signature_validator`.
 
+pub mod endpoint;
 pub mod error;
 pub mod request;
 pub mod response;

@@ -1,3 +1,3 @@
 //! Durable Object classes: state every isolate must agree on. One file per class.
 
-pub mod resilience_state;
+pub mod resilience_object;

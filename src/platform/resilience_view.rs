@@ -14,10 +14,13 @@
 
 use super::env;
 use crate::config::Settings;
+use crate::engine::ports::ResilienceView;
 use crate::error::{GatewayError, Result};
 use crate::resilience::state::{Event, State, Wire};
+use crate::routing::strategy::RoundRobinStates;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use wasm_bindgen::JsValue;
 use worker::{Context, Env, Method, Request, RequestInit, Stub};
 
@@ -34,6 +37,42 @@ struct View {
 
 thread_local! {
     static VIEWS: RefCell<HashMap<String, View>> = RefCell::new(HashMap::new());
+    /// Round-robin positions per combo and per provider (isolate-local, like the original gateway's).
+    static ROUND_ROBIN: Rc<RefCell<RoundRobinStates>> = Rc::new(RefCell::new(RoundRobinStates::default()));
+    /// Requests sent per connection by this isolate (the `least_used` strategy's input).
+    static USES: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+}
+
+/// The pipeline's `ResilienceView` port for one request: this isolate's view of the tenant.
+pub struct IsolateView<'a> {
+    pub env: &'a Env,
+    pub ctx: &'a Context,
+    pub tenant: &'a str,
+    pub settings: &'a Settings,
+}
+
+impl ResilienceView for IsolateView<'_> {
+    fn cooling(&self, connection: &str, model: &str, now: i64) -> Option<i64> {
+        cooling(self.tenant, connection, model, now)
+    }
+    fn breaker_wait(&self, provider: &str, now: i64) -> Option<i64> {
+        breaker(self.tenant, provider, now, self.settings).err()
+    }
+    fn health(&self, connection: &str, model: &str) -> f64 {
+        health(self.tenant, connection, model)
+    }
+    fn uses(&self, connection: &str) -> u64 {
+        USES.with(|u| u.borrow().get(connection).copied().unwrap_or(0))
+    }
+    fn count_use(&self, connection: &str) {
+        USES.with(|u| *u.borrow_mut().entry(connection.to_string()).or_insert(0) += 1);
+    }
+    fn round_robin(&self) -> Rc<RefCell<RoundRobinStates>> {
+        ROUND_ROBIN.with(Rc::clone)
+    }
+    fn report(&self, event: Event) {
+        report(self.env, self.ctx, self.tenant, vec![event], env::now_ms(), self.settings);
+    }
 }
 
 fn with_view<T>(tenant: &str, f: impl FnOnce(&mut View) -> T) -> T {

@@ -1,14 +1,13 @@
 //! `ResilienceState`: one object per tenant holding the shared copy of its resilience state —
 //! cooldowns and circuit breakers (`resilience::state`). Isolates send it the events they observe and
 //! refresh their local view from it; the request path itself never waits on this object (see
-//! `platform::resilience`).
+//! `platform::resilience_view`).
 //!
 //! Routes (internal, reached through the namespace stub only):
 //! `GET /state` → the state (`resilience::state::Wire`) · `POST /events` (a JSON array of events
 //! plus the tenant's tunables) → 204 · `POST /reset` (`{"scope"?, "provider"?}`) → 204.
 
-use crate::resilience::breaker::BreakerProfile;
-use crate::resilience::cooldown::BackoffProfile;
+use crate::platform::env::now_ms;
 use crate::resilience::state::{Event, Profiles, State, Wire};
 use serde::Deserialize;
 use std::cell::RefCell;
@@ -35,10 +34,6 @@ pub struct EventBatch {
 struct ResetRequest {
     scope: Option<String>,
     provider: Option<String>,
-}
-
-fn now_ms() -> i64 {
-    worker::Date::now().as_millis() as i64
 }
 
 impl ResilienceState {
@@ -75,14 +70,7 @@ impl DurableObject for ResilienceState {
                 let Ok(batch) = req.json::<EventBatch>().await else {
                     return Response::error("body must be an event batch", 400);
                 };
-                let profiles = Profiles {
-                    backoff: BackoffProfile::API_KEY,
-                    breaker: BreakerProfile {
-                        failure_threshold: batch.breaker_failure_threshold,
-                        reset_ms: batch.breaker_reset_ms,
-                        ..BreakerProfile::API_KEY
-                    },
-                };
+                let profiles = Profiles::with_breaker(batch.breaker_failure_threshold, batch.breaker_reset_ms);
                 let mut s = self.load().await?;
                 for e in &batch.events {
                     s.apply(e, &profiles);

@@ -1,0 +1,391 @@
+//! The whole life of a generation request after authentication, as one function over ports:
+//! parse → targets → attempts → call → classify → report → next attempt or answer → relay plan,
+//! metered once whatever happens. The platform reads the request, calls [`run`], and turns the
+//! [`Answer`] into a response; every routing and fallback rule lives here, testable natively.
+
+use super::plan::{self, ClientRequest, Targets, UpstreamCall};
+use super::ports::{Clock, Credentials, Random, Reply, ResilienceView, Upstream, UpstreamBody, UsageSink};
+use super::relay::{Relay, StreamWriter, Watch};
+use super::translate::StreamTranslator;
+use super::upstream;
+use crate::config::TenantSnapshot;
+use crate::error::{ErrorKind, GatewayError, Result};
+use crate::formats::Format;
+use crate::metering::observe::Tap;
+use crate::metering::{Ending, Meter, TokenUsage, UsageRecord};
+use crate::resilience::classify::{classify, Action, Failure};
+use crate::resilience::state::Event;
+use crate::security::to_hex;
+use std::rc::Rc;
+
+/// How many upstream calls one request may make before giving up.
+pub const MAX_ATTEMPTS: usize = 10;
+
+/// The pipeline's I/O.
+pub struct Ports<'a, U, C> {
+    pub upstream: &'a U,
+    pub credentials: &'a C,
+    pub resilience: &'a dyn ResilienceView,
+    pub usage: Rc<dyn UsageSink>,
+    pub clock: Rc<dyn Clock>,
+    pub random: &'a dyn Random,
+}
+
+/// What the platform read of the request besides its body.
+#[derive(Debug, Clone, Default)]
+pub struct Inbound {
+    pub format: Format,
+    /// e.g. `/v1/chat/completions`.
+    pub endpoint: String,
+    /// The client's `X-Request-Id`, if any (used when sane).
+    pub client_request_id: Option<String>,
+    pub key_id: String,
+    /// When the request arrived (ms).
+    pub arrived_at: i64,
+    /// For formats that carry them in the URL (Gemini).
+    pub url_model: Option<String>,
+    pub url_stream: Option<bool>,
+    /// Client headers a same-format upstream needs along with the untouched body.
+    pub forward_headers: Vec<(String, String)>,
+}
+
+/// What to send back: status, headers, and how the body gets there.
+pub struct Answer<B> {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub relay: Relay<B>,
+}
+
+/// Runs one request. `body` is what the platform read (or why it could not, e.g. too large).
+pub async fn run<U: Upstream, C: Credentials>(
+    ports: &Ports<'_, U, C>,
+    snapshot: &TenantSnapshot,
+    inbound: Inbound,
+    body: Result<Vec<u8>>,
+) -> Answer<U::Body> {
+    let mut random = [0u8; 28];
+    ports.random.fill(&mut random);
+    let request_id = request_id(inbound.client_request_id.as_deref(), &random[20..]);
+    let draft = UsageRecord {
+        request_id: request_id.clone(),
+        tenant: snapshot.tenant.clone(),
+        key_id: inbound.key_id.clone(),
+        endpoint: inbound.endpoint.clone(),
+        client_format: format_name(inbound.format).to_string(),
+        at: inbound.arrived_at,
+        ..UsageRecord::default()
+    };
+    let mut meter = Meter::new(draft, ports.usage.clone(), ports.clock.clone());
+    let mut headers = vec![("x-request-id".to_string(), request_id)];
+    let format = inbound.format;
+    match attempt_all(ports, snapshot, &inbound, body, &random, &mut meter).await {
+        Ok(success) => {
+            let upstream_ms = success.ttfb_ms.saturating_sub(success.sent_at_ms);
+            headers.push(("server-timing".into(), server_timing(success.ttfb_ms, upstream_ms)));
+            headers.extend(success.headers);
+            Answer { status: success.status, headers, relay: success.relay }
+        }
+        Err(e) => {
+            let tokens = TokenUsage { input: meter.input_estimate, estimated: true, ..TokenUsage::default() };
+            meter.finish(Ending { status: e.status, error_code: Some(error_code(&e)), tokens });
+            headers.push(("server-timing".into(), server_timing(elapsed(ports, inbound.arrived_at), 0)));
+            headers.push(("content-type".into(), "application/json".into()));
+            if let Some(secs) = e.retry_after_secs {
+                headers.push(("retry-after".into(), secs.to_string()));
+            }
+            Answer { status: e.status, headers, relay: Relay::Whole(format.render_error(&e).into_bytes()) }
+        }
+    }
+}
+
+/// A successful attempt, ready to relay.
+struct Success<B> {
+    status: u16,
+    headers: Vec<(String, String)>,
+    relay: Relay<B>,
+    /// Arrival → upstream headers, and arrival → the successful call's start (ms).
+    ttfb_ms: u64,
+    sent_at_ms: u64,
+}
+
+async fn attempt_all<U: Upstream, C: Credentials>(
+    ports: &Ports<'_, U, C>,
+    snapshot: &TenantSnapshot,
+    inbound: &Inbound,
+    body: Result<Vec<u8>>,
+    random: &[u8; 28],
+    meter: &mut Meter,
+) -> Result<Success<U::Body>> {
+    let body = body?;
+    meter.input_estimate = (body.len() as u64).div_ceil(4);
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| GatewayError::invalid_request(format!("The request body is not valid JSON: {e}")))?;
+    let client = ClientRequest::new(inbound.format, value, inbound.url_model.as_deref(), inbound.url_stream)?;
+    meter.update(|r| {
+        r.requested_model = client.model.clone();
+        r.streamed = client.stream;
+    });
+
+    let now = ports.clock.now_ms();
+    let seed = to_hex(&random[..12]);
+    let rng = u64::from_le_bytes(random[12..20].try_into().unwrap_or_default());
+    let view = ports.resilience;
+    let rr = view.round_robin();
+    let targets = Targets::for_model(snapshot, &client.model, &mut rr.borrow_mut(), rng)?;
+    meter.update(|r| r.combo = targets.combo.clone());
+    let attempts = targets.attempts(snapshot, view, now, &mut rr.borrow_mut(), rng)?;
+    let timeout_ms = targets.timeout_ms.unwrap_or(snapshot.settings.upstream_timeout_ms);
+
+    // Until an upstream has answered successfully nothing has reached the client, so every failure
+    // can still fall back. A combo's `max_retries` adds rounds over the attempts whose failure was
+    // transient, once every attempt has failed (failover before retry, as in the original gateway).
+    let rounds = 1 + targets.retries as usize;
+    let budget = MAX_ATTEMPTS.min(attempts.len()) * rounds;
+    let mut skipped_targets: Vec<(&str, &str)> = Vec::new();
+    let mut retryable = vec![true; attempts.len()];
+    let mut tried = 0usize;
+    let mut last_error = None;
+    for round in 0..rounds {
+        for (index, attempt) in attempts.iter().enumerate().take(MAX_ATTEMPTS) {
+            if skipped_targets.contains(&(attempt.provider.id, attempt.model)) || (round > 0 && !retryable[index]) {
+                continue;
+            }
+            tried += 1;
+            let credential = ports.credentials.credential(attempt.connection).await?;
+            let call = plan::build(attempt, &client, &credential, &inbound.forward_headers, &seed, now / 1000)?;
+            view.count_use(&call.connection_id);
+            meter.update(|r| served_by(r, &call, tried as u32));
+            meter.set_price(snapshot_price(&call));
+            let sent_at = elapsed(ports, inbound.arrived_at);
+            let outcome = ports.upstream.send(&call, timeout_ms).await;
+            let at = ports.clock.now_ms();
+            let ttfb = elapsed(ports, inbound.arrived_at);
+            meter.update(|r| r.ttfb_ms = Some(ttfb));
+            let can_fall_back = tried < budget && (index + 1 < attempts.len() || round + 1 < rounds);
+            let (error, status) = match outcome {
+                Ok(reply) if (200..300).contains(&reply.status) => {
+                    match relay(reply, &call, tried, can_fall_back, meter, ports).await {
+                        Ok((status, headers, relay)) => {
+                            view.report(Event::Success {
+                                provider: call.provider.to_string(),
+                                connection: call.connection_id.clone(),
+                                model: call.model.clone(),
+                                at,
+                            });
+                            return Ok(Success { status, headers, relay, ttfb_ms: ttfb, sent_at_ms: sent_at });
+                        }
+                        Err(e) => (e, None),
+                    }
+                }
+                Ok(reply) => {
+                    let status = reply.status;
+                    let retry_after =
+                        upstream::retry_after_secs(reply.header("retry-after"), reply.header("retry-after-ms"));
+                    let body = reply.body.bytes().await.unwrap_or_default();
+                    (upstream::map_error(call.upstream_format, call.provider, status, &body, retry_after), Some(status))
+                }
+                Err(e) => (e, None),
+            };
+            let verdict = classify(&Failure {
+                status,
+                timed_out: error.kind == ErrorKind::UpstreamTimeout,
+                message: &error.message,
+                retry_after_ms: error.retry_after_secs.map(|s| s.saturating_mul(1000) as i64),
+            });
+            view.report(Event::Failure {
+                provider: call.provider.to_string(),
+                connection: call.connection_id.clone(),
+                model: call.model.clone(),
+                reason: verdict.reason.as_str().to_string(),
+                cooldown: verdict.cooldown,
+                breaker: verdict.counts_for_breaker,
+                at,
+            });
+            match verdict.action {
+                Action::Stop => return Err(error),
+                Action::NextAccount => {}
+                Action::NextTarget => skipped_targets.push((attempt.provider.id, attempt.model)),
+            }
+            retryable[index] = verdict.counts_for_breaker; // server errors, timeouts, dropped connections
+            last_error = Some(error);
+            if tried >= budget {
+                break;
+            }
+        }
+    }
+    Err(last_error.unwrap_or_else(|| GatewayError::internal("no upstream attempt was made")))
+}
+
+type Relayed<B> = (u16, Vec<(String, String)>, Relay<B>);
+
+/// Turns a successful upstream reply into the relay plan. An answer that cannot be read or
+/// translated, or a stream that fails before its first byte, is one more failed attempt (`Err`)
+/// while another attempt remains; a stream is committed to once its first chunk has arrived.
+async fn relay<U: Upstream, C: Credentials>(
+    reply: Reply<U::Body>,
+    call: &UpstreamCall,
+    attempts: usize,
+    can_fall_back: bool,
+    meter: &mut Meter,
+    ports: &Ports<'_, U, C>,
+) -> Result<Relayed<U::Body>> {
+    let Reply { status, headers: upstream_headers, mut body } = reply;
+    let mut headers = answer_headers(&upstream_headers, call, attempts);
+    // The meter moves into the relay from here; the pipeline keeps a fresh one for bookkeeping only.
+    let take_meter =
+        |m: &mut Meter| std::mem::replace(m, Meter::new(UsageRecord::default(), Rc::new(Discard), ports.clock.clone()));
+    if !call.stream && !call.translated {
+        let tap = Tap::new(call.upstream_format, false, &call.encode.id_seed);
+        return Ok((status, headers, Relay::Pipe { body, watch: Watch::new(tap, take_meter(meter), status) }));
+    }
+    if !call.stream {
+        let bytes = body.bytes().await.map_err(|e| {
+            GatewayError::upstream(format!("Could not read the answer of `{}`: {}", call.provider, e.message))
+        })?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| GatewayError::upstream(format!("The upstream answer is not valid JSON: {e}")))?;
+        let ir = call.upstream_format.response_to_ir(&value, &call.encode.id_seed)?;
+        let out = serde_json::to_vec(&call.client_format.response_from_ir(&ir, &call.encode))
+            .map_err(|e| GatewayError::internal(e.to_string()))?;
+        let mut m = take_meter(meter);
+        let tokens = match ir.usage {
+            Some(u) => u.into(),
+            None => TokenUsage {
+                input: m.input_estimate,
+                output: (ir.text().len() as u64).div_ceil(4),
+                estimated: true,
+                ..Default::default()
+            },
+        };
+        m.finish(Ending { status, error_code: None, tokens });
+        headers.push(("content-type".into(), "application/json".into()));
+        return Ok((status, headers, Relay::Whole(out)));
+    }
+    headers.push(("cache-control".into(), "no-cache".into()));
+    if call.translated {
+        headers.push(("content-type".into(), "text/event-stream; charset=utf-8".into()));
+    }
+    if !call.translated && !can_fall_back {
+        let tap = Tap::new(call.upstream_format, true, &call.encode.id_seed);
+        return Ok((status, headers, Relay::Pipe { body, watch: Watch::new(tap, take_meter(meter), status) }));
+    }
+    let mut first = Vec::new();
+    if can_fall_back {
+        while first.is_empty() {
+            match body.next_chunk().await {
+                Some(Ok(bytes)) => first = bytes,
+                Some(Err(e)) => {
+                    return Err(GatewayError::upstream(format!(
+                        "Upstream `{}` failed before the first byte of its stream: {}",
+                        call.provider, e.message
+                    )))
+                }
+                None => {
+                    return Err(GatewayError::upstream(format!(
+                        "Upstream `{}` ended its stream before sending anything.",
+                        call.provider
+                    )))
+                }
+            }
+        }
+    }
+    let writer = if call.translated {
+        let t = StreamTranslator::new(call.upstream_format, call.client_format, &call.encode);
+        StreamWriter::translate(t, take_meter(meter), status)
+    } else {
+        let tap = Tap::new(call.upstream_format, true, &call.encode.id_seed);
+        StreamWriter::same(tap, call.client_format, call.provider, take_meter(meter), status)
+    };
+    Ok((status, headers, Relay::Stream { first, body, writer }))
+}
+
+/// A sink for the placeholder meter left behind once the real one moved into a relay.
+struct Discard;
+impl UsageSink for Discard {
+    fn record(&self, _: UsageRecord) {}
+}
+
+/// The answer's headers: the upstream's safe ones (its own request id renamed), and who answered.
+fn answer_headers(
+    upstream_headers: &[(String, String)],
+    call: &UpstreamCall,
+    attempts: usize,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (name, value) in upstream_headers {
+        let lower = name.to_ascii_lowercase();
+        if lower == "x-request-id" || lower == "request-id" {
+            out.push(("x-upstream-request-id".to_string(), bounded(value)));
+        } else if upstream::forwarded_header(&lower) && !(call.translated && lower == "content-type") {
+            out.push((lower, bounded(value)));
+        }
+    }
+    out.push(("x-omniroute-provider".into(), bounded(call.provider)));
+    out.push(("x-omniroute-model".into(), bounded(&call.model)));
+    out.push(("x-omniroute-connection".into(), bounded(&call.connection_id)));
+    out.push(("x-omniroute-attempts".into(), attempts.to_string()));
+    out
+}
+
+/// Longest header value the gateway copies from elsewhere.
+const MAX_HEADER_VALUE: usize = 256;
+
+/// A header value that is short and printable: nothing sent by a client or an upstream is copied
+/// into a response header unbounded.
+pub fn bounded(value: &str) -> String {
+    let mut out: String = value.chars().filter(|c| (' '..='~').contains(c)).collect();
+    if out.len() > MAX_HEADER_VALUE {
+        out.truncate(MAX_HEADER_VALUE);
+    }
+    out
+}
+
+/// The client's request id when it is a sane token, else a new one.
+fn request_id(client: Option<&str>, random: &[u8]) -> String {
+    match client.map(str::trim) {
+        Some(id)
+            if (1..=128).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)) =>
+        {
+            id.to_string()
+        }
+        _ => format!("req_{}", to_hex(random)),
+    }
+}
+
+fn server_timing(total_ms: u64, upstream_ms: u64) -> String {
+    format!("gateway;dur={}, upstream;dur={upstream_ms}", total_ms.saturating_sub(upstream_ms))
+}
+
+fn elapsed<U, C>(ports: &Ports<'_, U, C>, since: i64) -> u64 {
+    (ports.clock.now_ms() - since).max(0) as u64
+}
+
+fn served_by(r: &mut UsageRecord, call: &UpstreamCall, attempts: u32) {
+    r.provider = call.provider.to_string();
+    r.connection = call.connection_id.clone();
+    r.upstream_model = call.model.clone();
+    r.attempts = attempts;
+}
+
+fn snapshot_price(call: &UpstreamCall) -> Option<crate::pricing::Price> {
+    crate::pricing::price(call.provider, &call.model)
+}
+
+/// The error's code for the log: its own, else its kind.
+fn error_code(e: &GatewayError) -> &str {
+    e.code.as_deref().unwrap_or(e.kind.as_str())
+}
+
+fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::OpenAiChat => "openai_chat",
+        Format::OpenAiResponses => "openai_responses",
+        Format::Anthropic => "anthropic",
+        Format::Gemini => "gemini",
+    }
+}
+
+#[cfg(test)]
+#[path = "pipeline_tests.rs"]
+mod tests;

@@ -1,0 +1,296 @@
+//! The pipeline against scripted ports: which upstream calls it makes, in what order, what the
+//! client gets, and that every request leaves exactly one usage record.
+
+use super::*;
+use crate::engine::scripted::*;
+use crate::routing::combo::Combo;
+use serde_json::json;
+use std::cell::Cell;
+
+const CHAT_OK: &str = r#"{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2}}"#;
+const STREAM_HEAD: &str =
+    "data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"}}]}\n\n";
+const STREAM_TAIL: &str = concat!(
+    "data: {\"choices\":[{\"delta\":{\"content\":\"lo\"},\"finish_reason\":\"stop\"}]}\n\n",
+    "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":2}}\n\n",
+    "data: [DONE]\n\n",
+);
+
+struct World {
+    upstream: ScriptedUpstream,
+    view: ScriptedView,
+    records: Rc<Records>,
+    clock: Rc<FixedClock>,
+    snapshot: TenantSnapshot,
+}
+
+impl World {
+    fn ports(&self) -> Ports<'_, ScriptedUpstream, FakeCredentials> {
+        Ports {
+            upstream: &self.upstream,
+            credentials: &FakeCredentials,
+            resilience: &self.view,
+            usage: self.records.clone(),
+            clock: self.clock.clone(),
+            random: &Zeros,
+        }
+    }
+
+    fn new(conns: Vec<crate::config::ConnectionRecord>) -> World {
+        World {
+            upstream: ScriptedUpstream::default(),
+            view: ScriptedView::default(),
+            records: Rc::new(Records::default()),
+            clock: Rc::new(FixedClock(Cell::new(1_000_000))),
+            snapshot: snapshot(conns),
+        }
+    }
+
+    fn combo(&mut self, v: serde_json::Value) {
+        self.snapshot.combos.push(serde_json::from_value::<Combo>(v).unwrap());
+    }
+
+    /// Runs a request and drives its answer to the end: (status, headers, body the client got).
+    fn request(&self, format: Format, body: serde_json::Value) -> (u16, Vec<(String, String)>, String) {
+        let ports = self.ports();
+        let inbound = Inbound {
+            format,
+            endpoint: "/v1/chat/completions".into(),
+            key_id: "key_1".into(),
+            arrived_at: self.clock.0.get(),
+            ..Inbound::default()
+        };
+        let answer = block_on(run(&ports, &self.snapshot, inbound, Ok(body.to_string().into_bytes())));
+        let text = block_on(drain(answer.relay));
+        (answer.status, answer.headers, text)
+    }
+
+    fn chat(&self, model: &str, stream: bool) -> (u16, Vec<(String, String)>, String) {
+        self.request(
+            Format::OpenAiChat,
+            json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]}),
+        )
+    }
+
+    fn only_record(&self) -> UsageRecord {
+        let r = self.records.0.borrow();
+        assert_eq!(r.len(), 1, "exactly one usage record per request: {r:?}");
+        r[0].clone()
+    }
+}
+
+/// What the platform does with a relay plan, minus the I/O.
+async fn drain(relay: Relay<Body>) -> String {
+    let mut out = Vec::new();
+    match relay {
+        Relay::Whole(b) => out = b,
+        Relay::Pipe { mut body, mut watch } => {
+            let mut error = None;
+            while let Some(c) = body.next_chunk().await {
+                match c {
+                    Ok(c) => {
+                        watch.push(&c);
+                        out.extend(c);
+                    }
+                    Err(e) => {
+                        error = Some(e.message);
+                        break;
+                    }
+                }
+            }
+            if !watch.end(error.as_deref()) {
+                out.extend(b"<aborted>");
+            }
+        }
+        Relay::Stream { first, mut body, mut writer } => {
+            out.extend(writer.push(first));
+            loop {
+                match body.next_chunk().await {
+                    Some(Ok(c)) => out.extend(writer.push(c)),
+                    Some(Err(e)) => {
+                        out.extend(writer.fail(&e.message));
+                        break;
+                    }
+                    None => {
+                        out.extend(writer.end());
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    h.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn a_failing_account_hands_over_to_the_next_and_one_record_counts_both_attempts() {
+    let w = World::new(vec![conn("a", "openai", 1), conn("b", "openai", 2)]);
+    w.upstream
+        .script("a", vec![Script::Answer(429, r#"{"error":{"message":"slow down"}}"#, vec![("retry-after", "3")])]);
+    w.upstream.script("b", vec![Script::Answer(200, CHAT_OK, vec![("x-request-id", "up-1")])]);
+    let (status, headers, body) = w.chat("openai/gpt-4o", false);
+    assert_eq!(status, 200);
+    assert!(body.contains("\"hi\""));
+    assert_eq!(w.upstream.calls(), ["a:gpt-4o", "b:gpt-4o"]);
+    assert_eq!(header(&headers, "x-omniroute-connection"), Some("b"));
+    assert_eq!(header(&headers, "x-omniroute-attempts"), Some("2"));
+    assert_eq!(header(&headers, "x-upstream-request-id"), Some("up-1"), "the provider's id is kept, renamed");
+    assert!(header(&headers, "x-request-id").unwrap().starts_with("req_"));
+    let r = w.only_record();
+    assert_eq!((r.status, r.attempts, r.connection.as_str(), r.provider.as_str()), (200, 2, "b", "openai"));
+    assert_eq!((r.tokens.input, r.tokens.output, r.tokens.estimated), (9, 2, false));
+    assert!(r.cost_usd > 0.0, "gpt-4o has a list price");
+    let events = w.view.events.borrow();
+    assert!(matches!(&events[0], Event::Failure { connection, .. } if connection == "a"));
+}
+
+#[test]
+fn a_combo_falls_back_to_its_next_target_and_retries_transient_failures_after_failover() {
+    let mut w = World::new(vec![conn("a", "openai", 1), conn("g", "groq", 1)]);
+    w.combo(json!({"name": "coding", "targets": [{"model": "openai/gpt-4o"}, {"model": "groq/llama-3.3-70b-versatile"}], "config": {"max_retries": 1}}));
+    w.upstream.script("a", vec![Script::Answer(500, "boom", vec![]), Script::Answer(200, CHAT_OK, vec![])]);
+    w.upstream.script("g", vec![Script::Timeout]);
+    let (status, _, _) = w.chat("coding", false);
+    assert_eq!(status, 200);
+    assert_eq!(w.upstream.calls(), ["a:gpt-4o", "g:llama-3.3-70b-versatile", "a:gpt-4o"]);
+    let r = w.only_record();
+    assert_eq!((r.attempts, r.combo.as_deref(), r.requested_model.as_str()), (3, Some("coding"), "coding"));
+}
+
+#[test]
+fn open_breakers_and_cooling_accounts_are_skipped_without_a_call() {
+    let mut w = World::new(vec![conn("a", "openai", 1), conn("b", "openai", 2), conn("g", "groq", 1)]);
+    w.combo(json!({"name": "c", "targets": [{"model": "openai/gpt-4o"}, {"model": "groq/llama-3.3-70b-versatile"}]}));
+    w.upstream.script("g", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    w.view.open.borrow_mut().insert("openai".into(), 4_000);
+    assert_eq!(w.chat("c", false).0, 200);
+    assert_eq!(w.upstream.calls(), ["g:llama-3.3-70b-versatile"]);
+
+    // Everything unavailable: the gateway answers itself, and still records the request.
+    let w = World::new(vec![conn("a", "openai", 1)]);
+    w.view.open.borrow_mut().insert("openai".into(), 4_500);
+    let (status, headers, body) = w.chat("openai/gpt-4o", false);
+    assert_eq!((status, header(&headers, "retry-after")), (503, Some("5")));
+    assert!(body.contains("circuit_open"));
+    assert!(w.upstream.calls().is_empty());
+    let r = w.only_record();
+    assert_eq!((r.status, r.attempts, r.error_code.as_deref()), (503, 0, Some("circuit_open")));
+
+    let w = World::new(vec![conn("a", "openai", 1), conn("b", "openai", 2)]);
+    w.view.cooling.borrow_mut().insert("a".into(), 9_000);
+    w.upstream.script("b", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    w.chat("openai/gpt-4o", false);
+    assert_eq!(w.upstream.calls(), ["b:gpt-4o"]);
+}
+
+#[test]
+fn the_clients_own_mistake_is_not_retried_elsewhere() {
+    let w = World::new(vec![conn("a", "openai", 1), conn("b", "openai", 2)]);
+    w.upstream.script("a", vec![Script::Answer(400, r#"{"error":{"message":"bad tool schema"}}"#, vec![])]);
+    let (status, _, body) = w.chat("openai/gpt-4o", false);
+    assert_eq!(status, 400);
+    assert!(body.contains("bad tool schema"));
+    assert_eq!(w.upstream.calls(), ["a:gpt-4o"]);
+    assert_eq!(w.only_record().status, 400);
+}
+
+#[test]
+fn a_stream_that_dies_before_its_first_byte_falls_back() {
+    let w = World::new(vec![conn("a", "openai", 1), conn("b", "openai", 2)]);
+    w.upstream.script("a", vec![Script::Chunks(vec![Err("connection reset")])]);
+    w.upstream.script("b", vec![Script::Chunks(vec![Ok(STREAM_HEAD), Ok(STREAM_TAIL)])]);
+    let (status, headers, body) = w.chat("openai/gpt-4o", true);
+    assert_eq!(status, 200);
+    assert_eq!(w.upstream.calls(), ["a:gpt-4o", "b:gpt-4o"]);
+    assert!(body.contains("Hel") && body.ends_with("data: [DONE]\n\n"), "{body}");
+    assert_eq!(header(&headers, "x-omniroute-attempts"), Some("2"));
+    let r = w.only_record();
+    assert_eq!((r.tokens.input, r.tokens.output, r.streamed, r.error_code), (4, 2, true, None));
+}
+
+#[test]
+fn a_stream_that_dies_after_its_first_byte_ends_with_an_error_event_never_as_a_whole_answer() {
+    // Held for fallback (another attempt remains), then written by the gateway: an error event.
+    let w = World::new(vec![conn("a", "openai", 1), conn("b", "openai", 2)]);
+    w.upstream.script("a", vec![Script::Chunks(vec![Ok(STREAM_HEAD), Err("connection reset")])]);
+    let (_, _, body) = w.chat("openai/gpt-4o", true);
+    assert_eq!(w.upstream.calls(), ["a:gpt-4o"], "committed after the first byte");
+    assert!(body.contains("Hel") && body.contains("\"error\"") && !body.contains("[DONE]"), "{body}");
+    assert_eq!(w.only_record().error_code.as_deref(), Some("upstream_cut"));
+
+    // A connection cut that looks like a clean end (no finish, no [DONE]) is caught the same way.
+    let w = World::new(vec![conn("a", "openai", 1), conn("b", "openai", 2)]);
+    w.upstream.script("a", vec![Script::Chunks(vec![Ok(STREAM_HEAD)])]);
+    let (_, _, body) = w.chat("openai/gpt-4o", true);
+    assert!(body.contains("\"error\""), "{body}");
+
+    // The last attempt's same-format stream is piped; a cut one is aborted, not ended cleanly.
+    let w = World::new(vec![conn("a", "openai", 1)]);
+    w.upstream.script("a", vec![Script::Chunks(vec![Ok(STREAM_HEAD)])]);
+    let (_, _, body) = w.chat("openai/gpt-4o", true);
+    assert!(body.ends_with("<aborted>"), "{body}");
+    assert_eq!(w.only_record().error_code.as_deref(), Some("upstream_cut"));
+}
+
+#[test]
+fn translated_streams_and_answers_are_metered_from_the_upstreams_usage() {
+    let w = World::new(vec![conn("a", "openai", 1)]);
+    w.upstream.script("a", vec![Script::Chunks(vec![Ok(STREAM_HEAD), Ok(STREAM_TAIL)])]);
+    let body = json!({"model": "openai/gpt-4o", "max_tokens": 100, "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    let (status, headers, out) = w.request(Format::Anthropic, body);
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-type"), Some("text/event-stream; charset=utf-8"));
+    assert!(out.contains("message_stop"), "{out}");
+    let r = w.only_record();
+    assert_eq!((r.tokens.input, r.tokens.output, r.client_format.as_str()), (4, 2, "anthropic"));
+
+    let w = World::new(vec![conn("a", "openai", 1)]);
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    let body = json!({"model": "openai/gpt-4o", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]});
+    let (_, _, out) = w.request(Format::Anthropic, body);
+    assert!(out.contains("\"type\":\"message\""), "{out}");
+    assert_eq!(w.only_record().tokens.input, 9);
+}
+
+#[test]
+fn refused_requests_are_metered_too() {
+    let w = World::new(vec![conn("a", "openai", 1)]);
+    let ports = w.ports();
+    let inbound = Inbound { client_request_id: Some("my-trace-1".into()), ..Inbound::default() };
+    let answer = block_on(run(&ports, &w.snapshot, inbound, Ok(b"{not json".to_vec())));
+    assert_eq!(answer.status, 400);
+    assert_eq!(header(&answer.headers, "x-request-id"), Some("my-trace-1"));
+    let r = w.only_record();
+    assert_eq!(
+        (r.request_id.as_str(), r.status, r.error_code.as_deref()),
+        ("my-trace-1", 400, Some("invalid_request"))
+    );
+
+    let (status, _, _) = w.chat("nope-model", false);
+    assert_eq!(status, 404);
+    assert_eq!(w.records.0.borrow().len(), 2);
+}
+
+#[test]
+fn a_relay_dropped_before_its_end_still_records_the_request() {
+    let w = World::new(vec![conn("a", "openai", 1)]);
+    w.upstream.script("a", vec![Script::Chunks(vec![Ok(STREAM_HEAD), Ok(STREAM_TAIL)])]);
+    let ports = w.ports();
+    let body = json!({"model": "openai/gpt-4o", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    let answer = block_on(run(&ports, &w.snapshot, Inbound::default(), Ok(body.to_string().into_bytes())));
+    assert!(w.records.0.borrow().is_empty(), "a stream is recorded when it ends");
+    drop(answer);
+    assert_eq!(w.only_record().status, 499);
+}
+
+#[test]
+fn header_values_copied_from_elsewhere_are_bounded_and_printable() {
+    assert_eq!(bounded("a\r\nb"), "ab");
+    assert_eq!(bounded(&"x".repeat(100_000)).len(), MAX_HEADER_VALUE);
+    assert_eq!(request_id(Some("bad id\n"), &[1, 2]), "req_0102");
+    assert_eq!(request_id(Some(&"x".repeat(500)), &[1]), "req_01");
+}

@@ -1,0 +1,83 @@
+//! The request pipeline's I/O, as small traits. The platform implements them over Workers (fetch, the
+//! resilience view, decrypted credentials, the usage store, `Date.now`); native tests script them. No
+//! `Send` bounds: wasm is single-threaded, and so is a test's executor.
+
+use crate::config::ConnectionRecord;
+use crate::engine::plan::UpstreamCall;
+use crate::error::Result;
+use crate::metering::UsageRecord;
+use crate::resilience::state::Event;
+use crate::routing::strategy::RoundRobinStates;
+use crate::security::Secret;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// An upstream's answer: status and headers have arrived, the body has not been read.
+pub struct Reply<B> {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: B,
+}
+
+impl<B> Reply<B> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Makes the upstream call an attempt planned.
+#[allow(async_fn_in_trait)]
+pub trait Upstream {
+    type Body: UpstreamBody;
+    /// `Err` when the upstream cannot be reached or sends no response headers within `timeout_ms`.
+    async fn send(&self, call: &UpstreamCall, timeout_ms: u64) -> Result<Reply<Self::Body>>;
+}
+
+/// An upstream body, read whole or chunk by chunk (or, by the platform, not at all: piped natively).
+#[allow(async_fn_in_trait)]
+pub trait UpstreamBody {
+    async fn bytes(self) -> Result<Vec<u8>>;
+    /// The next chunk; `None` at the end.
+    async fn next_chunk(&mut self) -> Option<Result<Vec<u8>>>;
+}
+
+/// Plaintext provider credentials. Async so that a later source can refresh an expired OAuth token.
+#[allow(async_fn_in_trait)]
+pub trait Credentials {
+    async fn credential(&self, connection: &ConnectionRecord) -> Result<Secret>;
+}
+
+/// What the request path knows of upstream health (the isolate's local view, never awaited) and
+/// where it reports what it learns.
+pub trait ResilienceView {
+    /// Milliseconds until `connection` may serve `model` again.
+    fn cooling(&self, connection: &str, model: &str, now: i64) -> Option<i64>;
+    /// Milliseconds until `provider`'s open breaker admits a probe; `None` lets the request through
+    /// (and may admit it as the probe).
+    fn breaker_wait(&self, provider: &str, now: i64) -> Option<i64>;
+    /// A connection's health for a model, in (0, 1] (`p2c`).
+    fn health(&self, connection: &str, model: &str) -> f64;
+    /// Requests this isolate sent to a connection (`least_used`), and counting one more.
+    fn uses(&self, connection: &str) -> u64;
+    fn count_use(&self, connection: &str);
+    /// Round-robin positions (isolate-local, as in the original gateway).
+    fn round_robin(&self) -> Rc<RefCell<RoundRobinStates>>;
+    /// An upstream call's outcome. Never awaited by the request.
+    fn report(&self, event: Event);
+}
+
+/// Where usage records go. Called once per request, possibly after the pipeline returned (when a
+/// stream ends), so it is held by `Rc`.
+pub trait UsageSink {
+    fn record(&self, record: UsageRecord);
+}
+
+/// Wall-clock milliseconds since the epoch. (In a Worker it advances only across I/O.)
+pub trait Clock {
+    fn now_ms(&self) -> i64;
+}
+
+/// Random bytes, for ids of translated answers and the random routing strategies.
+pub trait Random {
+    fn fill(&self, buf: &mut [u8]);
+}

@@ -1,0 +1,190 @@
+//! Scripted ports for native tests of the pipeline: an upstream that answers from a script per
+//! connection and logs every call, a resilience view with set cooldowns and open breakers that
+//! records reports, a usage sink that keeps records, a fixed clock. Test-only.
+
+use super::plan::UpstreamCall;
+use super::ports::{Clock, Credentials, Random, Reply, ResilienceView, Upstream, UpstreamBody, UsageSink};
+use crate::config::{ConnectionRecord, Settings, TenantSnapshot};
+use crate::error::{ErrorKind, GatewayError, Result};
+use crate::metering::UsageRecord;
+use crate::resilience::state::Event;
+use crate::routing::strategy::RoundRobinStates;
+use crate::security::Secret;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::rc::Rc;
+
+/// One scripted upstream answer.
+#[derive(Clone)]
+pub enum Script {
+    /// A status with a body, and headers.
+    Answer(u16, &'static str, Vec<(&'static str, &'static str)>),
+    /// 200 with a body delivered in chunks; `Err` is a transport failure at that point.
+    Chunks(Vec<std::result::Result<&'static str, &'static str>>),
+    Timeout,
+}
+
+pub struct Body(VecDeque<std::result::Result<Vec<u8>, String>>);
+
+impl UpstreamBody for Body {
+    async fn bytes(self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for c in self.0 {
+            out.extend(c.map_err(GatewayError::upstream)?);
+        }
+        Ok(out)
+    }
+    async fn next_chunk(&mut self) -> Option<Result<Vec<u8>>> {
+        self.0.pop_front().map(|c| c.map_err(GatewayError::upstream))
+    }
+}
+
+#[derive(Default)]
+pub struct ScriptedUpstream {
+    /// Answers per connection id, in order; the last one repeats.
+    pub scripts: RefCell<HashMap<String, VecDeque<Script>>>,
+    /// Every call, as `connection:model`.
+    pub calls: RefCell<Vec<String>>,
+    pub sent: RefCell<Vec<UpstreamCall>>,
+}
+
+impl ScriptedUpstream {
+    pub fn script(&self, connection: &str, answers: Vec<Script>) {
+        self.scripts.borrow_mut().insert(connection.to_string(), answers.into());
+    }
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.borrow().clone()
+    }
+}
+
+impl Upstream for ScriptedUpstream {
+    type Body = Body;
+    async fn send(&self, call: &UpstreamCall, _timeout_ms: u64) -> Result<Reply<Body>> {
+        self.calls.borrow_mut().push(format!("{}:{}", call.connection_id, call.model));
+        self.sent.borrow_mut().push(call.clone());
+        let script = {
+            let mut scripts = self.scripts.borrow_mut();
+            let q = scripts.get_mut(&call.connection_id).expect("no script for this connection");
+            if q.len() > 1 {
+                q.pop_front().unwrap()
+            } else {
+                q.front().unwrap().clone()
+            }
+        };
+        match script {
+            Script::Answer(status, body, headers) => Ok(Reply {
+                status,
+                headers: headers.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                body: Body(VecDeque::from([Ok(body.as_bytes().to_vec())])),
+            }),
+            Script::Chunks(chunks) => Ok(Reply {
+                status: 200,
+                headers: vec![("content-type".into(), "text/event-stream".into())],
+                body: Body(
+                    chunks.into_iter().map(|c| c.map(|s| s.as_bytes().to_vec()).map_err(str::to_string)).collect(),
+                ),
+            }),
+            Script::Timeout => Err(GatewayError::new(ErrorKind::UpstreamTimeout, "no response in time")),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct ScriptedView {
+    pub cooling: RefCell<HashMap<String, i64>>,
+    pub open: RefCell<HashMap<String, i64>>,
+    pub events: RefCell<Vec<Event>>,
+    pub rr: Rc<RefCell<RoundRobinStates>>,
+    pub uses: RefCell<HashMap<String, u64>>,
+}
+
+impl ResilienceView for ScriptedView {
+    fn cooling(&self, connection: &str, model: &str, _now: i64) -> Option<i64> {
+        let c = self.cooling.borrow();
+        c.get(connection).or_else(|| c.get(&format!("{connection}:{model}"))).copied()
+    }
+    fn breaker_wait(&self, provider: &str, _now: i64) -> Option<i64> {
+        self.open.borrow().get(provider).copied()
+    }
+    fn health(&self, _: &str, _: &str) -> f64 {
+        1.0
+    }
+    fn uses(&self, connection: &str) -> u64 {
+        self.uses.borrow().get(connection).copied().unwrap_or(0)
+    }
+    fn count_use(&self, connection: &str) {
+        *self.uses.borrow_mut().entry(connection.to_string()).or_insert(0) += 1;
+    }
+    fn round_robin(&self) -> Rc<RefCell<RoundRobinStates>> {
+        self.rr.clone()
+    }
+    fn report(&self, event: Event) {
+        self.events.borrow_mut().push(event);
+    }
+}
+
+pub struct FakeCredentials;
+impl Credentials for FakeCredentials {
+    async fn credential(&self, c: &ConnectionRecord) -> Result<Secret> {
+        Ok(Secret::new(format!("key-of-{}", c.id)))
+    }
+}
+
+#[derive(Default)]
+pub struct Records(pub RefCell<Vec<UsageRecord>>);
+impl UsageSink for Records {
+    fn record(&self, r: UsageRecord) {
+        self.0.borrow_mut().push(r);
+    }
+}
+
+pub struct FixedClock(pub Cell<i64>);
+impl Clock for FixedClock {
+    fn now_ms(&self) -> i64 {
+        self.0.get()
+    }
+}
+
+pub struct Zeros;
+impl Random for Zeros {
+    fn fill(&self, buf: &mut [u8]) {
+        buf.fill(7);
+    }
+}
+
+/// Runs a future that never waits on anything outside the test (every scripted port is ready).
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+pub fn conn(id: &str, provider: &str, priority: i64) -> ConnectionRecord {
+    ConnectionRecord {
+        id: id.into(),
+        provider: provider.into(),
+        name: id.into(),
+        priority,
+        is_active: true,
+        base_url: None,
+        api_key_enc: format!("enc-{id}"),
+        api_key_hint: String::new(),
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
+pub fn snapshot(conns: Vec<ConnectionRecord>) -> TenantSnapshot {
+    TenantSnapshot {
+        tenant: "t".into(),
+        version: 1,
+        connections: conns,
+        settings: Settings::default(),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,75 @@
+//! One request's usage record, from its arrival until its answer's last byte. Whoever ends the
+//! request (the pipeline for an error or a whole answer, the relay when a stream ends) finishes the
+//! meter; if nobody does — the client went away and the stream was dropped — dropping it records
+//! the request anyway. Either way the sink gets exactly one record.
+
+use super::{TokenUsage, UsageRecord};
+use crate::engine::ports::{Clock, UsageSink};
+use crate::pricing::Price;
+use std::rc::Rc;
+
+pub struct Meter {
+    record: UsageRecord,
+    sink: Rc<dyn UsageSink>,
+    clock: Rc<dyn Clock>,
+    /// The serving model's price, looked up when an attempt is chosen.
+    price: Option<Price>,
+    /// Estimated prompt tokens, used when the upstream reports no usage.
+    pub input_estimate: u64,
+    done: bool,
+}
+
+/// How a request ended, for its record.
+pub struct Ending<'a> {
+    pub status: u16,
+    pub error_code: Option<&'a str>,
+    pub tokens: TokenUsage,
+}
+
+impl Meter {
+    pub fn new(draft: UsageRecord, sink: Rc<dyn UsageSink>, clock: Rc<dyn Clock>) -> Meter {
+        Meter { record: draft, sink, clock, price: None, input_estimate: 0, done: false }
+    }
+
+    pub fn record(&self) -> &UsageRecord {
+        &self.record
+    }
+
+    /// Fills in what the pipeline learned as it went (who served, attempts, first byte…).
+    pub fn update(&mut self, f: impl FnOnce(&mut UsageRecord)) {
+        f(&mut self.record)
+    }
+
+    pub fn set_price(&mut self, price: Option<Price>) {
+        self.price = price;
+    }
+
+    /// Writes the record (once).
+    pub fn finish(&mut self, end: Ending) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let r = &mut self.record;
+        r.status = end.status;
+        r.error_code = end.error_code.map(str::to_string);
+        r.tokens = end.tokens;
+        r.cost_usd = cost_usd(&end.tokens, self.price);
+        r.latency_ms = (self.clock.now_ms() - r.at).max(0) as u64;
+        self.sink.record(std::mem::take(r));
+    }
+}
+
+impl Drop for Meter {
+    fn drop(&mut self) {
+        // The answer was abandoned mid-way (client disconnected): 499, as proxies log it.
+        let tokens = TokenUsage { input: self.input_estimate, estimated: true, ..TokenUsage::default() };
+        self.finish(Ending { status: 499, error_code: Some("client_closed"), tokens });
+    }
+}
+
+/// USD for `tokens` at `price` (per 1M tokens); 0 without a price.
+fn cost_usd(tokens: &TokenUsage, price: Option<Price>) -> f64 {
+    let Some(p) = price else { return 0.0 };
+    (tokens.input as f64 * p.input + tokens.output as f64 * p.output) / 1_000_000.0
+}

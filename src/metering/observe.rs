@@ -1,0 +1,214 @@
+//! What an answer said about itself, read from its IR events or its whole body: the usage the
+//! upstream reported, how much it generated (for an estimate when no usage came), and whether it
+//! ended properly. The same reading serves translated answers (their decoder's events) and
+//! same-format answers (a tap that decodes a copy of the bytes).
+
+use crate::formats::{Format, StreamDecoder};
+use crate::ir::{IrEvent, IrPart, IrUsage};
+use crate::metering::TokenUsage;
+use crate::sse::SseParser;
+
+/// About four characters of text per token, as `ir::estimate` assumes for requests.
+const CHARS_PER_TOKEN: u64 = 4;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    /// The last usage the upstream reported (counts are cumulative).
+    pub usage: Option<IrUsage>,
+    /// Characters of generated text, thinking and tool arguments.
+    pub output_chars: u64,
+    /// A finish reason arrived.
+    pub finished: bool,
+    /// An error event arrived (in-band, or the decoder's verdict on a cut stream).
+    pub error: Option<String>,
+}
+
+impl Observed {
+    pub fn see(&mut self, event: &IrEvent) {
+        match event {
+            IrEvent::Usage(u) => self.usage = Some(*u),
+            IrEvent::Text(t) | IrEvent::Thinking(t) => self.output_chars += t.len() as u64,
+            IrEvent::ToolCallArgs { delta, .. } => self.output_chars += delta.len() as u64,
+            IrEvent::Finish(_) => self.finished = true,
+            IrEvent::Error(e) => self.error = Some(e.message.clone()),
+            _ => {}
+        }
+    }
+
+    /// Whether the answer is whole: it finished and carried no error.
+    pub fn complete(&self) -> bool {
+        self.finished && self.error.is_none()
+    }
+
+    /// The upstream's counts, or an estimate (marked so) from the request's size and the text seen.
+    pub fn tokens(&self, input_estimate: u64) -> TokenUsage {
+        match self.usage {
+            Some(u) => u.into(),
+            None => TokenUsage {
+                input: input_estimate,
+                output: self.output_chars.div_ceil(CHARS_PER_TOKEN),
+                estimated: true,
+                ..TokenUsage::default()
+            },
+        }
+    }
+}
+
+/// Reads a copy of a same-format answer, in the upstream's own format, without changing it.
+pub struct Tap {
+    format: Format,
+    stream: Option<(SseParser, Box<dyn StreamDecoder>)>,
+    /// A whole answer's bytes (parsed at the end), up to `MAX_WHOLE`.
+    whole: Vec<u8>,
+    observed: Observed,
+    ended: bool,
+}
+
+/// A whole answer larger than this is not parsed for usage (it is estimated instead).
+const MAX_WHOLE: usize = 8 * 1024 * 1024;
+
+impl Tap {
+    pub fn new(format: Format, stream: bool, id_seed: &str) -> Tap {
+        let stream = stream.then(|| (SseParser::new(), format.decoder(id_seed)));
+        Tap { format, stream, whole: Vec::new(), observed: Observed::default(), ended: false }
+    }
+
+    pub fn push(&mut self, bytes: &[u8]) {
+        match &mut self.stream {
+            Some((parser, decoder)) => {
+                for e in parser.feed(bytes) {
+                    for ev in decoder.feed(&e) {
+                        self.observed.see(&ev);
+                    }
+                }
+            }
+            None if self.whole.len() + bytes.len() <= MAX_WHOLE => self.whole.extend_from_slice(bytes),
+            None => self.observed.output_chars += bytes.len() as u64,
+        }
+    }
+
+    /// The body ended (or broke off: `error`). What it said.
+    pub fn end(&mut self, error: Option<&str>) -> &Observed {
+        if self.ended {
+            return &self.observed;
+        }
+        self.ended = true;
+        if let Some(e) = error {
+            self.observed.error = Some(e.to_string());
+        }
+        match &mut self.stream {
+            Some((parser, decoder)) => {
+                let tail: Vec<IrEvent> = parser.finish().iter().flat_map(|e| decoder.feed(e)).collect();
+                for ev in tail.iter().chain(decoder.finish().iter()) {
+                    self.observed.see(ev);
+                }
+            }
+            None => {
+                let parsed =
+                    serde_json::from_slice(&self.whole).ok().and_then(|v| self.format.response_to_ir(&v, "").ok());
+                match parsed {
+                    Some(ir) => {
+                        self.observed.usage = ir.usage;
+                        self.observed.output_chars += ir
+                            .parts
+                            .iter()
+                            .map(|p| match p {
+                                IrPart::Text(t) | IrPart::Thinking { text: t, .. } => t.len() as u64,
+                                IrPart::ToolCall { arguments, .. } => arguments.len() as u64,
+                                _ => 0,
+                            })
+                            .sum::<u64>();
+                        self.observed.finished = true;
+                    }
+                    None => {
+                        self.observed.output_chars += self.whole.len() as u64;
+                        self.observed.error.get_or_insert_with(|| "the answer could not be read".into());
+                    }
+                }
+            }
+        }
+        &self.observed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const CHAT_STREAM: &str = concat!(
+        "data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
+        "data: {\"choices\":[{\"delta\":{\"content\":\"Hello there\"}}]}\n\n",
+        "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":3,\"prompt_tokens_details\":{\"cached_tokens\":4}}}\n\n",
+        "data: [DONE]\n\n",
+    );
+
+    const ANTHROPIC_STREAM: &str = concat!(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\",\"usage\":{\"input_tokens\":20,\"output_tokens\":1}}}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":7}}\n\n",
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    );
+
+    #[test]
+    fn reads_reported_usage_from_a_same_format_stream() {
+        let mut tap = Tap::new(Format::OpenAiChat, true, "s");
+        tap.push(CHAT_STREAM.as_bytes());
+        let o = tap.end(None).clone();
+        assert!(o.complete());
+        let t = o.tokens(999);
+        assert_eq!((t.input, t.output, t.cached, t.estimated), (11, 3, 4, false));
+
+        let mut tap = Tap::new(Format::Anthropic, true, "s");
+        tap.push(ANTHROPIC_STREAM.as_bytes());
+        let t = tap.end(None).tokens(0);
+        assert_eq!((t.input, t.output, t.estimated), (20, 7, false));
+    }
+
+    #[test]
+    fn a_stream_cut_before_its_finish_is_incomplete_and_estimated_without_usage() {
+        let cut = CHAT_STREAM.find("data: {\"choices\":[{\"delta\":{},").unwrap();
+        let mut tap = Tap::new(Format::OpenAiChat, true, "s");
+        tap.push(&CHAT_STREAM.as_bytes()[..cut]);
+        let o = tap.end(None).clone();
+        assert!(!o.complete());
+        let t = o.tokens(50);
+        assert_eq!((t.input, t.output, t.estimated), (50, 3, true)); // "Hello there": 11 chars → 3
+    }
+
+    #[test]
+    fn whole_answers_are_parsed_at_the_end() {
+        let body = br#"{"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1}}"#;
+        let mut tap = Tap::new(Format::OpenAiChat, false, "s");
+        tap.push(&body[..10]);
+        tap.push(&body[10..]);
+        let o = tap.end(None).clone();
+        assert!(o.complete());
+        assert_eq!(o.tokens(0).input, 5);
+        let mut broken = Tap::new(Format::OpenAiChat, false, "s");
+        broken.push(&body[..40]);
+        assert!(!broken.end(None).complete());
+    }
+
+    proptest! {
+        /// However the bytes are split, the tap reads the same usage; cut anywhere before the finish,
+        /// the answer is never complete.
+        #[test]
+        fn chunking_never_changes_the_reading(cuts in proptest::collection::vec(0usize..ANTHROPIC_STREAM.len(), 0..8), stop in 0usize..ANTHROPIC_STREAM.len()) {
+            let mut cuts = cuts;
+            cuts.sort();
+            let mut tap = Tap::new(Format::Anthropic, true, "s");
+            let mut last = 0;
+            for c in cuts { tap.push(&ANTHROPIC_STREAM.as_bytes()[last..c]); last = c; }
+            tap.push(&ANTHROPIC_STREAM.as_bytes()[last..]);
+            prop_assert_eq!(tap.end(None).tokens(0).output, 7);
+            let finish_at = ANTHROPIC_STREAM.find("event: message_delta").unwrap();
+            let mut cut = Tap::new(Format::Anthropic, true, "s");
+            cut.push(&ANTHROPIC_STREAM.as_bytes()[..stop.min(finish_at)]);
+            prop_assert!(!cut.end(None).complete());
+        }
+    }
+}
