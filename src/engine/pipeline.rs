@@ -236,7 +236,8 @@ async fn relay<U: Upstream, C: Credentials>(
         |m: &mut Meter| std::mem::replace(m, Meter::new(UsageRecord::default(), Rc::new(Discard), ports.clock.clone()));
     if !call.stream && !call.translated {
         let tap = Tap::new(call.upstream_format, false, &call.encode.id_seed);
-        return Ok((status, headers, Relay::Pipe { body, watch: Watch::new(tap, take_meter(meter), status) }));
+        let watch = Watch::new(tap, take_meter(meter), status, call.client_format, false, call.provider);
+        return Ok((status, headers, Relay::Pipe { body, watch }));
     }
     if !call.stream {
         let bytes = body.bytes().await.map_err(|e| {
@@ -267,7 +268,8 @@ async fn relay<U: Upstream, C: Credentials>(
     }
     if !call.translated && !can_fall_back {
         let tap = Tap::new(call.upstream_format, true, &call.encode.id_seed);
-        return Ok((status, headers, Relay::Pipe { body, watch: Watch::new(tap, take_meter(meter), status) }));
+        let watch = Watch::new(tap, take_meter(meter), status, call.client_format, true, call.provider);
+        return Ok((status, headers, Relay::Pipe { body, watch }));
     }
     let mut first = Vec::new();
     if can_fall_back {

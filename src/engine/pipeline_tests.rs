@@ -2,6 +2,7 @@
 //! client gets, and that every request leaves exactly one usage record.
 
 use super::*;
+use crate::engine::relay::PipeEnd;
 use crate::engine::scripted::*;
 use crate::routing::combo::Combo;
 use serde_json::json;
@@ -98,8 +99,10 @@ async fn drain(relay: Relay<Body>) -> String {
                     }
                 }
             }
-            if !watch.end(error.as_deref()) {
-                out.extend(b"<aborted>");
+            match watch.end(error.as_deref()) {
+                PipeEnd::Close => {}
+                PipeEnd::CloseWith(tail) => out.extend(tail),
+                PipeEnd::Abort => out.extend(b"<aborted>"),
             }
         }
         Relay::Stream { first, mut body, mut writer } => {
@@ -228,12 +231,18 @@ fn a_stream_that_dies_after_its_first_byte_ends_with_an_error_event_never_as_a_w
     let (_, _, body) = w.chat("openai/gpt-4o", true);
     assert!(body.contains("\"error\""), "{body}");
 
-    // The last attempt's same-format stream is piped; a cut one is aborted, not ended cleanly.
+    // The last attempt's same-format stream is piped; a cut one still ends with an error event.
     let w = World::new(vec![conn("a", "openai", 1)]);
     w.upstream.script("a", vec![Script::Chunks(vec![Ok(STREAM_HEAD)])]);
     let (_, _, body) = w.chat("openai/gpt-4o", true);
-    assert!(body.ends_with("<aborted>"), "{body}");
+    assert!(body.starts_with(STREAM_HEAD) && body.contains("\"error\"") && !body.contains("[DONE]"), "{body}");
     assert_eq!(w.only_record().error_code.as_deref(), Some("upstream_cut"));
+
+    // A piped whole answer cut mid-way cannot be mended: its connection is aborted.
+    let w = World::new(vec![conn("a", "openai", 1)]);
+    w.upstream.script("a", vec![Script::Chunks(vec![Ok(&CHAT_OK[..40]), Err("reset")])]);
+    let (_, _, body) = w.chat("openai/gpt-4o", false);
+    assert!(body.ends_with("<aborted>"), "{body}");
 }
 
 #[test]

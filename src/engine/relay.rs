@@ -13,8 +13,8 @@ pub enum Relay<B> {
     /// A whole answer ready to send: translated, or an error in the client's format.
     Whole(Vec<u8>),
     /// A same-format answer the platform pipes to the client untouched (no copy into wasm on the
-    /// client's path). A copy goes through `watch`; when `watch.end()` says the answer broke off,
-    /// the platform aborts the client's connection rather than ending it cleanly.
+    /// client's path). A copy goes through `watch`, whose verdict (`PipeEnd`) says how the client's
+    /// copy ends: closed, closed after an error event, or aborted.
     Pipe { body: B, watch: Watch },
     /// A stream the gateway writes: `first` (already read, while another attempt could still take
     /// over), then the rest of `body`, every chunk through `writer`.
@@ -26,27 +26,55 @@ pub struct Watch {
     tap: Tap,
     meter: Meter,
     status: u16,
+    format: Format,
+    stream: bool,
+    provider: String,
+}
+
+/// How the client's copy of a piped answer ends.
+#[derive(Debug, PartialEq)]
+pub enum PipeEnd {
+    /// It arrived whole.
+    Close,
+    /// A stream broke off: these bytes (the format's error event) end it, so the client's SDK raises
+    /// an error instead of returning the partial answer as if it were whole.
+    CloseWith(Vec<u8>),
+    /// A whole answer broke off: nothing can be appended to half a JSON document; abort.
+    Abort,
 }
 
 impl Watch {
-    pub(crate) fn new(tap: Tap, meter: Meter, status: u16) -> Watch {
-        Watch { tap, meter, status }
+    pub(crate) fn new(tap: Tap, meter: Meter, status: u16, format: Format, stream: bool, provider: &str) -> Watch {
+        Watch { tap, meter, status, format, stream, provider: provider.to_string() }
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
         self.tap.push(bytes);
     }
 
-    /// The copy ended (`error`: it broke off). Records the request; `true` when the answer is
-    /// whole and the client's copy may end normally.
-    pub fn end(mut self, error: Option<&str>) -> bool {
-        let observed = self.tap.end(error);
+    /// The copy ended (`error`: it broke off). Records the request and says how the client's copy
+    /// must end.
+    pub fn end(mut self, error: Option<&str>) -> PipeEnd {
+        let observed = self.tap.end(error).clone();
         let complete = observed.complete();
         let tokens = observed.tokens(self.meter.input_estimate);
         let code = (!complete).then_some("upstream_cut");
         self.meter.finish(Ending { status: self.status, error_code: code, tokens });
-        complete
+        match (complete, self.stream) {
+            (true, _) => PipeEnd::Close,
+            (false, true) => PipeEnd::CloseWith(cut_frame(self.format, &self.provider, error)),
+            (false, false) => PipeEnd::Abort,
+        }
     }
+}
+
+/// The error event that ends a stream whose upstream broke off.
+fn cut_frame(format: Format, provider: &str, failure: Option<&str>) -> Vec<u8> {
+    let msg = match failure {
+        Some(m) => format!("Upstream `{provider}` failed mid-stream: {m}"),
+        None => format!("Upstream `{provider}` stopped mid-stream without its proper ending."),
+    };
+    format.stream_error_frame(&GatewayError::upstream(msg)).into_bytes()
 }
 
 /// Writes the client's stream from the upstream's chunks: translated, or the same bytes while a
@@ -104,12 +132,7 @@ impl StreamWriter {
             }
             Mode::Same { tap, format, provider } => {
                 let observed = tap.end(failure).clone();
-                let mut out = Vec::new();
-                if !observed.complete() {
-                    let why = failure.map(|m| format!(": {m}")).unwrap_or_default();
-                    let msg = format!("Upstream `{provider}` broke off its stream before the end{why}.");
-                    out = format.stream_error_frame(&GatewayError::upstream(msg)).into_bytes();
-                }
+                let out = if observed.complete() { Vec::new() } else { cut_frame(*format, provider, failure) };
                 (out, observed)
             }
         };

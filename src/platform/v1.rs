@@ -12,7 +12,7 @@ use super::{config_store, env};
 use crate::config::TenantSnapshot;
 use crate::engine::pipeline::{self, Answer, Inbound, Ports};
 use crate::engine::ports::UpstreamBody;
-use crate::engine::relay::{Relay, StreamWriter, Watch};
+use crate::engine::relay::{PipeEnd, Relay, StreamWriter, Watch};
 use crate::error::{GatewayError, Result};
 use crate::formats::{openai_chat, Format};
 use crate::routing::model::available;
@@ -127,8 +127,8 @@ fn respond(answer: Answer<FetchBody>, ctx: &Context) -> Result<Response> {
 /// A same-format answer, piped by the runtime without entering wasm. The body is teed: one branch
 /// flows to the client through a transform stream whose end we hold back, the other is read here
 /// in the background to meter it. When that copy shows the answer broke off (a cut connection can
-/// look like a clean end), the client's stream is aborted instead of closed, so no client takes a
-/// truncated answer for a whole one.
+/// look like a clean end), the client's stream ends with its format's error event (a whole answer:
+/// the connection is aborted), so no client takes a truncated answer for a whole one.
 fn piped(body: FetchBody, watch: Watch, ctx: &Context) -> Result<Response> {
     let Some(source) = body.into_js() else {
         watch.end(None);
@@ -142,6 +142,7 @@ fn piped(body: FetchBody, watch: Watch, ctx: &Context) -> Result<Response> {
     let writable = relay.writable();
     let options = web_sys::StreamPipeOptions::new();
     options.set_prevent_close(true);
+    options.set_prevent_abort(true);
     let piping = to_client.pipe_to_with_options(&writable, &options);
     let mut watch = watch;
     ctx.wait_until(async move {
@@ -160,15 +161,20 @@ fn piped(body: FetchBody, watch: Watch, ctx: &Context) -> Result<Response> {
             }
             Err(e) => error = Some(e.to_string()),
         }
-        let whole = watch.end(error.as_deref());
-        // The client's branch is done when the pipe settles; a rejected pipe already aborted it.
-        if JsFuture::from(piping).await.is_ok() {
-            if let Ok(w) = writable.get_writer() {
-                let ending =
-                    if whole { w.close() } else { w.abort_with_reason(&JsValue::from_str("upstream broke off")) };
-                let _ = JsFuture::from(ending).await;
+        let ending = watch.end(error.as_deref());
+        // The pipe settles when the client's branch has been written (or the upstream failed); the
+        // writable stays ours either way (preventClose, preventAbort) to end as the watch says.
+        let _ = JsFuture::from(piping).await;
+        let Ok(w) = writable.get_writer() else { return };
+        let done = match ending {
+            PipeEnd::Close => w.close(),
+            PipeEnd::CloseWith(tail) => {
+                let _ = JsFuture::from(w.write_with_chunk(&js_sys::Uint8Array::from(tail.as_slice()))).await;
+                w.close()
             }
-        }
+            PipeEnd::Abort => w.abort_with_reason(&JsValue::from_str("upstream broke off")),
+        };
+        let _ = JsFuture::from(done).await;
     });
     Ok(Response::from_body(ResponseBody::Stream(relay.readable()))?)
 }
