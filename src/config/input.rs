@@ -1,9 +1,16 @@
 //! Admin API input, validated before anything is stored. Raw JSON in, checked values out.
+//!
+//! Admin input is strict: a key the gateway does not know is refused (a typo must not be silently
+//! dropped). What storage holds is read leniently instead (see `config::snapshot`): it may have been
+//! written by another version of the gateway. Types that are both, such as combos and provider nodes,
+//! derive a lenient `Deserialize` and come in through [`parse_strict`].
 
 use crate::error::{GatewayError, Result};
 use crate::net_policy::validate_base_url;
 use crate::providers::Catalog;
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// `POST /api/providers`.
 #[derive(Debug, Deserialize)]
@@ -57,6 +64,49 @@ pub struct NewApiKey {
 
 pub fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| GatewayError::invalid_request(format!("Invalid request body: {e}")))
+}
+
+/// Parses admin input into a type whose own `Deserialize` ignores unknown keys (because it is also
+/// read from storage), refusing every key, at any depth, that the type does not have.
+pub fn parse_strict<T: DeserializeOwned + Serialize>(body: &[u8]) -> Result<T> {
+    let raw: Value = parse(body)?;
+    let value: T = serde_json::from_value(raw.clone())
+        .map_err(|e| GatewayError::invalid_request(format!("Invalid request body: {e}")))?;
+    // Serializing writes every field the type has, so a key of the input missing there is unknown.
+    let known = serde_json::to_value(&value).map_err(|e| GatewayError::internal(e.to_string()))?;
+    match unknown_key(&raw, &known) {
+        Some(path) => Err(unknown_key_error(&path)),
+        None => Ok(value),
+    }
+}
+
+/// The path (`targets[0].wieght`) of the first key of `input` that `known` lacks, comparing objects
+/// key by key and arrays item by item.
+pub fn unknown_key(input: &Value, known: &Value) -> Option<String> {
+    match (input, known) {
+        (Value::Object(i), Value::Object(k)) => i.iter().find_map(|(key, v)| match k.get(key) {
+            None => Some(key.clone()),
+            Some(kv) => unknown_key(v, kv).map(|rest| join_path(key, &rest)),
+        }),
+        (Value::Array(i), Value::Array(k)) => i
+            .iter()
+            .zip(k)
+            .enumerate()
+            .find_map(|(n, (v, kv))| unknown_key(v, kv).map(|rest| join_path(&format!("[{n}]"), &rest))),
+        _ => None,
+    }
+}
+
+fn join_path(head: &str, rest: &str) -> String {
+    if rest.starts_with('[') {
+        format!("{head}{rest}")
+    } else {
+        format!("{head}.{rest}")
+    }
+}
+
+pub fn unknown_key_error(path: &str) -> GatewayError {
+    GatewayError::invalid_request(format!("Unknown field `{path}`.")).with_param(path).with_code("unknown_field")
 }
 
 fn check_name(name: &str) -> Result<String> {

@@ -71,7 +71,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
         }
         (Method::Post, ["combos"]) => {
             let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
-            let combo: Combo = input::parse(&body)?;
+            let combo: Combo = input::parse_strict(&body)?;
             combo.validate()?;
             if providers::find(&combo.name).is_some() {
                 return Err(GatewayError::invalid_request(format!(
@@ -91,7 +91,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
         }
         (Method::Post, ["aliases"]) => {
             let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
-            let a: Alias = input::parse(&body)?;
+            let a: Alias = input::parse_strict(&body)?;
             alias::validate_alias(&a.pattern, &a.target)?;
             repo::put_alias(&db, &tenant, &a.pattern, &a.target, env::now_ms()).await?;
             config_store::rebuild_snapshot(env, &tenant).await?;
@@ -127,7 +127,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
         )?),
         (Method::Post, ["provider-nodes"]) => {
             let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
-            let node = input::parse::<ProviderNode>(&body)?.validate(env::allow_private_upstreams(env))?;
+            let node = input::parse_strict::<ProviderNode>(&body)?.validate(env::allow_private_upstreams(env))?;
             repo::put_document(&db, &tenant, RoutingTable::Nodes, &node.id, &node, env::now_ms()).await?;
             config_store::rebuild_snapshot(env, &tenant).await?;
             Ok(json_response(201, &serde_json::to_value(&node).unwrap_or_default())?)

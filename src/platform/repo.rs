@@ -1,11 +1,16 @@
 //! D1 queries: the source of truth for configuration. Only admin operations and cache rebuilds come
 //! here; the request path reads snapshots (see `config_store`).
+//!
+//! Configuration rows are decoded one by one. A row that does not decode (written by a newer version
+//! of the gateway, or damaged) is skipped with a warning naming it, so one row cannot take a tenant's
+//! whole configuration down; [`skipped_rows`] counts them.
 
 use crate::config::{ConnectionRecord, KeyEntry, Settings};
 use crate::error::{GatewayError, Result};
 use crate::routing::alias::{Aliases, FallbackChains};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1Result, Env};
@@ -28,6 +33,46 @@ async fn first<T: DeserializeOwned>(db: &D1Database, sql: &str, args: &[JsValue]
 
 async fn all<T: DeserializeOwned>(db: &D1Database, sql: &str, args: &[JsValue]) -> Result<Vec<T>> {
     db.prepare(sql).bind(args).map_err(d1_err)?.all().await.map_err(d1_err)?.results::<T>().map_err(d1_err)
+}
+
+thread_local! {
+    static SKIPPED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Stored rows (or settings keys) left out since this isolate started because they did not decode.
+pub fn skipped_rows() -> u64 {
+    SKIPPED.with(Cell::get)
+}
+
+fn skip(row: &str, error: impl std::fmt::Display) {
+    SKIPPED.with(|c| c.set(c.get() + 1));
+    worker::console_warn!("skipping stored {row}: {error}");
+}
+
+/// The rows of a query, each decoded on its own; `name` says which row a failure was (for the log).
+async fn decoded_rows<T: DeserializeOwned>(
+    db: &D1Database,
+    sql: &str,
+    args: &[JsValue],
+    name: impl Fn(&serde_json::Value) -> String,
+) -> Result<Vec<T>> {
+    let rows: Vec<serde_json::Value> = all(db, sql, args).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let label = name(&row);
+            serde_json::from_value(row).map_err(|e| skip(&label, e)).ok()
+        })
+        .collect())
+}
+
+/// `table key` of a row, for the log.
+fn row_name(table: &str, key: &str) -> impl Fn(&serde_json::Value) -> String {
+    let (table, key) = (table.to_string(), key.to_string());
+    move |row| {
+        let k = row.get(&key).map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_string)).unwrap_or_default();
+        format!("{table} row `{k}`")
+    }
 }
 
 fn s(v: &str) -> JsValue {
@@ -78,7 +123,7 @@ pub async fn connections(db: &D1Database, tenant: &str) -> Result<Vec<Connection
     let sql = format!(
         "SELECT {CONNECTION_COLUMNS} FROM provider_connections WHERE tenant_id = ?1 ORDER BY priority, created_at, id"
     );
-    let rows: Vec<ConnectionRow> = all(db, &sql, &[s(tenant)]).await?;
+    let rows: Vec<ConnectionRow> = decoded_rows(db, &sql, &[s(tenant)], row_name("provider_connections", "id")).await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
@@ -188,11 +233,16 @@ pub async fn settings(db: &D1Database, tenant: &str) -> Result<Settings> {
         value: String,
     }
     let row = first::<Row>(db, "SELECT value FROM settings WHERE tenant_id = ?1", &[s(tenant)]).await?;
-    match row {
-        None => Ok(Settings::default()),
-        Some(r) => serde_json::from_str(&r.value)
-            .map_err(|e| GatewayError::internal(format!("stored settings unreadable: {e}"))),
+    let Some(row) = row else { return Ok(Settings::default()) };
+    let value = serde_json::from_str(&row.value).unwrap_or_else(|e| {
+        skip(&format!("settings of tenant `{tenant}`"), e);
+        serde_json::Value::Null
+    });
+    let (settings, dropped) = Settings::from_stored(&value);
+    for key in dropped {
+        skip(&format!("setting `{key}` of tenant `{tenant}`"), "not readable by this version; using its default");
     }
+    Ok(settings)
 }
 
 pub async fn save_settings(db: &D1Database, tenant: &str, value: &Settings, now: i64) -> Result<()> {
@@ -232,14 +282,17 @@ pub async fn keyed_documents<T: DeserializeOwned>(
     }
     let (name, key, value) = table.columns();
     let sql = format!("SELECT {key} AS k, {value} AS v FROM {name} WHERE tenant_id = ?1 ORDER BY {key}");
-    let rows: Vec<Row> = all(db, &sql, &[s(tenant)]).await?;
-    rows.into_iter()
-        .map(|r| {
-            let doc = serde_json::from_str(&r.v)
-                .map_err(|e| GatewayError::internal(format!("stored {name} row unreadable: {e}")))?;
-            Ok((r.k, doc))
+    let rows: Vec<Row> = decoded_rows(db, &sql, &[s(tenant)], row_name(name, "k")).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| match serde_json::from_str(&r.v) {
+            Ok(doc) => Some((r.k, doc)),
+            Err(e) => {
+                skip(&format!("{name} row `{}`", r.k), e);
+                None
+            }
         })
-        .collect()
+        .collect())
 }
 
 /// The JSON documents of a routing table, in key order.
@@ -303,10 +356,11 @@ pub async fn aliases(db: &D1Database, tenant: &str) -> Result<Aliases> {
         pattern: String,
         target: String,
     }
-    let rows: Vec<Row> = all(
+    let rows: Vec<Row> = decoded_rows(
         db,
         "SELECT pattern, target FROM model_aliases WHERE tenant_id = ?1 ORDER BY updated_at, pattern",
         &[s(tenant)],
+        row_name("model_aliases", "pattern"),
     )
     .await?;
     Ok(Aliases::new(rows.into_iter().map(|r| (r.pattern, r.target))))

@@ -23,8 +23,9 @@ pub enum NodeFormat {
     Anthropic,
 }
 
+/// As stored: unknown fields are ignored (another version may have written them); admin input
+/// comes through `config::input::parse_strict`, which refuses them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ProviderNode {
     /// Lowercase id, also the model prefix (`mylab/qwen3-coder`).
     pub id: String,
@@ -202,6 +203,18 @@ mod tests {
         assert!(Catalog::default().find("mylab").is_none());
         // The same definition is interned once.
         assert!(std::ptr::eq(Catalog::new(&[node("mylab")], &custom).find("mylab").unwrap(), lab));
+    }
+
+    #[test]
+    fn unknown_node_fields_are_refused_as_input_and_ignored_when_stored() {
+        let json =
+            r#"{"id":"lab","format":"openai","base_url":"https://lab.example.com","headers":{"x-a":"1"},"extra":1}"#;
+        let e = crate::config::input::parse_strict::<ProviderNode>(json.as_bytes()).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("extra"));
+        let stored: ProviderNode = serde_json::from_str(json).unwrap();
+        assert_eq!((stored.id.as_str(), stored.headers.len()), ("lab", 1));
+        let input = crate::config::input::parse_strict::<ProviderNode>(json.replace(r#","extra":1"#, "").as_bytes());
+        assert_eq!(input.unwrap(), stored, "header names are data, not fields");
     }
 
     #[test]
