@@ -8,6 +8,7 @@
 use crate::error::{GatewayError, Result};
 use crate::net_policy::validate_base_url;
 use crate::providers::Catalog;
+use crate::security::Secret;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -19,7 +20,7 @@ pub struct NewConnection {
     pub provider: String,
     #[serde(default)]
     pub name: Option<String>,
-    pub api_key: String,
+    pub api_key: Secret,
     #[serde(default)]
     pub base_url: Option<String>,
     #[serde(default)]
@@ -33,7 +34,7 @@ pub struct NewConnection {
 pub struct ValidConnection {
     pub provider: &'static str,
     pub name: String,
-    pub api_key: String,
+    pub api_key: Secret,
     pub base_url: Option<String>,
     pub priority: i64,
     pub is_active: bool,
@@ -44,7 +45,7 @@ pub struct ValidConnection {
 #[serde(deny_unknown_fields)]
 pub struct ConnectionPatch {
     pub name: Option<String>,
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     #[serde(default, deserialize_with = "nullable")]
     pub base_url: Option<Option<String>>,
     pub priority: Option<i64>,
@@ -117,14 +118,14 @@ fn check_name(name: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
-fn check_api_key(key: &str) -> Result<String> {
-    let key = key.trim();
+fn check_api_key(key: &Secret) -> Result<Secret> {
+    let key = key.expose().trim();
     if key.is_empty() || key.len() > 8192 || key.chars().any(|c| c.is_control() || c == ' ') {
         return Err(
             GatewayError::invalid_request("`api_key` must be a non-empty token without spaces.").with_param("api_key")
         );
     }
-    Ok(key.to_string())
+    Ok(Secret::new(key))
 }
 
 fn check_priority(p: i64) -> Result<i64> {
@@ -159,7 +160,7 @@ impl ConnectionPatch {
     pub fn validate(self, allow_private: bool) -> Result<ConnectionPatch> {
         Ok(ConnectionPatch {
             name: self.name.as_deref().map(check_name).transpose()?,
-            api_key: self.api_key.as_deref().map(check_api_key).transpose()?,
+            api_key: self.api_key.as_ref().map(check_api_key).transpose()?,
             base_url: match self.base_url {
                 Some(Some(u)) => Some(Some(validate_base_url(&u, allow_private)?)),
                 other => other,
@@ -188,7 +189,7 @@ mod tests {
     fn validates_a_connection_with_defaults() {
         let c = new_conn(r#"{"provider":"ds","api_key":" sk-1 "}"#).unwrap();
         assert_eq!(
-            (c.provider, c.name.as_str(), c.api_key.as_str(), c.priority, c.is_active),
+            (c.provider, c.name.as_str(), c.api_key.expose(), c.priority, c.is_active),
             ("deepseek", "DeepSeek", "sk-1", 100, true)
         );
     }
@@ -209,6 +210,22 @@ mod tests {
             assert_eq!(e.status, 400, "{json}");
             assert_eq!(e.param.as_deref(), param, "{json}");
         }
+    }
+
+    #[test]
+    fn api_keys_never_show_in_debug_output() {
+        let key = "sk-live-0123456789abcdef";
+        let body = format!(r#"{{"provider":"openai","api_key":" {key} "}}"#);
+        let new = parse::<NewConnection>(body.as_bytes()).unwrap();
+        assert!(!format!("{new:?}").contains(key));
+        let valid = new.validate(false, &Catalog::default()).unwrap();
+        assert!(!format!("{valid:?}").contains(key));
+        assert_eq!(valid.api_key.expose(), key);
+        let patch = parse::<ConnectionPatch>(format!(r#"{{"api_key":"{key}"}}"#).as_bytes()).unwrap();
+        assert!(!format!("{patch:?}").contains(key));
+        let patch = patch.validate(false).unwrap();
+        assert!(!format!("{patch:?}").contains(key));
+        assert_eq!(patch.api_key.map(|k| k.hint()), Some("…cdef".to_string()));
     }
 
     #[test]
