@@ -237,7 +237,7 @@ async fn relay(mut resp: Response, call: &UpstreamCall, attempts: u32, can_fall_
         }
     }
     out.set("x-omniroute-provider", call.provider)?;
-    out.set("x-omniroute-model", &call.model)?;
+    out.set("x-omniroute-model", &upstream::header_value(&call.model))?;
     out.set("x-omniroute-connection", &call.connection_id)?;
     out.set("x-omniroute-attempts", &attempts.to_string())?;
     if call.stream {
