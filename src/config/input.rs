@@ -32,7 +32,7 @@ pub struct NewConnection {
 /// A connection ready to store; the API key is still plaintext and must be encrypted by the caller.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidConnection {
-    pub provider: &'static str,
+    pub provider: String,
     pub name: String,
     pub api_key: Secret,
     pub base_url: Option<String>,
@@ -145,8 +145,8 @@ impl NewConnection {
             .with_param("provider")
         })?;
         Ok(ValidConnection {
-            provider: spec.id,
-            name: check_name(self.name.as_deref().unwrap_or(spec.name))?,
+            provider: spec.id.to_string(),
+            name: check_name(self.name.as_deref().unwrap_or(&spec.name))?,
             api_key: check_api_key(&self.api_key)?,
             base_url: self.base_url.map(|u| validate_base_url(&u, allow_private)).transpose()?,
             priority: check_priority(self.priority.unwrap_or(100))?,
@@ -189,7 +189,7 @@ mod tests {
     fn validates_a_connection_with_defaults() {
         let c = new_conn(r#"{"provider":"ds","api_key":" sk-1 "}"#).unwrap();
         assert_eq!(
-            (c.provider, c.name.as_str(), c.api_key.expose(), c.priority, c.is_active),
+            (c.provider.as_str(), c.name.as_str(), c.api_key.expose(), c.priority, c.is_active),
             ("deepseek", "DeepSeek", "sk-1", 100, true)
         );
     }

@@ -43,7 +43,7 @@ pub struct UpstreamCall {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    pub provider: &'static str,
+    pub provider: String,
     /// The upstream's model id.
     pub model: String,
     pub connection_id: String,
@@ -59,7 +59,7 @@ pub struct UpstreamCall {
 /// One way to serve a request: a provider, its model id, and the connection to use.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Attempt<'a> {
-    pub provider: &'static ProviderSpec,
+    pub provider: &'a ProviderSpec,
     pub model: &'a str,
     pub connection: &'a ConnectionRecord,
 }
@@ -113,7 +113,7 @@ impl Targets {
                         priority: i as i64,
                         cost: resolve(snapshot.aliases.resolve(m).unwrap_or(m), &connected, catalog)
                             .ok()
-                            .and_then(|r| pricing::price(r.provider.id, &r.model))
+                            .and_then(|r| pricing::price(&r.provider.id, &r.model))
                             .map(pricing::blended),
                         ..Candidate::default()
                     })
@@ -169,18 +169,18 @@ impl Targets {
         let mut breaker_wait: Option<i64> = None;
         let shorter = |w: &mut Option<i64>, x: i64| *w = Some(w.map_or(x, |v| v.min(x)));
         for t in &self.list {
-            let conns = snapshot.connections_for(t.provider.id);
+            let conns = snapshot.connections_for(&t.provider.id);
             if conns.is_empty() {
                 continue;
             }
-            if let Some(wait) = (signals.open)(t.provider.id) {
+            if let Some(wait) = (signals.open)(&t.provider.id) {
                 shorter(&mut breaker_wait, wait);
                 continue;
             }
             for conn in order_connections(snapshot, t, conns, signals, rr, rng) {
                 match (signals.cooling)(&conn.id, &t.model) {
                     Some(wait) => shorter(&mut cooling_wait, wait),
-                    None => out.push(Attempt { provider: t.provider, model: &t.model, connection: conn }),
+                    None => out.push(Attempt { provider: &t.provider, model: &t.model, connection: conn }),
                 }
             }
         }
@@ -274,7 +274,7 @@ pub fn build(
         url: upstream_url(spec, conn, model, req.stream),
         headers: upstream_headers(spec, &api_key, req.stream),
         body: serde_json::to_vec(&body).map_err(|e| GatewayError::internal(e.to_string()))?,
-        provider: spec.id,
+        provider: spec.id.to_string(),
         model: model.to_string(),
         connection_id: conn.id.clone(),
         stream: req.stream,
@@ -303,7 +303,7 @@ pub fn plan(
 }
 
 fn upstream_url(spec: &ProviderSpec, conn: &ConnectionRecord, model: &str, stream: bool) -> String {
-    let base = conn.base_url.as_deref().unwrap_or(spec.base_url);
+    let base = conn.base_url.as_deref().unwrap_or(&spec.base_url);
     format!("{}{}", base.trim_end_matches('/'), spec.format.upstream_path(model, stream))
 }
 

@@ -106,7 +106,7 @@ pub async fn generate(
     let attempts: Vec<Attempt> = attempts
         .iter()
         .map(|&(t, c)| Attempt {
-            provider: targets.list[t].provider,
+            provider: &targets.list[t].provider,
             model: &targets.list[t].model,
             connection: &snapshot.connections[c],
         })
@@ -124,7 +124,7 @@ pub async fn generate(
     let rounds = 1 + targets.retries as usize;
     for round in 0..rounds {
         for (index, attempt) in attempts.iter().enumerate().take(MAX_ATTEMPTS) {
-            if skipped_targets.contains(&(attempt.provider.id, attempt.model)) || (round > 0 && !retryable[index]) {
+            if skipped_targets.contains(&(&attempt.provider.id, attempt.model)) || (round > 0 && !retryable[index]) {
                 continue;
             }
             tried += 1;
@@ -165,7 +165,10 @@ pub async fn generate(
                         resp.headers().get("retry-after-ms").ok().flatten().as_deref(),
                     );
                     let body = resp.bytes().await.unwrap_or_default();
-                    (upstream::map_error(call.upstream_format, call.provider, status, &body, retry_after), Some(status))
+                    (
+                        upstream::map_error(call.upstream_format, &call.provider, status, &body, retry_after),
+                        Some(status),
+                    )
                 }
                 Err(e) => (e, None),
             };
@@ -188,7 +191,7 @@ pub async fn generate(
             match verdict.action {
                 Action::Stop => return Err(error),
                 Action::NextAccount => {}
-                Action::NextTarget => skipped_targets.push((attempt.provider.id, attempt.model)),
+                Action::NextTarget => skipped_targets.push((&attempt.provider.id, attempt.model)),
             }
             retryable[index] = verdict.counts_for_breaker; // server errors, timeouts, dropped connections
             last_error = Some(error);
@@ -236,7 +239,7 @@ async fn relay(mut resp: Response, call: &UpstreamCall, attempts: u32, can_fall_
             out.append(&name, &value)?;
         }
     }
-    out.set("x-omniroute-provider", call.provider)?;
+    out.set("x-omniroute-provider", &call.provider)?;
     out.set("x-omniroute-model", &upstream::header_value(&call.model))?;
     out.set("x-omniroute-connection", &call.connection_id)?;
     out.set("x-omniroute-attempts", &attempts.to_string())?;
@@ -300,14 +303,14 @@ fn relayed_stream(
     first: Vec<u8>,
     call: &UpstreamCall,
 ) -> impl futures::Stream<Item = std::result::Result<Vec<u8>, worker::Error>> {
-    let (format, provider) = (call.client_format, call.provider);
-    futures::stream::unfold(Some((upstream, Some(first))), move |state| async move {
-        let (mut upstream, first) = state?;
+    let format = call.client_format;
+    futures::stream::unfold(Some((upstream, Some(first), call.provider.clone())), move |state| async move {
+        let (mut upstream, first, provider) = state?;
         if let Some(first) = first.filter(|f| !f.is_empty()) {
-            return Some((Ok(first), Some((upstream, None))));
+            return Some((Ok(first), Some((upstream, None, provider))));
         }
         match upstream.next().await {
-            Some(Ok(bytes)) => Some((Ok(bytes), Some((upstream, None)))),
+            Some(Ok(bytes)) => Some((Ok(bytes), Some((upstream, None, provider)))),
             Some(Err(e)) => {
                 let err = GatewayError::upstream(format!("Upstream `{provider}` failed mid-stream: {e}"));
                 Some((Ok(format.stream_error_frame(&err).into_bytes()), None))
