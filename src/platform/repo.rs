@@ -49,30 +49,28 @@ fn skip(row: &str, error: impl std::fmt::Display) {
     worker::console_warn!("skipping stored {row}: {error}");
 }
 
-/// The rows of a query, each decoded on its own; `name` says which row a failure was (for the log).
+/// The rows of a query over one tenant (`?1`) of `table`, each decoded on its own; a row that does
+/// not decode is skipped, named by its `key` column.
 async fn decoded_rows<T: DeserializeOwned>(
     db: &D1Database,
     sql: &str,
-    args: &[JsValue],
-    name: impl Fn(&serde_json::Value) -> String,
+    tenant: &str,
+    (table, key): (&str, &str),
 ) -> Result<Vec<T>> {
-    let rows: Vec<serde_json::Value> = all(db, sql, args).await?;
+    let rows: Vec<serde_json::Value> = all(db, sql, &[s(tenant)]).await?;
     Ok(rows
         .into_iter()
         .filter_map(|row| {
-            let label = name(&row);
+            let k = row.get(key).map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_string));
+            let label = row_label(table, &k.unwrap_or_default(), tenant);
             serde_json::from_value(row).map_err(|e| skip(&label, e)).ok()
         })
         .collect())
 }
 
-/// `table key` of a row, for the log.
-fn row_name(table: &str, key: &str) -> impl Fn(&serde_json::Value) -> String {
-    let (table, key) = (table.to_string(), key.to_string());
-    move |row| {
-        let k = row.get(&key).map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_string)).unwrap_or_default();
-        format!("{table} row `{k}`")
-    }
+/// Which row, for the log.
+fn row_label(table: &str, key: &str, tenant: &str) -> String {
+    format!("{table} row `{key}` of tenant `{tenant}`")
 }
 
 fn s(v: &str) -> JsValue {
@@ -123,7 +121,7 @@ pub async fn connections(db: &D1Database, tenant: &str) -> Result<Vec<Connection
     let sql = format!(
         "SELECT {CONNECTION_COLUMNS} FROM provider_connections WHERE tenant_id = ?1 ORDER BY priority, created_at, id"
     );
-    let rows: Vec<ConnectionRow> = decoded_rows(db, &sql, &[s(tenant)], row_name("provider_connections", "id")).await?;
+    let rows: Vec<ConnectionRow> = decoded_rows(db, &sql, tenant, ("provider_connections", "id")).await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
@@ -282,13 +280,13 @@ pub async fn keyed_documents<T: DeserializeOwned>(
     }
     let (name, key, value) = table.columns();
     let sql = format!("SELECT {key} AS k, {value} AS v FROM {name} WHERE tenant_id = ?1 ORDER BY {key}");
-    let rows: Vec<Row> = decoded_rows(db, &sql, &[s(tenant)], row_name(name, "k")).await?;
+    let rows: Vec<Row> = decoded_rows(db, &sql, tenant, (name, "k")).await?;
     Ok(rows
         .into_iter()
         .filter_map(|r| match serde_json::from_str(&r.v) {
             Ok(doc) => Some((r.k, doc)),
             Err(e) => {
-                skip(&format!("{name} row `{}`", r.k), e);
+                skip(&row_label(name, &r.k, tenant), e);
                 None
             }
         })
@@ -359,8 +357,8 @@ pub async fn aliases(db: &D1Database, tenant: &str) -> Result<Aliases> {
     let rows: Vec<Row> = decoded_rows(
         db,
         "SELECT pattern, target FROM model_aliases WHERE tenant_id = ?1 ORDER BY updated_at, pattern",
-        &[s(tenant)],
-        row_name("model_aliases", "pattern"),
+        tenant,
+        ("model_aliases", "pattern"),
     )
     .await?;
     Ok(Aliases::new(rows.into_iter().map(|r| (r.pattern, r.target))))

@@ -164,8 +164,8 @@ test("a 100 KB model id is refused in each client's error shape", async () => {
 
 test("an oversized or unprintable model in the Gemini URL is refused in Gemini's error shape", async () => {
   const body = JSON.stringify({ contents: [{ role: "user", parts: [{ text: "x" }] }] });
-  // URLs are bounded by the runtime too (Cloudflare allows 16 KB): stay under that, over 256 bytes.
-  for (const model of ["openai/" + "m".repeat(8 * 1024), "openai%2Fgpt-4o%0D%0Ax-injected:%201"]) {
+  // Cloudflare's edge refuses URLs over 16 KB itself; the local runtime passes 100 KB on to the worker.
+  for (const model of [HUGE_MODEL, "openai%2Fgpt-4o%0D%0Ax-injected:%201"]) {
     const r = await post(`/v1beta/models/${model}:generateContent`, body, { "x-goog-api-key": t.key });
     assert.equal(r.status, 400, JSON.stringify(r.json).slice(0, 300));
     assert.deepEqual(Object.keys(r.json.error).sort(), ["code", "message", "status"]);
