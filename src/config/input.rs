@@ -1,9 +1,17 @@
 //! Admin API input, validated before anything is stored. Raw JSON in, checked values out.
+//!
+//! Admin input is strict: a key the gateway does not know is refused (a typo must not be silently
+//! dropped). What storage holds is read leniently instead (see `config::snapshot`): it may have been
+//! written by another version of the gateway. Types that are both, such as combos and provider nodes,
+//! derive a lenient `Deserialize` and come in through [`parse_strict`].
 
 use crate::error::{GatewayError, Result};
 use crate::net_policy::validate_base_url;
 use crate::providers::Catalog;
-use serde::Deserialize;
+use crate::security::Secret;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// `POST /api/providers`.
 #[derive(Debug, Deserialize)]
@@ -12,7 +20,7 @@ pub struct NewConnection {
     pub provider: String,
     #[serde(default)]
     pub name: Option<String>,
-    pub api_key: String,
+    pub api_key: Secret,
     #[serde(default)]
     pub base_url: Option<String>,
     #[serde(default)]
@@ -24,9 +32,9 @@ pub struct NewConnection {
 /// A connection ready to store; the API key is still plaintext and must be encrypted by the caller.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidConnection {
-    pub provider: &'static str,
+    pub provider: String,
     pub name: String,
-    pub api_key: String,
+    pub api_key: Secret,
     pub base_url: Option<String>,
     pub priority: i64,
     pub is_active: bool,
@@ -37,7 +45,7 @@ pub struct ValidConnection {
 #[serde(deny_unknown_fields)]
 pub struct ConnectionPatch {
     pub name: Option<String>,
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     #[serde(default, deserialize_with = "nullable")]
     pub base_url: Option<Option<String>>,
     pub priority: Option<i64>,
@@ -59,6 +67,49 @@ pub fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| GatewayError::invalid_request(format!("Invalid request body: {e}")))
 }
 
+/// Parses admin input into a type whose own `Deserialize` ignores unknown keys (because it is also
+/// read from storage), refusing every key, at any depth, that the type does not have.
+pub fn parse_strict<T: DeserializeOwned + Serialize>(body: &[u8]) -> Result<T> {
+    let raw: Value = parse(body)?;
+    let value: T = serde_json::from_value(raw.clone())
+        .map_err(|e| GatewayError::invalid_request(format!("Invalid request body: {e}")))?;
+    // Serializing writes every field the type has, so a key of the input missing there is unknown.
+    let known = serde_json::to_value(&value).map_err(|e| GatewayError::internal(e.to_string()))?;
+    match unknown_key(&raw, &known) {
+        Some(path) => Err(unknown_key_error(&path)),
+        None => Ok(value),
+    }
+}
+
+/// The path (`targets[0].wieght`) of the first key of `input` that `known` lacks, comparing objects
+/// key by key and arrays item by item.
+pub fn unknown_key(input: &Value, known: &Value) -> Option<String> {
+    match (input, known) {
+        (Value::Object(i), Value::Object(k)) => i.iter().find_map(|(key, v)| match k.get(key) {
+            None => Some(key.clone()),
+            Some(kv) => unknown_key(v, kv).map(|rest| join_path(key, &rest)),
+        }),
+        (Value::Array(i), Value::Array(k)) => i
+            .iter()
+            .zip(k)
+            .enumerate()
+            .find_map(|(n, (v, kv))| unknown_key(v, kv).map(|rest| join_path(&format!("[{n}]"), &rest))),
+        _ => None,
+    }
+}
+
+fn join_path(head: &str, rest: &str) -> String {
+    if rest.starts_with('[') {
+        format!("{head}{rest}")
+    } else {
+        format!("{head}.{rest}")
+    }
+}
+
+pub fn unknown_key_error(path: &str) -> GatewayError {
+    GatewayError::invalid_request(format!("Unknown field `{path}`.")).with_param(path).with_code("unknown_field")
+}
+
 fn check_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -67,14 +118,14 @@ fn check_name(name: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
-fn check_api_key(key: &str) -> Result<String> {
-    let key = key.trim();
+fn check_api_key(key: &Secret) -> Result<Secret> {
+    let key = key.expose().trim();
     if key.is_empty() || key.len() > 8192 || key.chars().any(|c| c.is_control() || c == ' ') {
         return Err(
             GatewayError::invalid_request("`api_key` must be a non-empty token without spaces.").with_param("api_key")
         );
     }
-    Ok(key.to_string())
+    Ok(Secret::new(key))
 }
 
 fn check_priority(p: i64) -> Result<i64> {
@@ -94,8 +145,8 @@ impl NewConnection {
             .with_param("provider")
         })?;
         Ok(ValidConnection {
-            provider: spec.id,
-            name: check_name(self.name.as_deref().unwrap_or(spec.name))?,
+            provider: spec.id.to_string(),
+            name: check_name(self.name.as_deref().unwrap_or(&spec.name))?,
             api_key: check_api_key(&self.api_key)?,
             base_url: self.base_url.map(|u| validate_base_url(&u, allow_private)).transpose()?,
             priority: check_priority(self.priority.unwrap_or(100))?,
@@ -109,7 +160,7 @@ impl ConnectionPatch {
     pub fn validate(self, allow_private: bool) -> Result<ConnectionPatch> {
         Ok(ConnectionPatch {
             name: self.name.as_deref().map(check_name).transpose()?,
-            api_key: self.api_key.as_deref().map(check_api_key).transpose()?,
+            api_key: self.api_key.as_ref().map(check_api_key).transpose()?,
             base_url: match self.base_url {
                 Some(Some(u)) => Some(Some(validate_base_url(&u, allow_private)?)),
                 other => other,
@@ -138,7 +189,7 @@ mod tests {
     fn validates_a_connection_with_defaults() {
         let c = new_conn(r#"{"provider":"ds","api_key":" sk-1 "}"#).unwrap();
         assert_eq!(
-            (c.provider, c.name.as_str(), c.api_key.as_str(), c.priority, c.is_active),
+            (c.provider.as_str(), c.name.as_str(), c.api_key.expose(), c.priority, c.is_active),
             ("deepseek", "DeepSeek", "sk-1", 100, true)
         );
     }
@@ -159,6 +210,22 @@ mod tests {
             assert_eq!(e.status, 400, "{json}");
             assert_eq!(e.param.as_deref(), param, "{json}");
         }
+    }
+
+    #[test]
+    fn api_keys_never_show_in_debug_output() {
+        let key = "sk-live-0123456789abcdef";
+        let body = format!(r#"{{"provider":"openai","api_key":" {key} "}}"#);
+        let new = parse::<NewConnection>(body.as_bytes()).unwrap();
+        assert!(!format!("{new:?}").contains(key));
+        let valid = new.validate(false, &Catalog::default()).unwrap();
+        assert!(!format!("{valid:?}").contains(key));
+        assert_eq!(valid.api_key.expose(), key);
+        let patch = parse::<ConnectionPatch>(format!(r#"{{"api_key":"{key}"}}"#).as_bytes()).unwrap();
+        assert!(!format!("{patch:?}").contains(key));
+        let patch = patch.validate(false).unwrap();
+        assert!(!format!("{patch:?}").contains(key));
+        assert_eq!(patch.api_key.map(|k| k.hint()), Some("…cdef".to_string()));
     }
 
     #[test]

@@ -1,5 +1,8 @@
-//! Per-tenant settings, stored as one JSON object. Unknown keys are refused, values are range-checked.
+//! Per-tenant settings, stored as one JSON object. Admin patches are strict (unknown keys are
+//! refused, values range-checked); stored settings are read leniently ([`Settings::from_stored`]), as
+//! another version of the gateway may have written them.
 
+use super::input::{unknown_key, unknown_key_error};
 use crate::error::{GatewayError, Result};
 use crate::resilience::breaker::BreakerProfile;
 use crate::resilience::state::Profiles;
@@ -7,7 +10,7 @@ use crate::routing::strategy::Strategy;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Settings {
     /// Largest request body accepted on `/v1/*`, in bytes.
     pub max_request_bytes: u64,
@@ -55,6 +58,9 @@ impl Settings {
             return Err(bad("Settings must be a JSON object.".into()));
         };
         let mut merged = serde_json::to_value(self).map_err(|e| bad(e.to_string()))?;
+        if let Some(key) = unknown_key(&serde_json::Value::Object(patch.clone()), &merged) {
+            return Err(unknown_key_error(&key));
+        }
         if let serde_json::Value::Object(m) = &mut merged {
             for (k, v) in patch {
                 m.insert(k.clone(), v.clone());
@@ -63,6 +69,30 @@ impl Settings {
         let next: Settings = serde_json::from_value(merged).map_err(|e| bad(format!("Invalid settings: {e}")))?;
         next.validate()?;
         Ok(next)
+    }
+
+    /// Settings as stored (in D1 or a snapshot), written by this or another version of the gateway.
+    /// Unknown keys are ignored, missing ones take their defaults, and a value that does not decode
+    /// (a type or variant this version does not know) falls back to its default alone; the keys so
+    /// dropped are returned for the log. Never fails: a stored setting must not break requests.
+    pub fn from_stored(stored: &serde_json::Value) -> (Settings, Vec<String>) {
+        let mut current = Settings::default();
+        let mut dropped = Vec::new();
+        let Some(stored) = stored.as_object() else {
+            return (current, vec!["(not an object)".to_string()]);
+        };
+        for (key, value) in stored {
+            let Ok(serde_json::Value::Object(mut map)) = serde_json::to_value(&current) else { break };
+            if !map.contains_key(key) {
+                continue; // a setting of another version
+            }
+            map.insert(key.clone(), value.clone());
+            match serde_json::from_value(serde_json::Value::Object(map)) {
+                Ok(next) => current = next,
+                Err(_) => dropped.push(key.clone()),
+            }
+        }
+        (current, dropped)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -103,8 +133,35 @@ mod tests {
     }
 
     #[test]
+    fn refused_unknown_key_is_named() {
+        let e = Settings::default().patched(&json!({"sticky_limit": 2, "max_request_byte": 9})).unwrap_err();
+        assert_eq!(
+            (e.status, e.param.as_deref(), e.code.as_deref()),
+            (400, Some("max_request_byte"), Some("unknown_field"))
+        );
+    }
+
+    #[test]
     fn stored_json_with_missing_keys_gets_defaults() {
         let s: Settings = serde_json::from_str("{}").unwrap();
         assert_eq!(s, Settings::default());
+        assert_eq!(Settings::from_stored(&json!({})), (Settings::default(), vec![]));
+    }
+
+    #[test]
+    fn stored_json_of_another_version_is_read_key_by_key() {
+        // Today's exact shape, plus a setting of a newer version: read as is, the new key ignored.
+        let mut today = serde_json::to_value(Settings { sticky_limit: 7, ..Settings::default() }).unwrap();
+        today["retry_budget_ms"] = json!(5000);
+        let (s, dropped) = Settings::from_stored(&today);
+        assert_eq!((s.sticky_limit, dropped.len()), (7, 0));
+        assert_eq!(serde_json::from_value::<Settings>(today).unwrap().sticky_limit, 7);
+        // A value this version cannot read (a newer strategy, a changed type) falls back alone.
+        let (s, dropped) = Settings::from_stored(
+            &json!({"account_strategy": "fastest_first", "upstream_timeout_ms": "soon", "sticky_limit": 9}),
+        );
+        assert_eq!((s.account_strategy, s.upstream_timeout_ms, s.sticky_limit), (Strategy::Priority, 120_000, 9));
+        assert_eq!(dropped, ["account_strategy", "upstream_timeout_ms"]);
+        assert_eq!(Settings::from_stored(&json!([1])).0, Settings::default());
     }
 }

@@ -1,4 +1,9 @@
 //! The hot-path view of one tenant, rebuilt from D1 after every admin write and cached in KV.
+//!
+//! A snapshot in KV may have been written by an older or a newer version of the gateway (during a
+//! deploy, or after a rollback), so it is read leniently: unknown fields are ignored and missing ones
+//! take their defaults. One that still does not decode is not an error: [`TenantSnapshot::from_stored`]
+//! gives `None` and the caller rebuilds it from D1.
 
 use super::Settings;
 use crate::providers::{Catalog, ProviderNode};
@@ -40,6 +45,7 @@ pub struct TenantSnapshot {
     /// When this snapshot was built (ms since epoch); newer wins.
     pub version: i64,
     pub connections: Vec<ConnectionRecord>,
+    #[serde(default, deserialize_with = "lenient_settings")]
     pub settings: Settings,
     #[serde(default)]
     pub combos: Vec<Combo>,
@@ -58,7 +64,17 @@ pub struct TenantSnapshot {
     pub(crate) catalog: OnceCell<Catalog>,
 }
 
+fn lenient_settings<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Settings, D::Error> {
+    serde_json::Value::deserialize(d).map(|v| Settings::from_stored(&v).0)
+}
+
 impl TenantSnapshot {
+    /// The snapshot of `tenant` in a stored document, or `None` when the document does not decode
+    /// or belongs to another tenant (the caller then rebuilds it from D1).
+    pub fn from_stored(json: &str, tenant: &str) -> Option<TenantSnapshot> {
+        serde_json::from_str::<TenantSnapshot>(json).ok().filter(|s| s.tenant == tenant)
+    }
+
     /// Built-in providers (with custom model ids) and the tenant's provider nodes.
     pub fn catalog(&self) -> &Catalog {
         self.catalog.get_or_init(|| Catalog::new(&self.nodes, &self.custom_models))
@@ -105,6 +121,107 @@ mod tests {
             api_key_hint: String::new(),
             created_at: 0,
             updated_at: 0,
+        }
+    }
+
+    /// A snapshot written today, as JSON.
+    fn stored_today() -> serde_json::Value {
+        let mut s = TenantSnapshot {
+            tenant: "t".into(),
+            version: 3,
+            connections: vec![conn("a", "openai", 1, true)],
+            settings: Settings { sticky_limit: 5, ..Settings::default() },
+            ..Default::default()
+        };
+        s.combos =
+            vec![serde_json::from_value(serde_json::json!({"name": "c", "targets": [{"model": "openai/gpt-4o"}]}))
+                .unwrap()];
+        s.nodes = vec![serde_json::from_value(
+            serde_json::json!({"id": "lab", "format": "openai", "base_url": "https://lab.example.com/v1"}),
+        )
+        .unwrap()];
+        s.aliases = Aliases::new([("fast", "openai/gpt-4o-mini")]);
+        s.custom_models = BTreeMap::from([("openai".to_string(), vec!["gpt-9".to_string()])]);
+        serde_json::to_value(&s).unwrap()
+    }
+
+    #[test]
+    fn reads_a_snapshot_written_today() {
+        let json = stored_today().to_string();
+        let s = TenantSnapshot::from_stored(&json, "t").unwrap();
+        assert_eq!((s.version, s.settings.sticky_limit, s.combos.len(), s.nodes.len()), (3, 5, 1, 1));
+        assert_eq!(serde_json::to_value(&s).unwrap(), stored_today(), "nothing lost in a round trip");
+        assert!(TenantSnapshot::from_stored(&json, "other").is_none(), "another tenant's document");
+    }
+
+    #[test]
+    fn a_missing_field_takes_its_default() {
+        // Written before a setting (and the newer collections) existed.
+        let mut v = stored_today();
+        v["settings"].as_object_mut().unwrap().remove("sticky_limit");
+        for key in ["combos", "aliases", "fallback_chains", "nodes", "custom_models"] {
+            v.as_object_mut().unwrap().remove(key);
+        }
+        let s = TenantSnapshot::from_stored(&v.to_string(), "t").unwrap();
+        assert_eq!(s.settings, Settings::default());
+        assert!(s.combos.is_empty() && s.nodes.is_empty() && s.custom_models.is_empty());
+        assert_eq!(s.connections.len(), 1);
+        v.as_object_mut().unwrap().remove("settings");
+        assert_eq!(TenantSnapshot::from_stored(&v.to_string(), "t").unwrap().settings, Settings::default());
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_at_every_level() {
+        let mut v = stored_today();
+        let extra = serde_json::json!({"from": "a newer version"});
+        v["new_top_level"] = extra.clone();
+        v["settings"]["new_setting"] = extra.clone();
+        v["settings"]["account_strategy"] = "a_newer_strategy".into();
+        v["connections"][0]["new_connection_field"] = extra.clone();
+        v["combos"][0]["new_combo_field"] = extra.clone();
+        v["combos"][0]["targets"][0]["new_target_field"] = extra.clone();
+        v["combos"][0]["config"]["new_config_field"] = extra.clone();
+        v["nodes"][0]["new_node_field"] = extra;
+        let s = TenantSnapshot::from_stored(&v.to_string(), "t").unwrap();
+        assert_eq!(serde_json::to_value(&s).unwrap(), stored_today());
+    }
+
+    #[test]
+    fn a_snapshot_that_does_not_decode_is_none() {
+        let mut broken_node = stored_today();
+        broken_node["nodes"][0]["format"] = "carrier_pigeon".into();
+        let mut no_tenant = stored_today();
+        no_tenant.as_object_mut().unwrap().remove("tenant");
+        for json in [
+            String::new(),
+            "garbage".into(),
+            "{".into(),
+            "[]".into(),
+            "null".into(),
+            "{}".into(),
+            r#"{"tenant":"t","version":"x","connections":[]}"#.into(),
+            broken_node.to_string(),
+            no_tenant.to_string(),
+        ] {
+            assert!(TenantSnapshot::from_stored(&json, "t").is_none(), "{json}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any field may be missing except what identifies the snapshot and its connections.
+        #[test]
+        fn only_identity_and_connections_are_required(keep in proptest::collection::vec(proptest::bool::ANY, 9)) {
+            let today = stored_today();
+            let mut v = today.clone();
+            let keys: Vec<String> = today.as_object().unwrap().keys().cloned().collect();
+            proptest::prop_assert_eq!(keys.len(), keep.len());
+            for (key, keep) in keys.iter().zip(&keep) {
+                if !keep {
+                    v.as_object_mut().unwrap().remove(key);
+                }
+            }
+            let required = ["tenant", "version", "connections"].iter().all(|k| v.get(*k).is_some());
+            proptest::prop_assert_eq!(TenantSnapshot::from_stored(&v.to_string(), "t").is_some(), required);
         }
     }
 

@@ -147,7 +147,7 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     let mut last_error = None;
     for round in 0..rounds {
         for (index, attempt) in attempts.iter().enumerate().take(MAX_ATTEMPTS) {
-            if skipped_targets.contains(&(attempt.provider.id, attempt.model)) || (round > 0 && !retryable[index]) {
+            if skipped_targets.contains(&(&*attempt.provider.id, attempt.model)) || (round > 0 && !retryable[index]) {
                 continue;
             }
             tried += 1;
@@ -182,7 +182,10 @@ async fn attempt_all<U: Upstream, C: Credentials>(
                     let retry_after =
                         upstream::retry_after_secs(reply.header("retry-after"), reply.header("retry-after-ms"));
                     let body = reply.body.bytes().await.unwrap_or_default();
-                    (upstream::map_error(call.upstream_format, call.provider, status, &body, retry_after), Some(status))
+                    (
+                        upstream::map_error(call.upstream_format, &call.provider, status, &body, retry_after),
+                        Some(status),
+                    )
                 }
                 Err(e) => (e, None),
             };
@@ -204,7 +207,7 @@ async fn attempt_all<U: Upstream, C: Credentials>(
             match verdict.action {
                 Action::Stop => return Err(error),
                 Action::NextAccount => {}
-                Action::NextTarget => skipped_targets.push((attempt.provider.id, attempt.model)),
+                Action::NextTarget => skipped_targets.push((&*attempt.provider.id, attempt.model)),
             }
             retryable[index] = verdict.counts_for_breaker; // server errors, timeouts, dropped connections
             last_error = Some(error);
@@ -236,7 +239,7 @@ async fn relay<U: Upstream, C: Credentials>(
         |m: &mut Meter| std::mem::replace(m, Meter::new(UsageRecord::default(), Rc::new(Discard), ports.clock.clone()));
     if !call.stream && !call.translated {
         let tap = Tap::new(call.upstream_format, false, &call.encode.id_seed);
-        let watch = Watch::new(tap, take_meter(meter), status, call.client_format, false, call.provider);
+        let watch = Watch::new(tap, take_meter(meter), status, call.client_format, false, &call.provider);
         return Ok((status, headers, Relay::Pipe { body, watch }));
     }
     if !call.stream {
@@ -268,7 +271,7 @@ async fn relay<U: Upstream, C: Credentials>(
     }
     if !call.translated && !can_fall_back {
         let tap = Tap::new(call.upstream_format, true, &call.encode.id_seed);
-        let watch = Watch::new(tap, take_meter(meter), status, call.client_format, true, call.provider);
+        let watch = Watch::new(tap, take_meter(meter), status, call.client_format, true, &call.provider);
         return Ok((status, headers, Relay::Pipe { body, watch }));
     }
     let mut first = Vec::new();
@@ -296,7 +299,7 @@ async fn relay<U: Upstream, C: Credentials>(
         StreamWriter::translate(t, take_meter(meter), status)
     } else {
         let tap = Tap::new(call.upstream_format, true, &call.encode.id_seed);
-        StreamWriter::same(tap, call.client_format, call.provider, take_meter(meter), status)
+        StreamWriter::same(tap, call.client_format, &call.provider, take_meter(meter), status)
     };
     Ok((status, headers, Relay::Stream { first, body, writer }))
 }
@@ -317,28 +320,15 @@ fn answer_headers(
     for (name, value) in upstream_headers {
         let lower = name.to_ascii_lowercase();
         if lower == "x-request-id" || lower == "request-id" {
-            out.push(("x-upstream-request-id".to_string(), bounded(value)));
+            out.push(("x-upstream-request-id".to_string(), upstream::header_value(value)));
         } else if upstream::forwarded_header(&lower) && !(call.translated && lower == "content-type") {
-            out.push((lower, bounded(value)));
+            out.push((lower, upstream::header_value(value)));
         }
     }
-    out.push(("x-omniroute-provider".into(), bounded(call.provider)));
-    out.push(("x-omniroute-model".into(), bounded(&call.model)));
-    out.push(("x-omniroute-connection".into(), bounded(&call.connection_id)));
+    out.push(("x-omniroute-provider".into(), upstream::header_value(&call.provider)));
+    out.push(("x-omniroute-model".into(), upstream::header_value(&call.model)));
+    out.push(("x-omniroute-connection".into(), upstream::header_value(&call.connection_id)));
     out.push(("x-omniroute-attempts".into(), attempts.to_string()));
-    out
-}
-
-/// Longest header value the gateway copies from elsewhere.
-const MAX_HEADER_VALUE: usize = 256;
-
-/// A header value that is short and printable: nothing sent by a client or an upstream is copied
-/// into a response header unbounded.
-pub fn bounded(value: &str) -> String {
-    let mut out: String = value.chars().filter(|c| (' '..='~').contains(c)).collect();
-    if out.len() > MAX_HEADER_VALUE {
-        out.truncate(MAX_HEADER_VALUE);
-    }
     out
 }
 
@@ -364,14 +354,14 @@ fn elapsed<U, C>(ports: &Ports<'_, U, C>, since: i64) -> u64 {
 }
 
 fn served_by(r: &mut UsageRecord, call: &UpstreamCall, attempts: u32) {
-    r.provider = call.provider.to_string();
+    r.provider = call.provider.clone();
     r.connection = call.connection_id.clone();
     r.upstream_model = call.model.clone();
     r.attempts = attempts;
 }
 
 fn snapshot_price(call: &UpstreamCall) -> Option<crate::pricing::Price> {
-    crate::pricing::price(call.provider, &call.model)
+    crate::pricing::price(&call.provider, &call.model)
 }
 
 /// The error's code for the log: its own, else its kind.

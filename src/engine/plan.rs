@@ -46,7 +46,7 @@ pub struct UpstreamCall {
     /// The credential header (name, value), apart so that it never prints.
     pub auth: (String, Secret),
     pub body: Vec<u8>,
-    pub provider: &'static str,
+    pub provider: String,
     /// The upstream's model id.
     pub model: String,
     pub connection_id: String,
@@ -62,7 +62,7 @@ pub struct UpstreamCall {
 /// One way to serve a request: a provider, its model id, and the connection to use.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Attempt<'a> {
-    pub provider: &'static ProviderSpec,
+    pub provider: &'a ProviderSpec,
     pub model: &'a str,
     pub connection: &'a ConnectionRecord,
 }
@@ -106,7 +106,7 @@ impl Targets {
                         priority: i as i64,
                         cost: resolve(snapshot.aliases.resolve(m).unwrap_or(m), &connected, catalog)
                             .ok()
-                            .and_then(|r| pricing::price(r.provider.id, &r.model))
+                            .and_then(|r| pricing::price(&r.provider.id, &r.model))
                             .map(pricing::blended),
                         ..Candidate::default()
                     })
@@ -164,18 +164,18 @@ impl Targets {
         let mut breaker_wait: Option<i64> = None;
         let shorter = |w: &mut Option<i64>, x: i64| *w = Some(w.map_or(x, |v| v.min(x)));
         for t in &self.list {
-            let conns = snapshot.connections_for(t.provider.id);
+            let conns = snapshot.connections_for(&t.provider.id);
             if conns.is_empty() {
                 continue;
             }
-            if let Some(wait) = view.breaker_wait(t.provider.id, now) {
+            if let Some(wait) = view.breaker_wait(&t.provider.id, now) {
                 shorter(&mut breaker_wait, wait);
                 continue;
             }
             for conn in order_connections(snapshot, t, conns, view, rr, rng) {
                 match view.cooling(&conn.id, &t.model, now) {
                     Some(wait) => shorter(&mut cooling_wait, wait),
-                    None => out.push(Attempt { provider: t.provider, model: &t.model, connection: conn }),
+                    None => out.push(Attempt { provider: &t.provider, model: &t.model, connection: conn }),
                 }
             }
         }
@@ -274,7 +274,7 @@ pub fn build(
         headers,
         auth: auth_header(spec, credential),
         body: serde_json::to_vec(&body).map_err(|e| GatewayError::internal(e.to_string()))?,
-        provider: spec.id,
+        provider: spec.id.to_string(),
         model: model.to_string(),
         connection_id: conn.id.clone(),
         stream: req.stream,
@@ -286,7 +286,7 @@ pub fn build(
 }
 
 fn upstream_url(spec: &ProviderSpec, conn: &ConnectionRecord, model: &str, stream: bool) -> String {
-    let base = conn.base_url.as_deref().unwrap_or(spec.base_url);
+    let base = conn.base_url.as_deref().unwrap_or(&spec.base_url);
     format!("{}{}", base.trim_end_matches('/'), spec.format.upstream_path(model, stream))
 }
 

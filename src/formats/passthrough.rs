@@ -6,13 +6,18 @@ use super::Format;
 use crate::error::{GatewayError, Result};
 use serde_json::Value;
 
+/// Longest model id accepted from a client. Real ids are far shorter; the bound keeps a client's
+/// model out of logs, error messages and the `x-omniroute-model` header at any size it likes.
+pub const MAX_MODEL_BYTES: usize = 256;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inspected {
     pub model: String,
     pub stream: bool,
 }
 
-/// Reads model and stream from `body`, or from the URL for formats that carry them there.
+/// Reads model and stream from `body`, or from the URL for formats that carry them there. The model
+/// is at most [`MAX_MODEL_BYTES`] long and holds no control characters.
 pub fn inspect(format: Format, body: &Value, url_model: Option<&str>, url_stream: Option<bool>) -> Result<Inspected> {
     let obj =
         body.as_object().ok_or_else(|| GatewayError::invalid_request("The request body must be a JSON object."))?;
@@ -26,6 +31,7 @@ pub fn inspect(format: Format, body: &Value, url_model: Option<&str>, url_stream
             Some(_) => return Err(GatewayError::invalid_request("`model` must be a string.").with_param("model")),
         },
     };
+    check_model(&model)?;
     let stream = match url_stream {
         Some(s) => s,
         None => match obj.get("stream") {
@@ -55,6 +61,18 @@ pub fn inspect(format: Format, body: &Value, url_model: Option<&str>, url_stream
         }
     }
     Ok(Inspected { model, stream })
+}
+
+fn check_model(model: &str) -> Result<()> {
+    if model.len() > MAX_MODEL_BYTES || model.chars().any(char::is_control) {
+        // The message does not repeat the model: it may be huge or unprintable.
+        return Err(GatewayError::invalid_request(format!(
+            "The model id must be at most {MAX_MODEL_BYTES} bytes, without control characters."
+        ))
+        .with_param("model")
+        .with_code("invalid_model"));
+    }
+    Ok(())
 }
 
 /// The body for the upstream: the client's with `model` set to the upstream's id (formats that name
@@ -100,6 +118,58 @@ mod tests {
         ] {
             let e = inspect(Format::OpenAiChat, &b, None, None).unwrap_err();
             assert_eq!((e.status, e.param.as_deref()), (400, param), "{b}");
+        }
+    }
+
+    #[test]
+    fn refuses_long_or_unprintable_models_in_the_body_and_the_url() {
+        let body = |m: &str| json!({"model": m, "messages": [{}], "contents": [{}], "input": "x"});
+        let longest = format!("p/{}", "m".repeat(MAX_MODEL_BYTES - 2));
+        for format in [Format::OpenAiChat, Format::OpenAiResponses, Format::Anthropic] {
+            assert_eq!(inspect(format, &body(&longest), None, None).unwrap().model, longest);
+            for bad in
+                [format!("{longest}x"), "x".repeat(100_000), "gpt\u{0}4".into(), "gpt\n4".into(), "a\u{85}b".into()]
+            {
+                let e = inspect(format, &body(&bad), None, None).unwrap_err();
+                assert_eq!(
+                    (e.status, e.param.as_deref(), e.code.as_deref()),
+                    (400, Some("model"), Some("invalid_model"))
+                );
+                assert!(e.message.len() < 200, "the message does not repeat the model");
+            }
+        }
+        let gemini = |m: &str| inspect(Format::Gemini, &body("ignored"), Some(m), Some(false));
+        assert_eq!(gemini(&longest).unwrap().model, longest);
+        assert_eq!(gemini(&"é".repeat(129)).unwrap_err().code.as_deref(), Some("invalid_model"), "bytes, not chars");
+        assert_eq!(gemini("gemini\r\nx-injected: 1").unwrap_err().param.as_deref(), Some("model"));
+    }
+
+    proptest::proptest! {
+        /// Whatever the client sends as the model, an inspected model is short and printable, and a
+        /// short printable one is accepted as sent (trimmed).
+        #[test]
+        fn inspected_models_are_bounded_and_printable(
+            m in proptest::prop_oneof!["(?s).{0,300}", "[ a-z/\\x00-\\x1f\\x7f]{240,270}"],
+            in_url: bool,
+        ) {
+            let body = json!({"model": m, "contents": [{}]});
+            let got = if in_url {
+                inspect(Format::Gemini, &body, Some(&m), Some(false))
+            } else {
+                inspect(Format::OpenAiChat, &json!({"model": m, "messages": [{}]}), None, None)
+            };
+            let sent = if in_url { m.as_str() } else { m.trim() };
+            let acceptable = !sent.is_empty() && sent.len() <= MAX_MODEL_BYTES && !sent.chars().any(char::is_control);
+            match got {
+                Ok(i) => {
+                    proptest::prop_assert!(i.model.len() <= MAX_MODEL_BYTES && !i.model.chars().any(char::is_control));
+                    proptest::prop_assert_eq!(i.model.as_str(), sent);
+                }
+                Err(e) => {
+                    proptest::prop_assert!(!acceptable, "{sent:?} refused: {}", e.message);
+                    proptest::prop_assert_eq!(e.param.as_deref(), Some("model"));
+                }
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::error::{ErrorKind, GatewayError, Result};
 use crate::providers::{self, catalog, node, Catalog, ProviderNode};
 use crate::routing::alias::{self, Alias};
 use crate::routing::combo::Combo;
-use crate::security::{self, api_keys, crypto};
+use crate::security::{self, api_keys, crypto, Secret};
 use serde_json::{json, Value};
 use worker::{Env, Method, Request, Response};
 
@@ -71,7 +71,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
         }
         (Method::Post, ["combos"]) => {
             let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
-            let combo: Combo = input::parse(&body)?;
+            let combo: Combo = input::parse_strict(&body)?;
             combo.validate()?;
             if providers::find(&combo.name).is_some() {
                 return Err(GatewayError::invalid_request(format!(
@@ -91,7 +91,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
         }
         (Method::Post, ["aliases"]) => {
             let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
-            let a: Alias = input::parse(&body)?;
+            let a: Alias = input::parse_strict(&body)?;
             alias::validate_alias(&a.pattern, &a.target)?;
             repo::put_alias(&db, &tenant, &a.pattern, &a.target, env::now_ms()).await?;
             config_store::rebuild_snapshot(env, &tenant).await?;
@@ -127,7 +127,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
         )?),
         (Method::Post, ["provider-nodes"]) => {
             let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
-            let node = input::parse::<ProviderNode>(&body)?.validate(env::allow_private_upstreams(env))?;
+            let node = input::parse_strict::<ProviderNode>(&body)?.validate(env::allow_private_upstreams(env))?;
             repo::put_document(&db, &tenant, RoutingTable::Nodes, &node.id, &node, env::now_ms()).await?;
             config_store::rebuild_snapshot(env, &tenant).await?;
             Ok(json_response(201, &serde_json::to_value(&node).unwrap_or_default())?)
@@ -265,10 +265,10 @@ async fn list_connections(env: &Env, tenant: &str) -> Result<Response> {
     Ok(json_response(200, &json!({"data": conns.iter().map(public_connection).collect::<Vec<_>>()}))?)
 }
 
-fn encrypt_key(env: &Env, tenant: &str, conn_id: &str, api_key: &str) -> Result<String> {
+fn encrypt_key(env: &Env, tenant: &str, conn_id: &str, api_key: &Secret) -> Result<String> {
     let keys = env::keys(env)?;
     let aad = format!("{tenant}/{conn_id}");
-    crypto::encrypt(&keys.credentials, &env::random_bytes::<12>()?, aad.as_bytes(), api_key.as_bytes())
+    crypto::encrypt(&keys.credentials, &env::random_bytes::<12>()?, aad.as_bytes(), api_key.expose().as_bytes())
         .map_err(|e| GatewayError::internal(format!("encryption failed: {}", e.0)))
 }
 
@@ -279,7 +279,7 @@ async fn create_connection(env: &Env, tenant: &str, body: &[u8]) -> Result<Respo
     let now = env::now_ms();
     let record = ConnectionRecord {
         api_key_enc: encrypt_key(env, tenant, &id, &valid.api_key)?,
-        api_key_hint: security::hint(&valid.api_key),
+        api_key_hint: valid.api_key.hint(),
         id,
         provider: valid.provider.to_string(),
         name: valid.name,
@@ -305,7 +305,7 @@ async fn update_connection(env: &Env, tenant: &str, id: &str, body: &[u8]) -> Re
     }
     if let Some(key) = patch.api_key {
         c.api_key_enc = encrypt_key(env, tenant, &c.id, &key)?;
-        c.api_key_hint = security::hint(&key);
+        c.api_key_hint = key.hint();
     }
     if let Some(base_url) = patch.base_url {
         c.base_url = base_url;

@@ -6,6 +6,11 @@
 //! and write it to KV and to this isolate at once; other isolates see it within `FRESH_MS` plus KV's
 //! own propagation (up to about a minute across locations).
 //!
+//! A snapshot in KV that does not decode (damaged, or written by a version of the gateway that this
+//! one cannot read) and a KV read that fails are not errors: the snapshot is rebuilt from D1. That
+//! rebuild is written back to KV only when every D1 row decoded, so a version that had to skip rows
+//! does not replace a complete snapshot other versions can read with its partial one.
+//!
 //! The counters in [`Stats`] make this observable (`GET /api/stats`) and testable.
 
 use super::repo::RoutingTable;
@@ -31,6 +36,10 @@ pub struct Stats {
     pub key_memory_hits: u64,
     pub key_kv_reads: u64,
     pub key_d1_loads: u64,
+    /// Snapshots in KV that did not decode (each was rebuilt from D1).
+    pub snapshot_kv_unreadable: u64,
+    /// Stored D1 rows or settings left out because they did not decode.
+    pub stored_rows_skipped: u64,
 }
 
 #[derive(Default)]
@@ -50,7 +59,7 @@ fn with_cache<T>(f: impl FnOnce(&mut Cache) -> T) -> T {
 }
 
 pub fn stats() -> Stats {
-    with_cache(|c| c.stats)
+    Stats { stored_rows_skipped: repo::skipped_rows(), ..with_cache(|c| c.stats) }
 }
 
 fn kv(env: &Env) -> Result<KvStore> {
@@ -76,11 +85,28 @@ pub async fn snapshot(env: &Env, tenant: &str) -> Result<Rc<TenantSnapshot>> {
         return Ok(s);
     }
     with_cache(|c| c.stats.snapshot_kv_reads += 1);
-    let from_kv = kv(env)?.get(&snapshot_key(tenant)).json::<TenantSnapshot>().await.map_err(kv_err)?;
-    let snap = match from_kv {
-        Some(s) => s,
-        None => rebuild_snapshot(env, tenant).await?,
+    let store = kv(env)?;
+    let stored = match store.get(&snapshot_key(tenant)).text().await {
+        Ok(text) => text,
+        Err(e) => {
+            worker::console_warn!("reading the snapshot of tenant `{tenant}` from KV failed: {e}; using D1");
+            None
+        }
     };
+    if let Some(snap) = stored.as_deref().and_then(|json| TenantSnapshot::from_stored(json, tenant)) {
+        return Ok(remember_snapshot(snap, now));
+    }
+    if stored.is_some() {
+        with_cache(|c| c.stats.snapshot_kv_unreadable += 1);
+        worker::console_warn!("the snapshot of tenant `{tenant}` in KV does not decode; rebuilding it from D1");
+    }
+    let skipped_before = repo::skipped_rows();
+    let snap = load_snapshot(env, tenant).await?;
+    if repo::skipped_rows() == skipped_before {
+        if let Err(e) = publish_snapshot(&store, &snap).await {
+            worker::console_warn!("writing the snapshot of tenant `{tenant}` to KV failed: {e}");
+        }
+    }
     Ok(remember_snapshot(snap, now))
 }
 
@@ -98,11 +124,24 @@ fn remember_snapshot(snap: TenantSnapshot, now: i64) -> Rc<TenantSnapshot> {
 }
 
 /// Reads the tenant from D1 and publishes the snapshot to KV and to this isolate. Called after every
-/// admin write and when KV has no snapshot.
+/// admin write.
 pub async fn rebuild_snapshot(env: &Env, tenant: &str) -> Result<TenantSnapshot> {
+    let snap = load_snapshot(env, tenant).await?;
+    publish_snapshot(&kv(env)?, &snap).await?;
+    with_cache(|c| c.snapshots.insert(tenant.to_string(), (Rc::new(snap.clone()), env::now_ms())));
+    Ok(snap)
+}
+
+async fn publish_snapshot(store: &KvStore, snap: &TenantSnapshot) -> Result<()> {
+    let json = serde_json::to_string(snap).map_err(|e| GatewayError::internal(e.to_string()))?;
+    store.put(&snapshot_key(&snap.tenant), json).map_err(kv_err)?.execute().await.map_err(kv_err)
+}
+
+/// The tenant's snapshot as D1 holds it now.
+async fn load_snapshot(env: &Env, tenant: &str) -> Result<TenantSnapshot> {
     with_cache(|c| c.stats.snapshot_d1_loads += 1);
     let db = repo::db(env)?;
-    let snap = TenantSnapshot {
+    Ok(TenantSnapshot {
         tenant: tenant.to_string(),
         version: env::now_ms(),
         connections: repo::connections(&db, tenant).await?,
@@ -113,11 +152,7 @@ pub async fn rebuild_snapshot(env: &Env, tenant: &str) -> Result<TenantSnapshot>
         nodes: repo::documents(&db, tenant, RoutingTable::Nodes).await?,
         custom_models: repo::custom_models(&db, tenant).await?,
         ..Default::default()
-    };
-    let json = serde_json::to_string(&snap).map_err(|e| GatewayError::internal(e.to_string()))?;
-    kv(env)?.put(&snapshot_key(tenant), json).map_err(kv_err)?.execute().await.map_err(kv_err)?;
-    with_cache(|c| c.snapshots.insert(tenant.to_string(), (Rc::new(snap.clone()), env::now_ms())));
-    Ok(snap)
+    })
 }
 
 /// The tenant of an active gateway key, by the key's hash.

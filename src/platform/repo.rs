@@ -1,11 +1,16 @@
 //! D1 queries: the source of truth for configuration. Only admin operations and cache rebuilds come
 //! here; the request path reads snapshots (see `config_store`).
+//!
+//! Configuration rows are decoded one by one. A row that does not decode (written by a newer version
+//! of the gateway, or damaged) is skipped with a warning naming it, so one row cannot take a tenant's
+//! whole configuration down; [`skipped_rows`] counts them.
 
 use crate::config::{ConnectionRecord, KeyEntry, Settings};
 use crate::error::{GatewayError, Result};
 use crate::routing::alias::{Aliases, FallbackChains};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1Result, Env};
@@ -28,6 +33,44 @@ async fn first<T: DeserializeOwned>(db: &D1Database, sql: &str, args: &[JsValue]
 
 async fn all<T: DeserializeOwned>(db: &D1Database, sql: &str, args: &[JsValue]) -> Result<Vec<T>> {
     db.prepare(sql).bind(args).map_err(d1_err)?.all().await.map_err(d1_err)?.results::<T>().map_err(d1_err)
+}
+
+thread_local! {
+    static SKIPPED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Stored rows (or settings keys) left out since this isolate started because they did not decode.
+pub fn skipped_rows() -> u64 {
+    SKIPPED.with(Cell::get)
+}
+
+fn skip(row: &str, error: impl std::fmt::Display) {
+    SKIPPED.with(|c| c.set(c.get() + 1));
+    worker::console_warn!("skipping stored {row}: {error}");
+}
+
+/// The rows of a query over one tenant (`?1`) of `table`, each decoded on its own; a row that does
+/// not decode is skipped, named by its `key` column.
+async fn decoded_rows<T: DeserializeOwned>(
+    db: &D1Database,
+    sql: &str,
+    tenant: &str,
+    (table, key): (&str, &str),
+) -> Result<Vec<T>> {
+    let rows: Vec<serde_json::Value> = all(db, sql, &[s(tenant)]).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let k = row.get(key).map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_string));
+            let label = row_label(table, &k.unwrap_or_default(), tenant);
+            serde_json::from_value(row).map_err(|e| skip(&label, e)).ok()
+        })
+        .collect())
+}
+
+/// Which row, for the log.
+fn row_label(table: &str, key: &str, tenant: &str) -> String {
+    format!("{table} row `{key}` of tenant `{tenant}`")
 }
 
 fn s(v: &str) -> JsValue {
@@ -78,7 +121,7 @@ pub async fn connections(db: &D1Database, tenant: &str) -> Result<Vec<Connection
     let sql = format!(
         "SELECT {CONNECTION_COLUMNS} FROM provider_connections WHERE tenant_id = ?1 ORDER BY priority, created_at, id"
     );
-    let rows: Vec<ConnectionRow> = all(db, &sql, &[s(tenant)]).await?;
+    let rows: Vec<ConnectionRow> = decoded_rows(db, &sql, tenant, ("provider_connections", "id")).await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
@@ -188,11 +231,16 @@ pub async fn settings(db: &D1Database, tenant: &str) -> Result<Settings> {
         value: String,
     }
     let row = first::<Row>(db, "SELECT value FROM settings WHERE tenant_id = ?1", &[s(tenant)]).await?;
-    match row {
-        None => Ok(Settings::default()),
-        Some(r) => serde_json::from_str(&r.value)
-            .map_err(|e| GatewayError::internal(format!("stored settings unreadable: {e}"))),
+    let Some(row) = row else { return Ok(Settings::default()) };
+    let value = serde_json::from_str(&row.value).unwrap_or_else(|e| {
+        skip(&format!("settings of tenant `{tenant}`"), e);
+        serde_json::Value::Null
+    });
+    let (settings, dropped) = Settings::from_stored(&value);
+    for key in dropped {
+        skip(&format!("setting `{key}` of tenant `{tenant}`"), "not readable by this version; using its default");
     }
+    Ok(settings)
 }
 
 pub async fn save_settings(db: &D1Database, tenant: &str, value: &Settings, now: i64) -> Result<()> {
@@ -232,14 +280,17 @@ pub async fn keyed_documents<T: DeserializeOwned>(
     }
     let (name, key, value) = table.columns();
     let sql = format!("SELECT {key} AS k, {value} AS v FROM {name} WHERE tenant_id = ?1 ORDER BY {key}");
-    let rows: Vec<Row> = all(db, &sql, &[s(tenant)]).await?;
-    rows.into_iter()
-        .map(|r| {
-            let doc = serde_json::from_str(&r.v)
-                .map_err(|e| GatewayError::internal(format!("stored {name} row unreadable: {e}")))?;
-            Ok((r.k, doc))
+    let rows: Vec<Row> = decoded_rows(db, &sql, tenant, (name, "k")).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| match serde_json::from_str(&r.v) {
+            Ok(doc) => Some((r.k, doc)),
+            Err(e) => {
+                skip(&row_label(name, &r.k, tenant), e);
+                None
+            }
         })
-        .collect()
+        .collect())
 }
 
 /// The JSON documents of a routing table, in key order.
@@ -303,10 +354,11 @@ pub async fn aliases(db: &D1Database, tenant: &str) -> Result<Aliases> {
         pattern: String,
         target: String,
     }
-    let rows: Vec<Row> = all(
+    let rows: Vec<Row> = decoded_rows(
         db,
         "SELECT pattern, target FROM model_aliases WHERE tenant_id = ?1 ORDER BY updated_at, pattern",
-        &[s(tenant)],
+        tenant,
+        ("model_aliases", "pattern"),
     )
     .await?;
     Ok(Aliases::new(rows.into_iter().map(|r| (r.pattern, r.target))))

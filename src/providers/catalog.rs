@@ -25,16 +25,7 @@ const fn openai_compatible(
     base_url: &'static str,
     models: &'static [&'static str],
 ) -> ProviderSpec {
-    ProviderSpec {
-        id,
-        name,
-        aliases,
-        base_url,
-        format: Format::OpenAiChat,
-        auth: AuthStyle::Bearer,
-        models,
-        headers: &[],
-    }
+    ProviderSpec::builtin(id, name, aliases, base_url, Format::OpenAiChat, AuthStyle::Bearer, models)
 }
 
 /// An Anthropic-Messages provider (`/messages` below the base URL) with the given key header.
@@ -46,43 +37,40 @@ const fn anthropic_compatible(
     auth: AuthStyle,
     models: &'static [&'static str],
 ) -> ProviderSpec {
-    ProviderSpec { id, name, aliases, base_url, format: Format::Anthropic, auth, models, headers: &[] }
+    ProviderSpec::builtin(id, name, aliases, base_url, Format::Anthropic, auth, models)
 }
 
 /// `x-api-key`, the Anthropic header most Anthropic-format providers copy.
 const X_API_KEY: AuthStyle = AuthStyle::Header("x-api-key");
 
 pub static ALL: &[ProviderSpec] = &[
-    ProviderSpec {
-        id: "anthropic",
-        name: "Anthropic",
-        aliases: &["claude"],
-        base_url: "https://api.anthropic.com/v1",
-        format: Format::Anthropic,
-        auth: AuthStyle::Header("x-api-key"),
-        models: &["claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5"],
-        headers: &[],
-    },
-    ProviderSpec {
-        id: "gemini",
-        name: "Google Gemini",
-        aliases: &["google"],
-        base_url: "https://generativelanguage.googleapis.com/v1beta",
-        format: Format::Gemini,
-        auth: AuthStyle::Header("x-goog-api-key"),
-        models: &["gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"],
-        headers: &[],
-    },
-    ProviderSpec {
-        id: "openai-responses",
-        name: "OpenAI (Responses API)",
-        aliases: &["oair"],
-        base_url: "https://api.openai.com/v1",
-        format: Format::OpenAiResponses,
-        auth: AuthStyle::Bearer,
-        models: &["gpt-5", "gpt-5-mini", "gpt-5-codex", "o3", "o4-mini"],
-        headers: &[],
-    },
+    ProviderSpec::builtin(
+        "anthropic",
+        "Anthropic",
+        &["claude"],
+        "https://api.anthropic.com/v1",
+        Format::Anthropic,
+        AuthStyle::Header("x-api-key"),
+        &["claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5"],
+    ),
+    ProviderSpec::builtin(
+        "gemini",
+        "Google Gemini",
+        &["google"],
+        "https://generativelanguage.googleapis.com/v1beta",
+        Format::Gemini,
+        AuthStyle::Header("x-goog-api-key"),
+        &["gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"],
+    ),
+    ProviderSpec::builtin(
+        "openai-responses",
+        "OpenAI (Responses API)",
+        &["oair"],
+        "https://api.openai.com/v1",
+        Format::OpenAiResponses,
+        AuthStyle::Bearer,
+        &["gpt-5", "gpt-5-mini", "gpt-5-codex", "o3", "o4-mini"],
+    ),
     openai_compatible(
         "openai",
         "OpenAI",
@@ -639,9 +627,9 @@ mod tests {
         for p in ALL {
             assert!(!p.models.is_empty(), "{} has no models", p.id);
             let mut seen = HashSet::new();
-            for m in p.models {
+            for m in p.models.iter() {
                 assert!(!m.is_empty() && !m.contains(char::is_whitespace), "{}: {m:?}", p.id);
-                assert!(seen.insert(*m), "{}: duplicate model {m}", p.id);
+                assert!(seen.insert(m), "{}: duplicate model {m}", p.id);
             }
         }
     }
@@ -678,7 +666,7 @@ mod tests {
         let mut ids = HashSet::new();
         for p in ALL {
             assert!(p.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{}", p.id);
-            assert!(ids.insert(p.id), "{}", p.id);
+            assert!(ids.insert(&p.id), "{}", p.id);
             assert!(!p.name.is_empty(), "{}", p.id);
         }
     }
@@ -702,7 +690,7 @@ mod tests {
             ("cohere", "cohere"),
         ];
         for (name, id) in expect {
-            assert_eq!(find(name).map(|p| p.id), Some(id), "{name}");
+            assert_eq!(find(name).map(|p| p.id.as_ref()), Some(id), "{name}");
         }
     }
 
@@ -714,8 +702,8 @@ mod tests {
         assert_eq!(auth("zai"), Some((Format::Anthropic, X_API_KEY)));
         assert_eq!(auth("kmca"), Some((Format::Anthropic, X_API_KEY)));
         assert_eq!(auth("glm"), Some((Format::OpenAiChat, AuthStyle::Bearer)));
-        assert_eq!(find("minimax").map(|p| p.base_url), Some("https://api.minimax.io/anthropic/v1"));
-        assert_eq!(find("zai-api").map(|p| p.base_url), Some("https://api.z.ai/api/paas/v4"));
+        assert_eq!(find("minimax").map(|p| p.base_url.as_ref()), Some("https://api.minimax.io/anthropic/v1"));
+        assert_eq!(find("zai-api").map(|p| p.base_url.as_ref()), Some("https://api.z.ai/api/paas/v4"));
     }
 
     #[test]
@@ -734,11 +722,13 @@ mod tests {
     fn provider_names_do_not_shadow_other_vendor_prefixes() {
         const VENDOR_IS_PROVIDER: [&str; 6] = ["openai", "anthropic", "google", "deepseek", "nvidia", "moonshot"];
         for p in ALL {
-            for m in p.models {
+            for m in p.models.iter() {
                 let Some((prefix, _)) = m.split_once('/') else { continue };
                 if let Some(q) = find(prefix) {
                     assert!(
-                        q.id == p.id || VENDOR_IS_PROVIDER.contains(&q.id) || VENDOR_IS_PROVIDER.contains(&prefix),
+                        q.id == p.id
+                            || VENDOR_IS_PROVIDER.contains(&q.id.as_ref())
+                            || VENDOR_IS_PROVIDER.contains(&prefix),
                         "{}: {m} selects {}",
                         p.id,
                         q.id
@@ -750,7 +740,9 @@ mod tests {
 
     fn all_names() -> Vec<(&'static str, &'static str)> {
         ALL.iter()
-            .flat_map(|p| std::iter::once(p.id).chain(p.aliases.iter().copied()).map(move |n| (n, p.id)))
+            .flat_map(|p| {
+                std::iter::once(p.id.as_ref()).chain(p.aliases.iter().copied()).map(move |n| (n, p.id.as_ref()))
+            })
             .collect()
     }
 
@@ -765,7 +757,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, c)| if mask >> (i % 64) & 1 == 1 { c.to_ascii_uppercase() } else { c })
                 .collect();
-            prop_assert_eq!(find(&mixed).map(|p| p.id), Some(id));
+            prop_assert_eq!(find(&mixed).map(|p| p.id.as_ref()), Some(id));
         }
     }
 }

@@ -1,6 +1,10 @@
 //! The provider catalog. A provider is data — a [`ProviderSpec`] in [`catalog::ALL`] — not a code
 //! path: adding an OpenAI-compatible provider is one entry there. Request handling reads only the spec
 //! (base URL, auth style, wire format; the format gives the request path), so nothing else changes.
+//!
+//! Built-in specs are `'static` data (their strings borrowed, nothing allocated). A tenant's own
+//! providers and custom model ids make owned specs, which its [`Catalog`] holds and hands out as
+//! [`ProviderRef`]s: they are freed with the catalog, so memory follows the configuration in use.
 
 pub mod catalog;
 pub mod node;
@@ -8,6 +12,11 @@ pub mod node;
 pub use node::{Catalog, ProviderNode};
 
 use crate::formats::Format;
+use serde::{Serialize, Serializer};
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Deref;
+use std::rc::Rc;
 
 /// How the provider expects its API key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,24 +30,144 @@ pub enum AuthStyle {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderSpec {
     /// Stable id, used in model names (`openai/gpt-4o-mini`) and stored connections.
-    pub id: &'static str,
-    pub name: &'static str,
-    /// Short prefixes that also select this provider (`ds/deepseek-chat`).
+    pub id: Cow<'static, str>,
+    pub name: Cow<'static, str>,
+    /// Short prefixes that also select this provider (`ds/deepseek-chat`). Built-ins only.
     pub aliases: &'static [&'static str],
     /// Default base URL; a connection may override it.
-    pub base_url: &'static str,
+    pub base_url: Cow<'static, str>,
     pub format: Format,
     pub auth: AuthStyle,
     /// Models known to exist; `GET /v1/models` lists them. Other ids are still passed through.
-    pub models: &'static [&'static str],
+    pub models: Models,
     /// Extra headers every request to this provider carries.
-    pub headers: &'static [(&'static str, &'static str)],
+    pub headers: Cow<'static, [(Cow<'static, str>, Cow<'static, str>)]>,
+}
+
+impl ProviderSpec {
+    /// Whether `key` (lowercase) is this provider's id or one of its aliases.
+    fn answers_to(&self, key: &str) -> bool {
+        self.id == key || self.aliases.contains(&key)
+    }
+
+    /// A built-in provider without extra headers (all borrowed: usable in a `static`).
+    pub const fn builtin(
+        id: &'static str,
+        name: &'static str,
+        aliases: &'static [&'static str],
+        base_url: &'static str,
+        format: Format,
+        auth: AuthStyle,
+        models: &'static [&'static str],
+    ) -> ProviderSpec {
+        ProviderSpec {
+            id: Cow::Borrowed(id),
+            name: Cow::Borrowed(name),
+            aliases,
+            base_url: Cow::Borrowed(base_url),
+            format,
+            auth,
+            models: Models::Builtin(models),
+            headers: Cow::Borrowed(&[]),
+        }
+    }
+}
+
+/// A provider's model ids: a built-in's list as it is in the binary, or a list of the tenant's
+/// (a node's models, or a provider's with custom ids added; names from the binary stay borrowed).
+#[derive(Debug, Clone)]
+pub enum Models {
+    Builtin(&'static [&'static str]),
+    Owned(Vec<Cow<'static, str>>),
+}
+
+impl Models {
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        let (builtin, owned): (&[&str], &[Cow<str>]) = match self {
+            Models::Builtin(l) => (l, &[]),
+            Models::Owned(v) => (&[], v),
+        };
+        builtin.iter().copied().chain(owned.iter().map(|m| m.as_ref()))
+    }
+
+    pub fn contains(&self, model: &str) -> bool {
+        self.iter().any(|m| m == model)
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Models::Builtin(l) => l.len(),
+            Models::Owned(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// These models followed by those of `extra` not among them yet.
+    pub fn extended(&self, extra: &[String]) -> Models {
+        let mut list: Vec<Cow<'static, str>> = match self {
+            Models::Builtin(l) => l.iter().map(|m| Cow::Borrowed(*m)).collect(),
+            Models::Owned(v) => v.clone(),
+        };
+        for m in extra {
+            if !list.iter().any(|have| have == m) {
+                list.push(Cow::Owned(m.clone()));
+            }
+        }
+        Models::Owned(list)
+    }
+}
+
+impl PartialEq for Models {
+    fn eq(&self, other: &Models) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Models {}
+
+impl Serialize for Models {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+/// A provider of a tenant's catalog: a built-in spec, or one the catalog owns (cloning it is a
+/// reference-count increment). Reads as a [`ProviderSpec`].
+#[derive(Clone)]
+pub enum ProviderRef {
+    Builtin(&'static ProviderSpec),
+    Owned(Rc<ProviderSpec>),
+}
+
+impl Deref for ProviderRef {
+    type Target = ProviderSpec;
+    fn deref(&self) -> &ProviderSpec {
+        match self {
+            ProviderRef::Builtin(spec) => spec,
+            ProviderRef::Owned(spec) => spec,
+        }
+    }
+}
+
+impl PartialEq for ProviderRef {
+    fn eq(&self, other: &ProviderRef) -> bool {
+        **self == **other
+    }
+}
+
+impl fmt::Debug for ProviderRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
 }
 
 /// Finds a provider by id or alias prefix (case-insensitive).
 pub fn find(id_or_alias: &str) -> Option<&'static ProviderSpec> {
     let key = id_or_alias.to_ascii_lowercase();
-    catalog::ALL.iter().find(|p| p.id == key || p.aliases.contains(&key.as_str()))
+    catalog::ALL.iter().find(|p| p.answers_to(&key))
 }
 
 #[cfg(test)]
@@ -50,12 +179,23 @@ mod tests {
     fn ids_and_aliases_are_unique_and_lowercase() {
         let mut seen = HashSet::new();
         for p in catalog::ALL {
-            for name in std::iter::once(&p.id).chain(p.aliases.iter()) {
-                assert_eq!(*name, name.to_ascii_lowercase());
+            for name in std::iter::once(p.id.as_ref()).chain(p.aliases.iter().copied()) {
+                assert_eq!(name, name.to_ascii_lowercase());
                 assert!(!name.contains('/'), "{name}");
-                assert!(seen.insert(*name), "duplicate provider name {name}");
+                assert!(seen.insert(name), "duplicate provider name {name}");
             }
         }
+    }
+
+    #[test]
+    fn models_read_the_same_borrowed_or_owned() {
+        let builtin = Models::Builtin(&["a", "b"]);
+        let extended = builtin.extended(&["b".into(), "c".into(), "c".into()]);
+        assert_eq!(extended.iter().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert!(extended.contains("c") && !builtin.contains("c") && builtin.contains("b"));
+        assert_eq!((builtin.len(), extended.len()), (2, 3));
+        assert_eq!(builtin, Models::Owned(vec![Cow::Owned("a".into()), Cow::Borrowed("b")]));
+        assert_eq!(serde_json::to_value(&extended).unwrap(), serde_json::json!(["a", "b", "c"]));
     }
 
     #[test]
@@ -68,8 +208,8 @@ mod tests {
 
     #[test]
     fn finds_by_alias_case_insensitively() {
-        assert_eq!(find("DS").map(|p| p.id), Some("deepseek"));
-        assert_eq!(find("openai").map(|p| p.id), Some("openai"));
+        assert_eq!(find("DS").map(|p| p.id.as_ref()), Some("deepseek"));
+        assert_eq!(find("openai").map(|p| p.id.as_ref()), Some("openai"));
         assert_eq!(find("nope"), None);
     }
 }

@@ -2,17 +2,18 @@
 //! id (used as the model prefix), base URL and extra headers; and custom model ids on any provider.
 //! Both become part of a tenant's [`Catalog`], so routing treats them exactly like built-ins.
 //!
-//! Routing works on `&'static ProviderSpec`. A node (or a built-in with custom models) is interned
-//! once per distinct definition for the isolate's lifetime: definitions change only by admin edits,
-//! so the set stays small, and the hot path pays nothing per request.
+//! The catalog owns the specs it makes for them (built once per snapshot) and drops them with the
+//! snapshot: an edited or deleted node leaves nothing behind. Built-ins without custom models are
+//! referenced, not copied.
 
-use super::{catalog, AuthStyle, ProviderSpec};
+use super::{catalog, AuthStyle, Models, ProviderRef, ProviderSpec};
 use crate::error::{GatewayError, Result};
 use crate::formats::Format;
 use crate::net_policy::validate_base_url;
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::rc::Rc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -23,8 +24,9 @@ pub enum NodeFormat {
     Anthropic,
 }
 
+/// As stored: unknown fields are ignored (another version may have written them); admin input
+/// comes through `config::input::parse_strict`, which refuses them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ProviderNode {
     /// Lowercase id, also the model prefix (`mylab/qwen3-coder`).
     pub id: String,
@@ -85,90 +87,66 @@ pub fn validate_models(provider: &str, models: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn leak(s: &str) -> &'static str {
-    Box::leak(s.to_string().into_boxed_str())
-}
-
-thread_local! {
-    static INTERNED: RefCell<HashMap<String, &'static ProviderSpec>> = RefCell::new(HashMap::new());
-}
-
-/// The `'static` spec for a definition, made once per distinct definition (see the module docs).
-fn intern(key: String, make: impl FnOnce() -> ProviderSpec) -> &'static ProviderSpec {
-    INTERNED.with(|m| *m.borrow_mut().entry(key).or_insert_with(|| Box::leak(Box::new(make()))))
-}
-
-fn node_spec(node: &ProviderNode) -> &'static ProviderSpec {
-    let key = format!("node:{}", serde_json::to_string(node).unwrap_or_default());
-    intern(key, || {
-        let (format, auth) = match node.format {
-            NodeFormat::Openai => (Format::OpenAiChat, AuthStyle::Bearer),
-            NodeFormat::Anthropic => (Format::Anthropic, AuthStyle::Header("x-api-key")),
-        };
-        let models: Vec<&'static str> = node.models.iter().map(|m| leak(m)).collect();
-        let headers: Vec<(&'static str, &'static str)> = node.headers.iter().map(|(k, v)| (leak(k), leak(v))).collect();
-        ProviderSpec {
-            id: leak(&node.id),
-            name: leak(node.name.as_deref().unwrap_or(&node.id)),
-            aliases: &[],
-            base_url: leak(&node.base_url),
-            format,
-            auth,
-            models: Box::leak(models.into_boxed_slice()),
-            headers: Box::leak(headers.into_boxed_slice()),
-        }
-    })
-}
-
-fn with_models(spec: &'static ProviderSpec, extra: &[String]) -> &'static ProviderSpec {
-    let key = format!("models:{}:{}", spec.id, extra.join("\n"));
-    intern(key, || {
-        let mut models: Vec<&'static str> = spec.models.to_vec();
-        models.extend(extra.iter().filter(|m| !spec.models.contains(&m.as_str())).map(|m| leak(m)));
-        ProviderSpec { models: Box::leak(models.into_boxed_slice()), ..spec.clone() }
-    })
+fn node_spec(node: &ProviderNode) -> ProviderSpec {
+    let (format, auth) = match node.format {
+        NodeFormat::Openai => (Format::OpenAiChat, AuthStyle::Bearer),
+        NodeFormat::Anthropic => (Format::Anthropic, AuthStyle::Header("x-api-key")),
+    };
+    let owned = |s: &str| Cow::Owned(s.to_string());
+    ProviderSpec {
+        id: owned(&node.id),
+        name: owned(node.name.as_deref().unwrap_or(&node.id)),
+        aliases: &[],
+        base_url: owned(&node.base_url),
+        format,
+        auth,
+        models: Models::Owned(node.models.iter().map(|m| owned(m)).collect()),
+        headers: node.headers.iter().map(|(k, v)| (owned(k), owned(v))).collect(),
+    }
 }
 
 /// The providers one tenant can route to: built-ins (with its custom model ids) and its nodes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Catalog {
-    list: Vec<&'static ProviderSpec>,
+    list: Vec<ProviderRef>,
 }
 
 impl Default for Catalog {
     fn default() -> Self {
-        Catalog { list: catalog::ALL.iter().collect() }
+        Catalog { list: catalog::ALL.iter().map(ProviderRef::Builtin).collect() }
     }
 }
 
 impl Catalog {
     pub fn new(nodes: &[ProviderNode], custom_models: &BTreeMap<String, Vec<String>>) -> Catalog {
-        let mut list: Vec<&'static ProviderSpec> = catalog::ALL
+        let extra = |id: &str| custom_models.get(id).filter(|m| !m.is_empty());
+        let mut list: Vec<ProviderRef> = catalog::ALL
             .iter()
-            .map(|p| match custom_models.get(p.id) {
-                Some(extra) if !extra.is_empty() => with_models(p, extra),
-                _ => p,
+            .map(|p| match extra(&p.id) {
+                Some(extra) => {
+                    ProviderRef::Owned(Rc::new(ProviderSpec { models: p.models.extended(extra), ..p.clone() }))
+                }
+                None => ProviderRef::Builtin(p),
             })
             .collect();
         for n in nodes {
-            let spec = node_spec(n);
-            let spec = match custom_models.get(&n.id) {
-                Some(extra) if !extra.is_empty() => with_models(spec, extra),
-                _ => spec,
-            };
-            list.push(spec);
+            let mut spec = node_spec(n);
+            if let Some(extra) = extra(&n.id) {
+                spec.models = spec.models.extended(extra);
+            }
+            list.push(ProviderRef::Owned(Rc::new(spec)));
         }
         Catalog { list }
     }
 
     /// A provider by id or alias prefix (case-insensitive).
-    pub fn find(&self, id_or_alias: &str) -> Option<&'static ProviderSpec> {
+    pub fn find(&self, id_or_alias: &str) -> Option<&ProviderRef> {
         let key = id_or_alias.to_ascii_lowercase();
-        self.list.iter().copied().find(|p| p.id == key || p.aliases.contains(&key.as_str()))
+        self.list.iter().find(|p| p.answers_to(&key))
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &'static ProviderSpec> + '_ {
-        self.list.iter().copied()
+    pub fn iter(&self) -> impl Iterator<Item = &ProviderRef> + '_ {
+        self.list.iter()
     }
 }
 
@@ -193,15 +171,56 @@ mod tests {
         let c = Catalog::new(&[node("mylab")], &custom);
         let lab = c.find("MyLab").unwrap();
         assert_eq!(
-            (lab.format, lab.auth, lab.base_url),
+            (lab.format, lab.auth, lab.base_url.as_ref()),
             (Format::Anthropic, AuthStyle::Header("x-api-key"), "https://llm.example.com/v1")
         );
-        assert_eq!(lab.headers, &[("x-team", "blue")]);
-        assert!(c.find("openai").unwrap().models.contains(&"gpt-9-preview"));
-        assert!(c.find("openai").unwrap().models.contains(&"gpt-4o"), "built-in models stay");
+        assert_eq!(lab.headers.as_ref(), &[("x-team".into(), "blue".into())]);
+        assert!(c.find("openai").unwrap().models.contains("gpt-9-preview"));
+        assert!(c.find("openai").unwrap().models.contains("gpt-4o"), "built-in models stay");
         assert!(Catalog::default().find("mylab").is_none());
-        // The same definition is interned once.
-        assert!(std::ptr::eq(Catalog::new(&[node("mylab")], &custom).find("mylab").unwrap(), lab));
+        // Built-ins without custom models are the static specs themselves.
+        assert!(matches!(c.find("anthropic"), Some(ProviderRef::Builtin(_))));
+        assert!(Catalog::new(&[], &BTreeMap::new()).iter().all(|p| matches!(p, ProviderRef::Builtin(_))));
+    }
+
+    /// Every owned spec a catalog makes is freed with it: building catalogs from 10 000 distinct
+    /// definitions in a row leaves none alive, so memory follows the configuration in use.
+    #[test]
+    fn dropping_a_catalog_frees_its_specs() {
+        let mut dead = 0;
+        for i in 0..10_000 {
+            let mut n = node(&format!("lab{i}"));
+            n.models = vec![format!("model-{i}")];
+            let custom = BTreeMap::from([("openai".to_string(), vec![format!("gpt-{i}")])]);
+            let catalog = Catalog::new(&[n], &custom);
+            let owned: Vec<std::rc::Weak<ProviderSpec>> = catalog
+                .iter()
+                .filter_map(|p| match p {
+                    ProviderRef::Owned(rc) => Some(Rc::downgrade(rc)),
+                    ProviderRef::Builtin(_) => None,
+                })
+                .collect();
+            assert_eq!(owned.len(), 2, "the node and openai with its custom model");
+            let held = catalog.find(&format!("lab{i}")).cloned();
+            drop(catalog);
+            let alive: Vec<bool> = owned.iter().map(|w| w.upgrade().is_some()).collect();
+            assert_eq!(alive, [false, true], "only the spec a handle (a request's target) holds outlives the catalog");
+            drop(held);
+            dead += owned.iter().filter(|w| w.upgrade().is_none()).count();
+        }
+        assert_eq!(dead, 20_000);
+    }
+
+    #[test]
+    fn unknown_node_fields_are_refused_as_input_and_ignored_when_stored() {
+        let json =
+            r#"{"id":"lab","format":"openai","base_url":"https://lab.example.com","headers":{"x-a":"1"},"extra":1}"#;
+        let e = crate::config::input::parse_strict::<ProviderNode>(json.as_bytes()).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("extra"));
+        let stored: ProviderNode = serde_json::from_str(json).unwrap();
+        assert_eq!((stored.id.as_str(), stored.headers.len()), ("lab", 1));
+        let input = crate::config::input::parse_strict::<ProviderNode>(json.replace(r#","extra":1"#, "").as_bytes());
+        assert_eq!(input.unwrap(), stored, "header names are data, not fields");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! combos are flattened in order ([`expand`]), at most [`MAX_COMBO_DEPTH`] levels deep, never in a
 //! cycle.
 //!
-//! Admin input is strict (`deny_unknown_fields`), with OmniRoute's defaults for what is left out:
+//! Admin input is strict (`config::input::parse_strict` refuses unknown keys); stored combos are read
+//! leniently, as another version may have written them. What is left out takes OmniRoute's defaults:
 //! weight 1, one retry, a 120 s first-byte timeout per target and a sticky limit of 3.
 
 use super::alias::validate_name;
@@ -21,7 +22,6 @@ pub const MAX_RETRIES: u32 = 10;
 pub const TARGET_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 1_000..=600_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Combo {
     pub name: String,
     pub targets: Vec<ComboTarget>,
@@ -32,7 +32,6 @@ pub struct Combo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ComboTarget {
     /// `provider/model`, an alias or another combo's name.
     pub model: String,
@@ -42,7 +41,7 @@ pub struct ComboTarget {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct ComboConfig {
     /// Retries of the same target before moving on.
     pub max_retries: u32,
@@ -227,10 +226,20 @@ mod tests {
     }
 
     #[test]
-    fn unknown_fields_are_refused() {
-        assert!(serde_json::from_str::<Combo>(r#"{"name":"c","targets":[],"extra":1}"#).is_err());
-        assert!(serde_json::from_str::<Combo>(r#"{"name":"c","targets":[{"model":"m","wieght":2}]}"#).is_err());
-        assert!(serde_json::from_str::<Combo>(r#"{"name":"c","targets":[],"config":{"maxRetries":2}}"#).is_err());
+    fn unknown_fields_are_refused_in_admin_input_and_ignored_in_storage() {
+        use crate::config::input::parse_strict;
+        for (json, path) in [
+            (r#"{"name":"c","targets":[],"extra":1}"#, "extra"),
+            (r#"{"name":"c","targets":[{"model":"m"},{"model":"m","wieght":2}]}"#, "targets[1].wieght"),
+            (r#"{"name":"c","targets":[],"config":{"maxRetries":2}}"#, "config.maxRetries"),
+        ] {
+            let e = parse_strict::<Combo>(json.as_bytes()).unwrap_err();
+            assert_eq!((e.status, e.param.as_deref()), (400, Some(path)), "{json}");
+            assert!(serde_json::from_str::<Combo>(json).is_ok(), "stored: {json}");
+        }
+        let ok =
+            r#"{"name":"c","targets":[{"model":"m","weight":2}],"strategy":"fill-first","config":{"max_retries":2}}"#;
+        assert_eq!(parse_strict::<Combo>(ok.as_bytes()).unwrap(), serde_json::from_str::<Combo>(ok).unwrap());
     }
 
     #[test]

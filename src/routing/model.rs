@@ -4,25 +4,25 @@
 //! (`meta-llama/Llama-3.3-70B-Instruct`) are treated as bare names.
 
 use crate::error::{GatewayError, Result};
-use crate::providers::{Catalog, ProviderSpec};
+use crate::providers::{Catalog, ProviderRef};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
-    pub provider: &'static ProviderSpec,
+    pub provider: ProviderRef,
     /// The model id to send upstream.
     pub model: String,
 }
 
 /// `connected` lists the ids of providers the tenant can use, most preferred first.
 pub fn resolve(model: &str, connected: &[&str], catalog: &Catalog) -> Result<Resolved> {
-    let listed_by_connected = || connected.iter().filter_map(|id| catalog.find(id)).find(|p| p.models.contains(&model));
+    let listed_by_connected = || connected.iter().filter_map(|id| catalog.find(id)).find(|p| p.models.contains(model));
     if let Some((prefix, rest)) = model.split_once('/') {
         if let Some(provider) = catalog.find(prefix) {
             // `openai/gpt-oss-120b` is also a Groq model id: when the named provider is not
             // connected, a connected provider that lists the whole id serves it.
-            if !connected.contains(&provider.id) {
+            if !connected.iter().any(|c| *c == provider.id) {
                 if let Some(p) = listed_by_connected() {
-                    return Ok(Resolved { provider: p, model: model.to_string() });
+                    return Ok(Resolved { provider: p.clone(), model: model.to_string() });
                 }
             }
             if rest.trim().is_empty() {
@@ -31,11 +31,11 @@ pub fn resolve(model: &str, connected: &[&str], catalog: &Catalog) -> Result<Res
                 ))
                 .with_param("model"));
             }
-            return Ok(Resolved { provider, model: rest.to_string() });
+            return Ok(Resolved { provider: provider.clone(), model: rest.to_string() });
         }
     }
     listed_by_connected()
-        .map(|provider| Resolved { provider, model: model.to_string() })
+        .map(|provider| Resolved { provider: provider.clone(), model: model.to_string() })
         .ok_or_else(|| unknown_model(model))
 }
 
@@ -55,12 +55,12 @@ mod tests {
     #[test]
     fn explicit_provider_and_alias_prefixes() {
         let r = resolve("openai/gpt-4o-mini", &[], &Catalog::default()).unwrap();
-        assert_eq!((r.provider.id, r.model.as_str()), ("openai", "gpt-4o-mini"));
+        assert_eq!((r.provider.id.as_ref(), r.model.as_str()), ("openai", "gpt-4o-mini"));
         let r = resolve("ds/deepseek-chat", &[], &Catalog::default()).unwrap();
-        assert_eq!((r.provider.id, r.model.as_str()), ("deepseek", "deepseek-chat"));
+        assert_eq!((r.provider.id.as_ref(), r.model.as_str()), ("deepseek", "deepseek-chat"));
         // Only the first slash splits: OpenRouter model ids carry their own.
         let r = resolve("openrouter/anthropic/claude-sonnet-4", &[], &Catalog::default()).unwrap();
-        assert_eq!((r.provider.id, r.model.as_str()), ("openrouter", "anthropic/claude-sonnet-4"));
+        assert_eq!((r.provider.id.as_ref(), r.model.as_str()), ("openrouter", "anthropic/claude-sonnet-4"));
     }
 
     #[test]
@@ -75,7 +75,7 @@ mod tests {
     #[test]
     fn vendor_prefixed_ids_go_to_a_connected_provider_that_lists_them() {
         let r = resolve("openai/gpt-oss-120b", &["groq"], &Catalog::default()).unwrap();
-        assert_eq!((r.provider.id, r.model.as_str()), ("groq", "openai/gpt-oss-120b"));
+        assert_eq!((r.provider.id.as_ref(), r.model.as_str()), ("groq", "openai/gpt-oss-120b"));
         assert_eq!(
             resolve("openai/gpt-oss-120b", &["groq", "openai"], &Catalog::default()).unwrap().provider.id,
             "openai"
@@ -95,7 +95,7 @@ mod tests {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Available {
     pub id: String,
-    pub provider: &'static str,
+    pub provider: String,
 }
 
 /// The known models of every provider the tenant has connected, in connection-priority order.
@@ -103,7 +103,9 @@ pub fn available(connected: &[&str], catalog: &Catalog) -> Vec<Available> {
     connected
         .iter()
         .filter_map(|id| catalog.find(id))
-        .flat_map(|p| p.models.iter().map(move |m| Available { id: format!("{}/{m}", p.id), provider: p.id }))
+        .flat_map(|p| {
+            p.models.iter().map(move |m| Available { id: format!("{}/{m}", p.id), provider: p.id.to_string() })
+        })
         .collect()
 }
 

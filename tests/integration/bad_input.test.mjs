@@ -126,3 +126,63 @@ test("health is public; CORS preflight is answered", async () => {
   assert.equal(pre.status, 204);
   assert.equal(pre.headers.get("access-control-allow-origin"), "*");
 });
+
+// A client's model id is bounded (256 bytes, no control characters) wherever it comes from, and
+// refused in the client's own error shape; nothing it sent grows a response header.
+const HUGE_MODEL = "openai/" + "m".repeat(100 * 1024);
+
+function assertBoundedHeaders(headers) {
+  for (const [name, value] of headers) assert.ok(value.length <= 1024, `header ${name} is ${value.length} bytes`);
+}
+
+test("a 100 KB model id is refused in each client's error shape", async () => {
+  const upstreamCalls = t.upstream.requests.length;
+  const cases = [
+    ["/v1/chat/completions", { model: HUGE_MODEL, messages: msg }, (j) => {
+      assert.deepEqual(Object.keys(j.error).sort(), ["code", "message", "param", "type"]);
+      assert.equal(j.error.param, "model");
+      assert.equal(j.error.code, "invalid_model");
+    }],
+    ["/v1/responses", { model: HUGE_MODEL, input: "x" }, (j) => {
+      assert.equal(j.error.param, "model");
+      assert.equal(j.error.code, "invalid_model");
+    }],
+    ["/v1/messages", { model: HUGE_MODEL, max_tokens: 5, messages: msg }, (j) => {
+      assert.equal(j.type, "error");
+      assert.equal(j.error.type, "invalid_request_error");
+    }],
+  ];
+  for (const [path, body, check] of cases) {
+    const r = await post(path, JSON.stringify(body));
+    assert.equal(r.status, 400, `${path}: ${JSON.stringify(r.json).slice(0, 300)}`);
+    check(r.json);
+    assert.ok(JSON.stringify(r.json).length < 1024, `${path}: the error does not repeat the model`);
+    assertBoundedHeaders(r.headers);
+  }
+  assert.equal(t.upstream.requests.length, upstreamCalls, "nothing reached the upstream");
+});
+
+test("an oversized or unprintable model in the Gemini URL is refused in Gemini's error shape", async () => {
+  const body = JSON.stringify({ contents: [{ role: "user", parts: [{ text: "x" }] }] });
+  // Cloudflare's edge refuses URLs over 16 KB itself; the local runtime passes 100 KB on to the worker.
+  for (const model of [HUGE_MODEL, "openai%2Fgpt-4o%0D%0Ax-injected:%201"]) {
+    const r = await post(`/v1beta/models/${model}:generateContent`, body, { "x-goog-api-key": t.key });
+    assert.equal(r.status, 400, JSON.stringify(r.json).slice(0, 300));
+    assert.deepEqual(Object.keys(r.json.error).sort(), ["code", "message", "status"]);
+    assert.equal(r.json.error.status, "INVALID_ARGUMENT");
+    assert.match(r.json.error.message, /at most 256 bytes/);
+    assert.equal(r.headers.get("x-injected"), null);
+    assertBoundedHeaders(r.headers);
+  }
+});
+
+test("the longest accepted model id gives bounded, valid response headers", async () => {
+  const model = "openai/" + "m".repeat(249);
+  const r = await post("/v1/chat/completions", JSON.stringify({ model, messages: msg }));
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  assert.equal(r.headers.get("x-omniroute-model"), "m".repeat(249));
+  assertBoundedHeaders(r.headers);
+  const wide = await post("/v1/chat/completions", JSON.stringify({ model: "openai/模型-ü", messages: msg }));
+  assert.equal(wide.status, 200, JSON.stringify(wide.json));
+  assert.equal(wide.headers.get("x-omniroute-model"), encodeURIComponent("模型-ü"));
+});

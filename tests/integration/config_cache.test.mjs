@@ -63,3 +63,94 @@ test("unknown keys are remembered briefly, so a flood of bad keys does not reach
   const after = await stats();
   assert.equal(after.key_d1_loads - before.key_d1_loads, 1);
 });
+
+// Stored configuration outlives the code that wrote it: a snapshot or row from another version of
+// the gateway (or a damaged one) must never become a client error. Each case gets a tenant of its
+// own, set up through the admin API; one wait lets their snapshots age out of the isolate's memory.
+const tenants = {};
+const tenantChat = (tenant) => fetch(`${t.gw.url}/${tenant}/v1/chat/completions`, {
+  method: "POST", headers: { authorization: `Bearer ${tenants[tenant]}`, "content-type": "application/json" },
+  body: JSON.stringify({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }),
+});
+
+test("stored configuration of another version: setup", async () => {
+  const db = await t.gw.mf.getD1Database("DB");
+  for (const tenant of ["garbled", "newer", "badrows"]) {
+    await db.prepare("INSERT INTO tenants (id, name, created_at) VALUES (?, ?, 0)").bind(tenant, tenant).run();
+    const q = `?tenant=${tenant}`;
+    const conn = await t.gw.admin("POST", `/api/providers${q}`, { provider: "openai", api_key: t.upstream.apiKey, base_url: t.upstream.url });
+    assert.equal(conn.status, 201, conn.text);
+    tenants[tenant] = await t.gw.createKey("k", q);
+  }
+  const kv = await t.gw.mf.getKVNamespace("CONFIG_CACHE");
+  await kv.put("cfg/v1/tenant/garbled", "{\"tenant\": \"garbled\", \"version\": ");
+  // Today's snapshot as a newer version would write it: unknown fields at every level.
+  const snap = JSON.parse(await kv.get("cfg/v1/tenant/newer"));
+  const extra = { added_by: "a newer version" };
+  Object.assign(snap, { new_top_level: extra });
+  Object.assign(snap.settings, { new_setting: extra, account_strategy: "a_newer_strategy" });
+  Object.assign(snap.connections[0], { new_connection_field: extra });
+  await kv.put("cfg/v1/tenant/newer", JSON.stringify(snap));
+  // D1 rows this version cannot read, next to good ones; and no snapshot in KV.
+  await db.prepare("INSERT INTO combos (tenant_id, name, data, updated_at) VALUES ('badrows', 'broken', '{not json', 0)").run();
+  await db.prepare("INSERT INTO combos (tenant_id, name, data, updated_at) VALUES ('badrows', 'newer', ?, 0)")
+    .bind(JSON.stringify({ name: "newer", targets: [{ model: "openai/gpt-4o" }], strategy: "a_newer_strategy" })).run();
+  await db.prepare("INSERT INTO combos (tenant_id, name, data, updated_at) VALUES ('badrows', 'good', ?, 0)")
+    .bind(JSON.stringify({ name: "good", targets: [{ model: "openai/gpt-4o-mini" }], future_field: 1 })).run();
+  await db.prepare("INSERT INTO settings (tenant_id, value, updated_at) VALUES ('badrows', ?, 0)")
+    .bind(JSON.stringify({ sticky_limit: 4, upstream_timeout_ms: "soon", new_setting: true })).run();
+  await kv.delete("cfg/v1/tenant/badrows");
+  await new Promise((r) => setTimeout(r, 10_500));
+});
+
+test("a snapshot in KV that does not decode is rebuilt from D1 and rewritten", async () => {
+  const before = await stats();
+  const r = await tenantChat("garbled");
+  assert.equal(r.status, 200, await r.text());
+  const after = await stats();
+  assert.equal(after.snapshot_kv_unreadable - before.snapshot_kv_unreadable, 1);
+  assert.equal(after.snapshot_d1_loads - before.snapshot_d1_loads, 1);
+  const rewritten = JSON.parse(await (await t.gw.mf.getKVNamespace("CONFIG_CACHE")).get("cfg/v1/tenant/garbled"));
+  assert.equal(rewritten.tenant, "garbled");
+});
+
+test("a snapshot with fields this version does not know is used as it is", async () => {
+  const before = await stats();
+  const r = await tenantChat("newer");
+  assert.equal(r.status, 200, await r.text());
+  const after = await stats();
+  assert.equal(after.snapshot_d1_loads - before.snapshot_d1_loads, 0, "no rebuild");
+  assert.equal(after.snapshot_kv_unreadable - before.snapshot_kv_unreadable, 0);
+});
+
+test("D1 rows that do not decode are skipped, not fatal, and the partial snapshot is not published", async () => {
+  const before = await stats();
+  const good = await fetch(`${t.gw.url}/badrows/v1/chat/completions`, {
+    method: "POST", headers: { authorization: `Bearer ${tenants.badrows}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "good", messages: [{ role: "user", content: "hi" }] }),
+  });
+  assert.equal(good.status, 200, await good.text());
+  const after = await stats();
+  // Two combo rows and one setting value.
+  assert.equal(after.stored_rows_skipped - before.stored_rows_skipped, 3);
+  assert.equal(await (await t.gw.mf.getKVNamespace("CONFIG_CACHE")).get("cfg/v1/tenant/badrows"), null);
+  const combos = await t.gw.admin("GET", "/api/combos?tenant=badrows");
+  assert.equal(combos.status, 200, combos.text);
+  assert.deepEqual(combos.json.data.map((c) => c.name), ["good"]);
+  const settings = await t.gw.admin("GET", "/api/settings?tenant=badrows");
+  assert.equal(settings.json.sticky_limit, 4);
+  assert.equal(settings.json.upstream_timeout_ms, 120000, "an unreadable value falls back to its default");
+});
+
+test("admin input stays strict: unknown keys are refused, naming the key", async () => {
+  const cases = [
+    ["PATCH", "/api/settings", { sticky_limit: 2, stiky_limit: 2 }, "stiky_limit"],
+    ["POST", "/api/combos", { name: "c", targets: [{ model: "openai/gpt-4o", wieght: 2 }] }, "targets[0].wieght"],
+    ["POST", "/api/provider-nodes", { id: "lab", format: "openai", base_url: "https://lab.example.com", extra: 1 }, "extra"],
+  ];
+  for (const [method, path, body, param] of cases) {
+    const r = await t.gw.admin(method, path, body);
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.error.param, param);
+  }
+});
