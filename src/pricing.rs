@@ -179,6 +179,36 @@ impl PricesInput {
     }
 }
 
+/// One row of a tenant's price list: the default table merged with its overrides.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PriceRow {
+    pub provider: String,
+    pub model: String,
+    #[serde(flatten)]
+    pub price: Price,
+    /// `default` (the built-in table) or `custom` (the tenant's own).
+    pub source: &'static str,
+}
+
+/// The default table with the tenant's overrides applied (and its extra models added), sorted by
+/// provider and model.
+pub fn merged(overrides: &[PriceOverride]) -> Vec<PriceRow> {
+    let mut rows: Vec<PriceRow> = defaults()
+        .filter(|(p, m, _)| !overrides.iter().any(|o| o.provider == *p && o.model == *m))
+        .map(|(p, m, price)| PriceRow { provider: p.to_string(), model: m.to_string(), price, source: "default" })
+        .collect();
+    rows.extend(overrides.iter().map(PriceOverride::row));
+    rows.sort_by(|a, b| (&a.provider, &a.model).cmp(&(&b.provider, &b.model)));
+    rows
+}
+
+impl PriceOverride {
+    /// As the price list shows it.
+    pub fn row(&self) -> PriceRow {
+        PriceRow { provider: self.provider.clone(), model: self.model.clone(), price: self.price, source: "custom" }
+    }
+}
+
 /// A provider the tenant can route to, as its id (`ds` → `deepseek`).
 pub fn provider_id(provider: &str, catalog: &Catalog) -> Result<String> {
     catalog.find(provider).map(|p| p.id.to_string()).ok_or_else(|| {
@@ -315,5 +345,23 @@ mod tests {
             let ok = check_amount(v).is_ok();
             proptest::prop_assert_eq!(ok, v.is_finite() && (0.0..=MAX_PRICE).contains(&v));
         }
+    }
+
+    #[test]
+    fn the_price_list_is_the_defaults_with_overrides_applied() {
+        let own = PriceOverride { provider: "openai".into(), model: "gpt-4o".into(), price: p(1.0, 2.0) };
+        let extra = PriceOverride { provider: "groq".into(), model: "new-model".into(), price: p(0.5, 0.5) };
+        let rows = merged(&[own.clone(), extra]);
+        assert_eq!(rows.len(), TABLE.len() + 1);
+        let find = |pr: &str, m: &str| rows.iter().find(|r| r.provider == pr && r.model == m).unwrap();
+        assert_eq!((find("openai", "gpt-4o").price, find("openai", "gpt-4o").source), (own.price, "custom"));
+        assert_eq!(find("groq", "new-model").source, "custom");
+        assert_eq!(find("openai", "gpt-4o-mini").source, "default");
+        assert!(rows.windows(2).all(|w| (&w[0].provider, &w[0].model) < (&w[1].provider, &w[1].model)));
+        let json = serde_json::to_value(find("openai", "gpt-4o-mini")).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"provider":"openai","model":"gpt-4o-mini","input":0.15,"output":0.6,"cached_input":0.075,"reasoning":null,"source":"default"})
+        );
     }
 }

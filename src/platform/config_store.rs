@@ -112,6 +112,7 @@ pub async fn rebuild_snapshot(env: &Env, tenant: &str) -> Result<TenantSnapshot>
         fallback_chains: repo::fallback_chains(&db, tenant).await?,
         nodes: repo::documents(&db, tenant, RoutingTable::Nodes).await?,
         custom_models: repo::custom_models(&db, tenant).await?,
+        prices: repo::prices(&db, tenant).await?,
         ..Default::default()
     };
     let json = serde_json::to_string(&snap).map_err(|e| GatewayError::internal(e.to_string()))?;

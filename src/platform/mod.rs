@@ -2,6 +2,7 @@
 //! Handlers here are thin: read the request, call the core, perform the I/O the core planned, render.
 
 mod admin; // /api/* — management API (admin secret)
+mod admin_usage; // /api/usage, /api/logs, /api/pricing — metering reads and the tenant's prices
 mod config_store; // isolate cache -> KV -> D1 for tenant snapshots and key lookups
 mod durable; // Durable Object classes (resilience state)
 mod entry; // #[event(fetch)] and the route table
@@ -10,6 +11,7 @@ mod http; // request/response helpers: JSON, errors, bounded body reads
 mod repo; // D1 queries
 mod resilience; // local view of cooldowns, synced with the ResilienceState object
 mod upstream_fetch; // outbound fetch with a first-byte timeout
+mod usage_store; // usage records → request log + hourly aggregates in D1, off the hot path; retention
 mod v1; // /v1/* — the client-facing API
 
 impl From<worker::Error> for crate::error::GatewayError {
