@@ -62,8 +62,53 @@ pub struct UrlParams {
     pub stream: Option<bool>,
 }
 
-/// Any generation endpoint: chat completions, messages, responses, generateContent.
+/// TEMP (metering, until the request pipeline emits full records): one minimal usage record per
+/// generation request by a known caller: who, which model answered, status and latency; no tokens.
 pub async fn generate(
+    req: &mut Request,
+    env: &Env,
+    ctx: &Context,
+    path_tenant: Option<&str>,
+    format: Format,
+    url: UrlParams,
+) -> Result<Response> {
+    let started = env::now_ms();
+    let result = generate_attempts(req, env, ctx, path_tenant, format, url).await;
+    if let Ok(caller) = authenticate(req, env, path_tenant).await {
+        let answered = |name: &str| result.as_ref().ok().and_then(|r| r.headers().get(name).ok().flatten());
+        let sane = |id: &String| {
+            (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        };
+        let rec = crate::metering::UsageRecord {
+            request_id: header(req, "x-request-id")
+                .filter(sane)
+                .or_else(|| env::new_id("req").ok())
+                .unwrap_or_default(),
+            tenant: caller.tenant,
+            endpoint: req.path(),
+            client_format: match format {
+                Format::OpenAiChat => "openai_chat",
+                Format::OpenAiResponses => "openai_responses",
+                Format::Anthropic => "anthropic",
+                Format::Gemini => "gemini",
+            }
+            .to_string(),
+            provider: answered("x-omniroute-provider").unwrap_or_default(),
+            upstream_model: answered("x-omniroute-model").unwrap_or_default(),
+            connection: answered("x-omniroute-connection").unwrap_or_default(),
+            status: result.as_ref().map_or_else(|e| e.status, |r| r.status_code()),
+            error_code: result.as_ref().err().and_then(|e| e.code.clone()),
+            latency_ms: (env::now_ms() - started).max(0) as u64,
+            at: started,
+            ..Default::default()
+        };
+        super::usage_store::record(env, ctx, rec);
+    }
+    result
+}
+
+/// Any generation endpoint: chat completions, messages, responses, generateContent.
+async fn generate_attempts(
     req: &mut Request,
     env: &Env,
     ctx: &Context,
