@@ -25,6 +25,13 @@ pub struct Settings {
     pub account_strategy: Strategy,
     /// Round-robin: requests a connection serves before the next one takes over.
     pub sticky_limit: u32,
+    /// Days the request log keeps a request (hourly usage aggregates are kept 400 days).
+    pub log_retention_days: u32,
+    /// Whether the request log keeps request and response bodies (redacted, capped). Off by default:
+    /// bodies are the users' conversations.
+    pub log_bodies: bool,
+    /// The most of each body the log keeps, in bytes.
+    pub log_body_max_bytes: u64,
 }
 
 impl Default for Settings {
@@ -36,6 +43,9 @@ impl Default for Settings {
             breaker_reset_ms: BreakerProfile::API_KEY.reset_ms as u64,
             account_strategy: Strategy::Priority,
             sticky_limit: 3,
+            log_retention_days: 30,
+            log_bodies: false,
+            log_body_max_bytes: 16 * 1024,
         }
     }
 }
@@ -45,6 +55,8 @@ impl Settings {
     pub const UPSTREAM_TIMEOUT_RANGE: (u64, u64) = (1_000, 600_000);
     pub const BREAKER_THRESHOLD_RANGE: (u64, u64) = (1, 1_000);
     pub const BREAKER_RESET_RANGE: (u64, u64) = (1_000, 3_600_000);
+    pub const LOG_RETENTION_DAYS_RANGE: (u64, u64) = (1, 365);
+    pub const LOG_BODY_MAX_BYTES_RANGE: (u64, u64) = (256, 1024 * 1024);
 
     /// The resilience tunables these settings select.
     pub fn profiles(&self) -> Profiles {
@@ -107,7 +119,9 @@ impl Settings {
         check("upstream_timeout_ms", self.upstream_timeout_ms, Self::UPSTREAM_TIMEOUT_RANGE)?;
         check("breaker_failure_threshold", self.breaker_failure_threshold.into(), Self::BREAKER_THRESHOLD_RANGE)?;
         check("breaker_reset_ms", self.breaker_reset_ms, Self::BREAKER_RESET_RANGE)?;
-        check("sticky_limit", self.sticky_limit.into(), (1, 1_000))
+        check("sticky_limit", self.sticky_limit.into(), (1, 1_000))?;
+        check("log_retention_days", self.log_retention_days.into(), Self::LOG_RETENTION_DAYS_RANGE)?;
+        check("log_body_max_bytes", self.log_body_max_bytes, Self::LOG_BODY_MAX_BYTES_RANGE)
     }
 }
 
@@ -130,6 +144,23 @@ mod tests {
         assert!(d.patched(&json!({"upstream_timeout_ms": 1})).is_err());
         assert!(d.patched(&json!({"max_request_bytes": "big"})).is_err());
         assert!(d.patched(&json!([1])).is_err());
+        for (patch, param) in [
+            (json!({"log_retention_days": 0}), "log_retention_days"),
+            (json!({"log_retention_days": 366}), "log_retention_days"),
+            (json!({"log_body_max_bytes": 255}), "log_body_max_bytes"),
+            (json!({"log_body_max_bytes": 1024 * 1024 + 1}), "log_body_max_bytes"),
+        ] {
+            assert_eq!(d.patched(&patch).unwrap_err().param.as_deref(), Some(param), "{patch}");
+        }
+        assert!(d.patched(&json!({"log_bodies": "yes"})).is_err());
+    }
+
+    #[test]
+    fn metering_settings_default_to_a_month_without_bodies() {
+        let d = Settings::default();
+        assert_eq!((d.log_retention_days, d.log_bodies, d.log_body_max_bytes), (30, false, 16 * 1024));
+        let s = d.patched(&json!({"log_retention_days": 365, "log_bodies": true, "log_body_max_bytes": 256})).unwrap();
+        assert_eq!((s.log_retention_days, s.log_bodies, s.log_body_max_bytes), (365, true, 256));
     }
 
     #[test]

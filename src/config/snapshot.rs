@@ -6,6 +6,7 @@
 //! gives `None` and the caller rebuilds it from D1.
 
 use super::Settings;
+use crate::pricing::{self, Price, PriceOverride};
 use crate::providers::{Catalog, ProviderNode};
 use crate::routing::alias::{Aliases, FallbackChains};
 use crate::routing::combo::Combo;
@@ -59,6 +60,9 @@ pub struct TenantSnapshot {
     /// Extra model ids per provider id.
     #[serde(default)]
     pub custom_models: BTreeMap<String, Vec<String>>,
+    /// The tenant's own prices, replacing the default table's rows (`PUT /api/pricing`).
+    #[serde(default)]
+    pub prices: Vec<PriceOverride>,
     /// The tenant's provider catalog, built once per snapshot (it lives as long as the snapshot).
     #[serde(skip)]
     pub(crate) catalog: OnceCell<Catalog>,
@@ -78,6 +82,14 @@ impl TenantSnapshot {
     /// Built-in providers (with custom model ids) and the tenant's provider nodes.
     pub fn catalog(&self) -> &Catalog {
         self.catalog.get_or_init(|| Catalog::new(&self.nodes, &self.custom_models))
+    }
+
+    /// What `model` costs at `provider` (an id or alias) for this tenant: its own price, else the
+    /// default table's. `openai-responses` shares OpenAI's rows, overrides included.
+    pub fn price(&self, provider: &str, model: &str) -> Option<Price> {
+        let id = self.catalog().find(provider).map_or(provider, |p| &*p.id);
+        let own = |id: &str| self.prices.iter().find(|o| o.provider == id && o.model == model).map(|o| o.price);
+        own(id).or_else(|| own(pricing::shared_rows(id))).or_else(|| pricing::price(id, model))
     }
 
     pub fn combo(&self, name: &str) -> Option<&Combo> {
@@ -243,5 +255,29 @@ mod tests {
         assert_eq!(ids, ["b", "a"]);
         assert_eq!(s.connected_providers(), ["openai", "groq"]);
         assert!(s.connections_for("deepseek").is_empty());
+    }
+
+    #[test]
+    fn a_tenant_price_replaces_the_default_and_survives_the_cache() {
+        let own = Price { input: 9.0, output: 9.5, cached_input: None, reasoning: Some(20.0) };
+        let s = TenantSnapshot {
+            prices: vec![
+                PriceOverride { provider: "openai".into(), model: "gpt-4o".into(), price: own },
+                PriceOverride { provider: "deepseek".into(), model: "my-model".into(), price: own },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(s.price("openai", "gpt-4o"), Some(own));
+        assert_eq!(s.price("oai", "gpt-4o"), Some(own), "aliases resolve");
+        assert_eq!(s.price("openai-responses", "gpt-4o"), Some(own), "responses share openai's rows");
+        assert_eq!(s.price("ds", "my-model"), Some(own), "unlisted models can be priced");
+        assert_eq!(s.price("openai", "gpt-4o-mini"), pricing::price("openai", "gpt-4o-mini"));
+        assert_eq!(s.price("groq", "gpt-4o"), None);
+        let back: TenantSnapshot = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(back.price("openai", "gpt-4o"), Some(own));
+        // Snapshots cached before prices existed still load.
+        let old: TenantSnapshot =
+            serde_json::from_str(r#"{"tenant":"t","version":1,"connections":[],"settings":{}}"#).unwrap();
+        assert!(old.prices.is_empty());
     }
 }

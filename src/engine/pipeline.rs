@@ -86,14 +86,16 @@ pub async fn run<U: Upstream, C: Credentials>(
             Answer { status: success.status, headers, relay: success.relay }
         }
         Err(e) => {
+            let rendered = format.render_error(&e).into_bytes();
             let tokens = TokenUsage { input: meter.input_estimate, estimated: true, ..TokenUsage::default() };
+            meter.capture(&rendered);
             meter.finish(Ending { status: e.status, error_code: Some(error_code(&e)), tokens });
             headers.push(("server-timing".into(), server_timing(elapsed(ports, inbound.arrived_at), 0)));
             headers.push(("content-type".into(), "application/json".into()));
             if let Some(secs) = e.retry_after_secs {
                 headers.push(("retry-after".into(), secs.to_string()));
             }
-            Answer { status: e.status, headers, relay: Relay::Whole(format.render_error(&e).into_bytes()) }
+            Answer { status: e.status, headers, relay: Relay::Whole(rendered) }
         }
     }
 }
@@ -118,6 +120,9 @@ async fn attempt_all<U: Upstream, C: Credentials>(
 ) -> Result<Success<U::Body>> {
     let body = body?;
     meter.input_estimate = (body.len() as u64).div_ceil(4);
+    if snapshot.settings.log_bodies {
+        meter.log_bodies(&body, snapshot.settings.log_body_max_bytes as usize);
+    }
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| GatewayError::invalid_request(format!("The request body is not valid JSON: {e}")))?;
     let client = ClientRequest::new(inbound.format, value, inbound.url_model.as_deref(), inbound.url_stream)?;
@@ -155,7 +160,7 @@ async fn attempt_all<U: Upstream, C: Credentials>(
             let call = plan::build(attempt, &client, &credential, &inbound.forward_headers, &seed, now / 1000)?;
             view.count_use(&call.connection_id);
             meter.update(|r| served_by(r, &call, tried as u32));
-            meter.set_price(snapshot_price(&call));
+            meter.set_price(snapshot.price(&call.provider, &call.model));
             let sent_at = elapsed(ports, inbound.arrived_at);
             let outcome = ports.upstream.send(&call, timeout_ms).await;
             let at = ports.clock.now_ms();
@@ -252,6 +257,7 @@ async fn relay<U: Upstream, C: Credentials>(
         let out = serde_json::to_vec(&call.client_format.response_from_ir(&ir, &call.encode))
             .map_err(|e| GatewayError::internal(e.to_string()))?;
         let mut m = take_meter(meter);
+        m.capture(&out);
         let tokens = match ir.usage {
             Some(u) => u.into(),
             None => TokenUsage {
@@ -358,10 +364,6 @@ fn served_by(r: &mut UsageRecord, call: &UpstreamCall, attempts: u32) {
     r.connection = call.connection_id.clone();
     r.upstream_model = call.model.clone();
     r.attempts = attempts;
-}
-
-fn snapshot_price(call: &UpstreamCall) -> Option<crate::pricing::Price> {
-    crate::pricing::price(&call.provider, &call.model)
 }
 
 /// The error's code for the log: its own, else its kind.

@@ -303,3 +303,32 @@ fn header_values_copied_from_elsewhere_are_bounded_and_printable() {
     assert_eq!(request_id(Some("bad id\n"), &[1, 2]), "req_0102");
     assert_eq!(request_id(Some(&"x".repeat(500)), &[1]), "req_01");
 }
+
+#[test]
+fn the_tenants_own_prices_cost_the_request() {
+    use crate::pricing::{Price, PriceOverride};
+    let mut w = World::new(vec![conn("a", "openai", 1)]);
+    let price = Price { input: 1_000_000.0, output: 0.0, cached_input: None, reasoning: None };
+    w.snapshot.prices.push(PriceOverride { provider: "openai".into(), model: "gpt-4o".into(), price });
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    w.chat("openai/gpt-4o", false);
+    assert_eq!(w.only_record().cost_usd, 9.0, "9 prompt tokens at $1 each");
+}
+
+#[test]
+fn bodies_are_logged_only_when_asked_and_never_with_credentials() {
+    let w = World::new(vec![conn("a", "openai", 1)]);
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    w.chat("openai/gpt-4o", false);
+    assert_eq!(w.only_record().request_body, None);
+
+    let mut w = World::new(vec![conn("a", "openai", 1)]);
+    w.snapshot.settings.log_bodies = true;
+    w.upstream.script("a", vec![Script::Chunks(vec![Ok(STREAM_HEAD), Ok(STREAM_TAIL)])]);
+    let secret = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789";
+    w.request(Format::OpenAiChat, json!({"model": "openai/gpt-4o", "stream": true, "messages": [{"role": "user", "content": format!("my key is {secret}")}]}));
+    let r = w.only_record();
+    let (req, resp) = (r.request_body.unwrap(), r.response_body.unwrap());
+    assert!(req.contains("my key is") && !req.contains(secret), "{req}");
+    assert!(resp.contains("Hel") && resp.contains("[DONE]"), "{resp}");
+}

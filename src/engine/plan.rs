@@ -106,7 +106,7 @@ impl Targets {
                         priority: i as i64,
                         cost: resolve(snapshot.aliases.resolve(m).unwrap_or(m), &connected, catalog)
                             .ok()
-                            .and_then(|r| pricing::price(&r.provider.id, &r.model))
+                            .and_then(|r| snapshot.price(&r.provider.id, &r.model))
                             .map(pricing::blended),
                         ..Candidate::default()
                     })

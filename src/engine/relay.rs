@@ -50,6 +50,7 @@ impl Watch {
 
     pub fn push(&mut self, bytes: &[u8]) {
         self.tap.push(bytes);
+        self.meter.capture(bytes);
     }
 
     /// The copy ended (`error`: it broke off). Records the request and says how the client's copy
@@ -101,13 +102,15 @@ impl StreamWriter {
 
     /// Upstream bytes → bytes for the client (possibly none yet).
     pub fn push(&mut self, bytes: Vec<u8>) -> Vec<u8> {
-        match &mut self.mode {
+        let out = match &mut self.mode {
             Mode::Translate(t) => t.push(&bytes),
             Mode::Same { tap, .. } => {
                 tap.push(&bytes);
                 bytes
             }
-        }
+        };
+        self.meter.capture(&out);
+        out
     }
 
     /// The upstream connection failed: the client's stream ends with its format's error event.
@@ -138,6 +141,7 @@ impl StreamWriter {
         };
         let code = (!observed.complete()).then_some("upstream_cut");
         let tokens = observed.tokens(self.meter.input_estimate);
+        self.meter.capture(&out);
         self.meter.finish(Ending { status: self.status, error_code: code, tokens });
         out
     }

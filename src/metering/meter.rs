@@ -3,6 +3,8 @@
 //! meter; if nobody does — the client went away and the stream was dropped — dropping it records
 //! the request anyway. Either way the sink gets exactly one record.
 
+use super::cost::cost_usd;
+use super::redact::capped_redacted;
 use super::{TokenUsage, UsageRecord};
 use crate::engine::ports::{Clock, UsageSink};
 use crate::pricing::Price;
@@ -16,6 +18,8 @@ pub struct Meter {
     price: Option<Price>,
     /// Estimated prompt tokens, used when the upstream reports no usage.
     pub input_estimate: u64,
+    /// With the opt-in `log_bodies` setting: the answer's bytes as the client got them, up to the cap.
+    capture: Option<(Vec<u8>, usize)>,
     done: bool,
 }
 
@@ -28,7 +32,22 @@ pub struct Ending<'a> {
 
 impl Meter {
     pub fn new(draft: UsageRecord, sink: Rc<dyn UsageSink>, clock: Rc<dyn Clock>) -> Meter {
-        Meter { record: draft, sink, clock, price: None, input_estimate: 0, done: false }
+        Meter { record: draft, sink, clock, price: None, input_estimate: 0, capture: None, done: false }
+    }
+
+    /// Keeps the request body and (as it passes) the answer, redacted and capped at `max_bytes`.
+    pub fn log_bodies(&mut self, request: &[u8], max_bytes: usize) {
+        self.record.request_body = Some(capped_redacted(&String::from_utf8_lossy(request), max_bytes));
+        self.capture = Some((Vec::new(), max_bytes));
+    }
+
+    /// The answer's bytes as they reach the client (a no-op unless bodies are logged).
+    pub fn capture(&mut self, bytes: &[u8]) {
+        if let Some((buf, max)) = &mut self.capture {
+            // Room past the cap so a credential cut at the edge is still recognised whole.
+            let room = (*max + 4096).saturating_sub(buf.len());
+            buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        }
     }
 
     pub fn record(&self) -> &UsageRecord {
@@ -56,6 +75,9 @@ impl Meter {
         r.tokens = end.tokens;
         r.cost_usd = cost_usd(&end.tokens, self.price);
         r.latency_ms = (self.clock.now_ms() - r.at).max(0) as u64;
+        if let Some((buf, max)) = self.capture.take() {
+            r.response_body = Some(capped_redacted(&String::from_utf8_lossy(&buf), max));
+        }
         self.sink.record(std::mem::take(r));
     }
 }
@@ -66,10 +88,4 @@ impl Drop for Meter {
         let tokens = TokenUsage { input: self.input_estimate, estimated: true, ..TokenUsage::default() };
         self.finish(Ending { status: 499, error_code: Some("client_closed"), tokens });
     }
-}
-
-/// USD for `tokens` at `price` (per 1M tokens); 0 without a price.
-fn cost_usd(tokens: &TokenUsage, price: Option<Price>) -> f64 {
-    let Some(p) = price else { return 0.0 };
-    (tokens.input as f64 * p.input + tokens.output as f64 * p.output) / 1_000_000.0
 }

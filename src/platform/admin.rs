@@ -5,7 +5,7 @@
 use super::http::{header, json_response, read_body};
 use super::repo::RoutingTable;
 use super::repo::{self, ApiKeyRow};
-use super::{config_store, env, resilience_view};
+use super::{admin_usage, config_store, env, resilience_view};
 use crate::config::input::{self, ConnectionPatch, NewApiKey, NewConnection};
 use crate::config::{valid_tenant_id, ConnectionRecord, KeyEntry, DEFAULT_TENANT};
 use crate::error::{ErrorKind, GatewayError, Result};
@@ -158,6 +158,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             delete_routing(env, &tenant, RoutingTable::CustomModels, provider).await
         }
         (Method::Get, ["stats"]) => Ok(json_response(200, &json!({"config_cache": config_store::stats()}))?),
+        (_, ["usage" | "logs" | "pricing", ..]) => admin_usage::handle(&mut req, env, &tenant, &segments).await,
         (
             _,
             ["providers" | "keys" | "settings" | "stats" | "cooldowns" | "health" | "combos" | "aliases"

@@ -151,6 +151,7 @@ async fn load_snapshot(env: &Env, tenant: &str) -> Result<TenantSnapshot> {
         fallback_chains: repo::fallback_chains(&db, tenant).await?,
         nodes: repo::documents(&db, tenant, RoutingTable::Nodes).await?,
         custom_models: repo::custom_models(&db, tenant).await?,
+        prices: repo::prices(&db, tenant).await?,
         ..Default::default()
     })
 }

@@ -6,16 +6,25 @@
 
 use super::http::{error_response, preflight, with_cors};
 use super::v1::UrlParams;
-use super::{admin, env, v1};
+use super::{admin, env, usage_store, v1};
 use crate::config::valid_tenant_id;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::gemini::endpoint::gemini_target;
 use crate::formats::Format;
-use worker::{event, Context, Env, Method, Request, Response};
+use worker::{event, Context, Env, Method, Request, Response, ScheduleContext, ScheduledEvent};
 
 #[event(start)]
 fn start() {
     console_error_panic_hook::set_once();
+}
+
+/// The hourly cron trigger (`wrangler.toml`): log retention.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    match usage_store::purge(&env, env::now_ms()).await {
+        Ok(p) => worker::console_log!("retention: {} log rows, {} hourly rows deleted", p.log_rows, p.hourly_rows),
+        Err(e) => worker::console_error!("retention purge failed: {}", e.message),
+    }
 }
 
 #[event(fetch)]

@@ -2,8 +2,9 @@
 //! Handlers here are thin: read the request, call the core, perform the I/O the core planned, render.
 
 mod admin; // /api/* — management API (admin secret)
-mod config_store;
-mod credentials; // the pipeline's Credentials port: decrypted provider keys, cached per isolate // isolate cache -> KV -> D1 for tenant snapshots and key lookups
+mod admin_usage; // /api/usage, /api/logs, /api/pricing — metering reads and the tenant's prices
+mod config_store; // isolate cache -> KV -> D1 for tenant snapshots and key lookups
+mod credentials; // the pipeline's Credentials port: decrypted provider keys, cached per isolate
 mod durable; // Durable Object classes: resilience_object (the shared cooldowns and breakers)
 mod entry; // #[event(fetch)] and the route table
 pub(crate) mod env; // binding names, secrets, clock and randomness
@@ -12,7 +13,7 @@ mod repo; // D1 queries
 mod resilience_view; // the isolate's local view of cooldowns and breakers, synced with the ResilienceState object
 mod upstream_fetch; // the pipeline's Upstream port: outbound fetch with a first-byte timeout
 mod usage_sink; // the pipeline's UsageSink, Clock and Random ports
-mod usage_store; // usage records: batched writes to the request log and hourly aggregates
+mod usage_store; // usage records → request log + hourly aggregates in D1, off the hot path; retention
 mod v1; // /v1/* — the client-facing API
 
 impl From<worker::Error> for crate::error::GatewayError {

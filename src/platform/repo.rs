@@ -7,13 +7,15 @@
 
 use crate::config::{ConnectionRecord, KeyEntry, Settings};
 use crate::error::{GatewayError, Result};
+use crate::metering::sql::SqlValue;
+use crate::pricing::{Price, PriceOverride};
 use crate::routing::alias::{Aliases, FallbackChains};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1Result, Env};
+use worker::{D1Database, D1PreparedStatement, D1Result, Env};
 
 pub fn db(env: &Env) -> Result<D1Database> {
     env.d1(super::env::DB).map_err(|e| GatewayError::internal(format!("D1 binding `DB` missing: {e}")))
@@ -387,4 +389,112 @@ pub async fn fallback_chains(db: &D1Database, tenant: &str) -> Result<FallbackCh
 
 pub async fn custom_models(db: &D1Database, tenant: &str) -> Result<BTreeMap<String, Vec<String>>> {
     Ok(keyed_documents(db, tenant, RoutingTable::CustomModels).await?.into_iter().collect())
+}
+
+// ---- metering: statements built by the core (`metering::*`), and the tenant's price overrides
+
+fn js(v: &SqlValue) -> JsValue {
+    match v {
+        SqlValue::Null => JsValue::NULL,
+        SqlValue::Int(i) => n(*i),
+        SqlValue::Real(f) => JsValue::from_f64(*f),
+        SqlValue::Text(t) => s(t),
+    }
+}
+
+/// A statement with its arguments bound, for `db.batch`.
+pub fn statement(db: &D1Database, sql: &str, args: &[SqlValue]) -> Result<D1PreparedStatement> {
+    let args: Vec<JsValue> = args.iter().map(js).collect();
+    db.prepare(sql).bind(&args).map_err(d1_err)
+}
+
+/// Runs statements in one round trip, atomically: `Err` if any fails (then none took effect).
+pub async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> Result<()> {
+    db.batch(statements).await.map_err(d1_err)?;
+    Ok(())
+}
+
+pub async fn rows<T: DeserializeOwned>(db: &D1Database, sql: &str, args: &[SqlValue]) -> Result<Vec<T>> {
+    statement(db, sql, args)?.all().await.map_err(d1_err)?.results::<T>().map_err(d1_err)
+}
+
+/// Rows changed by a statement.
+pub async fn changes(db: &D1Database, sql: &str, args: &[SqlValue]) -> Result<usize> {
+    let r = statement(db, sql, args)?.run().await.map_err(d1_err)?;
+    Ok(r.meta().map_err(d1_err)?.and_then(|m| m.changes).unwrap_or(0))
+}
+
+pub async fn tenant_ids(db: &D1Database) -> Result<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        id: String,
+    }
+    let rows: Vec<Row> = all(db, "SELECT id FROM tenants ORDER BY id", &[]).await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// Key id → name, for usage grouped by key (revoked keys included: their usage is still theirs).
+pub async fn key_names(db: &D1Database, tenant: &str) -> Result<std::collections::HashMap<String, String>> {
+    Ok(api_keys(db, tenant).await?.into_iter().map(|k| (k.id, k.name)).collect())
+}
+
+pub async fn prices(db: &D1Database, tenant: &str) -> Result<Vec<PriceOverride>> {
+    #[derive(Deserialize)]
+    struct Row {
+        provider: String,
+        model: String,
+        input: f64,
+        output: f64,
+        cached_input: Option<f64>,
+        reasoning: Option<f64>,
+    }
+    let rows: Vec<Row> = all(
+        db,
+        "SELECT provider, model, input, output, cached_input, reasoning FROM prices WHERE tenant_id = ?1 \
+         ORDER BY provider, model",
+        &[s(tenant)],
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PriceOverride {
+            provider: r.provider,
+            model: r.model,
+            price: Price { input: r.input, output: r.output, cached_input: r.cached_input, reasoning: r.reasoning },
+        })
+        .collect())
+}
+
+/// Creates or replaces the given overrides, all or none.
+pub async fn put_prices(db: &D1Database, tenant: &str, prices: &[PriceOverride], now: i64) -> Result<()> {
+    let opt_f = |v: Option<f64>| v.map_or(SqlValue::Null, SqlValue::Real);
+    let statements = prices
+        .iter()
+        .map(|o| {
+            statement(
+                db,
+                "INSERT INTO prices (tenant_id, provider, model, input, output, cached_input, reasoning, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (tenant_id, provider, model) DO UPDATE SET \
+                 input = excluded.input, output = excluded.output, cached_input = excluded.cached_input, \
+                 reasoning = excluded.reasoning, updated_at = excluded.updated_at",
+                &[
+                    SqlValue::text(tenant),
+                    SqlValue::text(&o.provider),
+                    SqlValue::text(&o.model),
+                    SqlValue::Real(o.price.input),
+                    SqlValue::Real(o.price.output),
+                    opt_f(o.price.cached_input),
+                    opt_f(o.price.reasoning),
+                    SqlValue::Int(now),
+                ],
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    batch(db, statements).await
+}
+
+/// Returns whether the override existed.
+pub async fn delete_price(db: &D1Database, tenant: &str, provider: &str, model: &str) -> Result<bool> {
+    let sql = "DELETE FROM prices WHERE tenant_id = ?1 AND provider = ?2 AND model = ?3";
+    Ok(changes(db, sql, &[SqlValue::text(tenant), SqlValue::text(provider), SqlValue::text(model)]).await? > 0)
 }

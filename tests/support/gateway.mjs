@@ -90,6 +90,11 @@ export async function startGateway({ bindings = {}, persistDir, assets = true } 
       if (r.status !== 201) throw new Error(`addConnection: ${r.status} ${r.text}`);
       return r.json;
     },
+    /** Fires the worker's scheduled (cron) handler as Cloudflare's trigger would, and waits for it. */
+    async scheduled(cron = "17 * * * *") {
+      const worker = await mf.getWorker();
+      return worker.scheduled({ cron, scheduledTime: new Date() });
+    },
     async dispose() { await mf.dispose(); },
   };
 }
