@@ -118,7 +118,8 @@ async function loadUsage() {
       ["Tokens out", num(t.tokens_out)], ["Cost", money(t.cost_usd)],
     ].map(([label, value]) => el("div", { className: "card" }, el("h3", {}, label), el("p", {}, value))));
     usageTable("#usage-by-provider", "Provider", (r) => r.group || "(none)", byProvider.data, LATENCY_COLUMNS);
-    usageTable("#usage-by-model", "Model", (r) => el("code", {}, r.group), byModel.data, LATENCY_COLUMNS);
+    // Requests refused before routing have no provider or model: their model group is "/".
+    usageTable("#usage-by-model", "Model", (r) => (r.group && r.group !== "/" ? el("code", {}, r.group) : "(none)"), byModel.data, LATENCY_COLUMNS);
     usageTable("#usage-by-key", "API key", (r) => r.key_name || el("code", {}, r.group || "(none)"), byKey.data, []);
     $("#usage-chart-title").textContent = `Requests and cost per ${bucket}`;
     $("#usage-chart").replaceChildren(...usageChart(byTime.data, from, to, bucket === "hour" ? HOUR : DAY));
@@ -252,7 +253,7 @@ function logRow(r) {
     el("td", {}, el("button", { className: "link", title: "Show every field", onclick: () => openLog(r.request_id) }, shortWhen(r.at))),
     el("td", {}, el("span", { className: failed(r) ? "status bad" : "status ok" }, r.status), r.error_code ? sub(r.error_code) : ""),
     el("td", {}, r.client_format, sub(r.endpoint)),
-    el("td", { className: "wrap" }, el("code", {}, r.requested_model), sub(served)),
+    el("td", { className: "wrap" }, el("code", {}, r.requested_model || "—"), sub(served)),
     el("td", { className: "num" }, r.attempts, r.continuations ? ` +${r.continuations} cont.` : ""),
     el("td", { className: "num", title: `cached ${num(t.cached)} · cache write ${num(t.cache_write)} · reasoning ${num(t.reasoning)}${t.estimated ? " · estimated" : ""}` },
       `${t.estimated ? "~" : ""}${num(t.input)} / ${num(t.output)}`),
@@ -261,6 +262,15 @@ function logRow(r) {
     el("td", {}, r.streamed ? "yes" : "no"),
   );
 }
+
+// The detail lists a record's fields in this order (any field not named here follows, as it comes).
+const RECORD_FIELDS = ["request_id", "at", "status", "error_code", "tenant", "key_id", "endpoint", "client_format", "requested_model",
+  "combo", "provider", "connection", "upstream_model", "attempts", "continuations", "streamed", "latency_ms", "ttfb_ms", "cost_usd", "tokens"];
+const TOKEN_FIELDS = ["input", "output", "cached", "cache_write", "reasoning", "estimated"];
+const inOrder = (order) => (obj) => {
+  const rank = (k) => (order.includes(k) ? order.indexOf(k) : order.length);
+  return Object.entries(obj).sort(([a], [b]) => rank(a) - rank(b));
+};
 
 function detailValue(name, v) {
   if (v === null || v === undefined || v === "") return el("span", { className: "muted" }, "—");
@@ -288,8 +298,8 @@ async function openLog(id) {
     const rec = await api("GET", `/api/logs/${encodeURIComponent(id)}`);
     if (!current()) return;
     // Every field the record carries, the token counts spelled out, bodies apart.
-    const fields = Object.entries(rec).filter(([k]) => !k.endsWith("_body")).flatMap(([k, v]) =>
-      (k === "tokens" && v && typeof v === "object" ? Object.entries(v).map(([t, n]) => [`tokens.${t}`, n]) : [[k, v]]));
+    const fields = inOrder(RECORD_FIELDS)(rec).filter(([k]) => !k.endsWith("_body")).flatMap(([k, v]) =>
+      (k === "tokens" && v && typeof v === "object" ? inOrder(TOKEN_FIELDS)(v).map(([t, n]) => [`tokens.${t}`, n]) : [[k, v]]));
     $("#log-fields").replaceChildren(...fields.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, detailValue(k, v))]));
     $("#log-request-body").textContent = rec.request_body ? pretty(rec.request_body) : "Not stored for this request.";
     $("#log-response-body").textContent = rec.response_body ? pretty(rec.response_body) : "Not stored for this request.";
