@@ -1,7 +1,7 @@
 // The dashboard: a thin client of the admin API (/api/*). The admin secret stays in this tab's
 // sessionStorage only. Everything shown is inserted as text, never as HTML.
 const $ = (sel) => document.querySelector(sel);
-const state = { secret: sessionStorage.getItem("oe-admin") || "", catalog: [] };
+const state = { secret: sessionStorage.getItem("oe-admin") || "", catalog: [], usageRange: "24h", prices: [], logsNext: null, keyNames: {} };
 
 function el(tag, props = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props);
@@ -23,11 +23,23 @@ async function api(method, path, body) {
 }
 
 const when = (ms) => (ms ? new Date(ms).toLocaleString() : "—");
+const num = (n) => (n ?? 0).toLocaleString();
+const dur = (ms) => (ms == null ? "—" : ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`);
+// Costs per request are often fractions of a cent: keep two significant digits below a cent.
+const money = (usd) => (!usd ? "$0" : usd < 0.01 ? `$${Number(usd.toPrecision(2))}` : `$${usd.toFixed(2)}`);
+
+// A newer load of the same view supersedes an older one still in flight (quick range or filter
+// changes): `ticket(name)` returns a check that stays true only for the latest load.
+const tickets = {};
+function ticket(name) {
+  const mine = (tickets[name] = (tickets[name] || 0) + 1);
+  return () => tickets[name] === mine;
+}
 
 function showTab(name) {
   document.querySelectorAll(".tab").forEach((s) => (s.hidden = s.id !== name));
   document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
-  ({ overview: loadOverview, providers: loadProviders, routing: loadRouting, keys: loadKeys, settings: loadSettings, connect: loadConnect })[name]?.().catch(() => {});
+  ({ overview: loadOverview, usage: loadUsageTab, logs: loadLogsTab, providers: loadProviders, routing: loadRouting, keys: loadKeys, settings: loadSettings, connect: loadConnect })[name]?.().catch(() => {});
 }
 
 function signOut(message = "") {
@@ -36,6 +48,7 @@ function signOut(message = "") {
   $("#login").hidden = false;
   $("#tabs").hidden = $("#session").hidden = true;
   document.querySelectorAll(".tab").forEach((s) => (s.hidden = true));
+  $("#log-detail").close();
   $("#login-error").textContent = message;
 }
 
@@ -48,6 +61,7 @@ async function signIn(secret) {
     return;
   }
   sessionStorage.setItem("oe-admin", secret);
+  $("#provider-ids").replaceChildren(...state.catalog.map((p) => el("option", { value: p.id }, p.name)));
   $("#login").hidden = true;
   $("#tabs").hidden = $("#session").hidden = false;
   showTab("overview");
@@ -71,6 +85,229 @@ async function loadOverview() {
     el("td", {}, el("button", { className: "small", onclick: () => api("DELETE", `/api/cooldowns?scope=${encodeURIComponent(c.scope)}`).then(loadOverview) }, "Reset")),
   )) : [el("tr", {}, el("td", { colSpan: 4, className: "muted" }, "None — every connection is available."))]));
   $("#stats").textContent = JSON.stringify(stats.config_cache, null, 2);
+}
+
+const HOUR = 3600e3, DAY = 24 * HOUR;
+const RANGES = { "24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY };
+const USAGE_COLUMNS = [
+  ["Requests", (r) => num(r.requests)], ["Errors", (r) => num(r.errors)],
+  ["Tokens in", (r) => num(r.tokens_in)], ["Cached", (r) => num(r.tokens_cached)],
+  ["Tokens out", (r) => num(r.tokens_out)], ["Reasoning", (r) => num(r.tokens_reasoning)], ["Cost", (r) => money(r.cost_usd)],
+];
+const LATENCY_COLUMNS = ["p50", "p95", "p99"].map((p) => [p, (r) => dur(r.latency_ms?.[p])]);
+
+function loadUsageTab() {
+  return Promise.all([loadUsage(), loadPricing()]);
+}
+
+async function loadUsage() {
+  const current = ticket("usage");
+  const span = RANGES[state.usageRange];
+  const to = Date.now(), from = to - span;
+  // A day of daily bars is one or two bars: the 24 h view charts hours instead.
+  const bucket = span <= DAY ? "hour" : "day";
+  const usage = (group_by) => api("GET", `/api/usage?${new URLSearchParams({ from, to, group_by })}`);
+  try {
+    const [byProvider, byModel, byKey, byTime] = await Promise.all(["provider", "model", "key", bucket].map(usage));
+    if (!current()) return;
+    $("#usage-error").textContent = "";
+    const t = byProvider.totals;
+    const errorShare = t.requests ? ` (${((100 * t.errors) / t.requests).toFixed(1)} %)` : "";
+    $("#usage-totals").replaceChildren(...[
+      ["Requests", num(t.requests)], ["Errors", num(t.errors) + errorShare], ["Tokens in", num(t.tokens_in)],
+      ["Tokens out", num(t.tokens_out)], ["Cost", money(t.cost_usd)],
+    ].map(([label, value]) => el("div", { className: "card" }, el("h3", {}, label), el("p", {}, value))));
+    usageTable("#usage-by-provider", "Provider", (r) => r.group || "(none)", byProvider.data, LATENCY_COLUMNS);
+    // Requests refused before routing have no provider or model: their model group is "/".
+    usageTable("#usage-by-model", "Model", (r) => (r.group && r.group !== "/" ? el("code", {}, r.group) : "(none)"), byModel.data, LATENCY_COLUMNS);
+    usageTable("#usage-by-key", "API key", (r) => r.key_name || el("code", {}, r.group || "(none)"), byKey.data, []);
+    $("#usage-chart-title").textContent = `Requests and cost per ${bucket}`;
+    $("#usage-chart").replaceChildren(...usageChart(byTime.data, from, to, bucket === "hour" ? HOUR : DAY));
+  } catch (e) {
+    if (current()) $("#usage-error").textContent = e.message;
+  }
+}
+
+function usageTable(selector, title, groupCell, rows, extraColumns) {
+  const columns = [...USAGE_COLUMNS, ...extraColumns];
+  const sorted = [...rows].sort((a, b) => b.requests - a.requests || b.cost_usd - a.cost_usd);
+  $(selector).replaceChildren(
+    el("thead", {}, el("tr", {}, el("th", {}, title), ...columns.map(([name]) => el("th", { className: "num" }, name)))),
+    el("tbody", {}, ...(sorted.length ? sorted.map((r) => el("tr", {}, el("td", {}, groupCell(r)),
+      ...columns.map(([, cell]) => el("td", { className: "num" }, cell(r))),
+    )) : emptyRow(columns.length + 1, "No requests in this range."))),
+  );
+}
+
+/** Two rows of bars (requests with their errors, and cost) over every bucket of the range, empty ones included. */
+function usageChart(rows, from, to, step) {
+  const byStart = new Map(rows.map((r) => [Number(r.group), r]));
+  const starts = new Set(byStart.keys());
+  for (let t = Math.floor(from / step) * step; t <= to; t += step) starts.add(t);
+  const buckets = [...starts].sort((a, b) => a - b).map((start) => ({ start, ...(byStart.get(start) ?? { requests: 0, errors: 0, cost_usd: 0 }) }));
+  // Daily buckets start at midnight UTC; hourly ones read better in local time.
+  const label = (ms) => (step === DAY
+    ? new Date(ms).toLocaleDateString([], { timeZone: "UTC", month: "short", day: "numeric" })
+    : new Date(ms).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }));
+  const bars = (name, value, format, part) => {
+    const max = Math.max(0, ...buckets.map(value));
+    return el("div", { className: "chart-row" },
+      el("div", { className: "chart-label" }, name, el("span", { className: "muted" }, `max ${format(max)}`)),
+      el("div", { className: "bars" }, ...buckets.map((b) => {
+        const bar = el("div", { className: "bar", title: `${label(b.start)}: ${format(value(b))}${part ? part.title(b) : ""}` });
+        bar.style.height = max ? `${(100 * value(b)) / max}%` : "0";
+        if (part && value(b)) {
+          const inner = el("div", { className: "bar-part" });
+          inner.style.height = `${(100 * part.value(b)) / value(b)}%`;
+          bar.append(inner);
+        }
+        return bar;
+      })));
+  };
+  return [
+    bars("Requests", (b) => b.requests, num, { value: (b) => b.errors, title: (b) => ` (${num(b.errors)} errors)` }),
+    bars("Cost", (b) => b.cost_usd, money),
+    el("div", { className: "chart-axis muted" }, el("span", {}, label(buckets[0].start)), el("span", {}, label(buckets.at(-1).start))),
+  ];
+}
+
+async function loadPricing() {
+  try {
+    state.prices = (await api("GET", "/api/pricing")).data;
+    $("#pricing-error").textContent = "";
+    renderPrices();
+  } catch (e) { $("#pricing-error").textContent = e.message; }
+}
+
+function renderPrices() {
+  const filter = $("#price-filter").value.trim().toLowerCase();
+  const shown = state.prices
+    .filter((p) => !filter || `${p.provider}/${p.model}`.toLowerCase().includes(filter))
+    .sort((a, b) => a.provider.localeCompare(b.provider) || a.model.localeCompare(b.model));
+  const price = (v, fallback) => (v == null ? el("span", { className: "muted" }, `= ${fallback}`) : String(v));
+  $("#prices").replaceChildren(...(shown.length ? shown.map((p) => el("tr", {},
+    el("td", {}, p.provider), el("td", {}, el("code", {}, p.model)),
+    el("td", { className: "num" }, price(p.input)), el("td", { className: "num" }, price(p.cached_input, "input")),
+    el("td", { className: "num" }, price(p.output)), el("td", { className: "num" }, price(p.reasoning, "output")),
+    el("td", {}, p.source === "custom" ? el("strong", {}, "custom") : p.source),
+    el("td", {}, el("button", { className: "small", onclick: () => editPrice(p) }, "Edit"), " ",
+      p.source === "custom" ? el("button", {
+        className: "danger", title: "Remove the custom price; the built-in one applies again, if there is one",
+        onclick: () => api("DELETE", `/api/pricing?${new URLSearchParams({ provider: p.provider, model: p.model })}`)
+          .then(loadPricing).catch((e) => ($("#pricing-error").textContent = e.message)),
+      }, "Reset") : ""),
+  )) : emptyRow(8, filter ? "No price matches." : "No prices.")));
+}
+
+function editPrice(p) {
+  const form = $("#price-form");
+  for (const name of ["provider", "model", "input", "cached_input", "output", "reasoning"]) form.elements[name].value = p[name] ?? "";
+  form.elements.input.focus();
+}
+
+// --- Request log
+
+async function loadLogsTab() {
+  const keys = await api("GET", "/api/keys").then((r) => r.data).catch(() => []);
+  state.keyNames = Object.fromEntries(keys.map((k) => [k.id, k.name]));
+  const select = $("#log-filters select[name=key]");
+  const chosen = select.value;
+  select.replaceChildren(el("option", { value: "" }, "any"), ...keys.map((k) => el("option", { value: k.id }, k.name)));
+  select.value = state.keyNames[chosen] ? chosen : "";
+  await loadLogs(false);
+}
+
+function logQuery(cursor) {
+  const f = Object.fromEntries(new FormData($("#log-filters")));
+  const params = new URLSearchParams({ limit: 50 });
+  for (const name of ["status", "provider", "model", "key"]) if (f[name].trim()) params.set(name, f[name].trim());
+  for (const name of ["from", "to"]) if (f[name]) params.set(name, new Date(f[name]).getTime());
+  if (cursor) params.set("cursor", cursor);
+  return `/api/logs?${params}`;
+}
+
+async function loadLogs(more) {
+  const current = ticket("logs");
+  try {
+    const page = await api("GET", logQuery(more ? state.logsNext : null));
+    if (!current()) return;
+    $("#logs-error").textContent = "";
+    state.logsNext = page.next;
+    const rows = page.data.map(logRow);
+    if (more) $("#log-rows").append(...rows);
+    else $("#log-rows").replaceChildren(...(rows.length ? rows : emptyRow(9, "No request matches.")));
+    $("#logs-more").hidden = !page.next;
+  } catch (e) {
+    if (current()) $("#logs-error").textContent = e.message;
+  }
+}
+
+const failed = (r) => r.status >= 400 || !!r.error_code;
+const shortWhen = (ms) => new Date(ms).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const sub = (text) => el("div", { className: "sub muted" }, text);
+
+function logRow(r) {
+  const t = r.tokens ?? {};
+  const served = r.provider ? `→ ${r.provider}/${r.upstream_model || "?"}${r.combo ? ` (combo ${r.combo})` : ""}` : "→ not sent upstream";
+  return el("tr", {},
+    el("td", {}, el("button", { className: "link", title: "Show every field", onclick: () => openLog(r.request_id) }, shortWhen(r.at))),
+    el("td", {}, el("span", { className: failed(r) ? "status bad" : "status ok" }, r.status), r.error_code ? sub(r.error_code) : ""),
+    el("td", {}, r.client_format, sub(r.endpoint)),
+    el("td", { className: "wrap" }, el("code", {}, r.requested_model || "—"), sub(served)),
+    el("td", { className: "num" }, r.attempts, r.continuations ? ` +${r.continuations} cont.` : ""),
+    el("td", { className: "num", title: `cached ${num(t.cached)} · cache write ${num(t.cache_write)} · reasoning ${num(t.reasoning)}${t.estimated ? " · estimated" : ""}` },
+      `${t.estimated ? "~" : ""}${num(t.input)} / ${num(t.output)}`),
+    el("td", { className: "num" }, money(r.cost_usd)),
+    el("td", { className: "num", title: r.ttfb_ms == null ? "" : `first byte after ${dur(r.ttfb_ms)}` }, dur(r.latency_ms)),
+    el("td", {}, r.streamed ? "yes" : "no"),
+  );
+}
+
+// The detail lists a record's fields in this order (any field not named here follows, as it comes).
+const RECORD_FIELDS = ["request_id", "at", "status", "error_code", "tenant", "key_id", "endpoint", "client_format", "requested_model",
+  "combo", "provider", "connection", "upstream_model", "attempts", "continuations", "streamed", "latency_ms", "ttfb_ms", "cost_usd", "tokens"];
+const TOKEN_FIELDS = ["input", "output", "cached", "cache_write", "reasoning", "estimated"];
+const inOrder = (order) => (obj) => {
+  const rank = (k) => (order.includes(k) ? order.indexOf(k) : order.length);
+  return Object.entries(obj).sort(([a], [b]) => rank(a) - rank(b));
+};
+
+function detailValue(name, v) {
+  if (v === null || v === undefined || v === "") return el("span", { className: "muted" }, "—");
+  if (name === "at") return `${when(v)} (${v})`;
+  if (name === "cost_usd") return `${money(v)} (${v})`;
+  if (name.endsWith("_ms")) return dur(v);
+  if (name === "key_id" && state.keyNames[v]) return `${v} (${state.keyNames[v]})`;
+  if (typeof v === "boolean") return v ? "yes" : "no";
+  return typeof v === "object" ? JSON.stringify(v) : String(v);
+}
+
+// Bodies are stored capped, so a cut JSON body does not parse: it is then shown as stored.
+function pretty(text) {
+  try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text; }
+}
+
+async function openLog(id) {
+  const current = ticket("log-detail");
+  $("#log-detail-id").textContent = id;
+  $("#log-detail-error").textContent = "";
+  $("#log-fields").replaceChildren();
+  for (const body of ["#log-request-body", "#log-response-body"]) $(body).textContent = "…";
+  $("#log-detail").showModal();
+  try {
+    const rec = await api("GET", `/api/logs/${encodeURIComponent(id)}`);
+    if (!current()) return;
+    // Every field the record carries, the token counts spelled out, bodies apart.
+    const fields = inOrder(RECORD_FIELDS)(rec).filter(([k]) => !k.endsWith("_body")).flatMap(([k, v]) =>
+      (k === "tokens" && v && typeof v === "object" ? inOrder(TOKEN_FIELDS)(v).map(([t, n]) => [`tokens.${t}`, n]) : [[k, v]]));
+    $("#log-fields").replaceChildren(...fields.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, detailValue(k, v))]));
+    $("#log-request-body").textContent = rec.request_body ? pretty(rec.request_body) : "Not stored for this request.";
+    $("#log-response-body").textContent = rec.response_body ? pretty(rec.response_body) : "Not stored for this request.";
+  } catch (e) {
+    if (!current()) return;
+    $("#log-detail-error").textContent = e.message;
+    for (const body of ["#log-request-body", "#log-response-body"]) $(body).textContent = "";
+  }
 }
 
 async function loadProviders() {
@@ -155,6 +392,25 @@ $("#login-form").addEventListener("submit", (e) => { e.preventDefault(); signIn(
 $("#logout").addEventListener("click", () => signOut());
 $("#tenant").addEventListener("change", () => showTab(document.querySelector("#tabs .active").dataset.tab));
 document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
+$("#usage-range").addEventListener("click", (e) => {
+  const range = e.target.dataset?.range;
+  if (!range) return;
+  state.usageRange = range;
+  document.querySelectorAll("#usage-range button").forEach((b) => b.classList.toggle("active", b === e.target));
+  loadUsage();
+});
+$("#price-filter").addEventListener("input", renderPrices);
+$("#price-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  $("#pricing-error").textContent = "";
+  const price = formValues(e.target);
+  price.provider = price.provider.trim();
+  price.model = price.model.trim();
+  try { await api("PUT", "/api/pricing", { prices: [price] }); e.target.reset(); await loadPricing(); }
+  catch (err) { $("#pricing-error").textContent = err.message; }
+});
+$("#log-filters").addEventListener("submit", (e) => { e.preventDefault(); loadLogs(false); });
+$("#logs-more").addEventListener("click", () => loadLogs(true));
 $("#reset-cooldowns").addEventListener("click", () => api("DELETE", "/api/cooldowns").then(loadOverview));
 
 $("#add-connection").addEventListener("submit", async (e) => {

@@ -22,8 +22,28 @@ test("the dashboard page and its assets are served at the root", async () => {
 
 test("the dashboard's own calls are the admin API, which stays closed without the secret", async () => {
   const js = await (await fetch(`${gw.url}/app.js`)).text();
-  for (const route of ["/api/providers", "/api/keys", "/api/settings", "/api/cooldowns", "/api/stats", "/api/health", "/api/combos", "/api/aliases", "/api/fallback-chains", "/api/provider-nodes"]) {
+  for (const route of ["/api/providers", "/api/keys", "/api/settings", "/api/cooldowns", "/api/stats", "/api/health", "/api/combos", "/api/aliases", "/api/fallback-chains", "/api/provider-nodes",
+    "/api/usage", "/api/logs", "/api/pricing"]) {
     assert.ok(js.includes(route), route);
     assert.equal((await fetch(`${gw.url}${route}`)).status, 401, route);
+  }
+  // A request's detail and the pricing writes are closed too, whatever the method.
+  for (const [method, route] of [["GET", "/api/logs/some-request-id"], ["PUT", "/api/pricing"], ["DELETE", "/api/pricing?provider=openai&model=gpt-4o"]]) {
+    assert.equal((await fetch(`${gw.url}${route}`, { method })).status, 401, `${method} ${route}`);
+  }
+});
+
+test("the dashboard inserts data as text and finds every element it uses on the page", async () => {
+  const [html, js] = await Promise.all(["/", "/app.js"].map(async (p) => (await fetch(`${gw.url}${p}`)).text()));
+  // Request logs carry client-controlled text (models, bodies): nothing may be parsed as HTML.
+  assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|createContextualFragment/);
+  const ids = new Set([...html.matchAll(/\bid="([\w-]+)"/g)].map((m) => m[1]));
+  const used = new Set([...js.matchAll(/\$\(["'`]#([\w-]+)/g)].map((m) => m[1]));
+  assert.ok(used.has("usage-totals") && used.has("log-rows") && used.has("prices"), "the scan sees the new tabs");
+  for (const id of used) assert.ok(ids.has(id), `#${id} is used by app.js but missing from the page`);
+  // Each tab button shows a section of the same id, and app.js has a loader keyed by it.
+  for (const [, tab] of html.matchAll(/data-tab="([\w-]+)"/g)) {
+    assert.ok(ids.has(tab), `section #${tab}`);
+    assert.match(js, new RegExp(`\\b${tab}: load\\w+`), `loader for ${tab}`);
   }
 });
