@@ -22,6 +22,9 @@ pub struct Settings {
     pub account_strategy: Strategy,
     /// Round-robin: requests a connection serves before the next one takes over.
     pub sticky_limit: u32,
+    /// Streams that die after their first byte continue from the next attempt, for every model
+    /// (a combo can also opt in alone with `continue_streams`).
+    pub stream_continuation: bool,
 }
 
 impl Default for Settings {
@@ -33,6 +36,7 @@ impl Default for Settings {
             breaker_reset_ms: BreakerProfile::API_KEY.reset_ms as u64,
             account_strategy: Strategy::Priority,
             sticky_limit: 3,
+            stream_continuation: false,
         }
     }
 }
@@ -100,6 +104,8 @@ mod tests {
         assert!(d.patched(&json!({"upstream_timeout_ms": 1})).is_err());
         assert!(d.patched(&json!({"max_request_bytes": "big"})).is_err());
         assert!(d.patched(&json!([1])).is_err());
+        assert!(d.patched(&json!({"stream_continuation": "on"})).is_err());
+        assert!(d.patched(&json!({"stream_continuation": true})).unwrap().stream_continuation);
     }
 
     #[test]

@@ -61,7 +61,7 @@ impl World {
             ..Inbound::default()
         };
         let answer = block_on(run(&ports, &self.snapshot, inbound, Ok(body.to_string().into_bytes())));
-        let text = block_on(drain(answer.relay));
+        let text = block_on(drain(answer.relay, &self.upstream));
         (answer.status, answer.headers, text)
     }
 
@@ -80,7 +80,7 @@ impl World {
 }
 
 /// What the platform does with a relay plan, minus the I/O.
-async fn drain(relay: Relay<Body>) -> String {
+async fn drain(relay: Relay<Body>, upstream: &ScriptedUpstream) -> String {
     let mut out = Vec::new();
     match relay {
         Relay::Whole(b) => out = b,
@@ -105,16 +105,19 @@ async fn drain(relay: Relay<Body>) -> String {
         Relay::Stream { first, mut body, mut writer } => {
             out.extend(writer.push(first));
             loop {
-                match body.next_chunk().await {
-                    Some(Ok(c)) => out.extend(writer.push(c)),
-                    Some(Err(e)) => {
-                        out.extend(writer.fail(&e.message));
-                        break;
+                let failure = match body.next_chunk().await {
+                    Some(Ok(c)) => {
+                        out.extend(writer.push(c));
+                        continue;
                     }
-                    None => {
-                        out.extend(writer.end());
-                        break;
-                    }
+                    Some(Err(e)) => Some(e.message),
+                    None => None,
+                };
+                let (more, next) = writer.ended(upstream, failure.as_deref()).await;
+                out.extend(more);
+                match next {
+                    Some(next) => body = next,
+                    None => break,
                 }
             }
         }
