@@ -105,8 +105,14 @@ impl Plan {
         while let Some(c) = self.candidates.pop_front() {
             let request = request_after(&self.request, partial, c.provider.format == Format::Anthropic);
             let attempt = Attempt { provider: c.provider, model: &c.model, connection: &c.connection };
-            let built =
-                plan::build_from_ir(&attempt, &request, self.client, &c.credential, &self.ctx.id_seed, self.ctx.created);
+            let built = plan::build_from_ir(
+                &attempt,
+                &request,
+                self.client,
+                &c.credential,
+                &self.ctx.id_seed,
+                self.ctx.created,
+            );
             let Ok(call) = built else { continue };
             meter.update(|r| r.attempts += 1);
             match upstream.send(&call, self.timeout_ms).await {

@@ -173,7 +173,8 @@ async fn attempt_all<U: Upstream, C: Credentials>(
                                     .iter()
                                     .filter(|a| !skipped_targets.contains(&(a.provider.id, a.model)))
                                     .take(budget - tried);
-                                relay = continuable(relay, ports.credentials, rest, &client, &seed, now, timeout_ms).await;
+                                relay =
+                                    continuable(relay, ports.credentials, rest, &client, &seed, now, timeout_ms).await;
                             }
                             view.report(Event::Success {
                                 provider: call.provider.to_string(),

@@ -258,7 +258,8 @@ pub fn build(
         return build_from_ir(attempt, &client_ir(req)?, req.format, credential, id_seed, now_secs);
     }
     let body = passthrough::with_model(req.format, &req.body, model);
-    let ctx = EncodeCtx { model: req.model.clone(), id_seed: id_seed.to_string(), created: now_secs, include_usage: false };
+    let ctx =
+        EncodeCtx { model: req.model.clone(), id_seed: id_seed.to_string(), created: now_secs, include_usage: false };
     call(attempt, forward, &body, credential, req.format, req.stream, ctx)
 }
 

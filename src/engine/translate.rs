@@ -126,7 +126,6 @@ impl StreamTranslator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sse::SseParser;
     use proptest::prelude::*;
 
     fn ctx() -> EncodeCtx {
@@ -143,22 +142,8 @@ mod tests {
     );
 
     fn client_text(out: &[u8]) -> (String, usize, bool) {
-        let mut p = SseParser::new();
-        let mut events = p.feed(out);
-        events.extend(p.finish());
-        let mut text = String::new();
-        let mut done = 0;
-        let mut error = false;
-        for e in events {
-            if e.data == "[DONE]" {
-                done += 1;
-                continue;
-            }
-            let v: serde_json::Value = serde_json::from_str(&e.data).unwrap();
-            error |= v.get("error").is_some();
-            text.push_str(v.pointer("/choices/0/delta/content").and_then(|c| c.as_str()).unwrap_or_default());
-        }
-        (text, done, error)
+        let v = crate::engine::scripted::chat_view(out);
+        (v.text, v.done, v.error)
     }
 
     proptest! {

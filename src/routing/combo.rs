@@ -237,7 +237,11 @@ mod tests {
         assert!(serde_json::from_str::<Combo>(r#"{"name":"c","targets":[],"extra":1}"#).is_err());
         assert!(serde_json::from_str::<Combo>(r#"{"name":"c","targets":[{"model":"m","wieght":2}]}"#).is_err());
         assert!(serde_json::from_str::<Combo>(r#"{"name":"c","targets":[],"config":{"maxRetries":2}}"#).is_err());
-        let typed = |v: &str| serde_json::from_str::<Combo>(&format!(r#"{{"name":"c","targets":[],"config":{{"continue_streams":{v}}}}}"#));
+        let typed = |v: &str| {
+            serde_json::from_str::<Combo>(&format!(
+                r#"{{"name":"c","targets":[],"config":{{"continue_streams":{v}}}}}"#
+            ))
+        };
         assert!(typed("\"yes\"").is_err() && typed("1").is_err());
         assert!(typed("true").unwrap().config.continue_streams);
     }
