@@ -32,6 +32,9 @@ pub struct Settings {
     pub log_bodies: bool,
     /// The most of each body the log keeps, in bytes.
     pub log_body_max_bytes: u64,
+    /// Streams that die after their first byte continue from the next attempt, for every model
+    /// (a combo can also opt in alone with `continue_streams`).
+    pub stream_continuation: bool,
 }
 
 impl Default for Settings {
@@ -46,6 +49,7 @@ impl Default for Settings {
             log_retention_days: 30,
             log_bodies: false,
             log_body_max_bytes: 16 * 1024,
+            stream_continuation: false,
         }
     }
 }
@@ -144,6 +148,8 @@ mod tests {
         assert!(d.patched(&json!({"upstream_timeout_ms": 1})).is_err());
         assert!(d.patched(&json!({"max_request_bytes": "big"})).is_err());
         assert!(d.patched(&json!([1])).is_err());
+        assert!(d.patched(&json!({"stream_continuation": "on"})).is_err());
+        assert!(d.patched(&json!({"stream_continuation": true})).unwrap().stream_continuation);
         for (patch, param) in [
             (json!({"log_retention_days": 0}), "log_retention_days"),
             (json!({"log_retention_days": 366}), "log_retention_days"),

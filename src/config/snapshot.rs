@@ -222,11 +222,11 @@ mod tests {
     proptest::proptest! {
         /// Any field may be missing except what identifies the snapshot and its connections.
         #[test]
-        fn only_identity_and_connections_are_required(keep in proptest::collection::vec(proptest::bool::ANY, 9)) {
+        fn only_identity_and_connections_are_required(keep in proptest::collection::vec(proptest::bool::ANY, 16)) {
             let today = stored_today();
             let mut v = today.clone();
             let keys: Vec<String> = today.as_object().unwrap().keys().cloned().collect();
-            proptest::prop_assert_eq!(keys.len(), keep.len());
+            proptest::prop_assert!(keys.len() <= keep.len(), "every stored field is covered");
             for (key, keep) in keys.iter().zip(&keep) {
                 if !keep {
                     v.as_object_mut().unwrap().remove(key);

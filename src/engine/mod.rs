@@ -1,8 +1,10 @@
 //! The request's decisions, with no I/O of their own: [`pipeline::run`] takes a request from
 //! authentication to its relay plan over [`ports`] the platform implements; [`plan`] turns a model
-//! name into targets, attempts and the upstream call; [`relay`] carries an answer to its end;
+//! name into targets, attempts and the upstream call; [`relay`] carries an answer to its end,
+//! and [`continuation`] carries a stream that died on from another attempt;
 //! [`translate`] re-frames answers; [`upstream`] maps upstream errors.
 
+pub mod continuation;
 pub mod pipeline;
 pub mod plan;
 pub mod ports;

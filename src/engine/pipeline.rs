@@ -3,6 +3,7 @@
 //! metered once whatever happens. The platform reads the request, calls [`run`], and turns the
 //! [`Answer`] into a response; every routing and fallback rule lives here, testable natively.
 
+use super::continuation;
 use super::plan::{self, ClientRequest, Targets, UpstreamCall};
 use super::ports::{Clock, Credentials, Random, Reply, ResilienceView, Upstream, UpstreamBody, UsageSink};
 use super::relay::{Relay, StreamWriter, Watch};
@@ -140,6 +141,7 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     meter.update(|r| r.combo = targets.combo.clone());
     let attempts = targets.attempts(snapshot, view, now, &mut rr.borrow_mut(), rng)?;
     let timeout_ms = targets.timeout_ms.unwrap_or(snapshot.settings.upstream_timeout_ms);
+    let continue_streams = client.stream && (targets.continue_streams || snapshot.settings.stream_continuation);
 
     // Until an upstream has answered successfully nothing has reached the client, so every failure
     // can still fall back. A combo's `max_retries` adds rounds over the attempts whose failure was
@@ -170,7 +172,14 @@ async fn attempt_all<U: Upstream, C: Credentials>(
             let (error, status) = match outcome {
                 Ok(reply) if (200..300).contains(&reply.status) => {
                     match relay(reply, &call, tried, can_fall_back, meter, ports).await {
-                        Ok((status, headers, relay)) => {
+                        Ok((status, headers, mut relay)) => {
+                            if continue_streams {
+                                let rest = attempts[index + 1..]
+                                    .iter()
+                                    .filter(|a| !skipped_targets.contains(&(&*a.provider.id, a.model)))
+                                    .take(budget - tried);
+                                relay = continuable(relay, ports, snapshot, rest, &client, &seed, timeout_ms).await;
+                            }
                             view.report(Event::Success {
                                 provider: call.provider.to_string(),
                                 connection: call.connection_id.clone(),
@@ -308,6 +317,25 @@ async fn relay<U: Upstream, C: Credentials>(
         StreamWriter::same(tap, call.client_format, &call.provider, take_meter(meter), status)
     };
     Ok((status, headers, Relay::Stream { first, body, writer }))
+}
+
+/// A committed stream that may continue from the `rest` of the attempts if it dies (see
+/// `continuation`); their credentials are read now, while the ports are at hand.
+async fn continuable<'a, U: Upstream, C: Credentials>(
+    relay: Relay<U::Body>,
+    ports: &Ports<'_, U, C>,
+    snapshot: &TenantSnapshot,
+    rest: impl Iterator<Item = &'a plan::Attempt<'a>>,
+    client: &ClientRequest,
+    seed: &str,
+    timeout_ms: u64,
+) -> Relay<U::Body> {
+    let Relay::Stream { first, body, writer } = relay else { return relay };
+    let now_secs = ports.clock.now_ms() / 1000;
+    match continuation::prepare(ports.credentials, snapshot, rest, client, seed, now_secs, timeout_ms).await {
+        Some(plan) => Relay::Stream { first, body, writer: writer.continue_with(plan) },
+        None => Relay::Stream { first, body, writer },
+    }
 }
 
 /// A sink for the placeholder meter left behind once the real one moved into a relay.

@@ -62,7 +62,7 @@ impl World {
             ..Inbound::default()
         };
         let answer = block_on(run(&ports, &self.snapshot, inbound, Ok(body.to_string().into_bytes())));
-        let text = block_on(drain(answer.relay));
+        let text = block_on(drain(answer.relay, &self.upstream));
         (answer.status, answer.headers, text)
     }
 
@@ -81,7 +81,7 @@ impl World {
 }
 
 /// What the platform does with a relay plan, minus the I/O.
-async fn drain(relay: Relay<Body>) -> String {
+async fn drain(relay: Relay<Body>, upstream: &ScriptedUpstream) -> String {
     let mut out = Vec::new();
     match relay {
         Relay::Whole(b) => out = b,
@@ -108,16 +108,19 @@ async fn drain(relay: Relay<Body>) -> String {
         Relay::Stream { first, mut body, mut writer } => {
             out.extend(writer.push(first));
             loop {
-                match body.next_chunk().await {
-                    Some(Ok(c)) => out.extend(writer.push(c)),
-                    Some(Err(e)) => {
-                        out.extend(writer.fail(&e.message));
-                        break;
+                let failure = match body.next_chunk().await {
+                    Some(Ok(c)) => {
+                        out.extend(writer.push(c));
+                        continue;
                     }
-                    None => {
-                        out.extend(writer.end());
-                        break;
-                    }
+                    Some(Err(e)) => Some(e.message),
+                    None => None,
+                };
+                let (more, next) = writer.ended(upstream, failure.as_deref()).await;
+                out.extend(more);
+                match next {
+                    Some(next) => body = next,
+                    None => break,
                 }
             }
         }
@@ -331,4 +334,209 @@ fn bodies_are_logged_only_when_asked_and_never_with_credentials() {
     let (req, resp) = (r.request_body.unwrap(), r.response_body.unwrap());
     assert!(req.contains("my key is") && !req.contains(secret), "{req}");
     assert!(resp.contains("Hel") && resp.contains("[DONE]"), "{resp}");
+}
+
+/// An Anthropic stream: one text block, cut (`tail` false: no stop, no message_stop) or whole.
+fn anthropic_stream(text: &'static str, whole: bool) -> Vec<std::result::Result<&'static str, &'static str>> {
+    let head = concat!(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_up\",\"model\":\"claude-sonnet-4-5\",\"usage\":{\"input_tokens\":20,\"output_tokens\":1}}}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+    );
+    let delta = match text {
+        "Hel" => "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hel\"}}\n\n",
+        _ => "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"lo\"}}\n\n",
+    };
+    let tail = concat!(
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":7}}\n\n",
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    );
+    let mut out = vec![Ok(head), Ok(delta)];
+    if whole {
+        out.push(Ok(tail));
+    }
+    out
+}
+
+/// A chat stream continuing with "lo" (as the continuation's upstream answers).
+const CONTINUED: &str = concat!(
+    "data: {\"id\":\"k\",\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"lo\"}}]}\n\n",
+    "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+    "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":6,\"completion_tokens\":1}}\n\n",
+    "data: [DONE]\n\n",
+);
+
+fn continuing(continue_streams: bool, conns: Vec<crate::config::ConnectionRecord>, targets: &[&str]) -> World {
+    let mut w = World::new(conns);
+    let targets: Vec<_> = targets.iter().map(|m| json!({"model": m})).collect();
+    w.combo(
+        json!({"name": "c", "targets": targets, "config": {"continue_streams": continue_streams, "max_retries": 0}}),
+    );
+    w
+}
+
+/// A combo of OpenAI then Groq: the first answers `first`, the second continues with "lo".
+fn openai_then_groq(continue_streams: bool, first: Vec<std::result::Result<&'static str, &'static str>>) -> World {
+    let conns = vec![conn("a", "openai", 1), conn("g", "groq", 1)];
+    let w = continuing(continue_streams, conns, &["openai/gpt-4o", "groq/llama-3.3-70b-versatile"]);
+    w.upstream.script("a", vec![Script::Chunks(first)]);
+    w.upstream.script("g", vec![Script::Chunks(vec![Ok(CONTINUED)])]);
+    w
+}
+
+fn chat_client_view(body: &str) -> (usize, String, Vec<String>, usize, bool) {
+    let v = chat_view(body.as_bytes());
+    (v.roles, v.text, v.finishes, v.done, v.error)
+}
+
+fn sent_body(w: &World, n: usize) -> serde_json::Value {
+    serde_json::from_slice(&w.upstream.sent.borrow()[n].body).unwrap()
+}
+
+#[test]
+fn a_chat_stream_cut_midway_continues_from_the_next_target_as_one_answer() {
+    let w = openai_then_groq(true, vec![Ok(STREAM_HEAD), Err("connection reset")]);
+    let (status, _, body) = w.chat("c", true);
+    assert_eq!(status, 200);
+    assert_eq!(w.upstream.calls(), ["a:gpt-4o", "g:llama-3.3-70b-versatile"]);
+    assert_eq!(chat_client_view(&body), (1, "Hello".into(), vec!["stop".into()], 1, false), "{body}");
+    assert!(body.ends_with("data: [DONE]\n\n"));
+    // The continuation asks for the conversation, the partial answer, and to go on from there.
+    let asked = sent_body(&w, 1);
+    let roles: Vec<_> = asked["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["user", "assistant", "user"]);
+    assert_eq!(asked["messages"][1]["content"], "Hel");
+    assert_eq!(asked["messages"][2]["content"], continuation::INSTRUCTION);
+    assert_eq!((asked["model"].as_str(), asked["stream"].as_bool()), (Some("llama-3.3-70b-versatile"), Some(true)));
+    let r = w.only_record();
+    assert_eq!((r.attempts, r.continuations, r.error_code.as_deref()), (2, 1, None));
+    assert_eq!((r.provider.as_str(), r.connection.as_str()), ("groq", "g"));
+    // The cut leg is estimated ("Hel": 1 token), the continuation reported its own usage.
+    let asked_estimate = (json!({"model": "c", "stream": true, "messages": [{"role": "user", "content": "hi"}]}))
+        .to_string()
+        .len()
+        .div_ceil(4) as u64;
+    assert_eq!((r.tokens.output, r.tokens.input, r.tokens.estimated), (2, asked_estimate + 6, true));
+    assert!(r.cost_usd > 0.0, "the gpt-4o leg is priced");
+
+    // A stream that ends cleanly without its finish, on the tenant setting alone, without a combo.
+    let mut w = World::new(vec![conn("a", "openai", 1), conn("b", "openai", 2)]);
+    w.snapshot.settings.stream_continuation = true;
+    w.upstream.script("a", vec![Script::Chunks(vec![Ok(STREAM_HEAD)])]);
+    w.upstream.script("b", vec![Script::Chunks(vec![Ok(CONTINUED)])]);
+    let (_, _, body) = w.chat("openai/gpt-4o", true);
+    assert_eq!(chat_client_view(&body), (1, "Hello".into(), vec!["stop".into()], 1, false), "{body}");
+    assert_eq!(w.only_record().continuations, 1);
+}
+
+#[test]
+fn an_anthropic_client_gets_one_message_and_anthropic_targets_are_prefilled() {
+    // Translated leg (OpenAI → Anthropic client) cut after "Hel"; the Anthropic target continues
+    // from a prefill: the partial text as the last, assistant, turn.
+    let w = continuing(
+        true,
+        vec![conn("a", "openai", 1), conn("k", "anthropic", 1)],
+        &["openai/gpt-4o", "anthropic/claude-sonnet-4-5"],
+    );
+    w.upstream.script("a", vec![Script::Chunks(vec![Ok(STREAM_HEAD), Err("reset")])]);
+    w.upstream.script("k", vec![Script::Chunks(anthropic_stream("lo", true))]);
+    let body =
+        json!({"model": "c", "max_tokens": 100, "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    let (status, _, out) = w.request(Format::Anthropic, body.clone());
+    assert_eq!(status, 200);
+    assert_anthropic_single_message(&out);
+    let asked = sent_body(&w, 1);
+    let messages = asked["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2, "no extra user turn: {asked}");
+    assert_eq!(messages[1]["role"], "assistant");
+    assert_eq!(messages[1]["content"], json!([{"type": "text", "text": "Hel"}]), "{asked}");
+    assert!(asked.get("thinking").is_none());
+    assert_eq!(w.only_record().continuations, 1);
+
+    // Same-format leg relayed as it came, dying in-band (an overloaded error event): the error frame
+    // never reaches the client, the OpenAI target continues into the same message.
+    let w = continuing(
+        true,
+        vec![conn("k", "anthropic", 1), conn("a", "openai", 1)],
+        &["anthropic/claude-sonnet-4-5", "openai/gpt-4o"],
+    );
+    let mut cut = anthropic_stream("Hel", false);
+    cut.push(Ok("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"));
+    w.upstream.script("k", vec![Script::Chunks(cut)]);
+    w.upstream.script("a", vec![Script::Chunks(vec![Ok(CONTINUED)])]);
+    let (_, _, out) = w.request(Format::Anthropic, body);
+    assert_anthropic_single_message(&out);
+    assert!(!out.contains("Overloaded"), "{out}");
+    assert_eq!(sent_body(&w, 1)["messages"][2]["content"], continuation::INSTRUCTION);
+}
+
+/// One `message_start`, one text block holding "Hello", one `message_stop`, no error.
+fn assert_anthropic_single_message(out: &str) {
+    let mut p = crate::sse::SseParser::new();
+    let events = p.feed(out.as_bytes());
+    let kinds: Vec<&str> = events.iter().map(|e| e.event.as_deref().unwrap_or_default()).collect();
+    let count = |k: &str| kinds.iter().filter(|x| **x == k).count();
+    assert_eq!(
+        (count("message_start"), count("content_block_start"), count("message_stop"), count("error")),
+        (1, 1, 1, 0),
+        "{out}"
+    );
+    let text: String = events
+        .iter()
+        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.data).ok())
+        .filter_map(|v| v.pointer("/delta/text").and_then(|t| t.as_str()).map(str::to_string))
+        .collect();
+    assert_eq!(text, "Hello", "{out}");
+}
+
+#[test]
+fn without_the_option_a_cut_stream_still_ends_in_an_error() {
+    let w = openai_then_groq(false, vec![Ok(STREAM_HEAD), Err("connection reset")]);
+    let (_, _, body) = w.chat("c", true);
+    assert_eq!(w.upstream.calls(), ["a:gpt-4o"]);
+    let (_, text, _, _, error) = chat_client_view(&body);
+    assert_eq!((text.as_str(), error), ("Hel", true), "{body}");
+    let r = w.only_record();
+    assert_eq!((r.continuations, r.error_code.as_deref()), (0, Some("upstream_cut")));
+}
+
+#[test]
+fn a_stream_is_continued_at_most_once() {
+    let w = continuing(
+        true,
+        vec![conn("a", "openai", 1), conn("g", "groq", 1), conn("d", "deepseek", 1)],
+        &["openai/gpt-4o", "groq/llama-3.3-70b-versatile", "deepseek/deepseek-chat"],
+    );
+    w.upstream.script("a", vec![Script::Chunks(vec![Ok(STREAM_HEAD), Err("reset")])]);
+    w.upstream.script("g", vec![Script::Chunks(vec![Ok(STREAM_HEAD), Err("reset again")])]);
+    w.upstream.script("d", vec![Script::Chunks(vec![Ok(CONTINUED)])]);
+    let (_, _, body) = w.chat("c", true);
+    assert_eq!(w.upstream.calls(), ["a:gpt-4o", "g:llama-3.3-70b-versatile"]);
+    let (roles, text, _, done, error) = chat_client_view(&body);
+    assert_eq!((roles, text.as_str(), done, error), (1, "HelHel", 1, true), "{body}");
+    let r = w.only_record();
+    assert_eq!((r.attempts, r.continuations, r.error_code.as_deref()), (2, 1, Some("upstream_cut")));
+
+    // A continuation target that refuses is skipped for the next one; each call is an attempt.
+    let w = continuing(
+        true,
+        vec![conn("a", "openai", 1), conn("g", "groq", 1), conn("d", "deepseek", 1)],
+        &["openai/gpt-4o", "groq/llama-3.3-70b-versatile", "deepseek/deepseek-chat"],
+    );
+    w.upstream.script("a", vec![Script::Chunks(vec![Ok(STREAM_HEAD), Err("reset")])]);
+    w.upstream.script("g", vec![Script::Answer(503, "busy", vec![])]);
+    w.upstream.script("d", vec![Script::Chunks(vec![Ok(CONTINUED)])]);
+    let (_, _, body) = w.chat("c", true);
+    assert_eq!(chat_client_view(&body).1, "Hello");
+    assert_eq!((w.only_record().attempts, w.only_record().continuations), (3, 1));
+}
+
+#[test]
+fn a_tool_call_in_progress_is_not_continued() {
+    let tool = "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\"}}]}}]}\n\n";
+    let w = openai_then_groq(true, vec![Ok(STREAM_HEAD), Ok(tool), Err("reset")]);
+    let (_, _, body) = w.chat("c", true);
+    assert_eq!(w.upstream.calls(), ["a:gpt-4o"]);
+    assert!(chat_client_view(&body).4, "ends in an error: {body}");
+    assert_eq!(w.only_record().continuations, 0);
 }

@@ -9,7 +9,7 @@ use crate::engine::ports::ResilienceView;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::passthrough::{self, Inspected};
 use crate::formats::Format;
-use crate::ir::{repair, EncodeCtx};
+use crate::ir::{repair, EncodeCtx, IrRequest};
 use crate::pricing;
 use crate::providers::{AuthStyle, ProviderSpec};
 use crate::routing::combo;
@@ -76,6 +76,8 @@ pub struct Targets {
     pub retries: u32,
     /// The combo the model named (after aliases), if any.
     pub combo: Option<String>,
+    /// The combo opted in to mid-stream continuation.
+    pub continue_streams: bool,
 }
 
 /// How deep combos may nest.
@@ -94,6 +96,7 @@ impl Targets {
         let mut timeout_ms = None;
         let mut retries = 0;
         let mut combo_name = None;
+        let mut continue_streams = false;
         match snapshot.combo(name) {
             Some(combo) => {
                 let expanded = combo::expand(name, |n| snapshot.combo(n), MAX_COMBO_DEPTH)?;
@@ -119,6 +122,7 @@ impl Targets {
                 timeout_ms = Some(combo.config.target_timeout_ms);
                 retries = combo.config.max_retries;
                 combo_name = Some(combo.name.clone());
+                continue_streams = combo.config.continue_streams;
             }
             None => names.push(name.to_string()),
         }
@@ -143,7 +147,7 @@ impl Targets {
         if list.is_empty() {
             return Err(first_error.unwrap_or_else(|| crate::routing::model::unknown_model(model)));
         }
-        Ok(Targets { list, timeout_ms, retries, combo: combo_name })
+        Ok(Targets { list, timeout_ms, retries, combo: combo_name, continue_streams })
     }
 
     /// Every way to serve the request, most preferred first. Left out: connections cooling down for
@@ -249,39 +253,76 @@ pub fn build(
     id_seed: &str,
     now_secs: i64,
 ) -> Result<UpstreamCall> {
-    let (spec, conn, model) = (attempt.provider, attempt.connection, attempt.model);
-    let translated = spec.format != req.format;
-    let mut include_usage = false;
-    let body = if translated {
-        let mut ir = req.format.request_to_ir(&req.body)?;
-        ir.model = req.model.clone();
-        ir.stream = req.stream;
-        include_usage = ir.include_usage;
-        repair::tool_pairs(&mut ir);
-        if repair::lacks_system_role(model) {
-            repair::fold_system_into_first_user(&mut ir);
-        }
-        spec.format.request_from_ir(&ir, model)?
-    } else {
-        passthrough::with_model(req.format, &req.body, model)
-    };
-    let mut headers = upstream_headers(spec, req.stream);
-    if !translated {
-        headers.extend(forward.iter().cloned());
+    let (spec, model) = (attempt.provider, attempt.model);
+    if spec.format != req.format {
+        return build_from_ir(attempt, &client_ir(req)?, req.format, credential, id_seed, now_secs);
     }
+    let body = passthrough::with_model(req.format, &req.body, model);
+    let ctx =
+        EncodeCtx { model: req.model.clone(), id_seed: id_seed.to_string(), created: now_secs, include_usage: false };
+    call(attempt, forward, &body, credential, req.format, req.stream, ctx)
+}
+
+/// The client's request in the IR, named and streamed as the client asked.
+pub fn client_ir(req: &ClientRequest) -> Result<IrRequest> {
+    let mut ir = req.format.request_to_ir(&req.body)?;
+    ir.model = req.model.clone();
+    ir.stream = req.stream;
+    Ok(ir)
+}
+
+/// The upstream request for an IR request (`ir.model` is the client's name for the model). Its
+/// answer is always decoded and re-encoded for the `client` format, even when the formats match.
+pub fn build_from_ir(
+    attempt: &Attempt,
+    ir: &IrRequest,
+    client: Format,
+    credential: &Secret,
+    id_seed: &str,
+    now_secs: i64,
+) -> Result<UpstreamCall> {
+    let (spec, model) = (attempt.provider, attempt.model);
+    let mut ir = ir.clone();
+    repair::tool_pairs(&mut ir);
+    if repair::lacks_system_role(model) {
+        repair::fold_system_into_first_user(&mut ir);
+    }
+    let body = spec.format.request_from_ir(&ir, model)?;
+    let ctx = EncodeCtx {
+        model: ir.model.clone(),
+        id_seed: id_seed.to_string(),
+        created: now_secs,
+        include_usage: ir.include_usage,
+    };
+    Ok(UpstreamCall { translated: true, ..call(attempt, &[], &body, credential, client, ir.stream, ctx)? })
+}
+
+/// A same-format call (`forward`: client headers that travel with the untouched body).
+fn call(
+    attempt: &Attempt,
+    forward: &[(String, String)],
+    body: &Value,
+    credential: &Secret,
+    client_format: Format,
+    stream: bool,
+    encode: EncodeCtx,
+) -> Result<UpstreamCall> {
+    let (spec, conn, model) = (attempt.provider, attempt.connection, attempt.model);
+    let mut headers = upstream_headers(spec, stream);
+    headers.extend(forward.iter().cloned());
     Ok(UpstreamCall {
-        url: upstream_url(spec, conn, model, req.stream),
+        url: upstream_url(spec, conn, model, stream),
         headers,
         auth: auth_header(spec, credential),
-        body: serde_json::to_vec(&body).map_err(|e| GatewayError::internal(e.to_string()))?,
+        body: serde_json::to_vec(body).map_err(|e| GatewayError::internal(e.to_string()))?,
         provider: spec.id.to_string(),
         model: model.to_string(),
         connection_id: conn.id.clone(),
-        stream: req.stream,
+        stream,
         upstream_format: spec.format,
-        client_format: req.format,
-        translated,
-        encode: EncodeCtx { model: req.model.clone(), id_seed: id_seed.to_string(), created: now_secs, include_usage },
+        client_format,
+        translated: false,
+        encode,
     })
 }
 

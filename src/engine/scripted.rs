@@ -188,3 +188,38 @@ pub fn snapshot(conns: Vec<ConnectionRecord>) -> TenantSnapshot {
         ..Default::default()
     }
 }
+
+/// What a Chat Completions client reads from an SSE body.
+#[derive(Debug, Default, PartialEq)]
+pub struct ChatView {
+    /// Chunks announcing the assistant's role (a second one would restart the message).
+    pub roles: usize,
+    pub text: String,
+    /// Non-null finish reasons, in order.
+    pub finishes: Vec<String>,
+    /// `data: [DONE]` frames.
+    pub done: usize,
+    /// An error frame arrived.
+    pub error: bool,
+}
+
+pub fn chat_view(out: &[u8]) -> ChatView {
+    let mut p = crate::sse::SseParser::new();
+    let mut events = p.feed(out);
+    events.extend(p.finish());
+    let mut view = ChatView::default();
+    for e in events {
+        if e.data == "[DONE]" {
+            view.done += 1;
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(&e.data).unwrap();
+        view.error |= v.get("error").is_some();
+        view.roles += v.pointer("/choices/0/delta/role").is_some() as usize;
+        view.text.push_str(v.pointer("/choices/0/delta/content").and_then(|c| c.as_str()).unwrap_or_default());
+        if let Some(f) = v.pointer("/choices/0/finish_reason").and_then(|f| f.as_str()) {
+            view.finishes.push(f.to_string());
+        }
+    }
+    view
+}

@@ -15,33 +15,48 @@ pub fn whole(upstream: Format, client: Format, body: &[u8], ctx: &EncodeCtx) -> 
     serde_json::to_vec(&client.response_from_ir(&ir, ctx)).map_err(|e| GatewayError::internal(e.to_string()))
 }
 
-/// Re-frames an upstream SSE stream for the client, chunk by chunk.
+/// Re-frames an upstream SSE stream for the client, chunk by chunk. Decoding and encoding are
+/// also available apart, so that a continued stream can sort the events in between.
 pub struct StreamTranslator {
     parser: SseParser,
     decoder: Box<dyn StreamDecoder>,
     encoder: Box<dyn StreamEncoder>,
     /// What the upstream's events said (usage, how it ended), for metering.
     observed: Observed,
+    /// The decoder has given its verdict on the end of the upstream's stream.
+    decoded: bool,
     ended: bool,
 }
 
 impl StreamTranslator {
     pub fn new(upstream: Format, client: Format, ctx: &EncodeCtx) -> Self {
+        Self::continuing(upstream, client.encoder(ctx), &ctx.id_seed)
+    }
+
+    /// A translator onto an encoder that may already have written part of the client's stream.
+    pub fn continuing(upstream: Format, encoder: Box<dyn StreamEncoder>, id_seed: &str) -> Self {
         StreamTranslator {
             parser: SseParser::new(),
-            decoder: upstream.decoder(&ctx.id_seed),
-            encoder: client.encoder(ctx),
+            decoder: upstream.decoder(id_seed),
+            encoder,
             observed: Observed::default(),
+            decoded: false,
             ended: false,
         }
     }
 
+    /// Another upstream (of format `upstream`) takes over the same client stream: the encoder
+    /// carries on where it is, `observed` starts afresh for the new upstream.
+    pub fn switch_upstream(&mut self, upstream: Format, id_seed: &str) {
+        self.parser = SseParser::new();
+        self.decoder = upstream.decoder(id_seed);
+        self.observed = Observed::default();
+        self.decoded = false;
+    }
+
     /// Bytes from the upstream → bytes for the client (possibly none yet).
     pub fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
-        if self.ended {
-            return Vec::new();
-        }
-        let events: Vec<IrEvent> = self.parser.feed(bytes).iter().flat_map(|e| self.decoder.feed(e)).collect();
+        let events = self.decode(bytes);
         self.encode(&events)
     }
 
@@ -62,14 +77,12 @@ impl StreamTranslator {
 
     /// The upstream stream ended: flush and close the client's stream properly.
     pub fn end(&mut self) -> Vec<u8> {
-        if self.ended {
-            return Vec::new();
-        }
-        let mut events: Vec<IrEvent> = self.parser.finish().iter().flat_map(|e| self.decoder.feed(e)).collect();
-        events.extend(self.decoder.finish());
+        let events = self.decode_end();
         let mut out = self.encode(&events);
-        out.extend(self.encoder.finish().concat().into_bytes());
-        self.ended = true;
+        if !self.ended {
+            out.extend(self.encoder.finish().concat().into_bytes());
+            self.ended = true;
+        }
         out
     }
 
@@ -77,7 +90,30 @@ impl StreamTranslator {
         &self.observed
     }
 
-    fn encode(&mut self, events: &[IrEvent]) -> Vec<u8> {
+    /// Upstream bytes → the events they complete.
+    pub(crate) fn decode(&mut self, bytes: &[u8]) -> Vec<IrEvent> {
+        if self.ended {
+            return Vec::new();
+        }
+        self.parser.feed(bytes).iter().flat_map(|e| self.decoder.feed(e)).collect()
+    }
+
+    /// The upstream's stream is over: its last events, and the decoder's verdict (an `Error` when
+    /// it ended without a finish). Once.
+    pub(crate) fn decode_end(&mut self) -> Vec<IrEvent> {
+        if self.decoded || self.ended {
+            return Vec::new();
+        }
+        self.decoded = true;
+        let mut events: Vec<IrEvent> = self.parser.finish().iter().flat_map(|e| self.decoder.feed(e)).collect();
+        events.extend(self.decoder.finish());
+        events
+    }
+
+    pub(crate) fn encode(&mut self, events: &[IrEvent]) -> Vec<u8> {
+        if self.ended {
+            return Vec::new();
+        }
         let mut out = String::new();
         for e in events {
             self.observed.see(e);
@@ -90,7 +126,6 @@ impl StreamTranslator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sse::SseParser;
     use proptest::prelude::*;
 
     fn ctx() -> EncodeCtx {
@@ -107,22 +142,8 @@ mod tests {
     );
 
     fn client_text(out: &[u8]) -> (String, usize, bool) {
-        let mut p = SseParser::new();
-        let mut events = p.feed(out);
-        events.extend(p.finish());
-        let mut text = String::new();
-        let mut done = 0;
-        let mut error = false;
-        for e in events {
-            if e.data == "[DONE]" {
-                done += 1;
-                continue;
-            }
-            let v: serde_json::Value = serde_json::from_str(&e.data).unwrap();
-            error |= v.get("error").is_some();
-            text.push_str(v.pointer("/choices/0/delta/content").and_then(|c| c.as_str()).unwrap_or_default());
-        }
-        (text, done, error)
+        let v = crate::engine::scripted::chat_view(out);
+        (v.text, v.done, v.error)
     }
 
     proptest! {

@@ -20,6 +20,8 @@ pub struct Meter {
     pub input_estimate: u64,
     /// With the opt-in `log_bodies` setting: the answer's bytes as the client got them, up to the cap.
     capture: Option<(Vec<u8>, usize)>,
+    /// Earlier legs of a continued stream: their tokens, and their cost at their own model's price.
+    banked: (TokenUsage, f64),
     done: bool,
 }
 
@@ -32,7 +34,16 @@ pub struct Ending<'a> {
 
 impl Meter {
     pub fn new(draft: UsageRecord, sink: Rc<dyn UsageSink>, clock: Rc<dyn Clock>) -> Meter {
-        Meter { record: draft, sink, clock, price: None, input_estimate: 0, capture: None, done: false }
+        Meter {
+            record: draft,
+            sink,
+            clock,
+            price: None,
+            input_estimate: 0,
+            capture: None,
+            banked: Default::default(),
+            done: false,
+        }
     }
 
     /// Keeps the request body and (as it passes) the answer, redacted and capped at `max_bytes`.
@@ -63,17 +74,32 @@ impl Meter {
         self.price = price;
     }
 
+    /// A leg of the answer is over and another upstream takes over (a continued stream): its tokens
+    /// count, at the price of the model that produced them (set the next one's price after this).
+    pub fn bank(&mut self, tokens: TokenUsage) {
+        let (total, cost) = &mut self.banked;
+        *cost += cost_usd(&tokens, self.price);
+        *total = TokenUsage {
+            input: total.input + tokens.input,
+            output: total.output + tokens.output,
+            cached: total.cached + tokens.cached,
+            cache_write: total.cache_write + tokens.cache_write,
+            reasoning: total.reasoning + tokens.reasoning,
+            estimated: total.estimated || tokens.estimated,
+        };
+    }
+
     /// Writes the record (once).
     pub fn finish(&mut self, end: Ending) {
         if self.done {
             return;
         }
         self.done = true;
+        self.bank(end.tokens);
         let r = &mut self.record;
         r.status = end.status;
         r.error_code = end.error_code.map(str::to_string);
-        r.tokens = end.tokens;
-        r.cost_usd = cost_usd(&end.tokens, self.price);
+        (r.tokens, r.cost_usd) = self.banked;
         r.latency_ms = (self.clock.now_ms() - r.at).max(0) as u64;
         if let Some((buf, max)) = self.capture.take() {
             r.response_body = Some(capped_redacted(&String::from_utf8_lossy(&buf), max));

@@ -74,17 +74,26 @@ impl Tap {
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
-        match &mut self.stream {
-            Some((parser, decoder)) => {
-                for e in parser.feed(bytes) {
-                    for ev in decoder.feed(&e) {
-                        self.observed.see(&ev);
-                    }
-                }
-            }
-            None if self.whole.len() + bytes.len() <= MAX_WHOLE => self.whole.extend_from_slice(bytes),
-            None => self.observed.output_chars += bytes.len() as u64,
+        if self.stream.is_some() {
+            self.events(bytes);
+        } else if self.whole.len() + bytes.len() <= MAX_WHOLE {
+            self.whole.extend_from_slice(bytes);
+        } else {
+            self.observed.output_chars += bytes.len() as u64;
         }
+    }
+
+    /// Like [`push`](Self::push), also returning the events the bytes completed (streams only).
+    pub fn events(&mut self, bytes: &[u8]) -> Vec<IrEvent> {
+        let Some((parser, decoder)) = &mut self.stream else {
+            self.push(bytes);
+            return Vec::new();
+        };
+        let events: Vec<IrEvent> = parser.feed(bytes).iter().flat_map(|e| decoder.feed(e)).collect();
+        for ev in &events {
+            self.observed.see(ev);
+        }
+        events
     }
 
     /// The body ended (or broke off: `error`). What it said.

@@ -180,7 +180,8 @@ fn piped(body: FetchBody, watch: Watch, ctx: &Context) -> Result<Response> {
 }
 
 /// A stream the gateway writes: the first chunk (already read), then the rest as it arrives, each
-/// through the writer (translated, or checked for its proper ending).
+/// through the writer (translated, or checked for its proper ending). When the upstream's body is
+/// over, the writer either closes the stream or hands back a continuation's body to read on from.
 fn written(
     first: Vec<u8>,
     body: FetchBody,
@@ -195,15 +196,25 @@ fn written(
             }
         }
         loop {
-            match body.next_chunk().await {
+            let failure = match body.next_chunk().await {
                 Some(Ok(chunk)) => {
                     let out = writer.push(chunk);
                     if !out.is_empty() {
                         return Some((Ok(out), Some((body, writer, None))));
                     }
+                    continue;
                 }
-                Some(Err(e)) => return Some((Ok(writer.fail(&e.message)), None)),
-                None => return Some((Ok(writer.end()), None)),
+                Some(Err(e)) => Some(e.message),
+                None => None,
+            };
+            match writer.ended(&FetchUpstream, failure.as_deref()).await {
+                (out, Some(next)) => {
+                    body = next;
+                    if !out.is_empty() {
+                        return Some((Ok(out), Some((body, writer, None))));
+                    }
+                }
+                (out, None) => return Some((Ok(out), None)),
             }
         }
     })

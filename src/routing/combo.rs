@@ -49,11 +49,14 @@ pub struct ComboConfig {
     pub target_timeout_ms: u64,
     /// Requests a round-robin target serves before the next takes over.
     pub sticky_limit: u32,
+    /// A stream whose target dies after its first byte continues from the next target (see
+    /// `engine::continuation`); off by default because the answer then comes from two models.
+    pub continue_streams: bool,
 }
 
 impl Default for ComboConfig {
     fn default() -> Self {
-        ComboConfig { max_retries: 1, target_timeout_ms: 120_000, sticky_limit: 3 }
+        ComboConfig { max_retries: 1, target_timeout_ms: 120_000, sticky_limit: 3, continue_streams: false }
     }
 }
 
@@ -215,7 +218,10 @@ mod tests {
         let c: Combo = serde_json::from_str(r#"{"name":"coding","targets":[{"model":"openai/gpt-4o"}]}"#).unwrap();
         assert_eq!(c.strategy, Strategy::Priority);
         assert_eq!(c.targets[0].weight, 1);
-        assert_eq!(c.config, ComboConfig { max_retries: 1, target_timeout_ms: 120_000, sticky_limit: 3 });
+        assert_eq!(
+            c.config,
+            ComboConfig { max_retries: 1, target_timeout_ms: 120_000, sticky_limit: 3, continue_streams: false }
+        );
         let c: Combo = serde_json::from_str(
             r#"{"name":"c","targets":[{"model":"m","weight":5}],"strategy":"fill-first","config":{"sticky_limit":9}}"#,
         )
@@ -240,6 +246,13 @@ mod tests {
         let ok =
             r#"{"name":"c","targets":[{"model":"m","weight":2}],"strategy":"fill-first","config":{"max_retries":2}}"#;
         assert_eq!(parse_strict::<Combo>(ok.as_bytes()).unwrap(), serde_json::from_str::<Combo>(ok).unwrap());
+        let typed = |v: &str| {
+            serde_json::from_str::<Combo>(&format!(
+                r#"{{"name":"c","targets":[],"config":{{"continue_streams":{v}}}}}"#
+            ))
+        };
+        assert!(typed("\"yes\"").is_err() && typed("1").is_err());
+        assert!(typed("true").unwrap().config.continue_streams);
     }
 
     #[test]
