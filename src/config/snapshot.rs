@@ -222,7 +222,7 @@ mod tests {
     proptest::proptest! {
         /// Any field may be missing except what identifies the snapshot and its connections.
         #[test]
-        fn only_identity_and_connections_are_required(keep in proptest::collection::vec(proptest::bool::ANY, 9)) {
+        fn only_identity_and_connections_are_required(keep in proptest::collection::vec(proptest::bool::ANY, 10)) {
             let today = stored_today();
             let mut v = today.clone();
             let keys: Vec<String> = today.as_object().unwrap().keys().cloned().collect();
