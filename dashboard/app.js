@@ -372,7 +372,11 @@ async function loadKeys() {
 
 async function loadSettings() {
   const s = await api("GET", "/api/settings");
-  for (const [k, v] of Object.entries(s)) { const input = $(`#settings-form [name=${k}]`); if (input) input.value = v; }
+  for (const [k, v] of Object.entries(s)) {
+    const input = $(`#settings-form [name=${k}]`);
+    if (input?.type === "checkbox") input.checked = v === true;
+    else if (input) input.value = v;
+  }
 }
 
 async function loadConnect() {
@@ -385,6 +389,8 @@ async function loadConnect() {
 function formValues(form) {
   const out = {};
   for (const [k, v] of new FormData(form)) if (v !== "") out[k] = form.elements[k].type === "number" ? Number(v) : v;
+  // A checkbox is a boolean; FormData leaves out an unchecked one, which must still be sent as false.
+  for (const box of form.querySelectorAll("input[type=checkbox][name]")) out[box.name] = box.checked;
   return out;
 }
 

@@ -88,7 +88,8 @@ pub async fn run<U: Upstream, C: Credentials>(
         }
         Err(e) => {
             let rendered = format.render_error(&e).into_bytes();
-            let tokens = TokenUsage { input: meter.input_estimate, estimated: true, ..TokenUsage::default() };
+            // A refused or failed request consumed nothing that an upstream reported: no tokens.
+            let tokens = TokenUsage::default();
             meter.capture(&rendered);
             meter.finish(Ending { status: e.status, error_code: Some(error_code(&e)), tokens });
             headers.push(("server-timing".into(), server_timing(elapsed(ports, inbound.arrived_at), 0)));

@@ -47,3 +47,17 @@ test("the dashboard inserts data as text and finds every element it uses on the 
     assert.match(js, new RegExp(`\\b${tab}: load\\w+`), `loader for ${tab}`);
   }
 });
+
+test("every field of the settings form is a setting of the API, of the matching type", async () => {
+  const html = await (await fetch(`${gw.url}/`)).text();
+  const form = html.match(/<form id="settings-form"[\s\S]*?<\/form>/)[0];
+  const fields = [...form.matchAll(/<input name="(\w+)" type="(\w+)"/g)].map(([, name, type]) => [name, type]);
+  const settings = (await gw.admin("GET", "/api/settings")).json;
+  for (const name of ["log_retention_days", "log_bodies", "log_body_max_bytes"]) {
+    assert.ok(fields.some(([n]) => n === name), `the form edits ${name}`);
+  }
+  for (const [name, type] of fields) {
+    assert.ok(name in settings, `${name} is a setting`);
+    assert.equal(type, typeof settings[name] === "boolean" ? "checkbox" : "number", name);
+  }
+});

@@ -7,15 +7,18 @@ import { GoogleGenAI } from "@google/genai";
 export const IMAGE_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 const weatherSchema = { type: "object", properties: { city: { type: "string" } }, required: ["city"] };
 
-export function clientsFor(gatewayUrl, key) {
-  const openai = new OpenAI({ apiKey: key, baseURL: `${gatewayUrl}/v1`, maxRetries: 0 });
-  const anthropic = new Anthropic({ apiKey: key, baseURL: gatewayUrl, maxRetries: 0 });
-  const gemini = new GoogleGenAI({ apiKey: key, httpOptions: { baseUrl: gatewayUrl, apiVersion: "v1beta" } });
+/** `headers` go with every request (e.g. an `X-Request-Id` to find the request in the log). */
+export function clientsFor(gatewayUrl, key, { headers = {} } = {}) {
+  const openai = new OpenAI({ apiKey: key, baseURL: `${gatewayUrl}/v1`, maxRetries: 0, defaultHeaders: headers });
+  const anthropic = new Anthropic({ apiKey: key, baseURL: gatewayUrl, maxRetries: 0, defaultHeaders: headers });
+  const gemini = new GoogleGenAI({ apiKey: key, httpOptions: { baseUrl: gatewayUrl, apiVersion: "v1beta", headers } });
   return {
     "openai-chat": {
-      async run(model, { stream = false, tools = false, thinking = false, json = false, image = false, prompt = "hello" } = {}) {
+      // `usage`: ask for the usage chunk at the end of a stream (`stream_options.include_usage`).
+      async run(model, { stream = false, tools = false, thinking = false, json = false, image = false, usage = false, prompt = "hello" } = {}) {
         const content = image ? [{ type: "text", text: prompt }, { type: "image_url", image_url: { url: `data:image/png;base64,${IMAGE_PNG}` } }] : prompt;
         const req = { model, messages: [{ role: "user", content }] };
+        if (stream && usage) req.stream_options = { include_usage: true };
         if (tools) req.tools = [{ type: "function", function: { name: "get_weather", parameters: weatherSchema } }];
         if (thinking) req.reasoning_effort = "low";
         if (json) req.response_format = { type: "json_object" };
