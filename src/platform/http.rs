@@ -64,7 +64,7 @@ pub fn with_cors(resp: Response) -> Response {
     let h = resp.headers();
     let _ = h.set("access-control-allow-origin", "*");
     let _ =
-        h.set("access-control-expose-headers", "x-omniroute-provider, x-omniroute-model, retry-after, x-request-id");
+        h.set("access-control-expose-headers", "x-omniroute-provider, x-omniroute-model, x-omniroute-connection, x-omniroute-attempts, retry-after, x-request-id, x-upstream-request-id, server-timing");
     resp
 }
 
@@ -75,7 +75,7 @@ pub fn preflight() -> worker::Result<Response> {
     h.set("access-control-allow-methods", "GET, POST, PATCH, DELETE, OPTIONS")?;
     h.set(
         "access-control-allow-headers",
-        "authorization, content-type, x-api-key, x-goog-api-key, anthropic-version, anthropic-beta, openai-beta",
+        "authorization, content-type, x-api-key, x-goog-api-key, anthropic-version, anthropic-beta, openai-beta, x-request-id",
     )?;
     h.set("access-control-max-age", "86400")?;
     Ok(resp)
