@@ -84,7 +84,8 @@ pub async fn run<U: Upstream, C: Credentials>(
             let upstream_ms = success.ttfb_ms.saturating_sub(success.sent_at_ms);
             headers.push(("server-timing".into(), server_timing(success.ttfb_ms, upstream_ms)));
             headers.extend(success.headers);
-            Answer { status: success.status, headers, relay: success.relay }
+            // The request's meter goes with the answer: whoever ends it records the request.
+            Answer { status: success.status, headers, relay: success.planned.attach(meter, success.status) }
         }
         Err(e) => {
             let rendered = format.render_error(&e).into_bytes();
@@ -106,7 +107,7 @@ pub async fn run<U: Upstream, C: Credentials>(
 struct Success<B> {
     status: u16,
     headers: Vec<(String, String)>,
-    relay: Relay<B>,
+    planned: Planned<B>,
     /// Arrival → upstream headers, and arrival → the successful call's start (ms).
     ttfb_ms: u64,
     sent_at_ms: u64,
@@ -172,14 +173,19 @@ async fn attempt_all<U: Upstream, C: Credentials>(
             let can_fall_back = tried < budget && (index + 1 < attempts.len() || round + 1 < rounds);
             let (error, status) = match outcome {
                 Ok(reply) if (200..300).contains(&reply.status) => {
-                    match relay(reply, &call, tried, can_fall_back, meter, ports).await {
-                        Ok((status, headers, mut relay)) => {
-                            if continue_streams {
+                    match relay(reply, &call, tried, can_fall_back).await {
+                        Ok((status, headers, mut planned)) => {
+                            if let (true, Planned::Stream { continuation, .. }) = (continue_streams, &mut planned) {
                                 let rest = attempts[index + 1..]
                                     .iter()
                                     .filter(|a| !skipped_targets.contains(&(&*a.provider.id, a.model)))
                                     .take(budget - tried);
-                                relay = continuable(relay, ports, snapshot, rest, &client, &seed, timeout_ms).await;
+                                let now_secs = ports.clock.now_ms() / 1000;
+                                let (creds, seed) = (ports.credentials, &seed);
+                                *continuation =
+                                    continuation::prepare(creds, snapshot, rest, &client, seed, now_secs, timeout_ms)
+                                        .await
+                                        .map(Box::new);
                             }
                             view.report(Event::Success {
                                 provider: call.provider.to_string(),
@@ -187,7 +193,7 @@ async fn attempt_all<U: Upstream, C: Credentials>(
                                 model: call.model.clone(),
                                 at,
                             });
-                            return Ok(Success { status, headers, relay, ttfb_ms: ttfb, sent_at_ms: sent_at });
+                            return Ok(Success { status, headers, planned, ttfb_ms: ttfb, sent_at_ms: sent_at });
                         }
                         Err(e) => (e, None),
                     }
@@ -234,28 +240,74 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     Err(last_error.unwrap_or_else(|| GatewayError::internal("no upstream attempt was made")))
 }
 
-type Relayed<B> = (u16, Vec<(String, String)>, Relay<B>);
+type Relayed<B> = (u16, Vec<(String, String)>, Planned<B>);
+
+/// A successful answer's relay plan before the request's meter joins it ([`Planned::attach`]): the
+/// attempt loop may still drop it for the next attempt, and the meter stays with the request until
+/// an answer is chosen.
+enum Planned<B> {
+    /// A translated whole answer, with the usage it reported (or an estimate).
+    Whole { bytes: Vec<u8>, usage: Option<TokenUsage>, output_chars: u64 },
+    /// A same-format answer for the runtime to pipe, a copy read by `tap`.
+    Pipe { body: B, tap: Tap, client: Format, stream: bool, provider: String },
+    /// A stream the gateway writes (translated, or same-format held for fallback).
+    Stream { first: Vec<u8>, body: B, mode: StreamMode, continuation: Option<Box<continuation::Plan>> },
+}
+
+enum StreamMode {
+    Translate(StreamTranslator),
+    Same { tap: Tap, client: Format, provider: String },
+}
+
+impl<B> Planned<B> {
+    fn attach(self, mut meter: Meter, status: u16) -> Relay<B> {
+        match self {
+            Planned::Whole { bytes, usage, output_chars } => {
+                meter.capture(&bytes);
+                let tokens = usage.unwrap_or(TokenUsage {
+                    input: meter.input_estimate,
+                    output: output_chars.div_ceil(4),
+                    estimated: true,
+                    ..TokenUsage::default()
+                });
+                meter.finish(Ending { status, error_code: None, tokens });
+                Relay::Whole(bytes)
+            }
+            Planned::Pipe { body, tap, client, stream, provider } => {
+                Relay::Pipe { body, watch: Watch::new(tap, meter, status, client, stream, &provider) }
+            }
+            Planned::Stream { first, body, mode, continuation } => {
+                let writer = match mode {
+                    StreamMode::Translate(t) => StreamWriter::translate(t, meter, status),
+                    StreamMode::Same { tap, client, provider } => {
+                        StreamWriter::same(tap, client, &provider, meter, status)
+                    }
+                };
+                let writer = match continuation {
+                    Some(plan) => writer.continue_with(*plan),
+                    None => writer,
+                };
+                Relay::Stream { first, body, writer }
+            }
+        }
+    }
+}
 
 /// Turns a successful upstream reply into the relay plan. An answer that cannot be read or
 /// translated, or a stream that fails before its first byte, is one more failed attempt (`Err`)
 /// while another attempt remains; a stream is committed to once its first chunk has arrived.
-async fn relay<U: Upstream, C: Credentials>(
-    reply: Reply<U::Body>,
+async fn relay<B: UpstreamBody>(
+    reply: Reply<B>,
     call: &UpstreamCall,
     attempts: usize,
     can_fall_back: bool,
-    meter: &mut Meter,
-    ports: &Ports<'_, U, C>,
-) -> Result<Relayed<U::Body>> {
+) -> Result<Relayed<B>> {
     let Reply { status, headers: upstream_headers, mut body } = reply;
     let mut headers = answer_headers(&upstream_headers, call, attempts);
-    // The meter moves into the relay from here; the pipeline keeps a fresh one for bookkeeping only.
-    let take_meter =
-        |m: &mut Meter| std::mem::replace(m, Meter::new(UsageRecord::default(), Rc::new(Discard), ports.clock.clone()));
+    let provider = call.provider.clone();
     if !call.stream && !call.translated {
         let tap = Tap::new(call.upstream_format, false, &call.encode.id_seed);
-        let watch = Watch::new(tap, take_meter(meter), status, call.client_format, false, &call.provider);
-        return Ok((status, headers, Relay::Pipe { body, watch }));
+        return Ok((status, headers, Planned::Pipe { body, tap, client: call.client_format, stream: false, provider }));
     }
     if !call.stream {
         let bytes = body.bytes().await.map_err(|e| {
@@ -266,20 +318,9 @@ async fn relay<U: Upstream, C: Credentials>(
         let ir = call.upstream_format.response_to_ir(&value, &call.encode.id_seed)?;
         let out = serde_json::to_vec(&call.client_format.response_from_ir(&ir, &call.encode))
             .map_err(|e| GatewayError::internal(e.to_string()))?;
-        let mut m = take_meter(meter);
-        m.capture(&out);
-        let tokens = match ir.usage {
-            Some(u) => u.into(),
-            None => TokenUsage {
-                input: m.input_estimate,
-                output: (ir.text().len() as u64).div_ceil(4),
-                estimated: true,
-                ..Default::default()
-            },
-        };
-        m.finish(Ending { status, error_code: None, tokens });
         headers.push(("content-type".into(), "application/json".into()));
-        return Ok((status, headers, Relay::Whole(out)));
+        let (usage, output_chars) = (ir.usage.map(TokenUsage::from), ir.text().len() as u64);
+        return Ok((status, headers, Planned::Whole { bytes: out, usage, output_chars }));
     }
     headers.push(("cache-control".into(), "no-cache".into()));
     if call.translated {
@@ -287,8 +328,7 @@ async fn relay<U: Upstream, C: Credentials>(
     }
     if !call.translated && !can_fall_back {
         let tap = Tap::new(call.upstream_format, true, &call.encode.id_seed);
-        let watch = Watch::new(tap, take_meter(meter), status, call.client_format, true, &call.provider);
-        return Ok((status, headers, Relay::Pipe { body, watch }));
+        return Ok((status, headers, Planned::Pipe { body, tap, client: call.client_format, stream: true, provider }));
     }
     let mut first = Vec::new();
     if can_fall_back {
@@ -310,39 +350,16 @@ async fn relay<U: Upstream, C: Credentials>(
             }
         }
     }
-    let writer = if call.translated {
-        let t = StreamTranslator::new(call.upstream_format, call.client_format, &call.encode);
-        StreamWriter::translate(t, take_meter(meter), status)
+    let mode = if call.translated {
+        StreamMode::Translate(StreamTranslator::new(call.upstream_format, call.client_format, &call.encode))
     } else {
-        let tap = Tap::new(call.upstream_format, true, &call.encode.id_seed);
-        StreamWriter::same(tap, call.client_format, &call.provider, take_meter(meter), status)
+        StreamMode::Same {
+            tap: Tap::new(call.upstream_format, true, &call.encode.id_seed),
+            client: call.client_format,
+            provider,
+        }
     };
-    Ok((status, headers, Relay::Stream { first, body, writer }))
-}
-
-/// A committed stream that may continue from the `rest` of the attempts if it dies (see
-/// `continuation`); their credentials are read now, while the ports are at hand.
-async fn continuable<'a, U: Upstream, C: Credentials>(
-    relay: Relay<U::Body>,
-    ports: &Ports<'_, U, C>,
-    snapshot: &TenantSnapshot,
-    rest: impl Iterator<Item = &'a plan::Attempt<'a>>,
-    client: &ClientRequest,
-    seed: &str,
-    timeout_ms: u64,
-) -> Relay<U::Body> {
-    let Relay::Stream { first, body, writer } = relay else { return relay };
-    let now_secs = ports.clock.now_ms() / 1000;
-    match continuation::prepare(ports.credentials, snapshot, rest, client, seed, now_secs, timeout_ms).await {
-        Some(plan) => Relay::Stream { first, body, writer: writer.continue_with(plan) },
-        None => Relay::Stream { first, body, writer },
-    }
-}
-
-/// A sink for the placeholder meter left behind once the real one moved into a relay.
-struct Discard;
-impl UsageSink for Discard {
-    fn record(&self, _: UsageRecord) {}
+    Ok((status, headers, Planned::Stream { first, body, mode, continuation: None }))
 }
 
 /// The answer's headers: the upstream's safe ones (its own request id renamed), and who answered.
