@@ -31,8 +31,8 @@ pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
-/// Reads the body, refusing more than `limit` bytes (checked on `Content-Length` first, then while
-/// reading, so a chunked upload cannot grow past it either).
+/// Reads the body, refusing more than `limit` bytes: checked on `Content-Length` when there is one,
+/// otherwise while reading, so a chunked upload cannot grow past it either.
 pub async fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>> {
     let too_large = || {
         GatewayError::new(ErrorKind::PayloadTooLarge, format!("The request body is larger than {limit} bytes."))
@@ -42,6 +42,14 @@ pub async fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>> {
         if len > limit {
             return Err(too_large());
         }
+        // The runtime holds the body to its declared length, so it is taken in one read: one
+        // promise, where a stream reader costs a read per chunk, an end read and a lock release
+        // (about a fifth of a passthrough request's CPU).
+        let body = req
+            .bytes()
+            .await
+            .map_err(|e| GatewayError::invalid_request(format!("Could not read the request body: {e}")))?;
+        return if body.len() as u64 > limit { Err(too_large()) } else { Ok(body) };
     }
     let mut stream = match req.stream() {
         Ok(s) => s,
