@@ -227,7 +227,7 @@ async fn health(env: &Env, tenant: &str) -> Result<Response> {
 
 fn authorize(req: &Request, env: &Env) -> Result<()> {
     let expected = env::admin_secret(env)?;
-    let given = api_keys::from_headers(header(req, "authorization").as_deref(), None);
+    let given = api_keys::from_headers(header(req, "authorization").as_deref(), || None);
     match given {
         Some(g) if security::secrets_equal(&g, &expected) => Ok(()),
         Some(_) => Err(GatewayError::authentication("Invalid admin secret.")),

@@ -34,10 +34,9 @@ pub struct Caller {
 pub async fn authenticate(req: &Request, env: &Env, path_tenant: Option<&str>) -> Result<Caller> {
     let query_key =
         || req.url().ok().and_then(|u| u.query_pairs().find(|(k, _)| k == "key").map(|(_, v)| v.into_owned()));
-    let key = api_keys::from_headers(
-        header(req, "authorization").as_deref(),
-        header(req, "x-api-key").or_else(|| header(req, "x-goog-api-key")).or_else(query_key).as_deref(),
-    )
+    let key = api_keys::from_headers(header(req, "authorization").as_deref(), || {
+        header(req, "x-api-key").or_else(|| header(req, "x-goog-api-key")).or_else(query_key)
+    })
     .ok_or_else(|| {
         GatewayError::authentication(
             "Missing API key. Send `Authorization: Bearer <key>` or `x-api-key: <key>`; create keys in the dashboard.",

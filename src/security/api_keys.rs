@@ -21,13 +21,15 @@ pub fn display_prefix(api_key: &str) -> String {
     api_key.chars().take(PREFIX.len() + 4).collect()
 }
 
-/// Reads the client's key from `Authorization: Bearer …` or `x-api-key` (also `x-goog-api-key`).
-pub fn from_headers(authorization: Option<&str>, x_api_key: Option<&str>) -> Option<String> {
+/// Reads the client's key from `Authorization: Bearer …` or else `x_api_key()` (`x-api-key`,
+/// `x-goog-api-key`, `?key=`), which is only called without a bearer token: each of its lookups
+/// crosses into JS, and `?key=` parses the URL.
+pub fn from_headers(authorization: Option<&str>, x_api_key: impl FnOnce() -> Option<String>) -> Option<String> {
     let bearer = authorization.and_then(|v| {
         let v = v.trim();
-        v.get(..7).filter(|p| p.eq_ignore_ascii_case("bearer ")).map(|_| v[7..].trim())
+        v.get(..7).filter(|p| p.eq_ignore_ascii_case("bearer ")).map(|_| v[7..].trim().to_string())
     });
-    bearer.or(x_api_key.map(str::trim)).filter(|k| !k.is_empty()).map(str::to_string)
+    bearer.or_else(|| x_api_key().map(|k| k.trim().to_string())).filter(|k| !k.is_empty())
 }
 
 #[cfg(test)]
@@ -51,11 +53,17 @@ mod tests {
 
     #[test]
     fn reads_both_header_styles() {
-        assert_eq!(from_headers(Some("Bearer abc"), None).as_deref(), Some("abc"));
-        assert_eq!(from_headers(Some("bearer  abc "), None).as_deref(), Some("abc"));
-        assert_eq!(from_headers(None, Some("xyz")).as_deref(), Some("xyz"));
-        assert_eq!(from_headers(Some("Basic abc"), Some("xyz")).as_deref(), Some("xyz"));
-        assert_eq!(from_headers(Some("Bearer "), None), None);
-        assert_eq!(from_headers(None, None), None);
+        let none = || None;
+        let xyz = || Some(" xyz ".to_string());
+        assert_eq!(from_headers(Some("Bearer abc"), none).as_deref(), Some("abc"));
+        assert_eq!(from_headers(Some("bearer  abc "), none).as_deref(), Some("abc"));
+        assert_eq!(from_headers(None, xyz).as_deref(), Some("xyz"));
+        assert_eq!(from_headers(Some("Basic abc"), xyz).as_deref(), Some("xyz"));
+        assert_eq!(from_headers(Some("Bearer "), none), None);
+        assert_eq!(from_headers(None, none), None);
+        // A bearer token wins, and the other places are then not looked at.
+        let looked = std::cell::Cell::new(false);
+        assert_eq!(from_headers(Some("Bearer abc"), || { looked.set(true); None }).as_deref(), Some("abc"));
+        assert!(!looked.get());
     }
 }

@@ -48,8 +48,15 @@ pub fn hint(secret: &str) -> String {
     format!("…{tail}")
 }
 
+/// Lower-case hex. Runs on every request (the key hash, the id seed), so one allocation, no `format!`.
 pub fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -67,6 +74,20 @@ mod tests {
     fn derived_keys_differ_by_purpose() {
         assert_ne!(derive_key(b"m", "a"), derive_key(b"m", "b"));
         assert_eq!(derive_key(b"m", "a"), derive_key(b"m", "a"));
+    }
+
+    #[test]
+    fn hex_is_two_lower_case_digits_per_byte() {
+        assert_eq!(to_hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
+        assert_eq!(to_hex(&[]), "");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hex_matches_the_formatter(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let want: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            proptest::prop_assert_eq!(to_hex(&bytes), want);
+        }
     }
 
     #[test]
