@@ -5,13 +5,11 @@
 use crate::engine::plan::UpstreamCall;
 use crate::engine::ports::{Reply, Upstream, UpstreamBody};
 use crate::error::{ErrorKind, GatewayError, Result};
-use futures::future::{select, Either};
 use futures::StreamExt;
-use std::time::Duration;
-use wasm_bindgen::JsValue;
-use worker::{
-    AbortController, ByteStream, Delay, Fetch, Headers, Method, Request, RequestInit, Response, ResponseBody,
-};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::{ByteStream, Response, ResponseBody};
 
 pub struct FetchUpstream;
 
@@ -50,52 +48,99 @@ impl UpstreamBody for FetchBody {
     }
 }
 
+#[wasm_bindgen(inline_js = r#"
+export function send_upstream(url, headers, body, timeoutMs) {
+  const h = new Headers();
+  const list = headers.split("\n");
+  for (let i = 0; i + 1 < list.length; i += 2) h.set(list[i], list[i + 1]);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException("no response headers in time", "TimeoutError")), timeoutMs);
+  // `body` is a view of wasm memory: copied before anything else runs.
+  return fetch(url, { method: "POST", headers: h, body: body.slice(), signal: controller.signal })
+    .finally(() => clearTimeout(timer));
+}
+export function response_header_lines(resp) {
+  let out = "";
+  for (const [k, v] of resp.headers) out += k + "\n" + v + "\n";
+  return out;
+}
+"#)]
+extern "C" {
+    /// POSTs `body` to `url` with `headers` ("name\nvalue\nname\nvalue…"), aborting with a
+    /// `TimeoutError` when no response headers arrived within `timeout_ms`.
+    fn send_upstream(url: &str, headers: &str, body: &[u8], timeout_ms: f64) -> js_sys::Promise;
+    /// A response's headers in the same "name\nvalue\n…" form.
+    fn response_header_lines(resp: &web_sys::Response) -> String;
+}
+
 impl Upstream for FetchUpstream {
     type Body = FetchBody;
 
+    /// One crossing into JS (`send_upstream`) sets up the headers, the abort controller, the timer
+    /// and the fetch; done from Rust, each header, the `Request`, the timer's closure and the race
+    /// between two futures crossed the boundary on their own, costing about as much CPU as the fetch.
     async fn send(&self, call: &UpstreamCall, timeout_ms: u64) -> Result<Reply<FetchBody>> {
-        let headers = Headers::new();
-        for (k, v) in &call.headers {
-            headers.set(k, v).map_err(|e| GatewayError::internal(format!("bad upstream header {k}: {e}")))?;
-        }
-        headers.set(&call.auth.0, call.auth.1.expose()).map_err(|_| {
+        let mut lines = header_lines(&call.headers)?;
+        push_line(&mut lines, &call.auth.0, call.auth.1.expose()).map_err(|_| {
             GatewayError::internal(format!("the credential of `{}` is not a valid header", call.connection_id))
         })?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(JsValue::from(js_sys::Uint8Array::from(call.body.as_slice()))));
-        let req = Request::new_with_init(&call.url, &init)
-            .map_err(|e| GatewayError::upstream(format!("Invalid upstream URL for `{}`: {e}", call.provider)))?;
-
-        let controller = AbortController::default();
-        let signal = controller.signal();
-        let fetch = Fetch::Request(req);
-        let sending = Box::pin(fetch.send_with_signal(&signal));
-        let timeout = Delay::from(Duration::from_millis(timeout_ms));
-        let outcome = select(sending, timeout).await;
-        let reply = match outcome {
-            Either::Left((Ok(resp), _)) => {
-                let headers = resp.headers().entries().collect();
-                Ok(Reply {
-                    status: resp.status_code(),
-                    headers,
-                    body: FetchBody { response: Some(resp), stream: None },
-                })
+        let outcome = JsFuture::from(send_upstream(&call.url, &lines, &call.body, timeout_ms as f64)).await;
+        match outcome {
+            Ok(resp) => {
+                let resp: web_sys::Response = resp.unchecked_into();
+                let text = response_header_lines(&resp);
+                let mut parts = text.split('\n');
+                let mut headers = Vec::new();
+                while let (Some(k), Some(v)) = (parts.next(), parts.next()) {
+                    headers.push((k.to_string(), v.to_string()));
+                }
+                let status = resp.status();
+                let body = FetchBody { response: Some(Response::from(resp)), stream: None };
+                Ok(Reply { status, headers, body })
             }
-            Either::Left((Err(e), _)) => {
-                Err(GatewayError::upstream(format!("Could not reach upstream `{}`: {e}", call.provider))
+            Err(e) if error_name(&e).as_deref() == Some("TimeoutError") => Err(GatewayError::new(
+                ErrorKind::UpstreamTimeout,
+                format!("Upstream `{}` sent no response within {timeout_ms} ms.", call.provider),
+            )
+            .with_code("upstream_timeout")),
+            Err(e) => {
+                Err(GatewayError::upstream(format!("Could not reach upstream `{}`: {}", call.provider, describe(&e)))
                     .with_code("upstream_unreachable"))
             }
-            Either::Right(_) => {
-                controller.abort();
-                Err(GatewayError::new(
-                    ErrorKind::UpstreamTimeout,
-                    format!("Upstream `{}` sent no response within {timeout_ms} ms.", call.provider),
-                )
-                .with_code("upstream_timeout"))
-            }
-        };
-        reply
+        }
+    }
+}
+
+/// The headers as one string for `send_upstream`. A line break cannot be part of a header, and
+/// here it would split one header into two, so it is refused as `Headers.set` would refuse it.
+fn header_lines(headers: &[(String, String)]) -> Result<String> {
+    let mut out = String::with_capacity(headers.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>() + 256);
+    for (k, v) in headers {
+        push_line(&mut out, k, v)
+            .map_err(|_| GatewayError::internal(format!("bad upstream header {k}: contains a line break")))?;
+    }
+    Ok(out)
+}
+
+fn push_line(out: &mut String, name: &str, value: &str) -> std::result::Result<(), ()> {
+    if name.contains(['\n', '\r']) || value.contains(['\n', '\r']) {
+        return Err(());
+    }
+    out.push_str(name);
+    out.push('\n');
+    out.push_str(value);
+    out.push('\n');
+    Ok(())
+}
+
+/// An error's `name` (a `DOMException` need not be an `Error` to `instanceof`).
+fn error_name(e: &JsValue) -> Option<String> {
+    js_sys::Reflect::get(e, &JsValue::from_str("name")).ok()?.as_string()
+}
+
+fn describe(e: &JsValue) -> String {
+    match e.dyn_ref::<js_sys::Error>() {
+        Some(err) => err.to_string().as_string().unwrap_or_else(|| "unknown error".into()),
+        None => e.as_string().unwrap_or_else(|| "unknown error".into()),
     }
 }

@@ -63,7 +63,14 @@ mod tests {
         assert_eq!(from_headers(None, none), None);
         // A bearer token wins, and the other places are then not looked at.
         let looked = std::cell::Cell::new(false);
-        assert_eq!(from_headers(Some("Bearer abc"), || { looked.set(true); None }).as_deref(), Some("abc"));
+        assert_eq!(
+            from_headers(Some("Bearer abc"), || {
+                looked.set(true);
+                None
+            })
+            .as_deref(),
+            Some("abc")
+        );
         assert!(!looked.get());
     }
 }
