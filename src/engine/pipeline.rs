@@ -126,9 +126,8 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     if snapshot.settings.log_bodies {
         meter.log_bodies(&body, snapshot.settings.log_body_max_bytes as usize);
     }
-    let value: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| GatewayError::invalid_request(format!("The request body is not valid JSON: {e}")))?;
-    let client = ClientRequest::new(inbound.format, value, inbound.url_model.as_deref(), inbound.url_stream)?;
+    // The bytes are kept: a same-format call sends them on with only the model rewritten.
+    let client = ClientRequest::parse(inbound.format, body, inbound.url_model.as_deref(), inbound.url_stream)?;
     meter.update(|r| {
         r.requested_model = client.model.clone();
         r.streamed = client.stream;

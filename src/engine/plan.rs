@@ -7,7 +7,7 @@
 use crate::config::{ConnectionRecord, TenantSnapshot};
 use crate::engine::ports::ResilienceView;
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::formats::passthrough::{self, Inspected};
+use crate::formats::passthrough::{self, Inspected, RawBody};
 use crate::formats::Format;
 use crate::ir::{repair, EncodeCtx, IrRequest};
 use crate::pricing;
@@ -28,6 +28,10 @@ pub struct ClientRequest {
     /// The model as the client named it.
     pub model: String,
     pub stream: bool,
+    /// The body as the client sent it and where its `model` values are, when known: a same-format
+    /// call then gets these bytes with only the model rewritten, instead of `body` cloned and
+    /// serialized again.
+    pub raw: Option<RawBody>,
 }
 
 impl ClientRequest {
@@ -35,7 +39,15 @@ impl ClientRequest {
     /// put them there (Gemini).
     pub fn new(format: Format, body: Value, url_model: Option<&str>, url_stream: Option<bool>) -> Result<Self> {
         let Inspected { model, stream } = passthrough::inspect(format, &body, url_model, url_stream)?;
-        Ok(ClientRequest { format, body, model, stream })
+        Ok(ClientRequest { format, body, model, stream, raw: None })
+    }
+
+    /// [`ClientRequest::new`] from the body's bytes, which are kept for a same-format call.
+    pub fn parse(format: Format, raw: Vec<u8>, url_model: Option<&str>, url_stream: Option<bool>) -> Result<Self> {
+        let parsed = passthrough::parse(&raw)
+            .map_err(|e| GatewayError::invalid_request(format!("The request body is not valid JSON: {e}")))?;
+        let req = Self::new(format, parsed.body, url_model, url_stream)?;
+        Ok(ClientRequest { raw: Some(RawBody { bytes: raw, model_spans: parsed.model_spans }), ..req })
     }
 }
 
@@ -257,10 +269,13 @@ pub fn build(
     if spec.format != req.format {
         return build_from_ir(attempt, &client_ir(req)?, req.format, credential, id_seed, now_secs);
     }
-    let body = passthrough::with_model(req.format, &req.body, model);
+    let body = match &req.raw {
+        Some(raw) => passthrough::with_model_bytes(raw, model),
+        None => to_vec(&passthrough::with_model(req.format, &req.body, model))?,
+    };
     let ctx =
         EncodeCtx { model: req.model.clone(), id_seed: id_seed.to_string(), created: now_secs, include_usage: false };
-    call(attempt, forward, &body, credential, req.format, req.stream, ctx)
+    call(attempt, forward, body, credential, req.format, req.stream, ctx)
 }
 
 /// The client's request in the IR, named and streamed as the client asked.
@@ -287,21 +302,21 @@ pub fn build_from_ir(
     if repair::lacks_system_role(model) {
         repair::fold_system_into_first_user(&mut ir);
     }
-    let body = spec.format.request_from_ir(&ir, model)?;
+    let body = to_vec(&spec.format.request_from_ir(&ir, model)?)?;
     let ctx = EncodeCtx {
         model: ir.model.clone(),
         id_seed: id_seed.to_string(),
         created: now_secs,
         include_usage: ir.include_usage,
     };
-    Ok(UpstreamCall { translated: true, ..call(attempt, &[], &body, credential, client, ir.stream, ctx)? })
+    Ok(UpstreamCall { translated: true, ..call(attempt, &[], body, credential, client, ir.stream, ctx)? })
 }
 
 /// A same-format call (`forward`: client headers that travel with the untouched body).
 fn call(
     attempt: &Attempt,
     forward: &[(String, String)],
-    body: &Value,
+    body: Vec<u8>,
     credential: &Secret,
     client_format: Format,
     stream: bool,
@@ -314,7 +329,7 @@ fn call(
         url: upstream_url(spec, conn, model, stream),
         headers,
         auth: auth_header(spec, credential),
-        body: serde_json::to_vec(body).map_err(|e| GatewayError::internal(e.to_string()))?,
+        body,
         provider: spec.id.to_string(),
         model: model.to_string(),
         connection_id: conn.id.clone(),
@@ -324,6 +339,10 @@ fn call(
         translated: false,
         encode,
     })
+}
+
+fn to_vec(body: &Value) -> Result<Vec<u8>> {
+    serde_json::to_vec(body).map_err(|e| GatewayError::internal(e.to_string()))
 }
 
 fn upstream_url(spec: &ProviderSpec, conn: &ConnectionRecord, model: &str, stream: bool) -> String {
@@ -392,6 +411,18 @@ mod tests {
         assert!(call.headers.contains(&("accept".into(), "text/event-stream".into())));
         let body: Value = serde_json::from_slice(&call.body).unwrap();
         assert_eq!(body["model"], "gpt-4o-mini");
+    }
+
+    #[test]
+    fn a_parsed_request_passes_its_own_bytes_through_with_the_model_rewritten() {
+        let s = snapshot(vec![conn("a", "openai", 1, None)]);
+        let raw = br#"{"model":"openai/gpt-4o-mini",  "messages":[{"role":"user","content":"x"}],"temperature":0.10}"#;
+        let req = ClientRequest::parse(Format::OpenAiChat, raw.to_vec(), None, None).unwrap();
+        let call = plan(&s, &req, &cooling(&[])).unwrap();
+        let want = br#"{"model":"gpt-4o-mini",  "messages":[{"role":"user","content":"x"}],"temperature":0.10}"#;
+        assert_eq!(String::from_utf8(call.body).unwrap(), String::from_utf8(want.to_vec()).unwrap());
+        let e = ClientRequest::parse(Format::OpenAiChat, b"{".to_vec(), None, None).unwrap_err();
+        assert_eq!(e.status, 400);
     }
 
     #[test]

@@ -87,6 +87,91 @@ pub fn with_model(_format: Format, body: &Value, model: &str) -> Value {
     body
 }
 
+/// A request body parsed once: the `Value`, and where the values of its top-level `model` keys
+/// sit in the client's bytes (a key spelled with escapes, or repeated, counts too).
+#[derive(Debug)]
+pub struct Parsed {
+    pub body: Value,
+    pub model_spans: Vec<(usize, usize)>,
+}
+
+/// A body as the client sent it, with the spans [`parse`] found in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawBody {
+    pub bytes: Vec<u8>,
+    pub model_spans: Vec<(usize, usize)>,
+}
+
+/// Parses `raw` as JSON. For an object, the spans of its `model` values are recorded on the way
+/// (as borrowed raw values), so [`with_model_bytes`] needs no second pass over a large body.
+pub fn parse(raw: &[u8]) -> serde_json::Result<Parsed> {
+    match serde_json::from_slice::<TopLevel>(raw) {
+        Ok(t) => {
+            let base = raw.as_ptr() as usize;
+            let model_spans =
+                t.models.iter().map(|m| m.get().as_ptr() as usize - base).zip(t.models.iter().map(|m| m.get().len()));
+            Ok(Parsed {
+                body: Value::Object(t.body),
+                model_spans: model_spans.map(|(at, len)| (at, at + len)).collect(),
+            })
+        }
+        // Not an object (or not JSON): the plain parse gives the value or the error to report.
+        Err(_) => Ok(Parsed { body: serde_json::from_slice(raw)?, model_spans: Vec::new() }),
+    }
+}
+
+/// [`with_model`] on the client's bytes: each `model` value becomes `model` and every other byte
+/// stays the client's, so a large conversation is neither cloned as a `Value` tree nor serialized
+/// again.
+pub fn with_model_bytes(raw: &RawBody, model: &str) -> Vec<u8> {
+    let model = Value::String(model.to_string()).to_string();
+    let mut out = Vec::with_capacity(raw.bytes.len() + raw.model_spans.len() * model.len());
+    let mut at = 0;
+    for &(start, end) in &raw.model_spans {
+        out.extend_from_slice(&raw.bytes[at..start]);
+        out.extend_from_slice(model.as_bytes());
+        at = end;
+    }
+    out.extend_from_slice(&raw.bytes[at..]);
+    out
+}
+
+/// A top-level object whose `model` values are also kept as the raw text they were parsed from.
+struct TopLevel<'a> {
+    body: serde_json::Map<String, Value>,
+    models: Vec<&'a serde_json::value::RawValue>,
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for TopLevel<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = TopLevel<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> std::result::Result<TopLevel<'a>, M::Error> {
+                let mut t = TopLevel { body: serde_json::Map::new(), models: Vec::new() };
+                while let Some(key) = map.next_key::<String>()? {
+                    let value = if key == "model" {
+                        let raw: &'de serde_json::value::RawValue = map.next_value()?;
+                        t.models.push(raw);
+                        serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?
+                    } else {
+                        map.next_value()?
+                    };
+                    t.body.insert(key, value);
+                }
+                Ok(t)
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +255,72 @@ mod tests {
                     proptest::prop_assert_eq!(e.param.as_deref(), Some("model"));
                 }
             }
+        }
+    }
+
+    fn rewrite(raw: &[u8], model: &str) -> String {
+        let raw = RawBody { bytes: raw.to_vec(), model_spans: parse(raw).unwrap().model_spans };
+        String::from_utf8(with_model_bytes(&raw, model)).unwrap()
+    }
+
+    #[test]
+    fn rewrites_the_model_in_the_bytes_and_keeps_the_rest() {
+        let body = br#" { "messages" : [{"role":"user","content":"a \"model\": x"}], "model":"openai/gpt-4o" ,"n":1} "#;
+        assert_eq!(
+            rewrite(body, "gpt-4o"),
+            r#" { "messages" : [{"role":"user","content":"a \"model\": x"}], "model":"gpt-4o" ,"n":1} "#
+        );
+        // Nested `model` keys are the client's; escaped key spellings and duplicates are all rewritten.
+        let body = br#"{"tools":[{"model":"keep"}],"mod\u0065l":"a","model":{"x":[1,"]"]}}"#;
+        assert_eq!(rewrite(body, "m\"q"), r#"{"tools":[{"model":"keep"}],"mod\u0065l":"m\"q","model":"m\"q"}"#);
+        assert_eq!(rewrite(b"{}", "m"), "{}");
+        assert_eq!(rewrite(br#"{"messages":[]}"#, "m"), r#"{"messages":[]}"#);
+        // What is not an object parses as it is, with nothing to rewrite; what is not JSON fails.
+        assert_eq!((parse(b"[1]").unwrap().body, parse(b"[1]").unwrap().model_spans), (serde_json::json!([1]), vec![]));
+        assert!(parse(b"{\"model\":").is_err());
+    }
+
+    fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            "(model|[\\[\\]{}\",:\\\\ ]|[a-z]|\\PC){0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::from),
+                proptest::collection::btree_map("(model|messages|[a-z\"\\\\]{0,6})", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Same result as the `Value` round trip, compact or pretty, whatever the body holds.
+        #[test]
+        fn byte_rewrite_equals_the_value_rewrite(
+            fields in proptest::collection::btree_map("(model|messages|[a-z\"\\\\]{0,6})", arb_json(), 0..6),
+            model in "(\\PC|[\"\\\\]){0,12}",
+            pretty in proptest::bool::ANY,
+        ) {
+            let body = Value::Object(fields.into_iter().collect());
+            let bytes = if pretty { serde_json::to_vec_pretty(&body) } else { serde_json::to_vec(&body) }.unwrap();
+            let parsed = parse(&bytes).unwrap();
+            let raw = RawBody { bytes: bytes.clone(), model_spans: parsed.model_spans };
+            let out: Value = serde_json::from_slice(&with_model_bytes(&raw, &model)).unwrap();
+            // The same body as the plain parse; the same upstream body as the `Value` round trip.
+            let plain: Value = serde_json::from_slice(&bytes).unwrap();
+            proptest::prop_assert_eq!(&parsed.body, &plain);
+            proptest::prop_assert_eq!(out, with_model(Format::OpenAiChat, &plain, &model));
+        }
+
+        #[test]
+        fn parses_arbitrary_bytes_like_the_plain_parse(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let plain = serde_json::from_slice::<Value>(&bytes).ok();
+            proptest::prop_assert_eq!(parse(&bytes).ok().map(|p| p.body), plain);
         }
     }
 }
