@@ -4,6 +4,8 @@
 // streaming (Anthropic client → OpenAI upstream) on a small and a large stream, which gives the cost
 // of translation per request and per MB of stream.
 // Usage: npm run bench [-- --duration 10 --connections 16]
+//        npm run bench -- --only passthrough [--repeat 2]: only non-streaming passthrough vs floor, each
+//        measured `repeat` times (interleaved), which is what per-request overhead work needs.
 import { Miniflare } from "miniflare";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -16,6 +18,8 @@ import { startStaticUpstream } from "./static_upstream.mjs";
 const arg = (name, dflt) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
 const DURATION = Number(arg("duration", 10));
 const CONNECTIONS = Number(arg("connections", 16));
+const ONLY = arg("only", "all");
+const REPEAT = Number(arg("repeat", 2));
 const exec = promisify(execFile);
 
 const upstream = await startStaticUpstream();
@@ -74,6 +78,24 @@ async function runWrk(url, script, { duration = DURATION, connections = CONNECTI
 const chatUrl = `${gw.url}/v1/chat/completions`;
 const messagesUrl = `${gw.url}/v1/messages`;
 const big = { connections: 4 };
+const fmt = (n) => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
+if (ONLY === "passthrough") {
+  const gwScript = lua(chatBody("openai/gpt-4o-mini", false), bearer);
+  const floorScript = lua(chatBody("x", false), {});
+  let report = `Passthrough only: wrk -t2 -c${CONNECTIONS} -d${DURATION}s, ${REPEAT} runs each, ${new Date().toISOString()}\n\n`;
+  report += "| run | gateway req/s | floor req/s | gateway CPU µs/req | floor CPU µs/req | overhead µs/req | non-2xx |\n|---|---:|---:|---:|---:|---:|---:|\n";
+  for (let i = 1; i <= REPEAT; i++) {
+    const g = await runWrk(chatUrl, gwScript);
+    const f = await runWrk(`${floorUrl}/`, floorScript);
+    report += `| ${i} | ${fmt(g.rps)} | ${fmt(f.rps)} | ${fmt(g.cpuUs)} | ${fmt(f.cpuUs)} | +${fmt(g.cpuUs - f.cpuUs)} | ${g.non2xx + f.non2xx} |\n`;
+  }
+  console.log(report);
+  await gw.dispose();
+  await floor.dispose();
+  await upstream.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+  process.exit(0);
+}
 const rows = [
   ["non-streaming JSON", "gateway (passthrough)", await runWrk(chatUrl, lua(chatBody("openai/gpt-4o-mini", false), bearer))],
   ["non-streaming JSON", "floor (forward only)", await runWrk(`${floorUrl}/`, lua(chatBody("x", false), {}))],
@@ -84,7 +106,6 @@ const rows = [
   [`streaming ${upstream.bigStreamBytes} B`, "gateway, Anthropic client ← OpenAI upstream (translated)", await runWrk(messagesUrl, lua(messagesBody("openai/big-stream"), anthropicHeaders), big)],
 ];
 
-const fmt = (n) => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
 let report = `Load run: wrk -t2 -c${CONNECTIONS} -d${DURATION}s (large streams -c4) on ${os.cpus().length} cores (${os.cpus()[0].model}), ${new Date().toISOString()}\n\n`;
 report += "| scenario | target | req/s | p50 ms | p99 ms | workerd CPU µs/req | non-2xx |\n|---|---|---:|---:|---:|---:|---:|\n";
 for (const [scenario, target, r] of rows) {
