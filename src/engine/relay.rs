@@ -56,6 +56,20 @@ impl Watch {
         self.meter.capture(bytes);
     }
 
+    /// Stream events the reader of the copy left out (text deltas): counted for an estimate.
+    pub fn skipped(&mut self, events: u64) {
+        self.tap.skipped(events);
+    }
+
+    /// A whole answer too large to be read for its usage (it is estimated from its size).
+    pub fn too_large(&mut self, bytes: u64) {
+        self.tap.too_large(bytes);
+    }
+
+    pub fn is_stream(&self) -> bool {
+        self.stream
+    }
+
     /// The copy ended (`error`: it broke off). Records the request and says how the client's copy
     /// must end.
     pub fn end(mut self, error: Option<&str>) -> PipeEnd {

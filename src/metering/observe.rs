@@ -65,7 +65,30 @@ pub struct Tap {
 }
 
 /// A whole answer larger than this is not parsed for usage (it is estimated instead).
-const MAX_WHOLE: usize = 8 * 1024 * 1024;
+pub const MAX_WHOLE: usize = 8 * 1024 * 1024;
+
+/// Whether an SSE event's data may carry what the tap reads: usage, a finish, an error. Text
+/// deltas (most of a stream) do not, and decoding each of them cost as much as translating the
+/// stream; they are counted instead (about a token each, for an estimate). Decoders emit errors
+/// only for error payloads and for a missing finish, so reading a subset of the events is safe.
+pub fn may_matter(data: &str) -> bool {
+    const MARKS: [&str; 10] = [
+        "usage",
+        "finish_reason\":\"",
+        "finish_reason\": \"",
+        "finishReason",
+        "stop",
+        "error",
+        "completed",
+        "incomplete",
+        "failed",
+        "[DONE]",
+    ];
+    MARKS.iter().any(|m| data.contains(m))
+}
+
+/// Characters a skipped delta event stands for in an estimate (about one token).
+const CHARS_PER_SKIPPED_EVENT: u64 = 4;
 
 impl Tap {
     pub fn new(format: Format, stream: bool, id_seed: &str) -> Tap {
@@ -74,8 +97,16 @@ impl Tap {
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
-        if self.stream.is_some() {
-            self.events(bytes);
+        if let Some((parser, decoder)) = &mut self.stream {
+            for e in parser.feed(bytes) {
+                if !may_matter(&e.data) {
+                    self.observed.output_chars += CHARS_PER_SKIPPED_EVENT;
+                    continue;
+                }
+                for ev in decoder.feed(&e) {
+                    self.observed.see(&ev);
+                }
+            }
         } else if self.whole.len() + bytes.len() <= MAX_WHOLE {
             self.whole.extend_from_slice(bytes);
         } else {
@@ -94,6 +125,17 @@ impl Tap {
             self.observed.see(ev);
         }
         events
+    }
+
+    /// Events a reader of the bytes left out as not mattering (see [`may_matter`]).
+    pub fn skipped(&mut self, events: u64) {
+        self.observed.output_chars += events * CHARS_PER_SKIPPED_EVENT;
+    }
+
+    /// A whole answer not kept for parsing (over [`MAX_WHOLE`]).
+    pub fn too_large(&mut self, bytes: u64) {
+        self.observed.output_chars += bytes;
+        self.observed.finished = true;
     }
 
     /// The body ended (or broke off: `error`). What it said.
@@ -185,7 +227,8 @@ mod tests {
         let o = tap.end(None).clone();
         assert!(!o.complete());
         let t = o.tokens(50);
-        assert_eq!((t.input, t.output, t.estimated), (50, 3, true)); // "Hello there": 11 chars → 3
+        // Text deltas are not decoded, only counted: two events, about a token each.
+        assert_eq!((t.input, t.output, t.estimated), (50, 2, true));
     }
 
     #[test]

@@ -8,7 +8,8 @@ mod credentials; // the pipeline's Credentials port: decrypted provider keys, ca
 mod durable; // Durable Object classes: resilience_object (the shared cooldowns and breakers)
 mod entry; // #[event(fetch)] and the route table
 pub(crate) mod env; // binding names, secrets, clock and randomness
-mod http; // request/response helpers: JSON, errors, bounded body reads
+mod http;
+mod pipe; // same-format answers piped by the runtime, a copy skimmed in JS for metering // request/response helpers: JSON, errors, bounded body reads
 mod repo; // D1 queries
 mod resilience_view; // the isolate's local view of cooldowns and breakers, synced with the ResilienceState object
 mod upstream_fetch; // the pipeline's Upstream port: outbound fetch with a first-byte timeout

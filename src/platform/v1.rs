@@ -12,16 +12,13 @@ use super::{config_store, env};
 use crate::config::TenantSnapshot;
 use crate::engine::pipeline::{self, Answer, Inbound, Ports};
 use crate::engine::ports::UpstreamBody;
-use crate::engine::relay::{PipeEnd, Relay, StreamWriter, Watch};
+use crate::engine::relay::{Relay, StreamWriter};
 use crate::error::{GatewayError, Result};
 use crate::formats::{openai_chat, Format};
 use crate::routing::model::available;
 use crate::security::api_keys;
-use futures::StreamExt;
 use std::rc::Rc;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use worker::{Context, Env, Headers, Request, Response, ResponseBody};
+use worker::{Context, Env, Headers, Request, Response};
 
 /// Who is calling: the tenant their key belongs to, and which key.
 pub struct Caller {
@@ -117,65 +114,19 @@ fn respond(answer: Answer<FetchBody>, ctx: &Context) -> Result<Response> {
     }
     let resp = match answer.relay {
         Relay::Whole(bytes) => Response::from_bytes(bytes)?,
-        Relay::Pipe { body, watch } => piped(body, watch, ctx)?,
+        Relay::Pipe { body, watch } => match body.into_js() {
+            Some(source) => {
+                let stream = watch.is_stream();
+                super::pipe::piped(source, stream, watch, ctx)?
+            }
+            None => {
+                watch.end(None);
+                Response::empty()?
+            }
+        },
         Relay::Stream { first, body, writer } => Response::from_stream(written(first, body, writer))?,
     };
     Ok(resp.with_status(answer.status).with_headers(headers))
-}
-
-/// A same-format answer, piped by the runtime without entering wasm. The body is teed: one branch
-/// flows to the client through a transform stream whose end we hold back, the other is read here
-/// in the background to meter it. When that copy shows the answer broke off (a cut connection can
-/// look like a clean end), the client's stream ends with its format's error event (a whole answer:
-/// the connection is aborted), so no client takes a truncated answer for a whole one.
-fn piped(body: FetchBody, watch: Watch, ctx: &Context) -> Result<Response> {
-    let Some(source) = body.into_js() else {
-        watch.end(None);
-        return Ok(Response::empty()?);
-    };
-    let branches = source.tee();
-    let to_client: web_sys::ReadableStream = branches.get(0).unchecked_into();
-    let copy: web_sys::ReadableStream = branches.get(1).unchecked_into();
-    let relay =
-        web_sys::TransformStream::new().map_err(|e| GatewayError::internal(format!("TransformStream: {e:?}")))?;
-    let writable = relay.writable();
-    let options = web_sys::StreamPipeOptions::new();
-    options.set_prevent_close(true);
-    options.set_prevent_abort(true);
-    let piping = to_client.pipe_to_with_options(&writable, &options);
-    let mut watch = watch;
-    ctx.wait_until(async move {
-        let mut error = None;
-        match Response::from_body(ResponseBody::Stream(copy)).and_then(|mut r| r.stream()) {
-            Ok(mut chunks) => {
-                while let Some(chunk) = chunks.next().await {
-                    match chunk {
-                        Ok(c) => watch.push(&c),
-                        Err(e) => {
-                            error = Some(e.to_string());
-                            break;
-                        }
-                    }
-                }
-            }
-            Err(e) => error = Some(e.to_string()),
-        }
-        let ending = watch.end(error.as_deref());
-        // The pipe settles when the client's branch has been written (or the upstream failed); the
-        // writable stays ours either way (preventClose, preventAbort) to end as the watch says.
-        let _ = JsFuture::from(piping).await;
-        let Ok(w) = writable.get_writer() else { return };
-        let done = match ending {
-            PipeEnd::Close => w.close(),
-            PipeEnd::CloseWith(tail) => {
-                let _ = JsFuture::from(w.write_with_chunk(&js_sys::Uint8Array::from(tail.as_slice()))).await;
-                w.close()
-            }
-            PipeEnd::Abort => w.abort_with_reason(&JsValue::from_str("upstream broke off")),
-        };
-        let _ = JsFuture::from(done).await;
-    });
-    Ok(Response::from_body(ResponseBody::Stream(relay.readable()))?)
 }
 
 /// A stream the gateway writes: the first chunk (already read), then the rest as it arrives, each
