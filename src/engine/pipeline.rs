@@ -245,7 +245,7 @@ type Relayed<B> = (u16, Vec<(String, String)>, Planned<B>);
 /// attempt loop may still drop it for the next attempt, and the meter stays with the request until
 /// an answer is chosen.
 enum Planned<B> {
-    /// A translated whole answer, with the usage it reported (or an estimate).
+    /// A whole answer (translated, or same-format as it came), with the usage it reported.
     Whole { bytes: Vec<u8>, usage: Option<TokenUsage>, output_chars: u64 },
     /// A same-format answer for the runtime to pipe, a copy read by `tap`.
     Pipe { body: B, tap: Tap, client: Format, stream: bool, provider: String },
@@ -305,8 +305,19 @@ async fn relay<B: UpstreamBody>(
     let mut headers = answer_headers(&upstream_headers, call, attempts);
     let provider = call.provider.clone();
     if !call.stream && !call.translated {
-        let tap = Tap::new(call.upstream_format, false, &call.encode.id_seed);
-        return Ok((status, headers, Planned::Pipe { body, tap, client: call.client_format, stream: false, provider }));
+        // Read into wasm rather than piped: a whole answer is small, and one copy costs less than a
+        // tee and a transform stream in the runtime. It goes out byte for byte as it came.
+        let bytes = body.bytes().await.map_err(|e| {
+            GatewayError::upstream(format!("Could not read the answer of `{}`: {}", call.provider, e.message))
+        })?;
+        let mut tap = Tap::new(call.upstream_format, false, &call.encode.id_seed);
+        tap.push(&bytes);
+        let observed = tap.end(None);
+        if !observed.complete() && can_fall_back {
+            return Err(GatewayError::upstream(format!("The answer of `{}` could not be read.", call.provider)));
+        }
+        let (usage, output_chars) = (observed.usage.map(TokenUsage::from), observed.output_chars);
+        return Ok((status, headers, Planned::Whole { bytes, usage, output_chars }));
     }
     if !call.stream {
         let bytes = body.bytes().await.map_err(|e| {
