@@ -25,7 +25,7 @@ after(async () => {
   await mock?.close();
 });
 
-test("a piped same-format stream cut mid-way is aborted, never ended as if whole", async () => {
+test("a piped same-format stream cut mid-way ends with an error, never as if whole", async () => {
   let partial = "";
   let finish = null;
   await assert.rejects(async () => {
