@@ -1,8 +1,8 @@
 //! A same-format answer piped to the client by the runtime, with a copy read for metering.
 //!
-//! One JS helper (`pipe_watched`) tees the upstream body, pipes one branch to the client through a
-//! transform stream whose end we hold back (`preventClose`, `preventAbort`), and reads the
-//! other branch in JS: for a stream it keeps only the SSE events that can carry usage, a finish or
+//! One JS helper (`pipe_watched`) tees the upstream body, pumps one branch to the client through
+//! workerd's native identity stream through a writer we keep (so its end is ours to decide: closed,
+//! or after an error event), and reads the other branch in JS: for a stream it keeps only the SSE events that can carry usage, a finish or
 //! an error (a few per answer) and counts the rest; a whole answer it keeps (up to a cap). The
 //! request crosses into wasm once at the end, with that skim, instead of once per chunk with every
 //! byte: decoding each text delta of a long stream in wasm cost as much as translating it.
@@ -23,10 +23,22 @@ const matters = (ev) => MARKS.some((m) => ev.includes(m));
 
 export function pipe_watched(source, stream, maxWhole) {
   const [toClient, copy] = source.tee();
-  // A JS TransformStream, not workerd's IdentityTransformStream: only the former keeps its writable
-  // open for us when the upstream fails mid-way (preventAbort), so the error event can still be sent.
-  const relay = new TransformStream();
-  const piping = toClient.pipeTo(relay.writable, { preventClose: true, preventAbort: true }).then(() => null, (e) => String(e));
+  // workerd's native identity stream carries the bytes to the client; its writer stays ours (no
+  // pipeTo, which would close or abort it with the source), so the end can be decided afterwards.
+  const relay = typeof IdentityTransformStream === "function" ? new IdentityTransformStream() : new TransformStream();
+  const writer = relay.writable.getWriter();
+  const piping = (async () => {
+    const r = toClient.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await r.read();
+        if (done) return null;
+        await writer.write(value);
+      }
+    } catch (e) {
+      return String(e);
+    }
+  })();
   const watching = (async () => {
     const reader = copy.getReader();
     const decoder = new TextDecoder();
@@ -62,7 +74,7 @@ export function pipe_watched(source, stream, maxWhole) {
     }
     return { kept, skipped, error, body, size };
   })();
-  return { readable: relay.readable, writable: relay.writable, piping, watching };
+  return { readable: relay.readable, writer, piping, watching };
 }
 "#)]
 extern "C" {
@@ -77,7 +89,7 @@ fn field(o: &JsValue, name: &str) -> JsValue {
 pub fn piped(source: web_sys::ReadableStream, stream: bool, mut watch: Watch, ctx: &Context) -> Result<Response> {
     let handles: JsValue = pipe_watched(&source, stream, MAX_WHOLE as f64).into();
     let readable: web_sys::ReadableStream = field(&handles, "readable").unchecked_into();
-    let writable: web_sys::WritableStream = field(&handles, "writable").unchecked_into();
+    let w: web_sys::WritableStreamDefaultWriter = field(&handles, "writer").unchecked_into();
     let (piping, watching): (js_sys::Promise, js_sys::Promise) =
         (field(&handles, "piping").unchecked_into(), field(&handles, "watching").unchecked_into());
     ctx.wait_until(async move {
@@ -96,7 +108,6 @@ pub fn piped(source: web_sys::ReadableStream, stream: bool, mut watch: Watch, ct
         // The pipe settles when the client's branch has been written (or the upstream failed); the
         // writable stays ours either way to end as the watch says.
         let _ = JsFuture::from(piping).await;
-        let Ok(w) = writable.get_writer() else { return };
         let done = match ending {
             PipeEnd::Close => w.close(),
             PipeEnd::CloseWith(tail) => {
