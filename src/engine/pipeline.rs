@@ -7,12 +7,12 @@ use super::continuation;
 use super::plan::{self, ClientRequest, Targets, UpstreamCall};
 use super::ports::{Clock, Credentials, Random, Reply, ResilienceView, Upstream, UpstreamBody, UsageSink};
 use super::relay::{Relay, StreamWriter, Watch};
-use super::translate::StreamTranslator;
+use super::translate::{self, StreamTranslator};
 use super::upstream;
 use crate::config::TenantSnapshot;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::Format;
-use crate::metering::observe::Tap;
+use crate::metering::observe::{Observed, Tap};
 use crate::metering::{Ending, Meter, TokenUsage, UsageRecord};
 use crate::resilience::classify::{classify, Action, Failure};
 use crate::resilience::state::Event;
@@ -245,8 +245,8 @@ type Relayed<B> = (u16, Vec<(String, String)>, Planned<B>);
 /// attempt loop may still drop it for the next attempt, and the meter stays with the request until
 /// an answer is chosen.
 enum Planned<B> {
-    /// A whole answer (translated, or same-format as it came), with the usage it reported.
-    Whole { bytes: Vec<u8>, usage: Option<TokenUsage>, output_chars: u64 },
+    /// A whole answer (translated, or same-format as it came), with what it said of itself.
+    Whole { bytes: Vec<u8>, observed: Observed },
     /// A same-format answer for the runtime to pipe, a copy read by `tap`.
     Pipe { body: B, tap: Tap, client: Format, stream: bool, provider: String },
     /// A stream the gateway writes (translated, or same-format held for fallback).
@@ -261,14 +261,9 @@ enum StreamMode {
 impl<B> Planned<B> {
     fn attach(self, mut meter: Meter, status: u16) -> Relay<B> {
         match self {
-            Planned::Whole { bytes, usage, output_chars } => {
+            Planned::Whole { bytes, observed } => {
                 meter.capture(&bytes);
-                let tokens = usage.unwrap_or(TokenUsage {
-                    input: meter.input_estimate,
-                    output: output_chars.div_ceil(4),
-                    estimated: true,
-                    ..TokenUsage::default()
-                });
+                let tokens = observed.tokens(meter.input_estimate);
                 meter.finish(Ending { status, error_code: None, tokens });
                 Relay::Whole(bytes)
             }
@@ -304,33 +299,25 @@ async fn relay<B: UpstreamBody>(
     let Reply { status, headers: upstream_headers, mut body } = reply;
     let mut headers = answer_headers(&upstream_headers, call, attempts);
     let provider = call.provider.clone();
-    if !call.stream && !call.translated {
-        // Read into wasm rather than piped: a whole answer is small, and one copy costs less than a
-        // tee and a transform stream in the runtime. It goes out byte for byte as it came.
+    if !call.stream {
+        // A whole answer is read into wasm, translated or not: it is small, and one copy costs less
+        // than a tee and a transform stream in the runtime.
         let bytes = body.bytes().await.map_err(|e| {
             GatewayError::upstream(format!("Could not read the answer of `{}`: {}", call.provider, e.message))
         })?;
+        if call.translated {
+            let (out, observed) = translate::whole(call.upstream_format, call.client_format, &bytes, &call.encode)?;
+            headers.push(("content-type".into(), "application/json".into()));
+            return Ok((status, headers, Planned::Whole { bytes: out, observed }));
+        }
+        // Same format: it goes out byte for byte as it came, read only for its usage.
         let mut tap = Tap::new(call.upstream_format, false, &call.encode.id_seed);
         tap.push(&bytes);
-        let observed = tap.end(None);
+        let observed = tap.end(None).clone();
         if !observed.complete() && can_fall_back {
             return Err(GatewayError::upstream(format!("The answer of `{}` could not be read.", call.provider)));
         }
-        let (usage, output_chars) = (observed.usage.map(TokenUsage::from), observed.output_chars);
-        return Ok((status, headers, Planned::Whole { bytes, usage, output_chars }));
-    }
-    if !call.stream {
-        let bytes = body.bytes().await.map_err(|e| {
-            GatewayError::upstream(format!("Could not read the answer of `{}`: {}", call.provider, e.message))
-        })?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| GatewayError::upstream(format!("The upstream answer is not valid JSON: {e}")))?;
-        let ir = call.upstream_format.response_to_ir(&value, &call.encode.id_seed)?;
-        let out = serde_json::to_vec(&call.client_format.response_from_ir(&ir, &call.encode))
-            .map_err(|e| GatewayError::internal(e.to_string()))?;
-        headers.push(("content-type".into(), "application/json".into()));
-        let (usage, output_chars) = (ir.usage.map(TokenUsage::from), ir.text().len() as u64);
-        return Ok((status, headers, Planned::Whole { bytes: out, usage, output_chars }));
+        return Ok((status, headers, Planned::Whole { bytes, observed }));
     }
     headers.push(("cache-control".into(), "no-cache".into()));
     if call.translated {

@@ -7,12 +7,15 @@ use crate::ir::{EncodeCtx, IrEvent};
 use crate::metering::observe::Observed;
 use crate::sse::SseParser;
 
-/// A whole upstream answer → the client's whole answer.
-pub fn whole(upstream: Format, client: Format, body: &[u8], ctx: &EncodeCtx) -> Result<Vec<u8>> {
+/// A whole upstream answer → the client's whole answer, and what the answer said of itself
+/// (usage, for metering).
+pub fn whole(upstream: Format, client: Format, body: &[u8], ctx: &EncodeCtx) -> Result<(Vec<u8>, Observed)> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| GatewayError::upstream(format!("The upstream answer is not valid JSON: {e}")))?;
     let ir = upstream.response_to_ir(&value, &ctx.id_seed)?;
-    serde_json::to_vec(&client.response_from_ir(&ir, ctx)).map_err(|e| GatewayError::internal(e.to_string()))
+    let out =
+        serde_json::to_vec(&client.response_from_ir(&ir, ctx)).map_err(|e| GatewayError::internal(e.to_string()))?;
+    Ok((out, Observed::of_answer(&ir)))
 }
 
 /// Re-frames an upstream SSE stream for the client, chunk by chunk. Decoding and encoding are
@@ -178,7 +181,7 @@ mod tests {
     fn whole_answers_are_translated() {
         let body = br#"{"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}"#;
         let out: serde_json::Value =
-            serde_json::from_slice(&whole(Format::OpenAiChat, Format::OpenAiChat, body, &ctx()).unwrap()).unwrap();
+            serde_json::from_slice(&whole(Format::OpenAiChat, Format::OpenAiChat, body, &ctx()).unwrap().0).unwrap();
         assert_eq!(out["choices"][0]["message"]["content"], "hi");
         assert_eq!(out["model"], "m");
         assert_eq!(whole(Format::OpenAiChat, Format::OpenAiChat, b"<html>", &ctx()).unwrap_err().status, 502);

@@ -4,7 +4,7 @@
 //! same-format answers (a tap that decodes a copy of the bytes).
 
 use crate::formats::{Format, StreamDecoder};
-use crate::ir::{IrEvent, IrPart, IrUsage};
+use crate::ir::{IrEvent, IrPart, IrResponse, IrUsage};
 use crate::metering::TokenUsage;
 use crate::sse::SseParser;
 
@@ -33,6 +33,20 @@ impl Observed {
             IrEvent::Error(e) => self.error = Some(e.message.clone()),
             _ => {}
         }
+    }
+
+    /// What a whole answer says of itself: its usage and how much it generated. It is finished.
+    pub fn of_answer(answer: &IrResponse) -> Observed {
+        let output_chars = answer
+            .parts
+            .iter()
+            .map(|p| match p {
+                IrPart::Text(t) | IrPart::Thinking { text: t, .. } => t.len() as u64,
+                IrPart::ToolCall { arguments, .. } => arguments.len() as u64,
+                _ => 0,
+            })
+            .sum();
+        Observed { usage: answer.usage, output_chars, finished: true, error: None }
     }
 
     /// Whether the answer is whole: it finished and carried no error.
@@ -159,16 +173,9 @@ impl Tap {
                     serde_json::from_slice(&self.whole).ok().and_then(|v| self.format.response_to_ir(&v, "").ok());
                 match parsed {
                     Some(ir) => {
-                        self.observed.usage = ir.usage;
-                        self.observed.output_chars += ir
-                            .parts
-                            .iter()
-                            .map(|p| match p {
-                                IrPart::Text(t) | IrPart::Thinking { text: t, .. } => t.len() as u64,
-                                IrPart::ToolCall { arguments, .. } => arguments.len() as u64,
-                                _ => 0,
-                            })
-                            .sum::<u64>();
+                        let seen = Observed::of_answer(&ir);
+                        self.observed.usage = seen.usage;
+                        self.observed.output_chars += seen.output_chars;
                         self.observed.finished = true;
                     }
                     None => {
