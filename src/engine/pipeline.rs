@@ -247,8 +247,8 @@ type Relayed<B> = (u16, Vec<(String, String)>, Planned<B>);
 enum Planned<B> {
     /// A whole answer (translated, or same-format as it came), with what it said of itself.
     Whole { bytes: Vec<u8>, observed: Observed },
-    /// A same-format answer for the runtime to pipe, a copy read by `tap`.
-    Pipe { body: B, tap: Tap, client: Format, stream: bool, provider: String },
+    /// A same-format stream for the runtime to pipe, a copy read by `tap`.
+    Pipe { body: B, tap: Tap, client: Format, provider: String },
     /// A stream the gateway writes (translated, or same-format held for fallback).
     Stream { first: Vec<u8>, body: B, mode: StreamMode, continuation: Option<Box<continuation::Plan>> },
 }
@@ -267,8 +267,8 @@ impl<B> Planned<B> {
                 meter.finish(Ending { status, error_code: None, tokens });
                 Relay::Whole(bytes)
             }
-            Planned::Pipe { body, tap, client, stream, provider } => {
-                Relay::Pipe { body, watch: Watch::new(tap, meter, status, client, stream, &provider) }
+            Planned::Pipe { body, tap, client, provider } => {
+                Relay::Pipe { body, watch: Watch::new(tap, meter, status, client, &provider) }
             }
             Planned::Stream { first, body, mode, continuation } => {
                 let writer = match mode {
@@ -325,7 +325,7 @@ async fn relay<B: UpstreamBody>(
     }
     if !call.translated && !can_fall_back {
         let tap = Tap::new(call.upstream_format, true, &call.encode.id_seed);
-        return Ok((status, headers, Planned::Pipe { body, tap, client: call.client_format, stream: true, provider }));
+        return Ok((status, headers, Planned::Pipe { body, tap, client: call.client_format, provider }));
     }
     let mut first = Vec::new();
     if can_fall_back {

@@ -102,7 +102,6 @@ async fn drain(relay: Relay<Body>, upstream: &ScriptedUpstream) -> String {
             match watch.end(error.as_deref()) {
                 PipeEnd::Close => {}
                 PipeEnd::CloseWith(tail) => out.extend(tail),
-                PipeEnd::Abort => out.extend(b"<aborted>"),
             }
         }
         Relay::Stream { first, mut body, mut writer } => {

@@ -13,24 +13,24 @@ use crate::metering::{Ending, Meter};
 
 /// The relay plan.
 pub enum Relay<B> {
-    /// A whole answer ready to send: translated, or an error in the client's format.
+    /// A whole answer ready to send: translated, same-format as it came, or an error in the
+    /// client's format.
     Whole(Vec<u8>),
-    /// A same-format answer the platform pipes to the client untouched (no copy into wasm on the
+    /// A same-format stream the platform pipes to the client untouched (no copy into wasm on the
     /// client's path). A copy goes through `watch`, whose verdict (`PipeEnd`) says how the client's
-    /// copy ends: closed, closed after an error event, or aborted.
+    /// copy ends: closed, or closed after an error event.
     Pipe { body: B, watch: Watch },
     /// A stream the gateway writes: `first` (already read, while another attempt could still take
     /// over), then the rest of `body`, every chunk through `writer`.
     Stream { first: Vec<u8>, body: B, writer: StreamWriter },
 }
 
-/// Reads a copy of a piped answer: its usage, and whether it arrived whole.
+/// Reads a copy of a piped stream: its usage, and whether it arrived whole.
 pub struct Watch {
     tap: Tap,
     meter: Meter,
     status: u16,
     format: Format,
-    stream: bool,
     provider: String,
 }
 
@@ -39,16 +39,14 @@ pub struct Watch {
 pub enum PipeEnd {
     /// It arrived whole.
     Close,
-    /// A stream broke off: these bytes (the format's error event) end it, so the client's SDK raises
-    /// an error instead of returning the partial answer as if it were whole.
+    /// It broke off: these bytes (the format's error event) end it, so the client's SDK raises an
+    /// error instead of returning the partial answer as if it were whole.
     CloseWith(Vec<u8>),
-    /// A whole answer broke off: nothing can be appended to half a JSON document; abort.
-    Abort,
 }
 
 impl Watch {
-    pub(crate) fn new(tap: Tap, meter: Meter, status: u16, format: Format, stream: bool, provider: &str) -> Watch {
-        Watch { tap, meter, status, format, stream, provider: provider.to_string() }
+    pub(crate) fn new(tap: Tap, meter: Meter, status: u16, format: Format, provider: &str) -> Watch {
+        Watch { tap, meter, status, format, provider: provider.to_string() }
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
@@ -61,15 +59,6 @@ impl Watch {
         self.tap.skipped(events);
     }
 
-    /// A whole answer too large to be read for its usage (it is estimated from its size).
-    pub fn too_large(&mut self, bytes: u64) {
-        self.tap.too_large(bytes);
-    }
-
-    pub fn is_stream(&self) -> bool {
-        self.stream
-    }
-
     /// The copy ended (`error`: it broke off). Records the request and says how the client's copy
     /// must end.
     pub fn end(mut self, error: Option<&str>) -> PipeEnd {
@@ -78,10 +67,10 @@ impl Watch {
         let tokens = observed.tokens(self.meter.input_estimate);
         let code = (!complete).then_some("upstream_cut");
         self.meter.finish(Ending { status: self.status, error_code: code, tokens });
-        match (complete, self.stream) {
-            (true, _) => PipeEnd::Close,
-            (false, true) => PipeEnd::CloseWith(cut_frame(self.format, &self.provider, error)),
-            (false, false) => PipeEnd::Abort,
+        if complete {
+            PipeEnd::Close
+        } else {
+            PipeEnd::CloseWith(cut_frame(self.format, &self.provider, error))
         }
     }
 }

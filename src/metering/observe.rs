@@ -79,7 +79,7 @@ pub struct Tap {
 }
 
 /// A whole answer larger than this is not parsed for usage (it is estimated instead).
-pub const MAX_WHOLE: usize = 8 * 1024 * 1024;
+const MAX_WHOLE: usize = 8 * 1024 * 1024;
 
 /// Whether an SSE event's data may carry what the tap reads: usage, a finish, an error. Text
 /// deltas (most of a stream) do not, and decoding each of them cost as much as translating the
@@ -144,12 +144,6 @@ impl Tap {
     /// Events a reader of the bytes left out as not mattering (see [`may_matter`]).
     pub fn skipped(&mut self, events: u64) {
         self.observed.output_chars += events * CHARS_PER_SKIPPED_EVENT;
-    }
-
-    /// A whole answer not kept for parsing (over [`MAX_WHOLE`]).
-    pub fn too_large(&mut self, bytes: u64) {
-        self.observed.output_chars += bytes;
-        self.observed.finished = true;
     }
 
     /// The body ended (or broke off: `error`). What it said.

@@ -1,15 +1,14 @@
-//! A same-format answer piped to the client by the runtime, with a copy read for metering.
+//! A same-format stream piped to the client by the runtime, with a copy read for metering.
 //!
 //! One JS helper (`pipe_watched`) tees the upstream body, pumps one branch to the client through
 //! workerd's native identity stream through a writer we keep (so its end is ours to decide: closed,
-//! or after an error event), and reads the other branch in JS: for a stream it keeps only the SSE events that can carry usage, a finish or
-//! an error (a few per answer) and counts the rest; a whole answer it keeps (up to a cap). The
-//! request crosses into wasm once at the end, with that skim, instead of once per chunk with every
-//! byte: decoding each text delta of a long stream in wasm cost as much as translating it.
+//! or after an error event), and reads the other branch in JS: it keeps only the SSE events that can
+//! carry usage, a finish or an error (a few per answer) and counts the rest. The request crosses
+//! into wasm once at the end, with that skim, instead of once per chunk with every byte: decoding
+//! each text delta of a long stream in wasm cost as much as translating it.
 
 use crate::engine::relay::{PipeEnd, Watch};
 use crate::error::{GatewayError, Result};
-use crate::metering::observe::MAX_WHOLE;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -21,7 +20,7 @@ const MARKS = ["usage", "finish_reason\":\"", "finish_reason\": \"", "finishReas
   "completed", "incomplete", "failed", "[DONE]"];
 const matters = (ev) => MARKS.some((m) => ev.includes(m));
 
-export function pipe_watched(source, stream, maxWhole) {
+export function pipe_watched(source) {
   const [toClient, copy] = source.tee();
   // workerd's native identity stream carries the bytes to the client; its writer stays ours (no
   // pipeTo, which would close or abort it with the source), so the end can be decided afterwards.
@@ -43,17 +42,10 @@ export function pipe_watched(source, stream, maxWhole) {
     const reader = copy.getReader();
     const decoder = new TextDecoder();
     let pending = "", kept = "", skipped = 0, error = null;
-    const whole = [];
-    let size = 0;
     try {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        if (!stream) {
-          if (size + value.byteLength <= maxWhole) whole.push(value);
-          size += value.byteLength;
-          continue;
-        }
         pending += decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n");
         let i;
         while ((i = pending.indexOf("\n\n")) >= 0) {
@@ -66,19 +58,13 @@ export function pipe_watched(source, stream, maxWhole) {
       error = String(e);
     }
     kept += pending;
-    let body = null;
-    if (!stream && size <= maxWhole) {
-      body = new Uint8Array(size);
-      let at = 0;
-      for (const c of whole) { body.set(c, at); at += c.byteLength; }
-    }
-    return { kept, skipped, error, body, size };
+    return { kept, skipped, error };
   })();
   return { readable: relay.readable, writer, piping, watching };
 }
 "#)]
 extern "C" {
-    fn pipe_watched(source: &web_sys::ReadableStream, stream: bool, max_whole: f64) -> js_sys::Object;
+    fn pipe_watched(source: &web_sys::ReadableStream) -> js_sys::Object;
 }
 
 fn field(o: &JsValue, name: &str) -> JsValue {
@@ -86,8 +72,8 @@ fn field(o: &JsValue, name: &str) -> JsValue {
 }
 
 /// Pipes `source` to the client; `watch` reads the copy and decides how the client's copy ends.
-pub fn piped(source: web_sys::ReadableStream, stream: bool, mut watch: Watch, ctx: &Context) -> Result<Response> {
-    let handles: JsValue = pipe_watched(&source, stream, MAX_WHOLE as f64).into();
+pub fn piped(source: web_sys::ReadableStream, mut watch: Watch, ctx: &Context) -> Result<Response> {
+    let handles: JsValue = pipe_watched(&source).into();
     let readable: web_sys::ReadableStream = field(&handles, "readable").unchecked_into();
     let w: web_sys::WritableStreamDefaultWriter = field(&handles, "writer").unchecked_into();
     let (piping, watching): (js_sys::Promise, js_sys::Promise) =
@@ -95,15 +81,8 @@ pub fn piped(source: web_sys::ReadableStream, stream: bool, mut watch: Watch, ct
     ctx.wait_until(async move {
         let seen = JsFuture::from(watching).await.unwrap_or(JsValue::NULL);
         let error = field(&seen, "error").as_string();
-        if stream {
-            watch.push(field(&seen, "kept").as_string().unwrap_or_default().as_bytes());
-            watch.skipped(field(&seen, "skipped").as_f64().unwrap_or(0.0) as u64);
-        } else {
-            match field(&seen, "body").dyn_into::<js_sys::Uint8Array>() {
-                Ok(body) => watch.push(&body.to_vec()),
-                Err(_) => watch.too_large(field(&seen, "size").as_f64().unwrap_or(0.0) as u64),
-            }
-        }
+        watch.push(field(&seen, "kept").as_string().unwrap_or_default().as_bytes());
+        watch.skipped(field(&seen, "skipped").as_f64().unwrap_or(0.0) as u64);
         let ending = watch.end(error.as_deref());
         // The pipe settles when the client's branch has been written (or the upstream failed); the
         // writable stays ours either way to end as the watch says.
@@ -114,7 +93,6 @@ pub fn piped(source: web_sys::ReadableStream, stream: bool, mut watch: Watch, ct
                 let _ = JsFuture::from(w.write_with_chunk(&js_sys::Uint8Array::from(tail.as_slice()))).await;
                 w.close()
             }
-            PipeEnd::Abort => w.abort_with_reason(&JsValue::from_str("upstream broke off")),
         };
         let _ = JsFuture::from(done).await;
     });

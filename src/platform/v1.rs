@@ -115,10 +115,7 @@ fn respond(answer: Answer<FetchBody>, ctx: &Context) -> Result<Response> {
     let resp = match answer.relay {
         Relay::Whole(bytes) => Response::from_bytes(bytes)?,
         Relay::Pipe { body, watch } => match body.into_js() {
-            Some(source) => {
-                let stream = watch.is_stream();
-                super::pipe::piped(source, stream, watch, ctx)?
-            }
+            Some(source) => super::pipe::piped(source, watch, ctx)?,
             None => {
                 watch.end(None);
                 Response::empty()?
