@@ -61,10 +61,6 @@ impl Meter {
         }
     }
 
-    pub fn record(&self) -> &UsageRecord {
-        &self.record
-    }
-
     /// Fills in what the pipeline learned as it went (who served, attempts, first byte…).
     pub fn update(&mut self, f: impl FnOnce(&mut UsageRecord)) {
         f(&mut self.record)

@@ -87,17 +87,17 @@ fn stub(env: &Env, tenant: &str) -> Result<Stub> {
 }
 
 /// Milliseconds until `connection` may serve `model` again, in this isolate's view.
-pub fn cooling(tenant: &str, connection: &str, model: &str, now: i64) -> Option<i64> {
+fn cooling(tenant: &str, connection: &str, model: &str, now: i64) -> Option<i64> {
     with_view(tenant, |v| v.state.cooling(connection, model, now))
 }
 
 /// A connection's health for `model` in this isolate's view (see `State::health`).
-pub fn health(tenant: &str, connection: &str, model: &str) -> f64 {
+fn health(tenant: &str, connection: &str, model: &str) -> f64 {
     with_view(tenant, |v| v.state.health(connection, model))
 }
 
 /// Whether `provider`'s breaker lets a request through now; `Err(wait_ms)` when it is open.
-pub fn breaker(tenant: &str, provider: &str, now: i64, settings: &Settings) -> std::result::Result<(), i64> {
+fn breaker(tenant: &str, provider: &str, now: i64, settings: &Settings) -> std::result::Result<(), i64> {
     let p = settings.profiles();
     with_view(tenant, |v| {
         if v.state.breaker_allows(provider, now, &p) {
@@ -138,7 +138,7 @@ pub fn refresh_if_stale(env: &Env, ctx: &Context, tenant: &str, now: i64, settin
 
 /// Applies events locally now and sends them to the Durable Object in the background. Successes
 /// that would change nothing (the usual case) are dropped here, so healthy traffic costs no call.
-pub fn report(env: &Env, ctx: &Context, tenant: &str, mut events: Vec<Event>, now: i64, settings: &Settings) {
+fn report(env: &Env, ctx: &Context, tenant: &str, mut events: Vec<Event>, now: i64, settings: &Settings) {
     with_view(tenant, |v| {
         events.retain(|e| match e {
             Event::Success { provider, connection, model, .. } => v.state.success_matters(provider, connection, model),

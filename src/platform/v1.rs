@@ -48,9 +48,10 @@ pub async fn authenticate(req: &Request, env: &Env, path_tenant: Option<&str>) -
     }
 }
 
-async fn caller_snapshot(req: &Request, env: &Env, path_tenant: Option<&str>) -> Result<Rc<TenantSnapshot>> {
+async fn caller_snapshot(req: &Request, env: &Env, path_tenant: Option<&str>) -> Result<(Caller, Rc<TenantSnapshot>)> {
     let caller = authenticate(req, env, path_tenant).await?;
-    config_store::snapshot(env, &caller.tenant).await
+    let snapshot = config_store::snapshot(env, &caller.tenant).await?;
+    Ok((caller, snapshot))
 }
 
 /// Where the endpoint found the model and stream flag, for formats that carry them in the URL.
@@ -72,8 +73,7 @@ pub async fn generate(
     url: UrlParams,
 ) -> Result<Response> {
     let arrived_at = env::now_ms();
-    let caller = authenticate(req, env, path_tenant).await?;
-    let snapshot = config_store::snapshot(env, &caller.tenant).await?;
+    let (caller, snapshot) = caller_snapshot(req, env, path_tenant).await?;
     let body = read_body(req, snapshot.settings.max_request_bytes).await;
     let keys = env::keys(env)?;
     let (tenant, settings) = (snapshot.tenant.as_str(), &snapshot.settings);
@@ -169,7 +169,7 @@ fn written(
 
 /// `POST /v1/messages/count_tokens`: an estimate from the request (see `ir::estimate`).
 pub async fn count_tokens(req: &mut Request, env: &Env, path_tenant: Option<&str>) -> Result<Response> {
-    let snapshot = caller_snapshot(req, env, path_tenant).await?;
+    let (_, snapshot) = caller_snapshot(req, env, path_tenant).await?;
     let body = read_body(req, snapshot.settings.max_request_bytes).await?;
     let mut body: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| GatewayError::invalid_request(format!("The request body is not valid JSON: {e}")))?;
@@ -182,7 +182,7 @@ pub async fn count_tokens(req: &mut Request, env: &Env, path_tenant: Option<&str
 }
 
 pub async fn models(req: &Request, env: &Env, path_tenant: Option<&str>) -> Result<Response> {
-    let snapshot = caller_snapshot(req, env, path_tenant).await?;
+    let (_, snapshot) = caller_snapshot(req, env, path_tenant).await?;
     let list = available(&snapshot.connected_providers(), snapshot.catalog());
     Ok(json_response(200, &openai_chat::models::render(&list))?)
 }
