@@ -52,9 +52,60 @@ pub fn all_columns() -> String {
 pub fn insert(rec: &UsageRecord) -> (String, Vec<SqlValue>) {
     let n = COLUMNS.len() + BODY_COLUMNS.len();
     let sql = format!("INSERT INTO request_log ({}) VALUES ({})", all_columns(), placeholders(n));
+    (sql, values(rec))
+}
+
+/// One row as a JSON array of its values, in [`all_columns`] order: an element of what
+/// [`insert_rows`] takes.
+pub fn row_json(rec: &UsageRecord) -> String {
+    serde_json::Value::Array(values(rec).iter().map(SqlValue::to_json).collect()).to_string()
+}
+
+/// Inserts many rows with ONE statement: `rows` is a JSON array of [`row_json`] arrays, bound as one
+/// value and unpacked by `json_each`. D1's cost is per statement, not per row: measured in the local
+/// runtime, 30 records cost 287 µs each as 30 statements and 197 µs as one; 100 records 97 µs each.
+/// (A statement binds at most 100 values, so a multi-row `VALUES` list would fit only 3 rows.)
+pub fn insert_rows(rows: String) -> (String, Vec<SqlValue>) {
+    let n = COLUMNS.len() + BODY_COLUMNS.len();
+    let picks = (0..n).map(|i| format!("value ->> {i}")).collect::<Vec<_>>().join(", ");
+    let sql = format!("INSERT INTO request_log ({}) SELECT {picks} FROM json_each(?1)", all_columns());
+    (sql, vec![SqlValue::Text(rows)])
+}
+
+/// The statements that insert `recs`: their rows grouped into [`insert_rows`] statements of at most
+/// `max_json` bytes each, and a row bigger than that on its own through [`insert`].
+pub fn inserts(recs: &[UsageRecord], max_json: usize) -> Vec<(String, Vec<SqlValue>)> {
+    let mut out = Vec::new();
+    let mut rows = String::new();
+    let flush = |rows: &mut String, out: &mut Vec<_>| {
+        if !rows.is_empty() {
+            out.push(insert_rows(format!("[{}]", std::mem::take(rows))));
+        }
+    };
+    for rec in recs {
+        let row = row_json(rec);
+        if row.len() + 2 > max_json {
+            flush(&mut rows, &mut out);
+            out.push(insert(rec));
+            continue;
+        }
+        if rows.len() + row.len() + 3 > max_json {
+            flush(&mut rows, &mut out);
+        }
+        if !rows.is_empty() {
+            rows.push(',');
+        }
+        rows.push_str(&row);
+    }
+    flush(&mut rows, &mut out);
+    out
+}
+
+/// A record's values, in [`all_columns`] order.
+fn values(rec: &UsageRecord) -> Vec<SqlValue> {
     let c = SqlValue::count;
     let t = &rec.tokens;
-    let values = vec![
+    vec![
         SqlValue::text(&rec.request_id),
         SqlValue::text(&rec.tenant),
         SqlValue::text(&rec.key_id),
@@ -82,8 +133,7 @@ pub fn insert(rec: &UsageRecord) -> (String, Vec<SqlValue>) {
         SqlValue::Int(rec.at),
         SqlValue::opt_text(rec.request_body.as_deref()),
         SqlValue::opt_text(rec.response_body.as_deref()),
-    ];
-    (sql, values)
+    ]
 }
 
 /// A `request_log` row as D1 returns it.
@@ -181,7 +231,7 @@ impl Cursor {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use serde_json::{json, Value};
+    use serde_json::Value;
 
     fn full_record() -> UsageRecord {
         UsageRecord {
@@ -211,21 +261,13 @@ mod tests {
     }
 
     /// What D1 would hand back for the inserted values.
-    fn as_row(values: Vec<SqlValue>) -> Value {
+    fn as_row(values: Vec<Value>) -> Value {
         let cols = COLUMNS.iter().chain(BODY_COLUMNS.iter());
-        let map = cols
-            .zip(values)
-            .map(|(c, v)| {
-                let v = match v {
-                    SqlValue::Null => Value::Null,
-                    SqlValue::Int(i) => json!(i),
-                    SqlValue::Real(f) => json!(f),
-                    SqlValue::Text(s) => json!(s),
-                };
-                (c.to_string(), v)
-            })
-            .collect();
-        Value::Object(map)
+        Value::Object(cols.zip(values).map(|(c, v)| (c.to_string(), v)).collect())
+    }
+
+    fn bound(values: Vec<SqlValue>) -> Vec<Value> {
+        values.iter().map(SqlValue::to_json).collect()
     }
 
     #[test]
@@ -234,11 +276,53 @@ mod tests {
         let (sql, values) = insert(&rec);
         assert_eq!(sql.matches('?').count(), values.len());
         assert_eq!(values.len(), COLUMNS.len() + BODY_COLUMNS.len());
-        let row: LogRow = serde_json::from_value(as_row(values)).unwrap();
+        let row: LogRow = serde_json::from_value(as_row(bound(values))).unwrap();
         assert_eq!(UsageRecord::from(row), rec);
         let sparse = UsageRecord { request_id: "r".into(), status: 404, ..Default::default() };
-        let row: LogRow = serde_json::from_value(as_row(insert(&sparse).1)).unwrap();
+        let row: LogRow = serde_json::from_value(as_row(bound(insert(&sparse).1))).unwrap();
         assert_eq!(UsageRecord::from(row), sparse);
+    }
+
+    #[test]
+    fn rows_inserted_together_carry_the_same_values_as_one_by_one() {
+        let recs = [full_record(), UsageRecord { request_id: "r\"2\n".into(), status: 502, ..Default::default() }];
+        let rows = format!("[{}]", recs.iter().map(row_json).collect::<Vec<_>>().join(","));
+        let (sql, args) = insert_rows(rows.clone());
+        assert_eq!(args, vec![SqlValue::Text(rows.clone())]);
+        assert!(sql.contains(&format!("value ->> {}", COLUMNS.len() + BODY_COLUMNS.len() - 1)));
+        let parsed: Vec<Vec<Value>> = serde_json::from_str(&rows).unwrap();
+        for (rec, row) in recs.iter().zip(parsed) {
+            assert_eq!(row, bound(insert(rec).1));
+            assert_eq!(UsageRecord::from(serde_json::from_value::<LogRow>(as_row(row)).unwrap()), *rec);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn grouped_inserts_keep_every_row_once_and_in_order(
+            sizes in proptest::collection::vec(0usize..3000, 0..40),
+            max in 400usize..5000,
+        ) {
+            let recs: Vec<UsageRecord> = sizes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| UsageRecord { request_id: format!("r{i}"), request_body: Some("x".repeat(*n)), ..Default::default() })
+                .collect();
+            let mut ids = Vec::new();
+            for (sql, args) in inserts(&recs, max) {
+                if sql.contains("json_each") {
+                    let SqlValue::Text(rows) = &args[0] else { panic!("rows not text") };
+                    prop_assert!(rows.len() <= max);
+                    let rows: Vec<Vec<Value>> = serde_json::from_str(rows).unwrap();
+                    ids.extend(rows.iter().map(|r| r[0].as_str().unwrap().to_string()));
+                } else {
+                    let SqlValue::Text(id) = &args[0] else { panic!("id not text") };
+                    prop_assert!(row_json(&recs[ids.len()]).len() + 2 > max);
+                    ids.push(id.clone());
+                }
+            }
+            prop_assert_eq!(ids, (0..recs.len()).map(|i| format!("r{i}")).collect::<Vec<_>>());
+        }
     }
 
     #[test]

@@ -22,6 +22,17 @@ impl SqlValue {
     pub fn opt_text(v: Option<&str>) -> SqlValue {
         v.map_or(SqlValue::Null, SqlValue::text)
     }
+
+    /// The value inside a JSON array that SQLite's `->>` reads back as the same value (a number
+    /// that is not finite has no JSON form: NULL).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            SqlValue::Null => serde_json::Value::Null,
+            SqlValue::Int(i) => (*i).into(),
+            SqlValue::Real(r) => serde_json::Number::from_f64(*r).map_or(serde_json::Value::Null, Into::into),
+            SqlValue::Text(t) => t.as_str().into(),
+        }
+    }
 }
 
 /// `?1, ?2, …, ?n`.

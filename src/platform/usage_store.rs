@@ -2,11 +2,13 @@
 //! path, and purged by age.
 //!
 //! [`record`] never waits on D1. It appends the record to an isolate-local buffer and, unless a flush
-//! is already running, starts one under the request's `wait_until`. A flush drains the buffer in
-//! batches until it is empty; each batch is ONE `db.batch`: the log inserts plus the batch's records
-//! folded into hourly upserts that only add (`x = x + excluded.x`). So a burst of requests costs a
-//! few D1 round trips, not one per request, and nothing pushed while a flush runs is missed: the
-//! emptiness check and the end of the flush happen with no await in between.
+//! is already running, starts one under the request's `wait_until`. A flush first waits
+//! `FLUSH_DELAY_MS` so that the records of a busy moment share it, then drains the buffer in batches
+//! until it is empty; each batch is ONE `db.batch`: the log rows as one `json_each` insert (see
+//! `log::insert_rows`) plus the batch's records folded into hourly upserts that only add
+//! (`x = x + excluded.x`). So a burst of requests costs a few D1 statements, not one per request, and
+//! nothing pushed while a flush runs is missed: the emptiness check and the end of the flush happen
+//! with no await in between.
 //!
 //! A failed batch is retried once, then dropped with a `console_error!` (counts only, never
 //! contents). A flush hands over after `FLUSH_BUDGET_MS`, within the time the runtime grants a
@@ -22,7 +24,15 @@ use std::collections::VecDeque;
 use worker::{Context, D1Database, Env};
 
 /// Records one batch carries at most.
-const MAX_BATCH_RECORDS: usize = 100;
+const MAX_BATCH_RECORDS: usize = 500;
+/// How long a flush gathers records before its first batch. Measured in the local runtime, D1 costs
+/// about 2 ms of CPU per statement plus 60-100 µs per row, so a write per request would cost more
+/// than the request; 200 ms gathers ~100 records at a few hundred requests per second, at the price
+/// of log rows landing that much later.
+const FLUSH_DELAY_MS: u64 = 200;
+/// JSON bytes one row-insert statement carries at most (D1 caps one bound value at 2 MB); a row
+/// bigger than this (stored bodies) is inserted on its own.
+const MAX_ROWS_JSON: usize = 1024 * 1024;
 /// Body bytes one batch carries at most, to keep a D1 request well under its size limit.
 const MAX_BATCH_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Each stored body at most: a D1 row holds at most 2 MB, and a record has two bodies.
@@ -80,6 +90,7 @@ pub fn record(env: &Env, ctx: &Context, mut rec: UsageRecord) {
 }
 
 async fn flush(env: &Env, id: u64, started: i64) {
+    worker::Delay::from(std::time::Duration::from_millis(FLUSH_DELAY_MS)).await;
     loop {
         let batch = with_buffer(|b| take_batch(&mut b.pending));
         if batch.is_empty() {
@@ -128,9 +139,8 @@ fn take_batch(pending: &mut VecDeque<UsageRecord>) -> Vec<UsageRecord> {
 /// One round trip: every record's log row and the batch's hourly sums, all or nothing.
 async fn write(env: &Env, batch: &[UsageRecord]) -> Result<()> {
     let db = repo::db(env)?;
-    let mut statements = Vec::with_capacity(batch.len() * 2);
-    for rec in batch {
-        let (sql, args) = log::insert(rec);
+    let mut statements = Vec::new();
+    for (sql, args) in log::inserts(batch, MAX_ROWS_JSON) {
         statements.push(repo::statement(&db, &sql, &args)?);
     }
     for (key, totals) in hourly::fold(batch) {
