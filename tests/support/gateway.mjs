@@ -39,8 +39,9 @@ export async function startGateway({ bindings = {}, persistDir, assets = true } 
     : {};
   const mf = new Miniflare({
     ...persist,
-    scriptPath: path.join(ROOT, "build/index.js"),
-    modulesRoot: ROOT,
+    // OE_BUILD: another build directory (bench/ab.mjs compares builds side by side).
+    scriptPath: path.join(process.env.OE_BUILD ?? path.join(ROOT, "build"), "index.js"),
+    modulesRoot: "/",
     modules: true,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-05-01",

@@ -1,0 +1,91 @@
+// A/B of built workers: all gateways (and the floor) up at once, short wrk runs alternated for
+// `--rounds`, per-round differences against the first build (paired, so slow load drifts cancel).
+// Usage: node bench/ab.mjs --builds dirA,dirB[,…] [--rounds 8] [--duration 3] [--stream true]
+//        [--model openai/big-stream] [--connections 16] [--big <request KB>]. A build is a copy of build/.
+import { Miniflare } from "miniflare";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { startGateway, ROOT } from "../tests/support/gateway.mjs";
+import { startStaticUpstream } from "./static_upstream.mjs";
+
+const arg = (name, dflt) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
+const DURATION = Number(arg("duration", 3));
+const ROUNDS = Number(arg("rounds", 8));
+const CONNECTIONS = Number(arg("connections", 16));
+const BUILDS = arg("builds", "").split(",").filter(Boolean);
+const STREAM = arg("stream", "false") === "true";
+const exec = promisify(execFile);
+const upstream = await startStaticUpstream();
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "oe-ab-"));
+function lua(body, headers) {
+  const file = path.join(tmp, `s${Math.random().toString(36).slice(2)}.lua`);
+  const h = Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join("\n");
+  fs.writeFileSync(file, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(JSON.stringify(body))}\nwrk.headers["Content-Type"] = "application/json"\n${h}\n`);
+  return file;
+}
+const BIG_KB = Number(arg("big", 0));
+const filler = "Refactor the function and explain why, with \"quotes\" and \\ escapes. ";
+const bigMessages = () => Array.from({ length: Math.max(1, Math.round(BIG_KB / 4)) }, (_, i) => ({ role: i % 2 ? "assistant" : "user", content: filler.repeat(56) }));
+const chatBody = (model) => ({ model, messages: BIG_KB ? bigMessages() : [{ role: "user", content: "Say hello." }], stream: STREAM });
+async function pidOfPort(url) {
+  const { stdout } = await exec("ss", ["-Hltnp", `sport = :${new URL(url).port}`]);
+  return Number(stdout.match(/pid=(\d+)/)[1]);
+}
+function cpuMs(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+}
+async function runWrk(t, d = DURATION) {
+  const before = cpuMs(t.pid);
+  const { stdout: out } = await exec("wrk", ["-t2", `-c${CONNECTIONS}`, `-d${d}s`, "-s", t.script, t.url]);
+  const requests = Number(out.match(/(\d+) requests in/)[1]);
+  const non2xx = Number(out.match(/Non-2xx or 3xx responses:\s+(\d+)/)?.[1] ?? 0);
+  if (non2xx) console.error(`${t.name}: ${non2xx} non-2xx`);
+  return ((cpuMs(t.pid) - before) * 1000) / requests;
+}
+const targets = [];
+const floor = new Miniflare({ scriptPath: path.join(ROOT, "bench/floor_worker.js"), modules: true, compatibilityDate: "2026-05-01",
+  bindings: { UPSTREAM: upstream.url, UPSTREAM_KEY: "sk-bench" }, host: "127.0.0.1", port: 0 });
+const floorUrl = (await floor.ready).toString().replace(/\/$/, "");
+targets.push({ name: "floor", url: `${floorUrl}/`, script: lua(chatBody("x"), {}) });
+const persistDir = path.join(tmp, "state");
+process.env.OE_BUILD = BUILDS[0];
+const setup = await startGateway({ assets: false, persistDir });
+await setup.addConnection({ provider: "openai", api_key: "sk-bench", base_url: upstream.url });
+const key = await setup.createKey("bench");
+await setup.dispose();
+const gws = [];
+for (const build of BUILDS) {
+  process.env.OE_BUILD = build;
+  const dir = path.join(tmp, `state-${gws.length}`);
+  fs.cpSync(persistDir, dir, { recursive: true });
+  const gw = await startGateway({ assets: false, persistDir: dir });
+  gws.push(gw);
+  targets.push({ name: path.basename(build), url: `${gw.url}/v1/chat/completions`, script: lua(chatBody(arg("model", "openai/gpt-4o-mini")), { Authorization: `Bearer ${key}` }) });
+}
+for (const t of targets) { t.pid = await pidOfPort(t.url); await exec("wrk", ["-t1", "-c4", "-d2s", "-s", t.script, t.url]); t.runs = []; }
+for (let r = 0; r < ROUNDS; r++) {
+  const order = r % 2 ? [...targets].reverse() : targets;
+  for (const t of order) t.runs.push(await runWrk(t));
+}
+const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
+const sd = (a) => { const m = mean(a); return Math.sqrt(a.reduce((x, y) => x + (y - m) ** 2, 0) / Math.max(1, a.length - 1)); };
+const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const base = targets[1];
+let report = `A/B: wrk -t2 -c${CONNECTIONS} -d${DURATION}s × ${ROUNDS} rounds (alternating), stream=${STREAM}, body ${BIG_KB || '<1'} KB, ${new Date().toISOString()}, load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}\n\n`;
+report += `| target | CPU µs/req median | mean ± sd | min | vs floor (paired mean) | vs ${base.name} (paired mean ± sd) |\n|---|---:|---:|---:|---:|---:|\n`;
+for (const t of targets) {
+  const dFloor = t.runs.map((v, i) => v - targets[0].runs[i]);
+  const dBase = t.runs.map((v, i) => v - base.runs[i]);
+  report += `| ${t.name} | ${median(t.runs).toFixed(0)} | ${mean(t.runs).toFixed(0)} ± ${sd(t.runs).toFixed(0)} | ${Math.min(...t.runs).toFixed(0)} | ${t === targets[0] ? "" : "+" + mean(dFloor).toFixed(0)} | ${t === base || t === targets[0] ? "" : `${mean(dBase) >= 0 ? "+" : ""}${mean(dBase).toFixed(0)} ± ${sd(dBase).toFixed(0)}`} |\n`;
+}
+console.log(report);
+fs.mkdirSync(path.join(ROOT, "bench/results"), { recursive: true });
+fs.appendFileSync(path.join(ROOT, "bench/results/ab.md"), report + "\n");
+for (const g of gws) await g.dispose();
+await floor.dispose();
+await upstream.close();
+fs.rmSync(tmp, { recursive: true, force: true });
