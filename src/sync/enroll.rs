@@ -9,7 +9,9 @@
 //! Only the token's HMAC is stored, like a gateway key.
 
 use crate::config::valid_tenant_id;
+use crate::error::{GatewayError, Result};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use serde::Deserialize;
 
 pub const TOKEN_PREFIX: &str = "oes_";
 /// The path segment before the token in `CLOUD_URL`.
@@ -36,6 +38,27 @@ pub fn signing_secret(random: &[u8; 32]) -> String {
 pub fn valid_machine_id(id: &str) -> bool {
     valid_tenant_id(id)
         && !matches!(id, "default" | "v1" | "v1beta" | "api" | "health" | "cloud" | "sync" | "favicon.ico")
+}
+
+/// `POST /api/sync/enrollments`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewEnrollment {
+    pub name: String,
+    /// Answer credentials (provider tokens, API keys) back to this machine in plaintext. Off by
+    /// default: the edge then keeps API keys as an HMAC only.
+    #[serde(default)]
+    pub return_secrets: bool,
+}
+
+impl NewEnrollment {
+    pub fn validate(mut self) -> Result<NewEnrollment> {
+        self.name = self.name.trim().to_string();
+        if self.name.is_empty() || self.name.chars().count() > 100 {
+            return Err(GatewayError::invalid_request("`name` must be 1 to 100 characters.").with_param("name"));
+        }
+        Ok(self)
+    }
 }
 
 /// A path that belongs to cloud sync.
@@ -76,6 +99,17 @@ mod tests {
             assert!(!is_token(bad), "{bad}");
         }
         assert_eq!(signing_secret(&[0xab; 32]).len(), 64);
+    }
+
+    #[test]
+    fn new_enrollments_are_checked() {
+        let parse = |s: &str| crate::config::input::parse::<NewEnrollment>(s.as_bytes()).and_then(NewEnrollment::validate);
+        let e = parse(r#"{"name":" laptop "}"#).unwrap();
+        assert_eq!((e.name.as_str(), e.return_secrets), ("laptop", false));
+        assert!(parse(r#"{"name":"x","return_secrets":true}"#).unwrap().return_secrets);
+        for bad in [r#"{"name":""}"#, r#"{"name":"x","extra":1}"#, r#"{}"#] {
+            assert_eq!(parse(bad).unwrap_err().status, 400, "{bad}");
+        }
     }
 
     #[test]
