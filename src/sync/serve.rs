@@ -10,6 +10,7 @@
 //! record still holds it and answers it back unchanged.
 
 use super::machine::{Machine, Secrets};
+use crate::net_policy::validate_base_url;
 use crate::providers::node::NodeFormat;
 use crate::providers::{self, ProviderNode};
 use crate::routing::alias;
@@ -29,6 +30,8 @@ pub struct ServedConnection {
     pub name: String,
     pub priority: i64,
     pub is_active: bool,
+    /// A built-in provider's base URL as the connection overrides it (`providerSpecificData.baseUrl`).
+    pub base_url: Option<String>,
     pub api_key: Secret,
 }
 
@@ -102,7 +105,7 @@ impl Served {
         };
         for c in &m.providers {
             let creds = secrets.providers.get(&c.id);
-            match connection(machine_id, &c.fields, creds, &renames, &node_errors) {
+            match connection(machine_id, &c.fields, creds, (&renames, &node_errors), allow_private) {
                 Ok(conn) => out.connections.push(conn),
                 Err(reason) => out.unservable.push(Unservable { kind: "connection", id: c.id.clone(), reason }),
             }
@@ -190,8 +193,8 @@ fn connection(
     machine_id: &str,
     fields: &Map<String, Value>,
     creds: Option<&Map<String, Value>>,
-    renames: &BTreeMap<String, String>,
-    node_errors: &BTreeMap<String, String>,
+    (renames, node_errors): (&BTreeMap<String, String>, &BTreeMap<String, String>),
+    allow_private: bool,
 ) -> Result<ServedConnection, String> {
     let id = text(fields, "id").unwrap_or_default();
     let auth = text(fields, "authType").unwrap_or("apikey");
@@ -199,12 +202,18 @@ fn connection(
         return Err(format!("`{auth}` accounts are kept but not served at the edge yet"));
     }
     let pushed = text(fields, "provider").unwrap_or_default();
-    let provider = match (renames.get(pushed), node_errors.get(pushed)) {
-        (Some(prefix), _) => prefix.clone(),
+    let (provider, base_url) = match (renames.get(pushed), node_errors.get(pushed)) {
+        // A node's connections use the node's base URL.
+        (Some(prefix), _) => (prefix.clone(), None),
         (None, Some(why)) => return Err(format!("its provider node is not served: {why}")),
-        (None, None) => providers::find(pushed)
-            .map(|p| p.id.to_string())
-            .ok_or_else(|| format!("the provider `{pushed}` is not in this gateway's catalog"))?,
+        (None, None) => {
+            let id = providers::find(pushed)
+                .map(|p| p.id.to_string())
+                .ok_or_else(|| format!("the provider `{pushed}` is not in this gateway's catalog"))?;
+            let custom = creds.and_then(|c| c.get("providerSpecificData")).and_then(Value::as_object);
+            let url = custom.and_then(|d| text(d, "baseUrl"));
+            (id, url.map(|u| validate_base_url(u, allow_private).map_err(|e| e.message)).transpose()?)
+        }
     };
     let api_key = creds
         .and_then(|c| c.get("apiKey"))
@@ -219,6 +228,7 @@ fn connection(
         name: name.trim().chars().take(100).collect(),
         priority: fields.get("priority").and_then(Value::as_i64).unwrap_or(100).clamp(0, 10_000),
         is_active: fields.get("isActive").and_then(Value::as_bool).unwrap_or(true),
+        base_url,
         api_key: Secret::new(api_key),
     })
 }
@@ -276,7 +286,7 @@ mod tests {
     fn served(body: Value) -> Served {
         let push = parse(body.to_string().as_bytes()).unwrap();
         let m = merge(&Machine::default(), &Secrets::default(), push, 1, false, &|k| format!("h({k})"));
-        Served::of("m1", &m.machine, &m.secrets, true)
+        Served::of("m1", &m.machine, &m.secrets, false)
     }
 
     fn reasons(s: &Served) -> Vec<(&str, &str)> {
@@ -290,16 +300,21 @@ mod tests {
             "providers": [{"id": "c1", "provider": node, "authType": "apikey", "name": "mock-conn", "priority": 1,
                            "isActive": true, "apiKey": "sk-up", "providerSpecificData": {"prefix": "mock"}}],
             "providerNodes": [{"id": node, "type": "openai-compatible", "name": "Mock", "prefix": "mock", "apiType": "chat",
-                               "baseUrl": "http://127.0.0.1:9100/v1", "chatPath": null, "modelsPath": null}],
+                               "baseUrl": "https://mock.example.com/v1", "chatPath": null, "modelsPath": null}],
             "modelAliases": {"fast": format!("{node}/gpt-4o-mini"), "gemini-3-pro-high": "antigravity/gemini-3-pro-preview"},
             "combos": [{"name": "duo", "strategy": "round-robin", "models": [format!("{node}/a"),
                 {"kind": "model", "providerId": node, "model": "b", "weight": 3}, {"kind": "combo-ref", "comboName": "other"}]}],
             "apiKeys": [{"id": "k1", "name": "bench-key", "key": "sk-m-k1", "allowedModels": [], "isActive": true}]
         }));
+        let own = served(json!({"providers": [{"id": "o", "provider": "oai", "apiKey": "k",
+            "providerSpecificData": {"baseUrl": "https://proxy.example.com/v1/"}}]}));
+        assert_eq!(own.connections[0].provider, "openai", "a built-in's alias");
+        assert_eq!(own.connections[0].base_url.as_deref(), Some("https://proxy.example.com/v1"));
         assert_eq!(s.nodes.len(), 1);
         assert_eq!((s.nodes[0].id.as_str(), s.nodes[0].format), ("mock", NodeFormat::Openai));
         let c = &s.connections[0];
         assert_eq!((c.id.as_str(), c.provider.as_str(), c.priority, c.api_key.expose()), ("m1.c1", "mock", 1, "sk-up"));
+        assert_eq!(c.base_url, None, "a node's connection uses the node's URL");
         assert_eq!(s.aliases[0], ("fast".to_string(), "mock/gpt-4o-mini".to_string()));
         let targets: Vec<_> = s.combos[0].targets.iter().map(|t| (t.model.as_str(), t.weight)).collect();
         assert_eq!(targets, [("mock/a", 1), ("mock/b", 3), ("other", 1)]);
@@ -318,6 +333,7 @@ mod tests {
                 {"id": "nokey", "provider": "openai"},
                 {"id": "viaresp", "provider": "openai-compatible-responses-x", "apiKey": "k"},
                 {"id": "ok", "provider": "openai", "apiKey": "k"},
+                {"id": "lan", "provider": "openai", "apiKey": "k", "providerSpecificData": {"baseUrl": "http://192.168.1.2/v1"}},
             ],
             "providerNodes": [{"id": "openai-compatible-responses-x", "type": "openai-compatible", "prefix": "r",
                                "apiType": "responses", "baseUrl": "https://r.example.com/v1"}],
@@ -334,6 +350,7 @@ mod tests {
                 ("connection", "unknown"),
                 ("connection", "nokey"),
                 ("connection", "viaresp"),
+                ("connection", "lan"),
                 ("combo", "openai"),
                 ("combo", "bad name"),
                 ("combo", "empty"),

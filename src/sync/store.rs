@@ -62,7 +62,7 @@ pub fn apply_push(
     for c in &served.connections {
         out.push((
             "INSERT INTO provider_connections (id, tenant_id, provider, name, priority, is_active, base_url, \
-             api_key_enc, api_key_hint, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?8, ?9, ?9)"
+             api_key_enc, api_key_hint, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)"
                 .into(),
             vec![
                 t(&c.id),
@@ -71,6 +71,7 @@ pub fn apply_push(
                 t(&c.name),
                 SqlValue::Int(c.priority),
                 SqlValue::Int(c.is_active.into()),
+                SqlValue::opt_text(c.base_url.as_deref()),
                 SqlValue::Text(encrypt(&c.id, &c.api_key)?),
                 SqlValue::Text(c.api_key.hint()),
                 now.clone(),
