@@ -14,8 +14,17 @@ use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
 /// `/sync/{machine}`; the token comes from the path (`/cloud/{token}/sync/…`) or a header.
 pub async fn handle(req: &mut Request, env: &Env, path_token: Option<&str>, machine: &str) -> worker::Result<Response> {
-    // Read first: a response that leaves the body unread breaks the client's keep-alive connection.
-    let body = if req.method() == Method::Post { Some(read_body(req, MAX_BODY_BYTES).await) } else { None };
+    // Read first: a response that leaves the body unread breaks the client's keep-alive connection
+    // (an oversized one too, up to a bound, so that its sender sees the 413).
+    let body = if req.method() == Method::Post {
+        let body = read_body(req, MAX_BODY_BYTES).await;
+        if body.is_err() {
+            let _ = read_body(req, 4 * MAX_BODY_BYTES).await;
+        }
+        Some(body)
+    } else {
+        None
+    };
     let token = path_token
         .map(str::to_string)
         .or_else(|| header(req, "x-sync-token"))
