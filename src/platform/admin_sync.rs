@@ -29,7 +29,9 @@ pub async fn handle(req: &mut Request, env: &Env, segments: &[&str]) -> Result<R
             )?)
         }
         (Method::Delete, ["sync", "enrollments", id]) => revoke(env, id).await,
-        (Method::Get, ["sync", "machines"]) => Ok(json_response(200, &json!({"data": sync_store::machines(env).await?}))?),
+        (Method::Get, ["sync", "machines"]) => {
+            Ok(json_response(200, &json!({"data": sync_store::machines(env).await?}))?)
+        }
         (Method::Delete, ["sync", "machines", machine]) => {
             let live = sync_store::enrollments(env).await?;
             let e = live
@@ -46,6 +48,8 @@ pub async fn handle(req: &mut Request, env: &Env, segments: &[&str]) -> Result<R
 }
 
 async fn revoke(env: &Env, id: &str) -> Result<Response> {
-    let e = sync_store::revoke(env, id).await?.ok_or_else(|| GatewayError::not_found(format!("No live enrollment `{id}`.")))?;
+    let e = sync_store::revoke(env, id)
+        .await?
+        .ok_or_else(|| GatewayError::not_found(format!("No live enrollment `{id}`.")))?;
     Ok(json_response(200, &json!({"revoked": e.id, "machine_id": e.machine_id}))?)
 }

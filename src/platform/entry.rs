@@ -57,7 +57,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     let (tenant, refused) = match enrolled {
         None => (tenant, None),
         Some(Ok(machine)) if tenant.as_ref().is_none_or(|t| *t == machine) && is_v1 => (Some(machine), None),
-        Some(Ok(_)) => (tenant, Some(GatewayError::not_found("Only this enrollment's machine's /v1 routes exist here."))),
+        Some(Ok(_)) => {
+            (tenant, Some(GatewayError::not_found("Only this enrollment's machine's /v1 routes exist here.")))
+        }
         Some(Err(e)) => (tenant, Some(e)),
     };
     if is_v1 {

@@ -70,7 +70,8 @@ async fn serve(
     machine: &str,
 ) -> Result<(u16, Vec<u8>)> {
     if !enroll::valid_machine_id(machine) {
-        return Err(GatewayError::invalid_request(format!("`{machine}` is not a valid machine id.")).with_code("invalid_machine_id"));
+        return Err(GatewayError::invalid_request(format!("`{machine}` is not a valid machine id."))
+            .with_code("invalid_machine_id"));
     }
     match method {
         Method::Post => {
@@ -119,7 +120,8 @@ pub async fn in_object(
     if !body.is_empty() {
         init.with_body(Some(JsValue::from(js_sys::Uint8Array::from(&body[..]))));
     }
-    let mut resp = stub.fetch_with_request(Request::new_with_init(&format!("https://sync-machine{path}"), &init)?).await?;
+    let mut resp =
+        stub.fetch_with_request(Request::new_with_init(&format!("https://sync-machine{path}"), &init)?).await?;
     Ok((resp.status_code(), resp.bytes().await?))
 }
 
@@ -147,7 +149,8 @@ pub async fn enrolled_machine(env: &Env, token: &str) -> Result<String> {
 pub async fn verify(req: &Request, env: &Env, tenant: Option<&str>) -> Result<Response> {
     let caller = v1::authenticate(req, env, tenant).await?;
     let snapshot = config_store::snapshot(env, &caller.tenant).await?;
-    let body = serde_json::json!({"valid": true, "machineId": caller.tenant, "providersCount": snapshot.connections.len()});
+    let body =
+        serde_json::json!({"valid": true, "machineId": caller.tenant, "providersCount": snapshot.connections.len()});
     Ok(json_response(200, &body)?)
 }
 

@@ -30,8 +30,7 @@ pub struct Enrollment {
     pub revoked_at: Option<i64>,
 }
 
-const ENROLLMENT_COLUMNS: &str =
-    "id, name, secret_enc, return_secrets, machine_id, created_at, bound_at, revoked_at";
+const ENROLLMENT_COLUMNS: &str = "id, name, secret_enc, return_secrets, machine_id, created_at, bound_at, revoked_at";
 
 fn t(v: &str) -> SqlValue {
     SqlValue::text(v)
@@ -116,7 +115,8 @@ pub async fn bind(env: &Env, e: &Enrollment, machine: &str) -> Result<()> {
 }
 
 fn other_machine() -> GatewayError {
-    GatewayError::new(ErrorKind::PermissionDenied, "This enrollment belongs to another machine.").with_code("wrong_machine")
+    GatewayError::new(ErrorKind::PermissionDenied, "This enrollment belongs to another machine.")
+        .with_code("wrong_machine")
 }
 
 #[derive(Deserialize)]
@@ -132,8 +132,9 @@ async fn load(env: &Env, machine: &str) -> Result<Option<(String, Machine, Secre
     let Some(row) = repo::rows::<MachineRow>(&repo::db(env)?, sql, &[t(machine)]).await?.into_iter().next() else {
         return Ok(None);
     };
-    let record: Machine = serde_json::from_str(&row.data)
-        .map_err(|e| GatewayError::internal(format!("the stored record of machine `{machine}` does not decode: {e}")))?;
+    let record: Machine = serde_json::from_str(&row.data).map_err(|e| {
+        GatewayError::internal(format!("the stored record of machine `{machine}` does not decode: {e}"))
+    })?;
     let secrets: Secrets = serde_json::from_slice(&env::open(env, &machine_aad(machine), &row.secrets_enc)?)
         .map_err(|e| GatewayError::internal(format!("the credentials of machine `{machine}` do not decode: {e}")))?;
     Ok(Some((row.enrollment_id, record, secrets)))
@@ -172,8 +173,16 @@ pub async fn apply_push(env: &Env, enrollment_id: &str, machine: &str, body: &[u
     refuse_foreign_keys(&db, machine, &served).await?;
     let secrets_json = serde_json::to_vec(&merged.secrets).map_err(|e| GatewayError::internal(e.to_string()))?;
     let secrets_enc = env::seal(env, &machine_aad(machine), &secrets_json)?;
-    let s = store::Stored { machine_id: machine, enrollment_id: &e.id, record: &merged.machine, secrets_enc: &secrets_enc, now };
-    let statements = store::apply_push(&s, &served, &|row, key| env::seal(env, &format!("{machine}/{row}"), key.expose().as_bytes()))?;
+    let s = store::Stored {
+        machine_id: machine,
+        enrollment_id: &e.id,
+        record: &merged.machine,
+        secrets_enc: &secrets_enc,
+        now,
+    };
+    let statements = store::apply_push(&s, &served, &|row, key| {
+        env::seal(env, &format!("{machine}/{row}"), key.expose().as_bytes())
+    })?;
     run_batch(&db, statements).await?;
     let kept: HashSet<&str> = served.keys.iter().map(|k| k.key_hash.as_str()).collect();
     for gone in stored.api_keys.iter().filter_map(|k| k.key_hash.as_deref()).filter(|h| !kept.contains(h)) {
@@ -197,10 +206,13 @@ async fn refuse_foreign_keys(db: &worker::D1Database, machine: &str, served: &Se
     for k in &served.keys {
         let sql = "SELECT tenant_id FROM api_keys WHERE key_hash = ?1 AND tenant_id <> ?2";
         if !repo::rows::<Value>(db, sql, &[t(&k.key_hash), t(machine)]).await?.is_empty() {
-            return Err(GatewayError::new(ErrorKind::InvalidRequest, "An API key in this push is already in use elsewhere.")
-                .with_status(409)
-                .with_param("apiKeys")
-                .with_code("key_in_use"));
+            return Err(GatewayError::new(
+                ErrorKind::InvalidRequest,
+                "An API key in this push is already in use elsewhere.",
+            )
+            .with_status(409)
+            .with_param("apiKeys")
+            .with_code("key_in_use"));
         }
     }
     Ok(())
@@ -285,8 +297,11 @@ pub async fn idle_machines(env: &Env, cutoff: i64) -> Result<Vec<String>> {
     struct Row {
         machine_id: String,
     }
-    let rows: Vec<Row> =
-        repo::rows(&repo::db(env)?, "SELECT machine_id FROM sync_machines WHERE last_sync_at < ?1", &[SqlValue::Int(cutoff)])
-            .await?;
+    let rows: Vec<Row> = repo::rows(
+        &repo::db(env)?,
+        "SELECT machine_id FROM sync_machines WHERE last_sync_at < ?1",
+        &[SqlValue::Int(cutoff)],
+    )
+    .await?;
     Ok(rows.into_iter().map(|r| r.machine_id).collect())
 }

@@ -25,7 +25,9 @@ impl EdgeState {
         let row = row_id(machine, id);
         self.cooldowns
             .iter()
-            .filter(|(scope, until)| *until > now && (*scope == row || scope.strip_prefix(&row).is_some_and(|r| r.starts_with(':'))))
+            .filter(|(scope, until)| {
+                *until > now && (*scope == row || scope.strip_prefix(&row).is_some_and(|r| r.starts_with(':')))
+            })
             .map(|(_, until)| *until)
             .max()
     }
@@ -76,7 +78,15 @@ pub fn data(machine_id: &str, m: &Machine, secrets: &Secrets, with_secrets: bool
 }
 
 /// `POST` answer. Connections the edge is cooling down are reported in `fromWorker` too.
-pub fn pushed(machine_id: &str, m: &Machine, secrets: &Secrets, with_secrets: bool, mut changes: Changes, edge: &EdgeState, now: i64) -> Value {
+pub fn pushed(
+    machine_id: &str,
+    m: &Machine,
+    secrets: &Secrets,
+    with_secrets: bool,
+    mut changes: Changes,
+    edge: &EdgeState,
+    now: i64,
+) -> Value {
     for c in &m.providers {
         if edge.cooling_until(machine_id, &c.id, now).is_some() && !changes.from_worker.contains(&c.id) {
             changes.from_worker.push(c.id.clone());
@@ -86,7 +96,14 @@ pub fn pushed(machine_id: &str, m: &Machine, secrets: &Secrets, with_secrets: bo
 }
 
 /// `GET` answer.
-pub fn pulled(machine_id: &str, m: &Machine, secrets: &Secrets, with_secrets: bool, edge: &EdgeState, now: i64) -> Value {
+pub fn pulled(
+    machine_id: &str,
+    m: &Machine,
+    secrets: &Secrets,
+    with_secrets: bool,
+    edge: &EdgeState,
+    now: i64,
+) -> Value {
     json!({"success": true, "data": data(machine_id, m, secrets, with_secrets, edge, now)})
 }
 

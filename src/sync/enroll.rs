@@ -103,7 +103,8 @@ mod tests {
 
     #[test]
     fn new_enrollments_are_checked() {
-        let parse = |s: &str| crate::config::input::parse::<NewEnrollment>(s.as_bytes()).and_then(NewEnrollment::validate);
+        let parse =
+            |s: &str| crate::config::input::parse::<NewEnrollment>(s.as_bytes()).and_then(NewEnrollment::validate);
         let e = parse(r#"{"name":" laptop "}"#).unwrap();
         assert_eq!((e.name.as_str(), e.return_secrets), ("laptop", false));
         assert!(parse(r#"{"name":"x","return_secrets":true}"#).unwrap().return_secrets);

@@ -137,10 +137,9 @@ pub fn merge(
         providers.push(StoredConnection { id: c.id, fields: c.fields, updated_at, edge_change });
     }
     let api_keys = match push.api_keys {
-        Some(keys) => keys
-            .into_iter()
-            .map(|k| merge_key(k, stored, stored_secrets, keep_keys, hash_key, &mut secrets))
-            .collect(),
+        Some(keys) => {
+            keys.into_iter().map(|k| merge_key(k, stored, stored_secrets, keep_keys, hash_key, &mut secrets)).collect()
+        }
         None => {
             if keep_keys {
                 secrets.api_keys = stored_secrets.api_keys.clone();
@@ -279,9 +278,16 @@ mod tests {
     #[test]
     fn an_edge_refresh_survives_a_stale_push_but_not_a_local_edit() {
         let mut m = first();
-        assert!(record_edge_change(&mut m.machine, &mut m.secrets, "c1", creds(json!({"accessToken": "at-edge"})), 150));
+        assert!(record_edge_change(
+            &mut m.machine,
+            &mut m.secrets,
+            "c1",
+            creds(json!({"accessToken": "at-edge"})),
+            150
+        ));
         // The client still has at-1/rt-1: the edge's refresh wins and is reported.
-        let stale = json!({"providers": [{"id": "c1", "provider": "claude", "accessToken": "at-1", "refreshToken": "rt-1"}]});
+        let stale =
+            json!({"providers": [{"id": "c1", "provider": "claude", "accessToken": "at-1", "refreshToken": "rt-1"}]});
         let n = merge(&m.machine, &m.secrets, push(stale.clone()), 200, false, &hash);
         assert_eq!(n.changes.from_worker, ["c1"]);
         assert_eq!(n.secrets.providers["c1"]["accessToken"], "at-edge");
@@ -290,7 +296,8 @@ mod tests {
         let again = merge(&n.machine, &n.secrets, push(stale), 300, false, &hash);
         assert_eq!(again.changes.from_worker, ["c1"]);
         // The user logged in again locally: their new tokens win.
-        let edited = json!({"providers": [{"id": "c1", "provider": "claude", "accessToken": "at-2", "refreshToken": "rt-2"}]});
+        let edited =
+            json!({"providers": [{"id": "c1", "provider": "claude", "accessToken": "at-2", "refreshToken": "rt-2"}]});
         let e = merge(&again.machine, &again.secrets, push(edited), 400, false, &hash);
         assert_eq!(e.changes.updated, ["c1"]);
         assert_eq!(e.secrets.providers["c1"]["accessToken"], "at-2");

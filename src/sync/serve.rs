@@ -261,7 +261,8 @@ fn combo(c: &Map<String, Value>, rename: &dyn Fn(&str) -> String) -> Result<Comb
             _ => Err("a step that is neither a model name nor an object".to_string()),
         })
         .collect::<Result<Vec<_>, String>>()?;
-    let strategy = c.get("strategy").cloned().and_then(|s| serde_json::from_value::<Strategy>(s).ok()).unwrap_or_default();
+    let strategy =
+        c.get("strategy").cloned().and_then(|s| serde_json::from_value::<Strategy>(s).ok()).unwrap_or_default();
     let cfg = c.get("config").and_then(Value::as_object);
     let num = |key: &str| cfg.and_then(|o| o.get(key)).or_else(|| c.get(key)).and_then(Value::as_u64);
     let defaults = ComboConfig::default();

@@ -79,7 +79,10 @@ pub fn apply_push(
         ));
     }
     let doc = |table: &str, key: &str, value: &str, k: &str, v: String| -> Statement {
-        (format!("INSERT INTO {table} (tenant_id, {key}, {value}, updated_at) VALUES (?1, ?2, ?3, ?4)"), vec![t(m), t(k), SqlValue::Text(v), SqlValue::Int(s.now)])
+        (
+            format!("INSERT INTO {table} (tenant_id, {key}, {value}, updated_at) VALUES (?1, ?2, ?3, ?4)"),
+            vec![t(m), t(k), SqlValue::Text(v), SqlValue::Int(s.now)],
+        )
     };
     for n in &served.nodes {
         out.push(doc("provider_nodes", "id", "data", &n.id, serde_json::to_string(n).unwrap_or_default()));
@@ -116,8 +119,10 @@ pub fn apply_push(
 
 /// Statements that delete everything of a machine: its tenant's rows (usage included) and record.
 pub fn delete_machine(machine_id: &str) -> Vec<Statement> {
-    let mut out: Vec<Statement> =
-        TENANT_TABLES.iter().map(|table| (format!("DELETE FROM {table} WHERE tenant_id = ?1"), vec![t(machine_id)])).collect();
+    let mut out: Vec<Statement> = TENANT_TABLES
+        .iter()
+        .map(|table| (format!("DELETE FROM {table} WHERE tenant_id = ?1"), vec![t(machine_id)]))
+        .collect();
     out.push(("DELETE FROM sync_machines WHERE machine_id = ?1".into(), vec![t(machine_id)]));
     out.push(("DELETE FROM tenants WHERE id = ?1".into(), vec![t(machine_id)]));
     out
@@ -154,9 +159,17 @@ mod tests {
             "providers": [{"id": "c1", "provider": "openai", "apiKey": "sk-up"}, {"id": "c2", "provider": "claude", "authType": "oauth", "accessToken": "at"}],
             "modelAliases": {"fast": "openai/gpt-4o-mini"}, "combos": [{"name": "c", "models": ["openai/gpt-4o"]}],
             "apiKeys": [{"id": "k1", "key": "sk-m-k1"}]});
-        let merged = merge(&Machine::default(), &Secrets::default(), parse(body.to_string().as_bytes()).unwrap(), 7, false, &|k| format!("h:{}", k.len()));
+        let merged = merge(
+            &Machine::default(),
+            &Secrets::default(),
+            parse(body.to_string().as_bytes()).unwrap(),
+            7,
+            false,
+            &|k| format!("h:{}", k.len()),
+        );
         let served = Served::of("m1", &merged.machine, &merged.secrets, false);
-        let stored = Stored { machine_id: "m1", enrollment_id: "e1", record: &merged.machine, secrets_enc: "v1.x.y", now: 7 };
+        let stored =
+            Stored { machine_id: "m1", enrollment_id: "e1", record: &merged.machine, secrets_enc: "v1.x.y", now: 7 };
         let stmts = apply_push(&stored, &served, &|id, key| Ok(format!("enc({id},{})", key.expose().len()))).unwrap();
         // tenant + 5 clears + 1 connection + 1 combo + 1 alias + 1 key + record.
         assert_eq!(stmts.len(), 11);

@@ -102,7 +102,8 @@ pub fn parse(body: &[u8]) -> Result<Push> {
         _ => return Err(bad("providers", "Missing providers array.").with_code("missing_providers")),
     };
     let providers = parse_connections(providers)?;
-    let provider_nodes = section(&mut top, "providerNodes")?.map(|v| objects(v, "providerNodes", MAX_NODES)).transpose()?;
+    let provider_nodes =
+        section(&mut top, "providerNodes")?.map(|v| objects(v, "providerNodes", MAX_NODES)).transpose()?;
     if let Some(nodes) = &provider_nodes {
         unique_ids(nodes.iter().map(id_of), "providerNodes")?;
     }
@@ -247,7 +248,10 @@ mod tests {
         .unwrap();
         let c = &p.providers[0];
         assert_eq!((c.id.as_str(), c.provider.as_str()), ("c1", "openai"));
-        assert_eq!(c.secrets, json!({"apiKey": "sk-1", "providerSpecificData": {"x": 1}}).as_object().cloned().unwrap());
+        assert_eq!(
+            c.secrets,
+            json!({"apiKey": "sk-1", "providerSpecificData": {"x": 1}}).as_object().cloned().unwrap()
+        );
         assert_eq!(c.fields.get("futureField"), Some(&json!([1])), "unknown fields are kept");
         assert!(!c.fields.contains_key("apiKey"));
         assert_eq!((p.combos, p.api_keys, p.model_aliases, p.settings), (None, None, None, None));
@@ -271,7 +275,10 @@ mod tests {
             (json!({"providers": [1]}), "providers[0]"),
             (json!({"providers": [{"provider": "openai"}]}), "providers[0].id"),
             (json!({"providers": [{"id": "a b", "provider": "openai"}]}), "providers[0].id"),
-            (json!({"providers": [{"id": "a", "provider": "openai"}, {"id": "a", "provider": "x"}]}), "providers[1].id"),
+            (
+                json!({"providers": [{"id": "a", "provider": "openai"}, {"id": "a", "provider": "x"}]}),
+                "providers[1].id",
+            ),
             (json!({"providers": [{"id": "a"}]}), "providers[0].provider"),
             (json!({"providers": [], "modelAliases": {"a": 1}}), "modelAliases.a"),
             (json!({"providers": [], "modelAliases": []}), "modelAliases"),
@@ -287,7 +294,8 @@ mod tests {
         assert_eq!(parse(b"{").unwrap_err().code.as_deref(), Some("invalid_json"));
         let big = vec![b' '; MAX_BODY_BYTES as usize + 1];
         assert_eq!(parse(&big).unwrap_err().status, 413);
-        let many: Vec<Value> = (0..=MAX_CONNECTIONS).map(|i| json!({"id": format!("c{i}"), "provider": "openai"})).collect();
+        let many: Vec<Value> =
+            (0..=MAX_CONNECTIONS).map(|i| json!({"id": format!("c{i}"), "provider": "openai"})).collect();
         assert_eq!(push(json!({"providers": many})).unwrap_err().status, 400);
         let huge = "x".repeat(MAX_SECRET_BYTES);
         assert_eq!(push(json!({"providers": [{"id": "a", "provider": "p", "apiKey": huge}]})).unwrap_err().status, 400);
