@@ -139,9 +139,11 @@ fn unsigned(err: &GatewayError) -> worker::Result<Response> {
 
 /// The machine a `/cloud/{token}` prefix stands for.
 pub async fn enrolled_machine(env: &Env, token: &str) -> Result<String> {
-    let e = sync_store::by_token(env, token).await?.ok_or_else(no_enrollment)?;
-    e.machine_id.ok_or_else(|| {
-        GatewayError::not_found("This enrollment has not synced a machine yet: push first (POST …/sync/<machineId>).")
+    sync_store::bound_machine(env, token).await?.ok_or_else(|| {
+        GatewayError::authentication(
+            "Unknown or revoked enrollment, or one that has not synced a machine yet (push first: POST …/sync/<machineId>).",
+        )
+        .with_code("invalid_enrollment")
     })
 }
 

@@ -43,14 +43,56 @@ fn machine_aad(machine: &str) -> String {
     format!("sync-machine/{machine}")
 }
 
-/// The live enrollment a token belongs to.
+/// How long this isolate trusts what it learnt about a token on the client API path: a bound
+/// machine for 10 s (as config_store trusts a key entry), no machine for 5 s (a first push may be
+/// about to bind it).
+const BOUND_FRESH_MS: i64 = 10_000;
+const UNBOUND_FRESH_MS: i64 = 5_000;
+const MAX_CACHED_TOKENS: usize = 1_000;
+
+thread_local! {
+    static BOUND: std::cell::RefCell<std::collections::HashMap<String, (Option<String>, i64)>> = Default::default();
+}
+
+/// The machine a live enrollment token is bound to, for `/cloud/{token}/{machine}/v1/*`: answered
+/// from this isolate's memory when it can, so the client API path does not query D1 per request.
+pub async fn bound_machine(env: &Env, token: &str) -> Result<Option<String>> {
+    if !enroll::is_token(token) {
+        return Ok(None);
+    }
+    let hash = token_hash(env, token)?;
+    let now = env::now_ms();
+    let fresh =
+        |(m, at): &(Option<String>, i64)| now - at < if m.is_some() { BOUND_FRESH_MS } else { UNBOUND_FRESH_MS };
+    if let Some(hit) = BOUND.with(|c| c.borrow().get(&hash).filter(|e| fresh(e)).map(|(m, _)| m.clone())) {
+        return Ok(hit);
+    }
+    let machine = live_by_hash(env, &hash).await?.and_then(|e| e.machine_id);
+    BOUND.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= MAX_CACHED_TOKENS {
+            c.clear();
+        }
+        c.insert(hash, (machine.clone(), now));
+    });
+    Ok(machine)
+}
+
+fn token_hash(env: &Env, token: &str) -> Result<String> {
+    Ok(api_keys::hash(&env::keys(env)?.api_key_hash, token))
+}
+
+/// The live enrollment a token belongs to (always read from D1: `/sync` acts on it).
 pub async fn by_token(env: &Env, token: &str) -> Result<Option<Enrollment>> {
     if !enroll::is_token(token) {
         return Ok(None);
     }
-    let hash = api_keys::hash(&env::keys(env)?.api_key_hash, token);
+    live_by_hash(env, &token_hash(env, token)?).await
+}
+
+async fn live_by_hash(env: &Env, hash: &str) -> Result<Option<Enrollment>> {
     let sql = format!("SELECT {ENROLLMENT_COLUMNS} FROM sync_enrollments WHERE token_hash = ?1 AND revoked_at IS NULL");
-    Ok(repo::rows::<Enrollment>(&repo::db(env)?, &sql, &[t(&hash)]).await?.into_iter().next())
+    Ok(repo::rows::<Enrollment>(&repo::db(env)?, &sql, &[t(hash)]).await?.into_iter().next())
 }
 
 async fn by_id(env: &Env, id: &str) -> Result<Option<Enrollment>> {
@@ -253,6 +295,8 @@ pub async fn revoke(env: &Env, id: &str) -> Result<Option<Enrollment>> {
     let Some(e) = by_id(env, id).await?.filter(|e| e.revoked_at.is_none()) else { return Ok(None) };
     let sql = "UPDATE sync_enrollments SET revoked_at = ?2 WHERE id = ?1";
     repo::changes(&repo::db(env)?, sql, &[t(id), SqlValue::Int(env::now_ms())]).await?;
+    // Other isolates stop trusting it within BOUND_FRESH_MS; its machine's keys are deleted below.
+    BOUND.with(|c| c.borrow_mut().retain(|_, (m, _)| m.is_none() || *m != e.machine_id));
     if let Some(m) = &e.machine_id {
         super::sync::in_object(env, m, worker::Method::Delete, "/machine", Vec::new(), &e.id).await?;
     }

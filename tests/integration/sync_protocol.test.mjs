@@ -137,6 +137,36 @@ test("a 9router-style push: built-in providers, an OAuth account kept but not se
   assert.deepEqual(mock.requests.slice(before).map((q) => q.body.model), ["duo-first", "gpt-4o-mini"]);
 });
 
+test("a cooldown the edge learnt comes back in the next push's answer (fromWorker)", async () => {
+  const scripted = await startMockOpenAI({ apiKey: UPSTREAM_KEY, scripted: true });
+  try {
+    const machine = "c001d0e000000001";
+    const raw = capturedPush(scripted.url).raw.replaceAll(omni.machineId, machine);
+    const body = JSON.parse(raw);
+    const ec = await enroll(gw, "cooling");
+    assert.equal((await call(`${ec.cloud_url}/sync/${machine}`, "POST", raw)).status, 200);
+    const limited = await call(`${gw.url}/${machine}/v1/chat/completions`, "POST",
+      { model: "mock/rate-limited", messages: [{ role: "user", content: "x" }] }, { authorization: `Bearer ${body.apiKeys[0].key}` });
+    assert.equal(limited.status, 429, limited.text);
+    // The cooldown reaches the shared resilience state in the background: push until it shows.
+    const id = body.providers[0].id;
+    let answer;
+    for (let i = 0; i < 20; i++) {
+      answer = await call(`${ec.cloud_url}/sync/${machine}`, "POST", raw);
+      if (answer.json?.changes?.fromWorker?.includes(id)) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(answer.status, 200, answer.text);
+    assert.deepEqual(answer.json.changes.fromWorker, [id]);
+    const conn = answer.json.data.providers[id];
+    assert.equal(conn.status, "unavailable");
+    assert.ok(Date.parse(conn.rateLimitedUntil) > Date.now(), conn.rateLimitedUntil);
+    assert.ok(signatureValid(ec.signing_secret, answer));
+  } finally {
+    await scripted.close();
+  }
+});
+
 test("a push without credentials keeps the stored ones", async () => {
   const stripped = JSON.parse(omni.raw);
   for (const p of stripped.providers) { delete p.apiKey; delete p.providerSpecificData; }
