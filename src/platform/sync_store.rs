@@ -291,16 +291,24 @@ pub async fn delete_machine(env: &Env, machine: &str) -> Result<()> {
 }
 
 /// Revokes an enrollment and deletes its machine's data. `None` if there is no live one by that id.
+/// Revoking again retries a deletion that failed the first time.
 pub async fn revoke(env: &Env, id: &str) -> Result<Option<Enrollment>> {
-    let Some(e) = by_id(env, id).await?.filter(|e| e.revoked_at.is_none()) else { return Ok(None) };
-    let sql = "UPDATE sync_enrollments SET revoked_at = ?2 WHERE id = ?1";
-    repo::changes(&repo::db(env)?, sql, &[t(id), SqlValue::Int(env::now_ms())]).await?;
-    // Other isolates stop trusting it within BOUND_FRESH_MS; its machine's keys are deleted below.
-    BOUND.with(|c| c.borrow_mut().retain(|_, (m, _)| m.is_none() || *m != e.machine_id));
-    if let Some(m) = &e.machine_id {
-        super::sync::in_object(env, m, worker::Method::Delete, "/machine", Vec::new(), &e.id).await?;
+    let Some(e) = by_id(env, id).await? else { return Ok(None) };
+    let first = e.revoked_at.is_none();
+    let db = repo::db(env)?;
+    if first {
+        let sql = "UPDATE sync_enrollments SET revoked_at = ?2 WHERE id = ?1";
+        repo::changes(&db, sql, &[t(id), SqlValue::Int(env::now_ms())]).await?;
+        // Other isolates stop trusting it within BOUND_FRESH_MS; its machine's keys are deleted below.
+        BOUND.with(|c| c.borrow_mut().retain(|_, (m, _)| m.is_none() || *m != e.machine_id));
     }
-    Ok(Some(e))
+    if let Some(m) = &e.machine_id {
+        let sql = "SELECT machine_id FROM sync_machines WHERE machine_id = ?1 AND enrollment_id = ?2";
+        if first || !repo::rows::<Value>(&db, sql, &[t(m), t(id)]).await?.is_empty() {
+            super::sync::delete_in_object(env, m).await?;
+        }
+    }
+    Ok(first.then_some(e))
 }
 
 pub async fn enrollments(env: &Env) -> Result<Vec<Enrollment>> {
