@@ -42,13 +42,17 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     }
     let raw = req.path();
     // Cloud sync: `/sync/{machine}`, and the client API under an enrollment's `/cloud/{token}`.
-    let (path, enrolled) = match enroll::route(&raw) {
+    let under = match enroll::route(&raw) {
         Some(SyncPath::Sync { token, machine }) => {
             let mut req = req;
             return Ok(with_cors(sync::handle(&mut req, &env, token, machine).await?));
         }
-        Some(SyncPath::Under { token, rest }) => (rest.to_string(), Some(sync::enrolled_machine(&env, token).await)),
-        None => (raw.clone(), None),
+        Some(SyncPath::Under { token, rest }) => Some((rest.to_string(), sync::enrolled_machine(&env, token).await)),
+        None => None,
+    };
+    let (path, enrolled) = match under {
+        Some((rest, machine)) => (rest, Some(machine)),
+        None => (raw, None),
     };
     let (tenant, path) = split_tenant(&path);
     let path = normalize(&path);
