@@ -39,7 +39,7 @@ function ticket(name) {
 function showTab(name) {
   document.querySelectorAll(".tab").forEach((s) => (s.hidden = s.id !== name));
   document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
-  ({ overview: loadOverview, usage: loadUsageTab, logs: loadLogsTab, providers: loadProviders, routing: loadRouting, keys: loadKeys, settings: loadSettings, connect: loadConnect })[name]?.().catch(() => {});
+  ({ overview: loadOverview, usage: loadUsageTab, logs: loadLogsTab, providers: loadProviders, routing: loadRouting, keys: loadKeys, settings: loadSettings, sync: loadSync, connect: loadConnect })[name]?.().catch(() => {});
 }
 
 function signOut(message = "") {
@@ -379,6 +379,26 @@ async function loadSettings() {
   }
 }
 
+const counts = (c) => (c ? `${c.connections} connections, ${c.provider_nodes} nodes, ${c.combos} combos, ${c.aliases} aliases, ${c.api_keys} keys` : "—");
+
+async function loadSync() {
+  const [machines, enrollments] = await Promise.all([api("GET", "/api/sync/machines"), api("GET", "/api/sync/enrollments")]);
+  const revoke = (id, what) => el("button", { className: "danger", onclick: () => confirm(`Revoke ${what}? Its synced data is deleted.`) &&
+    api("DELETE", `/api/sync/enrollments/${encodeURIComponent(id)}`).then(loadSync).catch((e) => ($("#sync-error").textContent = e.message)) }, "Revoke");
+  $("#sync-machines").replaceChildren(...(machines.data.length ? machines.data.map((m) => el("tr", {},
+    el("td", {}, el("code", {}, m.machine_id)), el("td", {}, m.enrollment_name ?? m.enrollment_id), el("td", {}, when(m.last_sync_at)),
+    el("td", {}, counts(m.synced)), el("td", {}, counts(m.served)),
+    el("td", {}, ...(m.unservable?.length ? m.unservable.map((u) => el("div", {}, `${u.kind} ${u.id}: ${u.reason}`)) : [el("span", { className: "muted" }, "none")])),
+    el("td", {}, revoke(m.enrollment_id, m.machine_id)),
+  )) : emptyRow(7, "No machine has synced yet.")));
+  $("#sync-enrollments").replaceChildren(...(enrollments.data.length ? enrollments.data.map((e) => el("tr", {},
+    el("td", {}, e.name), el("td", {}, e.machine_id ? el("code", {}, e.machine_id) : el("span", { className: "muted" }, "not bound yet")),
+    el("td", {}, when(e.created_at)), el("td", {}, e.return_secrets ? "yes" : "no"),
+    el("td", {}, e.revoked_at ? `revoked ${when(e.revoked_at)}` : "active"),
+    el("td", {}, e.revoked_at ? "" : revoke(e.id, e.name)),
+  )) : emptyRow(6, "No enrollments yet.")));
+}
+
 async function loadConnect() {
   const base = `${location.origin}/v1`;
   document.querySelectorAll(".base-url").forEach((n) => (n.textContent = base));
@@ -438,6 +458,19 @@ $("#add-key").addEventListener("submit", async (e) => {
   } catch (err) { $("#key-error").textContent = err.message; }
 });
 
+$("#add-enrollment").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  $("#sync-error").textContent = "";
+  const f = e.target;
+  try {
+    const r = await api("POST", "/api/sync/enrollments", { name: f.elements.name.value, return_secrets: f.elements.return_secrets.checked });
+    $("#new-enrollment-url").textContent = r.cloud_url;
+    $("#new-enrollment-secret").textContent = r.signing_secret;
+    $("#new-enrollment").hidden = false;
+    f.reset();
+    await loadSync();
+  } catch (err) { $("#sync-error").textContent = err.message; }
+});
 $("#settings-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   try { await api("PATCH", "/api/settings", formValues(e.target)); $("#settings-status").textContent = "Saved."; }

@@ -5,14 +5,14 @@
 use super::http::{header, json_response, read_body};
 use super::repo::RoutingTable;
 use super::repo::{self, ApiKeyRow};
-use super::{admin_usage, config_store, env, resilience_view};
+use super::{admin_sync, admin_usage, config_store, env, resilience_view};
 use crate::config::input::{self, ConnectionPatch, NewApiKey, NewConnection};
 use crate::config::{valid_tenant_id, ConnectionRecord, KeyEntry, DEFAULT_TENANT};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::providers::{self, catalog, node, Catalog, ProviderNode};
 use crate::routing::alias::{self, Alias};
 use crate::routing::combo::Combo;
-use crate::security::{self, api_keys, crypto, Secret};
+use crate::security::{self, api_keys, Secret};
 use serde_json::{json, Value};
 use worker::{Env, Method, Request, Response};
 
@@ -159,6 +159,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
         }
         (Method::Get, ["stats"]) => Ok(json_response(200, &json!({"config_cache": config_store::stats()}))?),
         (_, ["usage" | "logs" | "pricing", ..]) => admin_usage::handle(&mut req, env, &tenant, &segments).await,
+        (_, ["sync", ..]) => admin_sync::handle(&mut req, env, &segments).await,
         (
             _,
             ["providers" | "keys" | "settings" | "stats" | "cooldowns" | "health" | "combos" | "aliases"
@@ -267,10 +268,7 @@ async fn list_connections(env: &Env, tenant: &str) -> Result<Response> {
 }
 
 fn encrypt_key(env: &Env, tenant: &str, conn_id: &str, api_key: &Secret) -> Result<String> {
-    let keys = env::keys(env)?;
-    let aad = format!("{tenant}/{conn_id}");
-    crypto::encrypt(&keys.credentials, &env::random_bytes::<12>()?, aad.as_bytes(), api_key.expose().as_bytes())
-        .map_err(|e| GatewayError::internal(format!("encryption failed: {}", e.0)))
+    env::seal(env, &format!("{tenant}/{conn_id}"), api_key.expose().as_bytes())
 }
 
 async fn create_connection(env: &Env, tenant: &str, body: &[u8]) -> Result<Response> {

@@ -1,16 +1,18 @@
 //! The Worker's entry point and its route table.
 //!
 //! Paths: `/health` (public), `/v1/*` (gateway key), `/{tenant}/v1/*` (gateway key of that tenant),
-//! `/api/*` (admin secret); anything else is the dashboard (static assets). `/v1/v1/*` is treated as
+//! `/api/*` (admin secret), `/sync/{machineId}` and `/cloud/{token}/…` (cloud sync under an
+//! enrollment; see `sync`); anything else is the dashboard (static assets). `/v1/v1/*` is treated as
 //! `/v1/*`, a common misconfiguration of base URLs.
 
 use super::http::{error_response, preflight, with_cors};
 use super::v1::UrlParams;
-use super::{admin, env, usage_store, v1};
+use super::{admin, env, sync, usage_store, v1};
 use crate::config::valid_tenant_id;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::gemini::endpoint::gemini_target;
 use crate::formats::Format;
+use crate::sync::enroll::{self, SyncPath};
 use worker::{event, Context, Env, Method, Request, Response, ScheduleContext, ScheduledEvent};
 
 #[event(start)]
@@ -18,12 +20,16 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
-/// The hourly cron trigger (`wrangler.toml`): log retention.
+/// The hourly cron trigger (`wrangler.toml`): log retention, and the expiry of idle synced machines.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     match usage_store::purge(&env, env::now_ms()).await {
         Ok(p) => worker::console_log!("retention: {} log rows, {} hourly rows deleted", p.log_rows, p.hourly_rows),
         Err(e) => worker::console_error!("retention purge failed: {}", e.message),
+    }
+    match sync::expire_idle(&env, env::now_ms()).await {
+        Ok(n) => worker::console_log!("cloud sync: {n} idle machines expired"),
+        Err(e) => worker::console_error!("cloud sync expiry failed: {}", e.message),
     }
 }
 
@@ -34,13 +40,40 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     if req.method() == Method::Options {
         return preflight();
     }
-    let path = req.path();
+    let raw = req.path();
+    // Cloud sync: `/sync/{machine}`, and the client API under an enrollment's `/cloud/{token}`.
+    let under = match enroll::route(&raw) {
+        Some(SyncPath::Sync { token, machine }) => {
+            let mut req = req;
+            return Ok(with_cors(sync::handle(&mut req, &env, token, machine).await?));
+        }
+        Some(SyncPath::Under { token, rest }) => Some((rest.to_string(), sync::enrolled_machine(&env, token).await)),
+        None => None,
+    };
+    let (path, enrolled) = match under {
+        Some((rest, machine)) => (rest, Some(machine)),
+        None => (raw, None),
+    };
     let (tenant, path) = split_tenant(&path);
     let path = normalize(&path);
-    if path == "/v1" || path.starts_with("/v1/") || path.starts_with("/v1beta/") {
+    let is_v1 = path == "/v1" || path.starts_with("/v1/") || path.starts_with("/v1beta/");
+    // Under an enrollment the tenant is its machine: another machine's path is not found there.
+    let (tenant, refused) = match enrolled {
+        None => (tenant, None),
+        Some(Ok(machine)) if tenant.as_ref().is_none_or(|t| *t == machine) && is_v1 => (Some(machine), None),
+        Some(Ok(_)) => {
+            (tenant, Some(GatewayError::not_found("Only this enrollment's machine's /v1 routes exist here.")))
+        }
+        Some(Err(e)) => (tenant, Some(e)),
+    };
+    if is_v1 {
         let mut req = req;
         let format = client_format(&path);
-        let resp = match v1_route(&mut req, &env, &ctx, tenant.as_deref(), &path).await {
+        let routed = match refused {
+            Some(e) => Err(e),
+            None => v1_route(&mut req, &env, &ctx, tenant.as_deref(), &path).await,
+        };
+        let resp = match routed {
             Ok(r) => r,
             Err(e) => {
                 drain_small_body(&mut req).await;
@@ -48,6 +81,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
             }
         };
         return Ok(with_cors(resp));
+    }
+    if let Some(e) = refused {
+        return error_response(Format::OpenAiChat, &e);
     }
     if tenant.is_some() {
         return error_response(
@@ -126,6 +162,7 @@ async fn v1_route(
     match (req.method(), path) {
         (Method::Post, "/v1/messages/count_tokens") => v1::count_tokens(req, env, tenant).await,
         (Method::Get, "/v1/models") => v1::models(req, env, tenant).await,
+        (Method::Get, "/v1/verify") => sync::verify(req, env, tenant).await,
         (_, "/v1/chat/completions" | "/v1/messages" | "/v1/responses" | "/v1/messages/count_tokens" | "/v1/models") => {
             Err(method_not_allowed())
         }

@@ -8,6 +8,12 @@ pub const DB: &str = "DB";
 pub const CONFIG_CACHE: &str = "CONFIG_CACHE";
 pub const ASSETS: &str = "ASSETS";
 pub const RESILIENCE: &str = "RESILIENCE";
+pub const SYNC: &str = "SYNC";
+
+/// Days without a push after which a synced machine expires (the `SYNC_MACHINE_TTL_DAYS` var).
+pub fn sync_machine_ttl_days(env: &Env) -> i64 {
+    env.var("SYNC_MACHINE_TTL_DAYS").ok().and_then(|v| v.to_string().parse().ok()).filter(|d| *d > 0).unwrap_or(30)
+}
 
 /// Keys derived from the `MASTER_KEY` secret.
 pub struct Keys {
@@ -45,6 +51,18 @@ pub fn keys(env: &Env) -> Result<std::rc::Rc<Keys>> {
     });
     KEYS.with(|k| k.set(keys.clone()).ok());
     Ok(keys)
+}
+
+/// Encrypts `plaintext` under the credentials key, bound to `aad` (which row it belongs to).
+pub fn seal(env: &Env, aad: &str, plaintext: &[u8]) -> Result<String> {
+    crate::security::crypto::encrypt(&keys(env)?.credentials, &random_bytes::<12>()?, aad.as_bytes(), plaintext)
+        .map_err(|e| GatewayError::internal(format!("encryption failed: {}", e.0)))
+}
+
+/// Decrypts what [`seal`] made for the same `aad`.
+pub fn open(env: &Env, aad: &str, stored: &str) -> Result<Vec<u8>> {
+    crate::security::crypto::decrypt(&keys(env)?.credentials, aad.as_bytes(), stored)
+        .map_err(|e| GatewayError::internal(format!("stored secret of `{aad}` unreadable: {}", e.0)))
 }
 
 pub fn admin_secret(env: &Env) -> Result<String> {

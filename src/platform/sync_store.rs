@@ -1,0 +1,359 @@
+//! Cloud sync's storage: enrollments and synced machines in D1, and the caches a push or a deletion
+//! must update (key entries, the machine tenant's snapshot). The merge, the mapping and the SQL come
+//! from the core (`crate::sync`); pushes and deletions run inside the machine's `SyncMachine` object,
+//! one at a time.
+
+use super::{config_store, env, repo, resilience_view};
+use crate::config::KeyEntry;
+use crate::error::{ErrorKind, GatewayError, Result};
+use crate::metering::sql::SqlValue;
+use crate::security::api_keys;
+use crate::sync::answer::{self, EdgeState};
+use crate::sync::machine::{self, Machine, Secrets};
+use crate::sync::serve::Served;
+use crate::sync::{enroll, store, wire};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashSet;
+use worker::Env;
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Enrollment {
+    pub id: String,
+    pub name: String,
+    #[serde(skip_serializing)]
+    pub secret_enc: String,
+    pub return_secrets: i64,
+    pub machine_id: Option<String>,
+    pub created_at: i64,
+    pub bound_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+const ENROLLMENT_COLUMNS: &str = "id, name, secret_enc, return_secrets, machine_id, created_at, bound_at, revoked_at";
+
+fn t(v: &str) -> SqlValue {
+    SqlValue::text(v)
+}
+
+fn secret_aad(id: &str) -> String {
+    format!("sync-enrollment/{id}")
+}
+fn machine_aad(machine: &str) -> String {
+    format!("sync-machine/{machine}")
+}
+
+/// How long this isolate trusts what it learnt about a token on the client API path: a bound
+/// machine for 10 s (as config_store trusts a key entry), no machine for 5 s (a first push may be
+/// about to bind it).
+const BOUND_FRESH_MS: i64 = 10_000;
+const UNBOUND_FRESH_MS: i64 = 5_000;
+const MAX_CACHED_TOKENS: usize = 1_000;
+
+thread_local! {
+    static BOUND: std::cell::RefCell<std::collections::HashMap<String, (Option<String>, i64)>> = Default::default();
+}
+
+/// The machine a live enrollment token is bound to, for `/cloud/{token}/{machine}/v1/*`: answered
+/// from this isolate's memory when it can, so the client API path does not query D1 per request.
+pub async fn bound_machine(env: &Env, token: &str) -> Result<Option<String>> {
+    if !enroll::is_token(token) {
+        return Ok(None);
+    }
+    let hash = token_hash(env, token)?;
+    let now = env::now_ms();
+    let fresh =
+        |(m, at): &(Option<String>, i64)| now - at < if m.is_some() { BOUND_FRESH_MS } else { UNBOUND_FRESH_MS };
+    if let Some(hit) = BOUND.with(|c| c.borrow().get(&hash).filter(|e| fresh(e)).map(|(m, _)| m.clone())) {
+        return Ok(hit);
+    }
+    let machine = live_by_hash(env, &hash).await?.and_then(|e| e.machine_id);
+    BOUND.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= MAX_CACHED_TOKENS {
+            c.clear();
+        }
+        c.insert(hash, (machine.clone(), now));
+    });
+    Ok(machine)
+}
+
+fn token_hash(env: &Env, token: &str) -> Result<String> {
+    Ok(api_keys::hash(&env::keys(env)?.api_key_hash, token))
+}
+
+/// The live enrollment a token belongs to (always read from D1: `/sync` acts on it).
+pub async fn by_token(env: &Env, token: &str) -> Result<Option<Enrollment>> {
+    if !enroll::is_token(token) {
+        return Ok(None);
+    }
+    live_by_hash(env, &token_hash(env, token)?).await
+}
+
+async fn live_by_hash(env: &Env, hash: &str) -> Result<Option<Enrollment>> {
+    let sql = format!("SELECT {ENROLLMENT_COLUMNS} FROM sync_enrollments WHERE token_hash = ?1 AND revoked_at IS NULL");
+    Ok(repo::rows::<Enrollment>(&repo::db(env)?, &sql, &[t(hash)]).await?.into_iter().next())
+}
+
+async fn by_id(env: &Env, id: &str) -> Result<Option<Enrollment>> {
+    let sql = format!("SELECT {ENROLLMENT_COLUMNS} FROM sync_enrollments WHERE id = ?1");
+    Ok(repo::rows::<Enrollment>(&repo::db(env)?, &sql, &[t(id)]).await?.into_iter().next())
+}
+
+/// The enrollment's answer-signing secret.
+pub fn signing_secret(env: &Env, e: &Enrollment) -> Result<Vec<u8>> {
+    env::open(env, &secret_aad(&e.id), &e.secret_enc)
+}
+
+/// A new enrollment: its record, the token (for `CLOUD_URL`) and the signing secret, both shown once.
+pub async fn issue(env: &Env, name: &str, return_secrets: bool) -> Result<(Enrollment, String, String)> {
+    let token = enroll::token(&env::random_bytes::<32>()?);
+    let secret = enroll::signing_secret(&env::random_bytes::<32>()?);
+    let id = env::new_id("enr")?;
+    let e = Enrollment {
+        secret_enc: env::seal(env, &secret_aad(&id), secret.as_bytes())?,
+        id,
+        name: name.to_string(),
+        return_secrets: return_secrets.into(),
+        machine_id: None,
+        created_at: env::now_ms(),
+        bound_at: None,
+        revoked_at: None,
+    };
+    let hash = api_keys::hash(&env::keys(env)?.api_key_hash, &token);
+    repo::changes(
+        &repo::db(env)?,
+        "INSERT INTO sync_enrollments (id, name, token_hash, secret_enc, return_secrets, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        &[t(&e.id), t(&e.name), t(&hash), t(&e.secret_enc), SqlValue::Int(e.return_secrets), SqlValue::Int(e.created_at)],
+    )
+    .await?;
+    Ok((e, token, secret))
+}
+
+/// Binds the enrollment to `machine` on its first push; refuses another machine afterwards, and a
+/// machine another enrollment holds.
+pub async fn bind(env: &Env, e: &Enrollment, machine: &str) -> Result<()> {
+    match e.machine_id.as_deref() {
+        Some(m) if m == machine => return Ok(()),
+        Some(_) => return Err(other_machine()),
+        None => {}
+    }
+    let db = repo::db(env)?;
+    let sql = "UPDATE sync_enrollments SET machine_id = ?2, bound_at = ?3 WHERE id = ?1 AND machine_id IS NULL AND revoked_at IS NULL";
+    // The unique index on live bindings refuses a machine that another enrollment holds.
+    let bound = repo::changes(&db, sql, &[t(&e.id), t(machine), SqlValue::Int(env::now_ms())]).await.map_err(|_| {
+        GatewayError::new(ErrorKind::PermissionDenied, "This machine id is enrolled under another enrollment.")
+            .with_status(409)
+            .with_code("machine_taken")
+    })?;
+    if bound == 1 {
+        return Ok(());
+    }
+    // Bound meanwhile (a concurrent first push): fine if to the same machine.
+    match by_id(env, &e.id).await?.and_then(|e| e.machine_id) {
+        Some(m) if m == machine => Ok(()),
+        _ => Err(other_machine()),
+    }
+}
+
+fn other_machine() -> GatewayError {
+    GatewayError::new(ErrorKind::PermissionDenied, "This enrollment belongs to another machine.")
+        .with_code("wrong_machine")
+}
+
+#[derive(Deserialize)]
+struct MachineRow {
+    enrollment_id: String,
+    data: String,
+    secrets_enc: String,
+}
+
+/// What a machine synced, with its credentials decrypted.
+async fn load(env: &Env, machine: &str) -> Result<Option<(String, Machine, Secrets)>> {
+    let sql = "SELECT enrollment_id, data, secrets_enc FROM sync_machines WHERE machine_id = ?1";
+    let Some(row) = repo::rows::<MachineRow>(&repo::db(env)?, sql, &[t(machine)]).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    let record: Machine = serde_json::from_str(&row.data).map_err(|e| {
+        GatewayError::internal(format!("the stored record of machine `{machine}` does not decode: {e}"))
+    })?;
+    let secrets: Secrets = serde_json::from_slice(&env::open(env, &machine_aad(machine), &row.secrets_enc)?)
+        .map_err(|e| GatewayError::internal(format!("the credentials of machine `{machine}` do not decode: {e}")))?;
+    Ok(Some((row.enrollment_id, record, secrets)))
+}
+
+/// What the edge knows about the machine's connections now: its active cooldowns.
+async fn edge_state(env: &Env, machine: &str) -> EdgeState {
+    match resilience_view::fetch_state(env, machine).await {
+        Ok(state) => EdgeState { cooldowns: state.cooldowns.into_iter().map(|c| (c.scope, c.until_ms)).collect() },
+        Err(e) => {
+            worker::console_warn!("cooldowns of machine {machine} unavailable for the sync answer: {e}");
+            EdgeState::default()
+        }
+    }
+}
+
+async fn live_enrollment_of(env: &Env, enrollment_id: &str, machine: &str) -> Result<Enrollment> {
+    match by_id(env, enrollment_id).await? {
+        Some(e) if e.revoked_at.is_none() && e.machine_id.as_deref() == Some(machine) => Ok(e),
+        _ => Err(other_machine()),
+    }
+}
+
+/// Applies a push (inside the machine's object): merge, map, one D1 batch, then the caches.
+pub async fn apply_push(env: &Env, enrollment_id: &str, machine: &str, body: &[u8]) -> Result<Value> {
+    let push = wire::parse(body)?;
+    let e = live_enrollment_of(env, enrollment_id, machine).await?;
+    let with_secrets = e.return_secrets != 0;
+    let (stored, stored_secrets) = load(env, machine).await?.map(|(_, m, s)| (m, s)).unwrap_or_default();
+    let keys = env::keys(env)?;
+    let hash = |k: &str| api_keys::hash(&keys.api_key_hash, k);
+    let now = env::now_ms();
+    let merged = machine::merge(&stored, &stored_secrets, push, now, with_secrets, &hash);
+    let served = Served::of(machine, &merged.machine, &merged.secrets, env::allow_private_upstreams(env));
+    let db = repo::db(env)?;
+    refuse_foreign_keys(&db, machine, &served).await?;
+    let secrets_json = serde_json::to_vec(&merged.secrets).map_err(|e| GatewayError::internal(e.to_string()))?;
+    let secrets_enc = env::seal(env, &machine_aad(machine), &secrets_json)?;
+    let s = store::Stored {
+        machine_id: machine,
+        enrollment_id: &e.id,
+        record: &merged.machine,
+        secrets_enc: &secrets_enc,
+        now,
+    };
+    let statements = store::apply_push(&s, &served, &|row, key| {
+        env::seal(env, &format!("{machine}/{row}"), key.expose().as_bytes())
+    })?;
+    run_batch(&db, statements).await?;
+    let kept: HashSet<&str> = served.keys.iter().map(|k| k.key_hash.as_str()).collect();
+    for gone in stored.api_keys.iter().filter_map(|k| k.key_hash.as_deref()).filter(|h| !kept.contains(h)) {
+        config_store::forget_key(env, gone).await?;
+    }
+    for k in &served.keys {
+        let entry = KeyEntry { tenant: machine.to_string(), key_id: k.id.clone() };
+        if let Err(e) = config_store::publish_key(env, &k.key_hash, &entry).await {
+            // D1 has it: a key missing from KV is read from D1 on first use.
+            worker::console_warn!("publishing a synced key of {machine} failed: {}", e.message);
+        }
+    }
+    config_store::rebuild_snapshot(env, machine).await?;
+    let edge = edge_state(env, machine).await;
+    Ok(answer::pushed(machine, &merged.machine, &merged.secrets, with_secrets, merged.changes, &edge, now))
+}
+
+/// A synced key that is already another tenant's key would let one tenant's key reach the other's
+/// providers: the push is refused instead.
+async fn refuse_foreign_keys(db: &worker::D1Database, machine: &str, served: &Served) -> Result<()> {
+    for k in &served.keys {
+        let sql = "SELECT tenant_id FROM api_keys WHERE key_hash = ?1 AND tenant_id <> ?2";
+        if !repo::rows::<Value>(db, sql, &[t(&k.key_hash), t(machine)]).await?.is_empty() {
+            return Err(GatewayError::new(
+                ErrorKind::InvalidRequest,
+                "An API key in this push is already in use elsewhere.",
+            )
+            .with_status(409)
+            .with_param("apiKeys")
+            .with_code("key_in_use"));
+        }
+    }
+    Ok(())
+}
+
+async fn run_batch(db: &worker::D1Database, statements: Vec<store::Statement>) -> Result<()> {
+    let prepared = statements.iter().map(|(sql, args)| repo::statement(db, sql, args)).collect::<Result<Vec<_>>>()?;
+    repo::batch(db, prepared).await
+}
+
+/// The `GET /sync/{machine}` answer.
+pub async fn pull(env: &Env, e: &Enrollment, machine: &str) -> Result<Value> {
+    let (_, record, secrets) = load(env, machine)
+        .await?
+        .ok_or_else(|| GatewayError::not_found(format!("Nothing synced for machine `{machine}`.")))?;
+    let edge = edge_state(env, machine).await;
+    Ok(answer::pulled(machine, &record, &secrets, e.return_secrets != 0, &edge, env::now_ms()))
+}
+
+/// Deletes everything the machine synced, and its keys from every cache. The enrollment stays.
+pub async fn delete_machine(env: &Env, machine: &str) -> Result<()> {
+    #[derive(Deserialize)]
+    struct Row {
+        key_hash: String,
+    }
+    let db = repo::db(env)?;
+    let hashes: Vec<Row> = repo::rows(&db, "SELECT key_hash FROM api_keys WHERE tenant_id = ?1", &[t(machine)]).await?;
+    run_batch(&db, store::delete_machine(machine)).await?;
+    for h in &hashes {
+        config_store::forget_key(env, &h.key_hash).await?;
+    }
+    config_store::rebuild_snapshot(env, machine).await?;
+    Ok(())
+}
+
+/// Revokes an enrollment and deletes its machine's data. `None` if there is no live one by that id.
+/// Revoking again retries a deletion that failed the first time.
+pub async fn revoke(env: &Env, id: &str) -> Result<Option<Enrollment>> {
+    let Some(e) = by_id(env, id).await? else { return Ok(None) };
+    let first = e.revoked_at.is_none();
+    let db = repo::db(env)?;
+    if first {
+        let sql = "UPDATE sync_enrollments SET revoked_at = ?2 WHERE id = ?1";
+        repo::changes(&db, sql, &[t(id), SqlValue::Int(env::now_ms())]).await?;
+        // Other isolates stop trusting it within BOUND_FRESH_MS; its machine's keys are deleted below.
+        BOUND.with(|c| c.borrow_mut().retain(|_, (m, _)| m.is_none() || *m != e.machine_id));
+    }
+    if let Some(m) = &e.machine_id {
+        let sql = "SELECT machine_id FROM sync_machines WHERE machine_id = ?1 AND enrollment_id = ?2";
+        if first || !repo::rows::<Value>(&db, sql, &[t(m), t(id)]).await?.is_empty() {
+            super::sync::delete_in_object(env, m).await?;
+        }
+    }
+    Ok(first.then_some(e))
+}
+
+pub async fn enrollments(env: &Env) -> Result<Vec<Enrollment>> {
+    let sql = format!("SELECT {ENROLLMENT_COLUMNS} FROM sync_enrollments ORDER BY created_at, id");
+    repo::rows(&repo::db(env)?, &sql, &[]).await
+}
+
+/// The enrolled machines: last sync, what was synced, what is served and what could not be.
+pub async fn machines(env: &Env) -> Result<Vec<Value>> {
+    #[derive(Deserialize)]
+    struct Row {
+        machine_id: String,
+        enrollment_id: String,
+        name: Option<String>,
+        created_at: i64,
+        last_sync_at: i64,
+        status: String,
+    }
+    let sql = "SELECT m.machine_id, m.enrollment_id, e.name, m.created_at, m.last_sync_at, m.status \
+               FROM sync_machines m LEFT JOIN sync_enrollments e ON e.id = m.enrollment_id ORDER BY m.machine_id";
+    let rows: Vec<Row> = repo::rows(&repo::db(env)?, sql, &[]).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let status: Value = serde_json::from_str(&r.status).unwrap_or(Value::Null);
+            serde_json::json!({
+                "machine_id": r.machine_id, "enrollment_id": r.enrollment_id, "enrollment_name": r.name,
+                "created_at": r.created_at, "last_sync_at": r.last_sync_at,
+                "synced": status["synced"], "served": status["served"], "unservable": status["unservable"],
+            })
+        })
+        .collect())
+}
+
+/// Machine ids idle (no push) since before `cutoff`.
+pub async fn idle_machines(env: &Env, cutoff: i64) -> Result<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        machine_id: String,
+    }
+    let rows: Vec<Row> = repo::rows(
+        &repo::db(env)?,
+        "SELECT machine_id FROM sync_machines WHERE last_sync_at < ?1",
+        &[SqlValue::Int(cutoff)],
+    )
+    .await?;
+    Ok(rows.into_iter().map(|r| r.machine_id).collect())
+}
