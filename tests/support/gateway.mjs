@@ -67,9 +67,12 @@ export async function startGateway({ bindings = {}, persistDir, assets = true } 
       headers: { authorization: `Bearer ${secret}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
       body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
     });
-    // A keep-alive connection left idle (e.g. during a load run) may have been closed by the runtime;
-    // a GET is safe to send again on a new one.
-    const res = await send().catch((e) => (method === "GET" && e.cause?.code === "UND_ERR_SOCKET" ? send() : Promise.reject(e)));
+    // A keep-alive connection left idle may have been closed by the runtime just as it is reused
+    // (UND_ERR_SOCKET or ECONNRESET before any answer); an idempotent request is safe to send again
+    // on a new one.
+    const idempotent = ["GET", "PUT", "DELETE"].includes(method);
+    const reset = (e) => ["UND_ERR_SOCKET", "ECONNRESET"].includes(e.cause?.code);
+    const res = await send().catch((e) => (idempotent && reset(e) ? send() : Promise.reject(e)));
     const text = await res.text();
     let json = null;
     try { json = JSON.parse(text); } catch {}
