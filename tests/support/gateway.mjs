@@ -33,7 +33,8 @@ export async function applyMigrations(db) {
 
 /** `persistDir`: keep D1, KV and Durable Object storage there (to restart on the same state).
  *  `assets: false` leaves out the dashboard (and Miniflare's asset router in front of the worker). */
-export async function startGateway({ bindings = {}, persistDir, assets = true } = {}) {
+/** `options`: more Miniflare options (e.g. `inspectorPort` for bench/profile.mjs). */
+export async function startGateway({ bindings = {}, persistDir, assets = true, options = {} } = {}) {
   const persist = persistDir
     ? { d1Persist: path.join(persistDir, "d1"), kvPersist: path.join(persistDir, "kv"), durableObjectsPersist: path.join(persistDir, "do") }
     : {};
@@ -57,6 +58,7 @@ export async function startGateway({ bindings = {}, persistDir, assets = true } 
     },
     host: "127.0.0.1",
     port: 0,
+    ...options,
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   await applyMigrations(await mf.getD1Database("DB"));
