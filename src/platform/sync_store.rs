@@ -147,6 +147,9 @@ pub async fn bind(env: &Env, e: &Enrollment, machine: &str) -> Result<()> {
             .with_code("machine_taken")
     })?;
     if bound == 1 {
+        // This isolate may have just learnt that the token had no machine: forget that, so the
+        // client's first requests after its first push are not refused for the next few seconds.
+        BOUND.with(|c| c.borrow_mut().retain(|_, (m, _)| m.is_some()));
         return Ok(());
     }
     // Bound meanwhile (a concurrent first push): fine if to the same machine.

@@ -193,3 +193,15 @@ test("a machine idle past the expiry is deleted by the hourly cron; its enrollme
   assert.equal((await chat(`${gw.url}/${M}/v1`, keyD, `up${M.slice(0, 4)}/m`)).status, 401);
   assert.equal((await call(`${e.cloud_url}/sync/${M}`, "POST", body(M, keyD, mockA))).status, 200);
 });
+
+test("a client that asked before its first push is served right after it (no stale 'not bound' memory)", async () => {
+  const C = "cccc000000000003";
+  const keyC = `sk-${C}-cccccc-33333333`;
+  const c = await enroll(gw, "machine C");
+  const early = await call(`${c.cloud_url}/${C}/v1/verify`, "GET", undefined, { authorization: `Bearer ${keyC}` });
+  assert.equal(early.status, 401, early.text);
+  const pushed = await call(`${c.cloud_url}/sync/${C}`, "POST", body(C, keyC, mockA));
+  assert.equal(pushed.status, 200, pushed.text);
+  const now = await call(`${c.cloud_url}/${C}/v1/verify`, "GET", undefined, { authorization: `Bearer ${keyC}` });
+  assert.deepEqual([now.status, now.json?.machineId], [200, C], now.text);
+});
