@@ -31,17 +31,17 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
         (Method::Get, ["providers", "catalog"]) => catalog_list(),
         (Method::Get, ["providers"]) => list_connections(env, &tenant).await,
         (Method::Post, ["providers"]) => {
-            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&req, MAX_ADMIN_BODY).await?;
             create_connection(env, &tenant, &body).await
         }
         (Method::Patch, ["providers", id]) => {
-            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&req, MAX_ADMIN_BODY).await?;
             update_connection(env, &tenant, id, &body).await
         }
         (Method::Delete, ["providers", id]) => delete_connection(env, &tenant, id).await,
         (Method::Get, ["keys"]) => Ok(json_response(200, &json!({"data": repo::api_keys(&db, &tenant).await?}))?),
         (Method::Post, ["keys"]) => {
-            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&req, MAX_ADMIN_BODY).await?;
             create_key(env, &tenant, &body).await
         }
         (Method::Delete, ["keys", id]) => revoke_key(env, &tenant, id).await,
@@ -49,7 +49,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             Ok(json_response(200, &serde_json::to_value(repo::settings(&db, &tenant).await?).unwrap_or_default())?)
         }
         (Method::Patch, ["settings"]) => {
-            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&req, MAX_ADMIN_BODY).await?;
             update_settings(env, &tenant, &body).await
         }
         (Method::Get, ["cooldowns"]) => {
@@ -70,7 +70,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             Ok(json_response(200, &json!({"data": combos}))?)
         }
         (Method::Post, ["combos"]) => {
-            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&req, MAX_ADMIN_BODY).await?;
             let combo: Combo = input::parse_strict(&body)?;
             combo.validate()?;
             if providers::find(&combo.name).is_some() {
@@ -90,7 +90,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             Ok(json_response(200, &json!({"data": aliases.entries()}))?)
         }
         (Method::Post, ["aliases"]) => {
-            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&req, MAX_ADMIN_BODY).await?;
             let a: Alias = input::parse_strict(&body)?;
             alias::validate_alias(&a.pattern, &a.target)?;
             repo::put_alias(&db, &tenant, &a.pattern, &a.target, env::now_ms()).await?;
@@ -108,7 +108,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             Ok(json_response(200, &json!({"data": data}))?)
         }
         (Method::Post, ["fallback-chains"]) => {
-            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&req, MAX_ADMIN_BODY).await?;
             let c: ChainInput = input::parse(&body)?;
             alias::validate_chain(&c.model, &c.chain)?;
             repo::put_document(&db, &tenant, RoutingTable::FallbackChains, &c.model, &c.chain, env::now_ms()).await?;
@@ -126,7 +126,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             &json!({"data": repo::documents::<ProviderNode>(&db, &tenant, RoutingTable::Nodes).await?}),
         )?),
         (Method::Post, ["provider-nodes"]) => {
-            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&req, MAX_ADMIN_BODY).await?;
             let node = input::parse_strict::<ProviderNode>(&body)?.validate(env::allow_private_upstreams(env))?;
             repo::put_document(&db, &tenant, RoutingTable::Nodes, &node.id, &node, env::now_ms()).await?;
             config_store::rebuild_snapshot(env, &tenant).await?;
@@ -142,7 +142,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             Ok(json_response(200, &json!({"data": data}))?)
         }
         (Method::Post, ["provider-models"]) => {
-            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&req, MAX_ADMIN_BODY).await?;
             let m: ModelsInput = input::parse(&body)?;
             node::validate_models(&m.provider, &m.models)?;
             if config_store::snapshot(env, &tenant).await?.catalog().find(&m.provider).is_none() {

@@ -5,7 +5,7 @@
 //! enrollment; see `sync`); anything else is the dashboard (static assets). `/v1/v1/*` is treated as
 //! `/v1/*`, a common misconfiguration of base URLs.
 
-use super::http::{error_response, preflight, with_cors};
+use super::http::{error_response, preflight, url_path, with_cors};
 use super::v1::UrlParams;
 use super::{admin, env, sync, usage_store, v1};
 use crate::config::valid_tenant_id;
@@ -33,18 +33,22 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     }
 }
 
+/// Takes the runtime's `Request` as it is: `/v1` reads it directly, the other routes wrap it in a
+/// `worker::Request` (see `http::Incoming`).
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<Response> {
     // Shared with what outlives the handler: a stream's usage record is written when it ends.
     let ctx = std::rc::Rc::new(ctx);
-    if req.method() == Method::Options {
+    let method = Method::from(req.method());
+    if method == Method::Options {
         return preflight();
     }
-    let raw = req.path();
+    let url = req.url();
+    let raw = url_path(&url).to_string();
     // Cloud sync: `/sync/{machine}`, and the client API under an enrollment's `/cloud/{token}`.
     let under = match enroll::route(&raw) {
         Some(SyncPath::Sync { token, machine }) => {
-            let mut req = req;
+            let mut req = Request::from(req);
             return Ok(with_cors(sync::handle(&mut req, &env, token, machine).await?));
         }
         Some(SyncPath::Under { token, rest }) => Some((rest.to_string(), sync::enrolled_machine(&env, token).await)),
@@ -67,16 +71,15 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         Some(Err(e)) => (tenant, Some(e)),
     };
     if is_v1 {
-        let mut req = req;
         let format = client_format(&path);
         let routed = match refused {
             Some(e) => Err(e),
-            None => v1_route(&mut req, &env, &ctx, tenant.as_deref(), &path).await,
+            None => v1_route(&req, &method, &env, &ctx, tenant.as_deref(), &path).await,
         };
         let resp = match routed {
             Ok(r) => r,
             Err(e) => {
-                drain_small_body(&mut req).await;
+                drain_small_body(&req).await;
                 error_response(format, &e)?
             }
         };
@@ -98,13 +101,13 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         );
     }
     if path.starts_with("/api/") {
-        return match admin::handle(req, &env, &path).await {
+        return match admin::handle(Request::from(req), &env, &path).await {
             Ok(r) => Ok(r),
             Err(e) => error_response(Format::OpenAiChat, &e),
         };
     }
-    match req.method() {
-        Method::Get | Method::Head => env.assets(env::ASSETS)?.fetch_request(req).await,
+    match method {
+        Method::Get | Method::Head => env.assets(env::ASSETS)?.fetch_request(Request::from(req)).await,
         _ => error_response(Format::OpenAiChat, &GatewayError::not_found(format!("No route for `{path}`."))),
     }
 }
@@ -112,14 +115,14 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
 /// Reads an unread request body of modest size before an early error answer. A local runtime closes
 /// the connection when a response leaves the body unread, and a client that reuses that keep-alive
 /// connection then fails its next request. Oversized bodies are not read (that is what 413 refuses).
-async fn drain_small_body(req: &mut Request) {
+async fn drain_small_body(req: &web_sys::Request) {
     const DRAIN_LIMIT: u64 = 1024 * 1024;
-    if req.inner().body_used() || req.inner().body().is_none() {
+    if req.body_used() || req.body().is_none() {
         return;
     }
     let len = super::http::header(req, "content-length").and_then(|v| v.parse::<u64>().ok());
     if len.is_some_and(|l| l <= DRAIN_LIMIT) {
-        let _ = req.bytes().await;
+        let _ = super::http::read_body(req, DRAIN_LIMIT).await;
     }
 }
 
@@ -134,14 +137,15 @@ fn client_format(path: &str) -> Format {
 }
 
 async fn v1_route(
-    req: &mut Request,
+    req: &web_sys::Request,
+    method: &Method,
     env: &Env,
     ctx: &std::rc::Rc<Context>,
     tenant: Option<&str>,
     path: &str,
 ) -> Result<Response> {
     let generate_as = |format| (format, UrlParams::default());
-    let target = match (req.method(), path) {
+    let target = match (method.clone(), path) {
         (Method::Post, "/v1/chat/completions") => Some(generate_as(Format::OpenAiChat)),
         (Method::Post, "/v1/messages") => Some(generate_as(Format::Anthropic)),
         (Method::Post, "/v1/responses") => Some(generate_as(Format::OpenAiResponses)),
@@ -159,7 +163,7 @@ async fn v1_route(
     if let Some((format, url)) = target {
         return v1::generate(req, env, ctx, tenant, path, format, url).await;
     }
-    match (req.method(), path) {
+    match (method.clone(), path) {
         (Method::Post, "/v1/messages/count_tokens") => v1::count_tokens(req, env, tenant).await,
         (Method::Get, "/v1/models") => v1::models(req, env, tenant).await,
         (Method::Get, "/v1/verify") => sync::verify(req, env, tenant).await,

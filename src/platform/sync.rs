@@ -159,7 +159,7 @@ pub async fn enrolled_machine(env: &Env, token: &str) -> Result<String> {
 }
 
 /// `GET /v1/verify` and `/{machineId}/v1/verify`: whether the key is valid here (for that machine).
-pub async fn verify(req: &Request, env: &Env, tenant: Option<&str>) -> Result<Response> {
+pub async fn verify(req: &web_sys::Request, env: &Env, tenant: Option<&str>) -> Result<Response> {
     let caller = v1::authenticate(req, env, tenant).await?;
     let snapshot = config_store::snapshot(env, &caller.tenant).await?;
     let body =

@@ -50,7 +50,7 @@ impl UpstreamBody for FetchBody {
 
     async fn next_chunk(&mut self) -> Option<Result<Vec<u8>>> {
         if self.reader.is_none() {
-            self.reader = Some(body_reader(&self.response.take()?)?);
+            self.reader = Some(body_reader(self.response.take()?.as_ref())?);
         }
         match JsFuture::from(read_chunk(self.reader.as_ref()?)).await {
             Ok(chunk) if chunk.is_null() => None,
@@ -71,8 +71,8 @@ export function send_upstream(url, headers, body, timeoutMs) {
   return fetch(url, { method: "POST", headers: h, body: body.slice(), signal: controller.signal })
     .finally(() => clearTimeout(timer));
 }
-export function body_reader(resp) {
-  return resp.body ? resp.body.getReader() : undefined;
+export function body_reader(message) {
+  return message.body ? message.body.getReader() : undefined;
 }
 // The next piece of the body, or null at its end.
 export async function read_chunk(reader) {
@@ -94,10 +94,10 @@ extern "C" {
     fn send_upstream(url: &str, headers: &str, body: &[u8], timeout_ms: f64) -> js_sys::Promise;
     /// A response's headers in the same "name\nvalue\n…" form.
     fn response_header_lines(resp: &web_sys::Response) -> String;
-    /// A reader of the response's body (`undefined` when it has none).
-    fn body_reader(resp: &web_sys::Response) -> Option<JsValue>;
+    /// A reader of a `Request`'s or `Response`'s body (`undefined` when it has none).
+    pub(super) fn body_reader(message: &JsValue) -> Option<JsValue>;
     /// Resolves with the reader's next piece (a `Uint8Array`), or `null` at the end.
-    fn read_chunk(reader: &JsValue) -> js_sys::Promise;
+    pub(super) fn read_chunk(reader: &JsValue) -> js_sys::Promise;
     fn cancel_reader(reader: &JsValue);
 }
 

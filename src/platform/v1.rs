@@ -4,7 +4,7 @@
 //! lives here.
 
 use super::credentials::Decrypted;
-use super::http::{header, json_response, read_body};
+use super::http::{header, json_response, read_body, Incoming};
 use super::resilience_view::{self, IsolateView};
 use super::upstream_fetch::{FetchBody, FetchUpstream};
 use super::usage_sink::{StoreSink, WorkerClock, WorkerRandom};
@@ -18,7 +18,7 @@ use crate::formats::{openai_chat, Format};
 use crate::routing::model::available;
 use crate::security::api_keys;
 use std::rc::Rc;
-use worker::{Context, Env, Headers, Request, Response};
+use worker::{Context, Env, Headers, Response};
 
 /// Who is calling: the tenant their key belongs to, and which key.
 pub struct Caller {
@@ -28,9 +28,11 @@ pub struct Caller {
 
 /// Checks the gateway key (`Authorization: Bearer`, `x-api-key`, `x-goog-api-key` or Gemini's
 /// `?key=`). With a `/{tenant}/v1` path the key must belong to that tenant.
-pub async fn authenticate(req: &Request, env: &Env, path_tenant: Option<&str>) -> Result<Caller> {
-    let query_key =
-        || req.url().ok().and_then(|u| u.query_pairs().find(|(k, _)| k == "key").map(|(_, v)| v.into_owned()));
+pub async fn authenticate(req: &impl Incoming, env: &Env, path_tenant: Option<&str>) -> Result<Caller> {
+    let query_key = || {
+        let url = worker::Url::parse(&req.raw().url()).ok()?;
+        url.query_pairs().find(|(k, _)| k == "key").map(|(_, v)| v.into_owned())
+    };
     let key = api_keys::from_headers(header(req, "authorization").as_deref(), || {
         header(req, "x-api-key").or_else(|| header(req, "x-goog-api-key")).or_else(query_key)
     })
@@ -48,7 +50,7 @@ pub async fn authenticate(req: &Request, env: &Env, path_tenant: Option<&str>) -
     }
 }
 
-async fn caller_snapshot(req: &Request, env: &Env, path_tenant: Option<&str>) -> Result<(Caller, Rc<TenantSnapshot>)> {
+async fn caller_snapshot(req: &impl Incoming, env: &Env, path_tenant: Option<&str>) -> Result<(Caller, Rc<TenantSnapshot>)> {
     let caller = authenticate(req, env, path_tenant).await?;
     let snapshot = config_store::snapshot(env, &caller.tenant).await?;
     Ok((caller, snapshot))
@@ -64,7 +66,7 @@ pub struct UrlParams {
 /// Any generation endpoint: chat completions, messages, responses, generateContent. Reads the
 /// request, runs the core pipeline over this platform's ports, and sends what it planned.
 pub async fn generate(
-    req: &mut Request,
+    req: &web_sys::Request,
     env: &Env,
     ctx: &Rc<Context>,
     path_tenant: Option<&str>,
@@ -168,7 +170,7 @@ fn written(
 }
 
 /// `POST /v1/messages/count_tokens`: an estimate from the request (see `ir::estimate`).
-pub async fn count_tokens(req: &mut Request, env: &Env, path_tenant: Option<&str>) -> Result<Response> {
+pub async fn count_tokens(req: &web_sys::Request, env: &Env, path_tenant: Option<&str>) -> Result<Response> {
     let (_, snapshot) = caller_snapshot(req, env, path_tenant).await?;
     let body = read_body(req, snapshot.settings.max_request_bytes).await?;
     let mut body: serde_json::Value = serde_json::from_slice(&body)
@@ -181,7 +183,7 @@ pub async fn count_tokens(req: &mut Request, env: &Env, path_tenant: Option<&str
     Ok(json_response(200, &serde_json::json!({"input_tokens": crate::ir::estimate::input_tokens(&ir)}))?)
 }
 
-pub async fn models(req: &Request, env: &Env, path_tenant: Option<&str>) -> Result<Response> {
+pub async fn models(req: &web_sys::Request, env: &Env, path_tenant: Option<&str>) -> Result<Response> {
     let (_, snapshot) = caller_snapshot(req, env, path_tenant).await?;
     let list = available(&snapshot.connected_providers(), snapshot.catalog());
     Ok(json_response(200, &openai_chat::models::render(&list))?)
