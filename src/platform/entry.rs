@@ -36,12 +36,12 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 /// Takes the runtime's `Request` as it is: `/v1` reads it directly, the other routes wrap it in a
 /// `worker::Request` (see `http::Incoming`).
 #[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     // Shared with what outlives the handler: a stream's usage record is written when it ends.
     let ctx = std::rc::Rc::new(ctx);
     let method = Method::from(req.method());
     if method == Method::Options {
-        return preflight();
+        return preflight().map(Into::into);
     }
     let url = req.url();
     let raw = url_path(&url).to_string();
@@ -49,7 +49,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
     let under = match enroll::route(&raw) {
         Some(SyncPath::Sync { token, machine }) => {
             let mut req = Request::from(req);
-            return Ok(with_cors(sync::handle(&mut req, &env, token, machine).await?));
+            return Ok(with_cors(sync::handle(&mut req, &env, token, machine).await?).into());
         }
         Some(SyncPath::Under { token, rest }) => Some((rest.to_string(), sync::enrolled_machine(&env, token).await)),
         None => None,
@@ -76,19 +76,30 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
             Some(e) => Err(e),
             None => v1_route(&req, &method, &env, &ctx, tenant.as_deref(), &path).await,
         };
-        let resp = match routed {
-            Ok(r) => r,
+        return match routed {
+            Ok(r) => Ok(r),
             Err(e) => {
                 drain_small_body(&req).await;
-                error_response(format, &e)?
+                Ok(with_cors(error_response(format, &e)?).into())
             }
         };
-        return Ok(with_cors(resp));
     }
+    other_route(req, &method, &env, &path, tenant.is_some(), refused).await.map(Into::into)
+}
+
+/// Everything but `/v1`: health, the admin API, the dashboard's assets.
+async fn other_route(
+    req: web_sys::Request,
+    method: &Method,
+    env: &Env,
+    path: &str,
+    under_tenant: bool,
+    refused: Option<GatewayError>,
+) -> worker::Result<Response> {
     if let Some(e) = refused {
         return error_response(Format::OpenAiChat, &e);
     }
-    if tenant.is_some() {
+    if under_tenant {
         return error_response(
             Format::OpenAiChat,
             &GatewayError::not_found("Only /v1 routes exist below a tenant prefix."),
@@ -101,12 +112,12 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         );
     }
     if path.starts_with("/api/") {
-        return match admin::handle(Request::from(req), &env, &path).await {
+        return match admin::handle(Request::from(req), env, path).await {
             Ok(r) => Ok(r),
             Err(e) => error_response(Format::OpenAiChat, &e),
         };
     }
-    match method {
+    match *method {
         Method::Get | Method::Head => env.assets(env::ASSETS)?.fetch_request(Request::from(req)).await,
         _ => error_response(Format::OpenAiChat, &GatewayError::not_found(format!("No route for `{path}`."))),
     }
@@ -143,7 +154,7 @@ async fn v1_route(
     ctx: &std::rc::Rc<Context>,
     tenant: Option<&str>,
     path: &str,
-) -> Result<Response> {
+) -> Result<web_sys::Response> {
     let generate_as = |format| (format, UrlParams::default());
     let target = match (method.clone(), path) {
         (Method::Post, "/v1/chat/completions") => Some(generate_as(Format::OpenAiChat)),
@@ -163,7 +174,7 @@ async fn v1_route(
     if let Some((format, url)) = target {
         return v1::generate(req, env, ctx, tenant, path, format, url).await;
     }
-    match (method.clone(), path) {
+    let resp = match (method.clone(), path) {
         (Method::Post, "/v1/messages/count_tokens") => v1::count_tokens(req, env, tenant).await,
         (Method::Get, "/v1/models") => v1::models(req, env, tenant).await,
         (Method::Get, "/v1/verify") => sync::verify(req, env, tenant).await,
@@ -171,7 +182,8 @@ async fn v1_route(
             Err(method_not_allowed())
         }
         _ => Err(GatewayError::not_found(format!("Unknown endpoint `{path}`.")).with_code("unknown_url")),
-    }
+    }?;
+    Ok(with_cors(resp).into())
 }
 
 fn method_not_allowed() -> GatewayError {

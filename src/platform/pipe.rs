@@ -17,11 +17,10 @@
 //! stream neither writable nor ended, so the error event could not be sent.
 
 use crate::engine::relay::{PipeEnd, Watch};
-use crate::error::{GatewayError, Result};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::{Context, Response, ResponseBody};
+use worker::Context;
 
 #[wasm_bindgen(inline_js = r#"
 // Substrings of the SSE events the tap must read (mirrors `metering::observe::may_matter`).
@@ -104,8 +103,8 @@ fn field(o: &JsValue, name: &str) -> JsValue {
     js_sys::Reflect::get(o, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// Pipes `source` to the client; `watch` reads what passed and decides how the client's copy ends.
-pub fn piped(source: web_sys::ReadableStream, mut watch: Watch, ctx: &Context) -> Result<Response> {
+/// The client's copy of `source`; `watch` reads what passed and decides how that copy ends.
+pub fn piped(source: web_sys::ReadableStream, mut watch: Watch, ctx: &Context) -> web_sys::ReadableStream {
     let handles: JsValue = pipe_watched(&source).into();
     let readable: web_sys::ReadableStream = field(&handles, "readable").unchecked_into();
     let done: js_sys::Promise = field(&handles, "done").unchecked_into();
@@ -130,5 +129,5 @@ pub fn piped(source: web_sys::ReadableStream, mut watch: Watch, ctx: &Context) -
         };
         let _ = JsFuture::from(done).await;
     });
-    Response::from_body(ResponseBody::Stream(readable)).map_err(|e| GatewayError::internal(format!("pipe: {e}")))
+    readable
 }

@@ -2,6 +2,7 @@
 //! wait for the response headers only: once an upstream starts answering, a long stream may run as
 //! long as it keeps flowing.
 
+use super::http::push_header_line;
 use crate::engine::plan::UpstreamCall;
 use crate::engine::ports::{Reply, Upstream, UpstreamBody};
 use crate::error::{ErrorKind, GatewayError, Result};
@@ -109,7 +110,7 @@ impl Upstream for FetchUpstream {
     /// between two futures crossed the boundary on their own, costing about as much CPU as the fetch.
     async fn send(&self, call: &UpstreamCall, timeout_ms: u64) -> Result<Reply<FetchBody>> {
         let mut lines = header_lines(&call.headers)?;
-        push_line(&mut lines, &call.auth.0, call.auth.1.expose()).map_err(|_| {
+        push_header_line(&mut lines, &call.auth.0, call.auth.1.expose()).map_err(|_| {
             GatewayError::internal(format!("the credential of `{}` is not a valid header", call.connection_id))
         })?;
         let outcome = JsFuture::from(send_upstream(&call.url, &lines, &call.body, timeout_ms as f64)).await;
@@ -139,26 +140,14 @@ impl Upstream for FetchUpstream {
     }
 }
 
-/// The headers as one string for `send_upstream`. A line break cannot be part of a header, and
-/// here it would split one header into two, so it is refused as `Headers.set` would refuse it.
+/// The headers as one string for `send_upstream` (see `http::push_header_line`).
 fn header_lines(headers: &[(String, String)]) -> Result<String> {
     let mut out = String::with_capacity(headers.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>() + 256);
     for (k, v) in headers {
-        push_line(&mut out, k, v)
+        push_header_line(&mut out, k, v)
             .map_err(|_| GatewayError::internal(format!("bad upstream header {k}: contains a line break")))?;
     }
     Ok(out)
-}
-
-fn push_line(out: &mut String, name: &str, value: &str) -> std::result::Result<(), ()> {
-    if name.contains(['\n', '\r']) || value.contains(['\n', '\r']) {
-        return Err(());
-    }
-    out.push_str(name);
-    out.push('\n');
-    out.push_str(value);
-    out.push('\n');
-    Ok(())
 }
 
 /// An error's `name` (a `DOMException` need not be an `Error` to `instanceof`).

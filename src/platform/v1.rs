@@ -4,7 +4,7 @@
 //! lives here.
 
 use super::credentials::Decrypted;
-use super::http::{header, json_response, read_body, Incoming};
+use super::http::{self, header, json_response, read_body, Incoming, CORS};
 use super::resilience_view::{self, IsolateView};
 use super::upstream_fetch::{FetchBody, FetchUpstream};
 use super::usage_sink::{StoreSink, WorkerClock, WorkerRandom};
@@ -18,7 +18,8 @@ use crate::formats::{openai_chat, Format};
 use crate::routing::model::available;
 use crate::security::api_keys;
 use std::rc::Rc;
-use worker::{Context, Env, Headers, Response};
+use wasm_bindgen::JsValue;
+use worker::{Context, Env, Response, ResponseBody};
 
 /// Who is calling: the tenant their key belongs to, and which key.
 pub struct Caller {
@@ -50,7 +51,11 @@ pub async fn authenticate(req: &impl Incoming, env: &Env, path_tenant: Option<&s
     }
 }
 
-async fn caller_snapshot(req: &impl Incoming, env: &Env, path_tenant: Option<&str>) -> Result<(Caller, Rc<TenantSnapshot>)> {
+async fn caller_snapshot(
+    req: &impl Incoming,
+    env: &Env,
+    path_tenant: Option<&str>,
+) -> Result<(Caller, Rc<TenantSnapshot>)> {
     let caller = authenticate(req, env, path_tenant).await?;
     let snapshot = config_store::snapshot(env, &caller.tenant).await?;
     Ok((caller, snapshot))
@@ -73,7 +78,7 @@ pub async fn generate(
     endpoint: &str,
     format: Format,
     url: UrlParams,
-) -> Result<Response> {
+) -> Result<web_sys::Response> {
     let arrived_at = env::now_ms();
     let (caller, snapshot) = caller_snapshot(req, env, path_tenant).await?;
     let body = read_body(req, snapshot.settings.max_request_bytes).await;
@@ -108,24 +113,25 @@ pub async fn generate(
     respond(answer, ctx)
 }
 
-/// The pipeline's answer as a `Response`.
-fn respond(answer: Answer<FetchBody>, ctx: &Context) -> Result<Response> {
-    let headers = Headers::new();
-    for (name, value) in &answer.headers {
-        headers.append(name, value)?;
-    }
-    let resp = match answer.relay {
-        Relay::Whole(bytes) => Response::from_bytes(bytes)?,
+/// The pipeline's answer as the runtime's `Response` (CORS headers included).
+fn respond(answer: Answer<FetchBody>, ctx: &Context) -> Result<web_sys::Response> {
+    let body: JsValue = match answer.relay {
+        Relay::Whole(bytes) => js_sys::Uint8Array::from(bytes.as_slice()).into(),
         Relay::Pipe { body, watch } => match body.into_js() {
-            Some(source) => super::pipe::piped(source, watch, ctx)?,
+            Some(source) => super::pipe::piped(source, watch, ctx).into(),
             None => {
                 watch.end(None);
-                Response::empty()?
+                JsValue::NULL
             }
         },
-        Relay::Stream { first, body, writer } => Response::from_stream(written(first, body, writer))?,
+        Relay::Stream { first, body, writer } => {
+            match Response::from_stream(written(first, body, writer))?.into_parts().1 {
+                ResponseBody::Stream(stream) => stream.into(),
+                ResponseBody::Body(_) | ResponseBody::Empty => JsValue::NULL,
+            }
+        }
     };
-    Ok(resp.with_status(answer.status).with_headers(headers))
+    http::response(answer.status, &answer.headers, &CORS, &body)
 }
 
 /// A stream the gateway writes: the first chunk (already read), then the rest as it arrives, each

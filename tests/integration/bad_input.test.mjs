@@ -127,6 +127,25 @@ test("health is public; CORS preflight is answered", async () => {
   assert.equal(pre.headers.get("access-control-allow-origin"), "*");
 });
 
+test("every /v1 answer carries the CORS headers and its request id: whole, streamed, refused", async () => {
+  for (const [body, status] of [
+    [{ model: "openai/gpt-4o", messages: msg }, 200],
+    [{ model: "openai/gpt-4o", messages: msg, stream: true }, 200],
+    [{ model: "no-such/model", messages: msg }, 404],
+  ]) {
+    const r = await fetch(`${t.gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${t.key}` },
+      body: JSON.stringify(body),
+    });
+    const text = await r.text();
+    assert.equal(r.status, status, text);
+    assert.equal(r.headers.get("access-control-allow-origin"), "*");
+    assert.match(r.headers.get("access-control-expose-headers"), /x-request-id/);
+    if (status === 200) assert.match(r.headers.get("x-request-id") ?? "", /\S/);
+  }
+});
+
 // A client's model id is bounded (256 bytes, no control characters) wherever it comes from, and
 // refused in the client's own error shape; nothing it sent grows a response header.
 const HUGE_MODEL = "openai/" + "m".repeat(100 * 1024);
