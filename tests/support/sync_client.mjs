@@ -1,12 +1,13 @@
 // Cloud-sync helpers for the sync_* tests: issue an enrollment, call /sync the way OmniRoute does
 // (plain fetch, JSON, no auth of its own), check X-Cloud-Sig, and build push bodies from the captured
-// OmniRoute 3.7.9 requests (../shared/fixtures/omniroute-3.7.9-sync-capture.json).
+// OmniRoute 3.7.9 requests (tests/fixtures/omniroute-3.7.9-sync-capture.json: what an unmodified OmniRoute
+// sent to a cloud, headers and bodies; every secret in it is a test value).
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { ROOT } from "./gateway.mjs";
 
-const CAPTURE = path.resolve(ROOT, "../shared/fixtures/omniroute-3.7.9-sync-capture.json");
+const CAPTURE = path.join(ROOT, "tests/fixtures/omniroute-3.7.9-sync-capture.json");
 
 /** The captured OmniRoute capture file (requests with headers and raw bodies). */
 export function capture() {
