@@ -6,6 +6,7 @@
 use super::breaker::{Breaker, BreakerProfile, BreakerState};
 use super::classify::{CooldownRule, CooldownScope};
 use super::cooldown::{self, BackoffProfile, Cooldown, CooldownTable};
+use crate::state::Machine;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -153,6 +154,57 @@ impl State {
     }
 }
 
+/// What isolates send the shared copy (`Machine` below): the same commands an isolate applies to its
+/// own view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Command {
+    /// What happened, with the breaker tunables the tenant had when it happened.
+    Events { events: Vec<Event>, breaker_failure_threshold: u32, breaker_reset_ms: i64 },
+    /// Clears cooldowns (one scope or all) and breakers (one provider or all).
+    Reset { scope: Option<String>, provider: Option<String> },
+}
+
+impl Command {
+    pub fn events(events: Vec<Event>, p: &Profiles) -> Command {
+        Command::Events {
+            events,
+            breaker_failure_threshold: p.breaker.failure_threshold,
+            breaker_reset_ms: p.breaker.reset_ms,
+        }
+    }
+}
+
+/// One tenant's resilience state as a Durable Object machine (advisory: see `docs/state.md`).
+pub struct Resilience;
+
+impl Machine for Resilience {
+    type Stored = Wire;
+    type State = State;
+    type Command = Command;
+    type Reply = ();
+    /// The key `ResilienceState` objects have stored their state under since the first deploy.
+    const STORAGE_KEY: &'static str = "state";
+
+    fn load(stored: Wire) -> State {
+        State::from_wire(stored)
+    }
+    fn store(state: &mut State, now_ms: i64) -> Wire {
+        state.to_wire(now_ms)
+    }
+    fn apply(state: &mut State, command: &Command, _now_ms: i64) {
+        match command {
+            Command::Events { events, breaker_failure_threshold, breaker_reset_ms } => {
+                let profiles = Profiles::with_breaker(*breaker_failure_threshold, *breaker_reset_ms);
+                for e in events {
+                    state.apply(e, &profiles);
+                }
+            }
+            Command::Reset { scope, provider } => state.reset(scope.as_deref(), provider.as_deref()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +315,23 @@ mod tests {
         back.reset(None, None);
         assert!(back.cooling("a", "gpt-4o", 1_100).is_none());
         assert!(back.breakers.is_empty());
+    }
+
+    #[test]
+    fn commands_reach_the_same_state_through_the_machine_and_the_wire() {
+        let p = Profiles::default();
+        let cmd = Command::events(vec![failure(500, "a", 1_000), failure(429, "b", 1_000)], &p);
+        let sent: Command = serde_json::from_str(&serde_json::to_string(&cmd).unwrap()).unwrap();
+        assert_eq!(sent, cmd);
+        let mut direct = State::default();
+        for e in [failure(500, "a", 1_000), failure(429, "b", 1_000)] {
+            direct.apply(&e, &p);
+        }
+        let mut hosted = Resilience::load(Wire::default());
+        Resilience::apply(&mut hosted, &sent, 1_000);
+        assert_eq!(Resilience::store(&mut hosted, 1_000), direct.to_wire(1_000));
+        Resilience::apply(&mut hosted, &Command::Reset { scope: Some("b".into()), provider: None }, 1_001);
+        assert!(hosted.cooling("b", "gpt-4o", 1_100).is_none());
+        assert!(hosted.cooling("a", "gpt-4o", 1_100).is_some());
     }
 }
