@@ -12,6 +12,7 @@ pub mod engine; // request planning (which upstream, URL, headers) and upstream 
 pub mod error; // GatewayError: what went wrong and its HTTP status; rendered per client format
 pub mod formats; // wire formats (one folder each): request inspection, error envelopes
 pub mod ir; // the hub of translation: one representation of requests, answers and stream events
+pub mod limits; // per-key budgets and rate limits, and the ledger that enforces them
 pub mod metering; // usage records: tokens, cost, latency of every request
 pub mod net_policy; // which upstream base URLs a connection may point at
 pub mod pricing; // list prices per model: a routing heuristic for cost-optimized selection

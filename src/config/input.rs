@@ -6,6 +6,7 @@
 //! derive a lenient `Deserialize` and come in through [`parse_strict`].
 
 use crate::error::{GatewayError, Result};
+use crate::limits::KeyLimits;
 use crate::net_policy::validate_base_url;
 use crate::providers::Catalog;
 use crate::security::Secret;
@@ -56,11 +57,21 @@ fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Optio
     Option::<String>::deserialize(d).map(Some)
 }
 
-/// `POST /api/keys`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `POST /api/keys` (parsed with [`parse_strict`]: unknown keys are refused inside `limits` too).
+#[derive(Debug, Serialize, Deserialize)]
 pub struct NewApiKey {
     pub name: String,
+    #[serde(default)]
+    pub limits: KeyLimits,
+}
+
+/// `PATCH /api/keys/{id}`: a new name, and/or limits that replace the key's (`{}` removes them).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ApiKeyPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub limits: Option<KeyLimits>,
 }
 
 pub fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
@@ -172,8 +183,17 @@ impl ConnectionPatch {
 }
 
 impl NewApiKey {
-    pub fn validate(self) -> Result<String> {
-        check_name(&self.name)
+    pub fn validate(self) -> Result<NewApiKey> {
+        Ok(NewApiKey { name: check_name(&self.name)?, limits: self.limits.validate()? })
+    }
+}
+
+impl ApiKeyPatch {
+    pub fn validate(self) -> Result<ApiKeyPatch> {
+        Ok(ApiKeyPatch {
+            name: self.name.as_deref().map(check_name).transpose()?,
+            limits: self.limits.map(KeyLimits::validate).transpose()?,
+        })
     }
 }
 
@@ -226,6 +246,24 @@ mod tests {
         let patch = patch.validate(false).unwrap();
         assert!(!format!("{patch:?}").contains(key));
         assert_eq!(patch.api_key.map(|k| k.hint()), Some("…cdef".to_string()));
+    }
+
+    #[test]
+    fn keys_take_validated_limits_and_refuse_unknown_ones() {
+        let k = parse_strict::<NewApiKey>(br#"{"name":" ci ","limits":{"usd_per_day":2.5,"requests_per_minute":10}}"#)
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert_eq!((k.name.as_str(), k.limits.usd_per_day, k.limits.requests_per_minute), ("ci", Some(2.5), Some(10)));
+        assert!(parse_strict::<NewApiKey>(br#"{"name":"ci"}"#).unwrap().validate().unwrap().limits.is_empty());
+        let e = parse_strict::<NewApiKey>(br#"{"name":"ci","limits":{"usd_per_dya":1}}"#).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("limits.usd_per_dya"));
+        let e =
+            parse_strict::<ApiKeyPatch>(br#"{"limits":{"requests_per_minute":0}}"#).unwrap().validate().unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("limits.requests_per_minute"));
+        let p = parse_strict::<ApiKeyPatch>(br#"{"limits":{}}"#).unwrap().validate().unwrap();
+        assert_eq!((p.name, p.limits), (None, Some(KeyLimits::default())), "{{}} clears the limits");
+        assert!(parse_strict::<ApiKeyPatch>(br#"{"nmae":"x"}"#).is_err());
     }
 
     #[test]

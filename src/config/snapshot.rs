@@ -33,11 +33,14 @@ pub struct ConnectionRecord {
     pub updated_at: i64,
 }
 
-/// What a gateway API key (looked up by its hash) grants: the tenant it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a gateway API key (looked up by its hash) grants: the tenant it belongs to, and its limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyEntry {
     pub tenant: String,
     pub key_id: String,
+    /// Empty for a key without limits (and in entries written before limits existed).
+    #[serde(default)]
+    pub limits: crate::limits::KeyLimits,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

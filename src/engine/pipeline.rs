@@ -3,9 +3,10 @@
 //! metered once whatever happens. The platform reads the request, calls [`run`], and turns the
 //! [`Answer`] into a response; every routing and fallback rule lives here, testable natively.
 
+use super::admission::Settling;
 use super::continuation;
 use super::plan::{self, ClientRequest, Targets, UpstreamCall};
-use super::ports::{Clock, Credentials, Random, Reply, ResilienceView, Upstream, UpstreamBody, UsageSink};
+use super::ports::{Admission, Clock, Credentials, Random, Reply, ResilienceView, Upstream, UpstreamBody, UsageSink};
 use super::relay::{Relay, StreamWriter, Watch};
 use super::translate::{self, StreamTranslator};
 use super::upstream;
@@ -30,6 +31,8 @@ pub struct Ports<'a, U, C> {
     pub usage: Rc<dyn UsageSink>,
     pub clock: Rc<dyn Clock>,
     pub random: &'a dyn Random,
+    /// The calling key's limits; `None` for a key without any (nothing is awaited).
+    pub admission: Option<Rc<dyn Admission>>,
 }
 
 /// What the platform read of the request besides its body.
@@ -76,10 +79,15 @@ pub async fn run<U: Upstream, C: Credentials>(
         at: inbound.arrived_at,
         ..UsageRecord::default()
     };
-    let mut meter = Meter::new(draft, ports.usage.clone(), ports.clock.clone());
+    let settling = ports.admission.clone().map(|gate| Settling::new(ports.usage.clone(), gate));
+    let sink: Rc<dyn UsageSink> = match &settling {
+        Some(s) => s.clone(),
+        None => ports.usage.clone(),
+    };
+    let mut meter = Meter::new(draft, sink, ports.clock.clone());
     let mut headers = vec![("x-request-id".to_string(), request_id)];
     let format = inbound.format;
-    match attempt_all(ports, snapshot, &inbound, body, &random, &mut meter).await {
+    match attempt_all(ports, snapshot, &inbound, body, &random, &mut meter, settling.as_deref()).await {
         Ok(success) => {
             let upstream_ms = success.ttfb_ms.saturating_sub(success.sent_at_ms);
             headers.push(("server-timing".into(), server_timing(success.ttfb_ms, upstream_ms)));
@@ -120,6 +128,7 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     body: Result<Vec<u8>>,
     random: &[u8; 28],
     meter: &mut Meter,
+    settling: Option<&Settling>,
 ) -> Result<Success<U::Body>> {
     let body = body?;
     meter.input_estimate = (body.len() as u64).div_ceil(4);
@@ -141,6 +150,12 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     let targets = Targets::for_model(snapshot, &client.model, &mut rr.borrow_mut(), rng)?;
     meter.update(|r| r.combo = targets.combo.clone());
     let attempts = targets.attempts(snapshot, view, now, &mut rr.borrow_mut(), rng)?;
+    if let Some(s) = settling {
+        // The key's limits are checked once a target is known (its price makes the estimate) and
+        // before any upstream call: a refused request costs nothing upstream.
+        let price = attempts.first().and_then(|a| snapshot.price(&a.provider.id, a.model));
+        s.admit(meter.input_estimate, price).await?;
+    }
     let timeout_ms = targets.timeout_ms.unwrap_or(snapshot.settings.upstream_timeout_ms);
     let continue_streams = client.stream && (targets.continue_streams || snapshot.settings.stream_continuation);
 

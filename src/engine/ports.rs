@@ -10,6 +10,8 @@ use crate::resilience::state::Event;
 use crate::routing::strategy::RoundRobinStates;
 use crate::security::Secret;
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 /// An upstream's answer: status and headers have arrived, the body has not been read.
@@ -64,6 +66,17 @@ pub trait ResilienceView {
     fn round_robin(&self) -> Rc<RefCell<RoundRobinStates>>;
     /// An upstream call's outcome. Never awaited by the request.
     fn report(&self, event: Event);
+}
+
+/// The limits of the calling key, held by an authoritative object that the request awaits (a key
+/// without limits has no `Admission`, so it waits on nothing). Boxed futures keep it object-safe:
+/// the settlement outlives the pipeline (a stream settles when it ends).
+pub trait Admission {
+    /// Reserves an estimate before the first upstream call: `Ok(ticket)` to go on, `Err` (429 in
+    /// the client's format) to stop.
+    fn reserve(&self, usd: f64, tokens: u64) -> Pin<Box<dyn Future<Output = Result<u64>> + '_>>;
+    /// The request's real cost, from its usage record (0 for a failed request). Never awaited.
+    fn settle(&self, ticket: u64, usd: f64, tokens: u64);
 }
 
 /// Where usage records go. Called once per request, possibly after the pipeline returned (when a

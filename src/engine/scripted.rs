@@ -3,9 +3,10 @@
 //! records reports, a usage sink that keeps records, a fixed clock. Test-only.
 
 use super::plan::UpstreamCall;
-use super::ports::{Clock, Credentials, Random, Reply, ResilienceView, Upstream, UpstreamBody, UsageSink};
+use super::ports::{Admission, Clock, Credentials, Random, Reply, ResilienceView, Upstream, UpstreamBody, UsageSink};
 use crate::config::{ConnectionRecord, Settings, TenantSnapshot};
 use crate::error::{ErrorKind, GatewayError, Result};
+use crate::limits::{KeyLimits, Ledger};
 use crate::metering::UsageRecord;
 use crate::resilience::state::Event;
 use crate::routing::strategy::RoundRobinStates;
@@ -13,6 +14,7 @@ use crate::security::Secret;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 /// One scripted upstream answer.
@@ -121,6 +123,33 @@ impl ResilienceView for ScriptedView {
     }
     fn report(&self, event: Event) {
         self.events.borrow_mut().push(event);
+    }
+}
+
+/// A key's limits over the real ledger reducer, as the object would hold it; logs every call.
+pub struct ScriptedGate {
+    pub limits: KeyLimits,
+    pub ledger: RefCell<Ledger>,
+    pub clock: Rc<FixedClock>,
+    /// `reserve` and `settle:<ticket>:<usd>` calls, in order.
+    pub calls: RefCell<Vec<String>>,
+}
+
+impl ScriptedGate {
+    pub fn new(limits: KeyLimits, clock: Rc<FixedClock>) -> Rc<ScriptedGate> {
+        Rc::new(ScriptedGate { limits, ledger: RefCell::default(), clock, calls: RefCell::default() })
+    }
+}
+
+impl Admission for ScriptedGate {
+    fn reserve(&self, usd: f64, tokens: u64) -> Pin<Box<dyn Future<Output = Result<u64>> + '_>> {
+        self.calls.borrow_mut().push("reserve".into());
+        let reply = self.ledger.borrow_mut().reserve(&self.limits, usd, tokens, self.clock.now_ms());
+        Box::pin(async move { reply.admitted() })
+    }
+    fn settle(&self, ticket: u64, usd: f64, tokens: u64) {
+        self.calls.borrow_mut().push(format!("settle:{ticket}:{usd}"));
+        self.ledger.borrow_mut().settle(ticket, usd, tokens, self.clock.now_ms());
     }
 }
 

@@ -5,8 +5,8 @@
 use super::http::{header, json_response, read_body};
 use super::repo::RoutingTable;
 use super::repo::{self, ApiKeyRow};
-use super::{admin_sync, admin_usage, config_store, env, resilience_view};
-use crate::config::input::{self, ConnectionPatch, NewApiKey, NewConnection};
+use super::{admin_sync, admin_usage, config_store, env, limits_gate, resilience_view};
+use crate::config::input::{self, ApiKeyPatch, ConnectionPatch, NewApiKey, NewConnection};
 use crate::config::{valid_tenant_id, ConnectionRecord, KeyEntry, DEFAULT_TENANT};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::providers::{self, catalog, node, Catalog, ProviderNode};
@@ -44,6 +44,11 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
             create_key(env, &tenant, &body).await
         }
+        (Method::Patch, ["keys", id]) => {
+            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            update_key(env, &tenant, id, &body).await
+        }
+        (Method::Get, ["keys", id, "usage"]) => key_usage(env, &tenant, id).await,
         (Method::Delete, ["keys", id]) => revoke_key(env, &tenant, id).await,
         (Method::Get, ["settings"]) => {
             Ok(json_response(200, &serde_json::to_value(repo::settings(&db, &tenant).await?).unwrap_or_default())?)
@@ -332,24 +337,57 @@ async fn delete_connection(env: &Env, tenant: &str, id: &str) -> Result<Response
 }
 
 async fn create_key(env: &Env, tenant: &str, body: &[u8]) -> Result<Response> {
-    let name = input::parse::<NewApiKey>(body)?.validate()?;
+    let new = input::parse_strict::<NewApiKey>(body)?.validate()?;
     let keys = env::keys(env)?;
     let key = api_keys::generate(&env::random_bytes::<32>()?);
     let hash = api_keys::hash(&keys.api_key_hash, &key);
     let row = ApiKeyRow {
         id: env::new_id("key")?,
-        name,
+        name: new.name,
         key_prefix: api_keys::display_prefix(&key),
         created_at: env::now_ms(),
         revoked_at: None,
+        limits: new.limits,
     };
     repo::insert_api_key(&repo::db(env)?, tenant, &row, &hash).await?;
-    config_store::publish_key(env, &hash, &KeyEntry { tenant: tenant.to_string(), key_id: row.id.clone() }).await?;
+    config_store::publish_key(env, &hash, &key_entry(tenant, &row)).await?;
     Ok(json_response(
         201,
         &json!({"id": row.id, "name": row.name, "key": key, "key_prefix": row.key_prefix, "created_at": row.created_at,
-                "note": "Store this key now: it is shown only once."}),
+                "limits": row.limits, "note": "Store this key now: it is shown only once."}),
     )?)
+}
+
+fn key_entry(tenant: &str, row: &ApiKeyRow) -> KeyEntry {
+    KeyEntry { tenant: tenant.to_string(), key_id: row.id.clone(), limits: row.limits }
+}
+
+/// `PATCH /api/keys/{id}`: a new name or new limits, in D1 and then in the key's entry (KV and this
+/// isolate; other isolates within the config cache's freshness).
+async fn update_key(env: &Env, tenant: &str, id: &str, body: &[u8]) -> Result<Response> {
+    let patch = input::parse_strict::<ApiKeyPatch>(body)?.validate()?;
+    let db = repo::db(env)?;
+    let (mut row, hash) = repo::active_api_key(&db, tenant, id)
+        .await?
+        .ok_or_else(|| GatewayError::not_found(format!("No active key `{id}`.")))?;
+    if let Some(name) = patch.name {
+        row.name = name;
+    }
+    if let Some(limits) = patch.limits {
+        row.limits = limits;
+    }
+    repo::update_api_key(&db, tenant, &row).await?;
+    config_store::publish_key(env, &hash, &key_entry(tenant, &row)).await?;
+    Ok(json_response(200, &serde_json::to_value(&row).unwrap_or_default())?)
+}
+
+/// What a key has spent and used, from its ledger object (zeros for a key that never had limits).
+async fn key_usage(env: &Env, tenant: &str, id: &str) -> Result<Response> {
+    let (row, _) = repo::active_api_key(&repo::db(env)?, tenant, id)
+        .await?
+        .ok_or_else(|| GatewayError::not_found(format!("No active key `{id}`.")))?;
+    let mut ledger = limits_gate::LEDGERS.read(env, &limits_gate::ledger_name(tenant, id)).await?;
+    Ok(json_response(200, &json!({"id": id, "limits": row.limits, "usage": ledger.usage(env::now_ms())}))?)
 }
 
 async fn revoke_key(env: &Env, tenant: &str, id: &str) -> Result<Response> {

@@ -7,6 +7,7 @@
 
 use crate::config::{ConnectionRecord, KeyEntry, Settings};
 use crate::error::{GatewayError, Result};
+use crate::limits::KeyLimits;
 use crate::metering::sql::SqlValue;
 use crate::pricing::{Price, PriceOverride};
 use crate::routing::alias::{Aliases, FallbackChains};
@@ -177,17 +178,59 @@ pub struct ApiKeyRow {
     pub key_prefix: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    #[serde(default, deserialize_with = "stored_limits")]
+    pub limits: KeyLimits,
 }
 
+/// `api_keys.limits`: JSON text, NULL for none; one that does not decode counts as none.
+fn stored_limits<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<KeyLimits, D::Error> {
+    let text = Option::<String>::deserialize(d)?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default())
+}
+
+fn limits_column(limits: &KeyLimits) -> JsValue {
+    if limits.is_empty() {
+        JsValue::NULL
+    } else {
+        s(&serde_json::to_string(limits).unwrap_or_default())
+    }
+}
+
+const KEY_COLUMNS: &str = "id, name, key_prefix, created_at, revoked_at, limits";
+
 pub async fn api_keys(db: &D1Database, tenant: &str) -> Result<Vec<ApiKeyRow>> {
-    all::<ApiKeyRow>(db, "SELECT id, name, key_prefix, created_at, revoked_at FROM api_keys WHERE tenant_id = ?1 ORDER BY created_at, id", &[s(tenant)]).await
+    let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = ?1 ORDER BY created_at, id");
+    all::<ApiKeyRow>(db, &sql, &[s(tenant)]).await
 }
 
 pub async fn insert_api_key(db: &D1Database, tenant: &str, row: &ApiKeyRow, key_hash: &str) -> Result<()> {
     run(
         db,
-        "INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        &[s(&row.id), s(tenant), s(&row.name), s(key_hash), s(&row.key_prefix), n(row.created_at)],
+        "INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, created_at, limits) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        &[s(&row.id), s(tenant), s(&row.name), s(key_hash), s(&row.key_prefix), n(row.created_at), limits_column(&row.limits)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// An active key with its hash (to republish its entry after a change).
+pub async fn active_api_key(db: &D1Database, tenant: &str, id: &str) -> Result<Option<(ApiKeyRow, String)>> {
+    #[derive(Deserialize)]
+    struct Row {
+        #[serde(flatten)]
+        row: ApiKeyRow,
+        key_hash: String,
+    }
+    let sql =
+        format!("SELECT {KEY_COLUMNS}, key_hash FROM api_keys WHERE tenant_id = ?1 AND id = ?2 AND revoked_at IS NULL");
+    Ok(first::<Row>(db, &sql, &[s(tenant), s(id)]).await?.map(|r| (r.row, r.key_hash)))
+}
+
+pub async fn update_api_key(db: &D1Database, tenant: &str, row: &ApiKeyRow) -> Result<()> {
+    run(
+        db,
+        "UPDATE api_keys SET name = ?3, limits = ?4 WHERE tenant_id = ?1 AND id = ?2",
+        &[s(tenant), s(&row.id), s(&row.name), limits_column(&row.limits)],
     )
     .await?;
     Ok(())
@@ -217,14 +260,16 @@ pub async fn key_entry(db: &D1Database, key_hash: &str) -> Result<Option<KeyEntr
     struct Row {
         id: String,
         tenant_id: String,
+        #[serde(default, deserialize_with = "stored_limits")]
+        limits: KeyLimits,
     }
     let row = first::<Row>(
         db,
-        "SELECT id, tenant_id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL",
+        "SELECT id, tenant_id, limits FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL",
         &[s(key_hash)],
     )
     .await?;
-    Ok(row.map(|r| KeyEntry { tenant: r.tenant_id, key_id: r.id }))
+    Ok(row.map(|r| KeyEntry { tenant: r.tenant_id, key_id: r.id, limits: r.limits }))
 }
 
 pub async fn settings(db: &D1Database, tenant: &str) -> Result<Settings> {

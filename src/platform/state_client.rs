@@ -41,7 +41,11 @@ impl<M: Machine> Objects<M> {
         let mut resp = ns.get_by_name(name)?.fetch_with_request(req).await?;
         if resp.status_code() != 200 {
             let text = resp.text().await.unwrap_or_default();
-            return Err(GatewayError::internal(format!("state object `{}` answered {}: {text}", self.binding, resp.status_code())));
+            return Err(GatewayError::internal(format!(
+                "state object `{}` answered {}: {text}",
+                self.binding,
+                resp.status_code()
+            )));
         }
         Ok(resp.json::<T>().await?)
     }

@@ -24,6 +24,7 @@ use worker::{Context, Env, Headers, Request, Response};
 pub struct Caller {
     pub tenant: String,
     pub key_id: String,
+    pub limits: crate::limits::KeyLimits,
 }
 
 /// Checks the gateway key (`Authorization: Bearer`, `x-api-key`, `x-goog-api-key` or Gemini's
@@ -43,7 +44,9 @@ pub async fn authenticate(req: &Request, env: &Env, path_tenant: Option<&str>) -
     let hash = api_keys::hash(&keys.api_key_hash, &key);
     let entry = config_store::key_entry(env, &hash).await?;
     match entry {
-        Some(e) if path_tenant.is_none_or(|t| t == e.tenant) => Ok(Caller { tenant: e.tenant, key_id: e.key_id }),
+        Some(e) if path_tenant.is_none_or(|t| t == e.tenant) => {
+            Ok(Caller { tenant: e.tenant, key_id: e.key_id, limits: e.limits })
+        }
         _ => Err(GatewayError::authentication("Invalid API key.")),
     }
 }
@@ -86,6 +89,7 @@ pub async fn generate(
         usage: Rc::new(StoreSink { env: env.clone(), ctx: ctx.clone() }),
         clock: Rc::new(WorkerClock),
         random: &WorkerRandom,
+        admission: super::limits_gate::gate(env, ctx, &caller),
     };
     let forward_headers = format
         .passthrough_client_headers()

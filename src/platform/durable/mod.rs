@@ -2,5 +2,6 @@
 //! keep reducer state (`state::Machine`) are a `host::Host` with a name.
 
 pub mod host;
+pub mod ledger_object;
 pub mod resilience_object;
 pub mod sync_object;

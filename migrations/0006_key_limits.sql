@@ -1,0 +1,4 @@
+-- Per-key limits (src/limits/key_limits.rs): budgets in USD per day/week/month, requests and tokens
+-- per minute, as one validated JSON object; NULL for a key without limits. Enforced by the key's
+-- KeyLedger Durable Object (docs/state.md).
+ALTER TABLE api_keys ADD COLUMN limits TEXT;

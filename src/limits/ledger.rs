@@ -1,0 +1,295 @@
+//! The ledger of one gateway key: what its admitted requests spent and are about to spend, held by
+//! an authoritative object (one per key) that every request of a limited key awaits.
+//!
+//! A request **reserves** an estimate before its first upstream call (its input tokens at the first
+//! target's price) and **settles** with the real cost from its usage record afterwards (a failed
+//! request settles at 0). A reservation is admitted only while settled spend plus the open
+//! reservations are below each budget, and while fewer than the allowed requests (or tokens) were
+//! admitted in the last 60 s. So parallel requests overshoot a budget by at most the real cost of
+//! the requests in flight when it was reached; a property test checks this under any interleaving.
+
+use super::periods::Period;
+use super::KeyLimits;
+use crate::error::{ErrorKind, GatewayError};
+use crate::state::Machine;
+use crate::sync::answer::iso;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+
+const MINUTE_MS: i64 = 60_000;
+/// A reservation whose request never settled (its isolate died) stops holding budget after this.
+const PENDING_TTL_MS: i64 = 15 * 60_000;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Ledger {
+    /// When the admitted requests of the last 60 s arrived, oldest first (kept with an RPM limit).
+    admitted: VecDeque<i64>,
+    /// Tokens of the requests admitted in the last 60 s, the estimate until settled (kept with a
+    /// TPM limit).
+    tokens: VecDeque<TokenEntry>,
+    /// Settled spend in the current day, week and month.
+    spent: BTreeMap<Period, Window>,
+    /// Admitted and not yet settled, by ticket.
+    pending: BTreeMap<u64, Pending>,
+    next_ticket: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct TokenEntry {
+    at: i64,
+    ticket: u64,
+    tokens: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+struct Window {
+    start: i64,
+    usd: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Pending {
+    at: i64,
+    usd: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LedgerCommand {
+    /// Admit a request estimated at `usd` and `tokens` under `limits` (the key's, sent along so a
+    /// change applies to the next request).
+    Reserve { limits: KeyLimits, usd: f64, tokens: u64 },
+    /// A request's real cost, from its usage record.
+    Settle { ticket: u64, usd: f64, tokens: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum LedgerReply {
+    Admitted { ticket: u64 },
+    Refused { refusal: Refusal },
+    Settled,
+}
+
+impl LedgerReply {
+    /// A reservation's outcome for the pipeline: the ticket, or the refusal as the client's error.
+    pub fn admitted(self) -> crate::error::Result<u64> {
+        match self {
+            LedgerReply::Admitted { ticket } => Ok(ticket),
+            LedgerReply::Refused { refusal } => Err(refusal.error()),
+            LedgerReply::Settled => Err(GatewayError::internal("the ledger settled instead of reserving")),
+        }
+    }
+}
+
+/// What a key has used, for `GET /api/keys/{id}/usage`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerUsage {
+    pub usd_today: f64,
+    pub usd_this_week: f64,
+    pub usd_this_month: f64,
+    /// Estimates of admitted requests not yet settled.
+    pub usd_reserved: f64,
+    pub requests_last_minute: usize,
+    pub tokens_last_minute: u64,
+}
+
+/// Which limit refused a request, and when it will admit again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub limit: Limit,
+    /// The limit's value (requests, tokens or USD).
+    pub allowance: f64,
+    pub retry_after_ms: i64,
+    /// When the refusing window resets (ms since epoch).
+    pub resets_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Limit {
+    RequestsPerMinute,
+    TokensPerMinute,
+    Usd(Period),
+}
+
+impl Refusal {
+    /// The client's error: 429 with `Retry-After`; an exhausted budget has its own code and says
+    /// when it resets.
+    pub fn error(&self) -> GatewayError {
+        let secs = (self.retry_after_ms.max(1) as u64).div_ceil(1000);
+        let (message, code) = match self.limit {
+            Limit::RequestsPerMinute => (
+                format!(
+                    "This API key's limit of {} requests per minute is reached; retry in {secs} s.",
+                    self.allowance
+                ),
+                "rate_limit_exceeded",
+            ),
+            Limit::TokensPerMinute => (
+                format!("This API key's limit of {} tokens per minute is reached; retry in {secs} s.", self.allowance),
+                "rate_limit_exceeded",
+            ),
+            Limit::Usd(p) => (
+                format!(
+                    "This API key's {} budget of ${} is spent; it resets at {}.",
+                    p.name(),
+                    self.allowance,
+                    iso(self.resets_at)
+                ),
+                "budget_exhausted",
+            ),
+        };
+        GatewayError::new(ErrorKind::RateLimited, message).with_code(code).with_retry_after(Some(secs))
+    }
+}
+
+/// A cost as the ledger counts it: never negative, never NaN.
+fn sane(usd: f64) -> f64 {
+    if usd.is_finite() {
+        usd.max(0.0)
+    } else {
+        0.0
+    }
+}
+
+impl Ledger {
+    /// Drops what no longer counts at `now`: requests and tokens older than a minute, reservations
+    /// past their time to live, spend of past windows.
+    fn prune(&mut self, now: i64) {
+        while self.admitted.front().is_some_and(|at| *at <= now - MINUTE_MS) {
+            self.admitted.pop_front();
+        }
+        while self.tokens.front().is_some_and(|e| e.at <= now - MINUTE_MS) {
+            self.tokens.pop_front();
+        }
+        self.pending.retain(|_, p| p.at > now - PENDING_TTL_MS);
+        for p in Period::ALL {
+            let start = p.bounds(now).0;
+            let w = self.spent.entry(p).or_default();
+            if w.start != start {
+                *w = Window { start, usd: 0.0 };
+            }
+        }
+    }
+
+    /// Settled spend in the window of `period` holding `now` (as of the last change).
+    pub fn spent(&self, period: Period, now: i64) -> f64 {
+        self.spent.get(&period).filter(|w| w.start == period.bounds(now).0).map_or(0.0, |w| w.usd)
+    }
+
+    pub fn usage(&mut self, now: i64) -> LedgerUsage {
+        self.prune(now);
+        LedgerUsage {
+            usd_today: self.spent(Period::Day, now),
+            usd_this_week: self.spent(Period::Week, now),
+            usd_this_month: self.spent(Period::Month, now),
+            usd_reserved: self.reserved(),
+            requests_last_minute: self.admitted.len(),
+            tokens_last_minute: self.tokens.iter().map(|e| e.tokens).sum(),
+        }
+    }
+
+    /// The estimates of the admitted requests not yet settled.
+    pub fn reserved(&self) -> f64 {
+        self.pending.values().map(|p| p.usd).sum()
+    }
+
+    pub fn reserve(&mut self, limits: &KeyLimits, usd: f64, tokens: u64, now: i64) -> LedgerReply {
+        self.prune(now);
+        if let Some(refusal) = self.refusal(limits, now) {
+            return LedgerReply::Refused { refusal };
+        }
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        if limits.requests_per_minute.is_some() {
+            self.admitted.push_back(now);
+        }
+        if limits.tokens_per_minute.is_some() {
+            self.tokens.push_back(TokenEntry { at: now, ticket, tokens });
+        }
+        self.pending.insert(ticket, Pending { at: now, usd: sane(usd) });
+        LedgerReply::Admitted { ticket }
+    }
+
+    fn refusal(&self, limits: &KeyLimits, now: i64) -> Option<Refusal> {
+        if let Some(rpm) = limits.requests_per_minute {
+            let n = self.admitted.len();
+            if n >= rpm as usize {
+                // Once the (n - rpm + 1) oldest have aged out, fewer than `rpm` remain.
+                let frees_at = self.admitted[n - rpm as usize] + MINUTE_MS;
+                return Some(minute_refusal(Limit::RequestsPerMinute, f64::from(rpm), frees_at, now));
+            }
+        }
+        if let Some(tpm) = limits.tokens_per_minute {
+            let mut used: u64 = self.tokens.iter().map(|e| e.tokens).sum();
+            if used >= tpm {
+                let frees_at = self.tokens.iter().find_map(|e| {
+                    used -= e.tokens;
+                    (used < tpm).then_some(e.at + MINUTE_MS)
+                });
+                return Some(minute_refusal(Limit::TokensPerMinute, tpm as f64, frees_at.unwrap_or(now), now));
+            }
+        }
+        let reserved = self.reserved();
+        let budgets = [
+            (Period::Day, limits.usd_per_day),
+            (Period::Week, limits.usd_per_week),
+            (Period::Month, limits.usd_per_month),
+        ];
+        budgets.into_iter().find_map(|(period, allowance)| {
+            let allowance = allowance?;
+            (self.spent(period, now) + reserved >= allowance).then(|| {
+                let resets_at = period.bounds(now).1;
+                Refusal { limit: Limit::Usd(period), allowance, retry_after_ms: resets_at - now, resets_at }
+            })
+        })
+    }
+
+    /// Records a request's real cost. A reservation that expired still spends: money spent is spent.
+    pub fn settle(&mut self, ticket: u64, usd: f64, tokens: u64, now: i64) {
+        self.prune(now);
+        self.pending.remove(&ticket);
+        let usd = sane(usd);
+        for w in self.spent.values_mut() {
+            w.usd += usd;
+        }
+        if let Some(e) = self.tokens.iter_mut().find(|e| e.ticket == ticket) {
+            e.tokens = tokens;
+        }
+    }
+}
+
+fn minute_refusal(limit: Limit, allowance: f64, frees_at: i64, now: i64) -> Refusal {
+    Refusal { limit, allowance, retry_after_ms: (frees_at - now).max(1), resets_at: frees_at }
+}
+
+impl Machine for Ledger {
+    type Stored = Ledger;
+    type State = Ledger;
+    type Command = LedgerCommand;
+    type Reply = LedgerReply;
+    const STORAGE_KEY: &'static str = "ledger";
+
+    fn load(stored: Ledger) -> Ledger {
+        stored
+    }
+    fn store(state: &mut Ledger, now_ms: i64) -> Ledger {
+        state.prune(now_ms);
+        state.clone()
+    }
+    fn apply(state: &mut Ledger, command: &LedgerCommand, now_ms: i64) -> LedgerReply {
+        match command {
+            LedgerCommand::Reserve { limits, usd, tokens } => state.reserve(limits, *usd, *tokens, now_ms),
+            LedgerCommand::Settle { ticket, usd, tokens } => {
+                state.settle(*ticket, *usd, *tokens, now_ms);
+                LedgerReply::Settled
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "ledger_tests.rs"]
+mod tests;
