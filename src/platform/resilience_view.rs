@@ -1,13 +1,11 @@
-//! The request path's view of resilience state. Each isolate keeps a local copy of its tenants'
-//! state (`resilience::state`) and consults only that; the shared copy lives in the
-//! `ResilienceState` Durable Object.
+//! The request path's view of resilience state: the advisory machine `resilience::state::Resilience`
+//! through `platform::advisory` (docs/state.md). Each isolate keeps a local copy of its tenants'
+//! state and consults only that; the shared copy lives in the `ResilienceState` Durable Object.
 //!
-//! - What an isolate observes (a failure, a success) is applied to its view at once, with the same
-//!   reducer the object uses, and sent to the object in the background (`wait_until`).
-//! - A view older than `REFRESH_MS` is refreshed in the background: the request that notices goes
-//!   on with what it has. A refresh takes the object's state and re-applies the isolate's own events
-//!   of the last second (they may not have reached the object yet), so resets made elsewhere
-//!   propagate and nothing recent is lost.
+//! - What an isolate observes (a failure, a success that undoes one) is applied to its view at once
+//!   and sent to the object in the background; healthy successes are not sent at all.
+//! - A view older than `REFRESH_MS` is refreshed in the background, keeping the isolate's own events
+//!   of the last second, so resets made elsewhere propagate and nothing recent is lost.
 //!
 //! So a healthy request never waits on the Durable Object; other isolates learn of a cooldown or an
 //! open breaker within `REFRESH_MS`. Admin reads and resets talk to the object directly.
