@@ -3,10 +3,12 @@
 //! metered once whatever happens. The platform reads the request, calls [`run`], and turns the
 //! [`Answer`] into a response; every routing and fallback rule lives here, testable natively.
 
-use super::admission::Settling;
+use super::admission::{self, Settling};
 use super::continuation;
 use super::plan::{self, ClientRequest, Targets, UpstreamCall};
-use super::ports::{Admission, Clock, Credentials, Random, Reply, ResilienceView, Upstream, UpstreamBody, UsageSink};
+use super::ports::{
+    Admission, Clock, Credentials, Random, Reply, ResilienceView, Slot, Upstream, UpstreamBody, UsageSink,
+};
 use super::relay::{Relay, StreamWriter, Watch};
 use super::translate::{self, StreamTranslator};
 use super::upstream;
@@ -31,7 +33,7 @@ pub struct Ports<'a, U, C> {
     pub usage: Rc<dyn UsageSink>,
     pub clock: Rc<dyn Clock>,
     pub random: &'a dyn Random,
-    /// The calling key's limits; `None` for a key without any (nothing is awaited).
+    /// The key's and connections' limits; `None` when neither has any (nothing is awaited).
     pub admission: Option<Rc<dyn Admission>>,
 }
 
@@ -168,11 +170,27 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     let mut retryable = vec![true; attempts.len()];
     let mut tried = 0usize;
     let mut last_error = None;
+    let mut busy_ms: Option<i64> = None;
     for round in 0..rounds {
         for (index, attempt) in attempts.iter().enumerate().take(MAX_ATTEMPTS) {
             if skipped_targets.contains(&(&*attempt.provider.id, attempt.model)) || (round > 0 && !retryable[index]) {
                 continue;
             }
+            let limits = attempt.connection.limits;
+            let slot = match settling {
+                Some(s) if !limits.is_empty() => {
+                    let wait_ms = snapshot.settings.connection_wait_ms;
+                    match s.take_slot(&attempt.connection.id, limits, wait_ms).await? {
+                        Slot::Granted(slot) => Some(slot),
+                        // At its limits: the next account or target, not a failure of this one.
+                        Slot::Busy(ms) => {
+                            busy_ms = Some(busy_ms.map_or(ms, |b| b.min(ms)));
+                            continue;
+                        }
+                    }
+                }
+                _ => None,
+            };
             tried += 1;
             let credential = ports.credentials.credential(attempt.connection).await?;
             let call = plan::build(attempt, &client, &credential, &inbound.forward_headers, &seed, now / 1000)?;
@@ -239,6 +257,9 @@ async fn attempt_all<U: Upstream, C: Credentials>(
                 breaker: verdict.counts_for_breaker,
                 at,
             });
+            if let (Some(s), Some(slot)) = (settling, slot) {
+                s.give_back(&call.connection_id, slot);
+            }
             match verdict.action {
                 Action::Stop => return Err(error),
                 Action::NextAccount => {}
@@ -251,7 +272,8 @@ async fn attempt_all<U: Upstream, C: Credentials>(
             }
         }
     }
-    Err(last_error.unwrap_or_else(|| GatewayError::internal("no upstream attempt was made")))
+    let nothing_tried = || busy_ms.map(admission::accounts_busy);
+    Err(last_error.or_else(nothing_tried).unwrap_or_else(|| GatewayError::internal("no upstream attempt was made")))
 }
 
 type Relayed<B> = (u16, Vec<(String, String)>, Planned<B>);

@@ -639,3 +639,67 @@ fn a_request_refused_before_planning_reserves_nothing() {
     assert!(w.gate_calls().is_empty(), "cooling or unknown models use none of the key's rate");
     assert_eq!(w.records.0.borrow().len(), 2);
 }
+
+fn limited_conn(id: &str, priority: i64, limits: &str) -> crate::config::ConnectionRecord {
+    crate::config::ConnectionRecord { limits: serde_json::from_str(limits).unwrap(), ..conn(id, "openai", priority) }
+}
+
+#[test]
+fn a_connection_at_its_cap_is_skipped_for_the_next_account_without_counting_as_a_failure() {
+    let w = limited(vec![limited_conn("a", 1, r#"{"max_concurrent":1}"#), conn("b", "openai", 2)], "{}");
+    let stream = Script::Chunks(vec![Ok(STREAM_HEAD), Ok(STREAM_TAIL)]);
+    w.upstream.script("a", vec![stream, Script::Answer(200, CHAT_OK, vec![])]);
+    w.upstream.script("b", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    // A stream on `a` holds its slot until it ends.
+    let ports = w.ports();
+    let body = json!({"model": "openai/gpt-4o", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    let inbound = Inbound { format: Format::OpenAiChat, arrived_at: w.clock.0.get(), ..Inbound::default() };
+    let open = block_on(run(&ports, &w.snapshot, inbound, Ok(body.to_string().into_bytes())));
+    let (status, headers, _) = w.chat("openai/gpt-4o", false);
+    assert_eq!((status, header(&headers, "x-omniroute-connection")), (200, Some("b")));
+    assert!(w.view.events.borrow().iter().all(|e| matches!(e, Event::Success { .. })), "a busy account is not failing");
+    assert!(!w.gate_calls().contains(&"reserve".to_string()), "a key without limits reserves nothing");
+    block_on(drain(open.relay, &w.upstream));
+    assert_eq!(w.gate_calls(), ["acquire:a", "acquire:a", "release:a:0"], "released when the stream ended");
+    let (_, headers, _) = w.chat("openai/gpt-4o", false);
+    assert_eq!(header(&headers, "x-omniroute-connection"), Some("a"), "free again");
+    assert_eq!(w.upstream.calls(), ["a:gpt-4o", "b:gpt-4o", "a:gpt-4o"]);
+}
+
+#[test]
+fn when_every_account_is_busy_the_client_gets_429_and_no_upstream_call() {
+    let w = limited(vec![limited_conn("a", 1, r#"{"min_gap_ms":2000}"#)], "{}");
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    assert_eq!(w.chat("openai/gpt-4o", false).0, 200);
+    let (status, headers, out) = w.chat("openai/gpt-4o", false);
+    assert_eq!((status, header(&headers, "retry-after")), (429, Some("2")));
+    assert!(out.contains("accounts_busy"), "{out}");
+    assert_eq!(w.upstream.calls().len(), 1);
+    assert_eq!(w.records.0.borrow().len(), 2);
+}
+
+#[test]
+fn a_failed_attempt_gives_its_slot_back_before_the_next() {
+    let w = limited(vec![limited_conn("a", 1, r#"{"max_concurrent":1}"#), conn("b", "openai", 2)], "{}");
+    w.upstream.script("a", vec![Script::Answer(500, "{}", vec![])]);
+    w.upstream.script("b", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    assert_eq!(w.chat("openai/gpt-4o", false).0, 200);
+    assert_eq!(w.gate_calls(), ["acquire:a", "release:a:0"]);
+    assert_eq!(w.gate.as_ref().unwrap().slots.borrow()["a"].in_flight(), 0);
+}
+
+#[test]
+fn with_a_wait_setting_an_attempt_waits_for_its_connection_up_to_the_bound() {
+    let mut w = limited(vec![limited_conn("a", 1, r#"{"min_gap_ms":300}"#), conn("b", "openai", 2)], "{}");
+    w.snapshot.settings.connection_wait_ms = 500;
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    w.upstream.script("b", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    let start = w.clock.0.get();
+    w.chat("openai/gpt-4o", false);
+    let (_, headers, _) = w.chat("openai/gpt-4o", false);
+    assert_eq!(header(&headers, "x-omniroute-connection"), Some("a"), "waited 300 ms for `a`");
+    assert_eq!(w.clock.0.get() - start, 300);
+    w.snapshot.settings.connection_wait_ms = 100;
+    let (_, headers, _) = w.chat("openai/gpt-4o", false);
+    assert_eq!(header(&headers, "x-omniroute-connection"), Some("b"), "300 ms is past the bound: next account");
+}

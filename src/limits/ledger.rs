@@ -8,38 +8,28 @@
 //! admitted in the last 60 s. So parallel requests overshoot a budget by at most the real cost of
 //! the requests in flight when it was reached; a property test checks this under any interleaving.
 
+use super::minute::{Measure, Minute};
 use super::periods::Period;
 use super::KeyLimits;
 use crate::error::{ErrorKind, GatewayError};
 use crate::state::Machine;
 use crate::sync::answer::iso;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
-const MINUTE_MS: i64 = 60_000;
 /// A reservation whose request never settled (its isolate died) stops holding budget after this.
 const PENDING_TTL_MS: i64 = 15 * 60_000;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Ledger {
-    /// When the admitted requests of the last 60 s arrived, oldest first (kept with an RPM limit).
-    admitted: VecDeque<i64>,
-    /// Tokens of the requests admitted in the last 60 s, the estimate until settled (kept with a
-    /// TPM limit).
-    tokens: VecDeque<TokenEntry>,
+    /// Requests admitted in the last minute and their tokens (estimates until settled).
+    minute: Minute,
     /// Settled spend in the current day, week and month.
     spent: BTreeMap<Period, Window>,
     /// Admitted and not yet settled, by ticket.
     pending: BTreeMap<u64, Pending>,
     next_ticket: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-struct TokenEntry {
-    at: i64,
-    ticket: u64,
-    tokens: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -52,6 +42,9 @@ struct Window {
 struct Pending {
     at: i64,
     usd: f64,
+    /// The token estimate, and the second of the minute it was counted in.
+    tokens: u64,
+    sec: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,7 +84,7 @@ pub struct LedgerUsage {
     pub usd_this_month: f64,
     /// Estimates of admitted requests not yet settled.
     pub usd_reserved: f64,
-    pub requests_last_minute: usize,
+    pub requests_last_minute: u64,
     pub tokens_last_minute: u64,
 }
 
@@ -158,12 +151,7 @@ impl Ledger {
     /// Drops what no longer counts at `now`: requests and tokens older than a minute, reservations
     /// past their time to live, spend of past windows.
     fn prune(&mut self, now: i64) {
-        while self.admitted.front().is_some_and(|at| *at <= now - MINUTE_MS) {
-            self.admitted.pop_front();
-        }
-        while self.tokens.front().is_some_and(|e| e.at <= now - MINUTE_MS) {
-            self.tokens.pop_front();
-        }
+        self.minute.prune(now);
         self.pending.retain(|_, p| p.at > now - PENDING_TTL_MS);
         for p in Period::ALL {
             let start = p.bounds(now).0;
@@ -186,8 +174,8 @@ impl Ledger {
             usd_this_week: self.spent(Period::Week, now),
             usd_this_month: self.spent(Period::Month, now),
             usd_reserved: self.reserved(),
-            requests_last_minute: self.admitted.len(),
-            tokens_last_minute: self.tokens.iter().map(|e| e.tokens).sum(),
+            requests_last_minute: self.minute.total(Measure::Requests),
+            tokens_last_minute: self.minute.total(Measure::Tokens),
         }
     }
 
@@ -203,33 +191,22 @@ impl Ledger {
         }
         let ticket = self.next_ticket;
         self.next_ticket += 1;
-        if limits.requests_per_minute.is_some() {
-            self.admitted.push_back(now);
-        }
-        if limits.tokens_per_minute.is_some() {
-            self.tokens.push_back(TokenEntry { at: now, ticket, tokens });
-        }
-        self.pending.insert(ticket, Pending { at: now, usd: sane(usd) });
+        let sec = self.minute.add(now, tokens);
+        self.pending.insert(ticket, Pending { at: now, usd: sane(usd), tokens, sec });
         LedgerReply::Admitted { ticket }
     }
 
     fn refusal(&self, limits: &KeyLimits, now: i64) -> Option<Refusal> {
-        if let Some(rpm) = limits.requests_per_minute {
-            let n = self.admitted.len();
-            if n >= rpm as usize {
-                // Once the (n - rpm + 1) oldest have aged out, fewer than `rpm` remain.
-                let frees_at = self.admitted[n - rpm as usize] + MINUTE_MS;
-                return Some(minute_refusal(Limit::RequestsPerMinute, f64::from(rpm), frees_at, now));
-            }
-        }
-        if let Some(tpm) = limits.tokens_per_minute {
-            let mut used: u64 = self.tokens.iter().map(|e| e.tokens).sum();
-            if used >= tpm {
-                let frees_at = self.tokens.iter().find_map(|e| {
-                    used -= e.tokens;
-                    (used < tpm).then_some(e.at + MINUTE_MS)
-                });
-                return Some(minute_refusal(Limit::TokensPerMinute, tpm as f64, frees_at.unwrap_or(now), now));
+        let rates = [
+            (Limit::RequestsPerMinute, Measure::Requests, limits.requests_per_minute.map(u64::from)),
+            (Limit::TokensPerMinute, Measure::Tokens, limits.tokens_per_minute),
+        ];
+        for (limit, measure, allowance) in rates {
+            let Some(allowance) = allowance else { continue };
+            if let Some(wait) = self.minute.wait(measure, allowance, now) {
+                let refusal =
+                    Refusal { limit, allowance: allowance as f64, retry_after_ms: wait, resets_at: now + wait };
+                return Some(refusal);
             }
         }
         let reserved = self.reserved();
@@ -250,19 +227,14 @@ impl Ledger {
     /// Records a request's real cost. A reservation that expired still spends: money spent is spent.
     pub fn settle(&mut self, ticket: u64, usd: f64, tokens: u64, now: i64) {
         self.prune(now);
-        self.pending.remove(&ticket);
+        if let Some(p) = self.pending.remove(&ticket) {
+            self.minute.correct_tokens(p.sec, p.tokens, tokens);
+        }
         let usd = sane(usd);
         for w in self.spent.values_mut() {
             w.usd += usd;
         }
-        if let Some(e) = self.tokens.iter_mut().find(|e| e.ticket == ticket) {
-            e.tokens = tokens;
-        }
     }
-}
-
-fn minute_refusal(limit: Limit, allowance: f64, frees_at: i64, now: i64) -> Refusal {
-    Refusal { limit, allowance, retry_after_ms: (frees_at - now).max(1), resets_at: frees_at }
 }
 
 impl Machine for Ledger {

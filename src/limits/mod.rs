@@ -1,11 +1,15 @@
-//! Per-key limits: what an admin sets on a gateway key (`KeyLimits`: USD per day, week and month,
-//! requests and tokens per minute), the calendar windows budgets count in (`periods`), and the
-//! ledger that enforces them (`ledger`), an authoritative `state::Machine`: every request of a
-//! limited key awaits its object (docs/state.md).
+//! Limits an admin sets. Per gateway key (`KeyLimits`: USD per day, week and month, requests and
+//! tokens per minute), in calendar windows (`periods`), enforced by the key's `ledger`; per provider
+//! connection (`connection`: requests per minute, minimum gap, concurrency), enforced by its
+//! `Slots`. Both are authoritative `state::Machine`s: a request awaits their objects, and only
+//! requests that have such limits do (docs/state.md).
 
+pub mod connection;
 pub mod key_limits;
 pub mod ledger;
+pub mod minute;
 pub mod periods;
 
+pub use connection::{ConnectionLimits, SlotCommand, SlotReply, Slots};
 pub use key_limits::KeyLimits;
 pub use ledger::{Ledger, LedgerCommand, LedgerReply, LedgerUsage, Refusal};

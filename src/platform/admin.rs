@@ -264,6 +264,7 @@ fn public_connection(c: &ConnectionRecord) -> Value {
     json!({
         "id": c.id, "provider": c.provider, "name": c.name, "priority": c.priority, "is_active": c.is_active,
         "base_url": c.base_url, "api_key_hint": c.api_key_hint, "created_at": c.created_at, "updated_at": c.updated_at,
+        "limits": c.limits,
     })
 }
 
@@ -289,6 +290,7 @@ async fn create_connection(env: &Env, tenant: &str, body: &[u8]) -> Result<Respo
         name: valid.name,
         priority: valid.priority,
         is_active: valid.is_active,
+        limits: valid.limits,
         base_url: valid.base_url,
         created_at: now,
         updated_at: now,
@@ -319,6 +321,9 @@ async fn update_connection(env: &Env, tenant: &str, id: &str, body: &[u8]) -> Re
     }
     if let Some(a) = patch.is_active {
         c.is_active = a;
+    }
+    if let Some(limits) = patch.limits {
+        c.limits = limits;
     }
     c.updated_at = env::now_ms();
     repo::update_connection(&db, tenant, &c).await?;
@@ -386,7 +391,7 @@ async fn key_usage(env: &Env, tenant: &str, id: &str) -> Result<Response> {
     let (row, _) = repo::active_api_key(&repo::db(env)?, tenant, id)
         .await?
         .ok_or_else(|| GatewayError::not_found(format!("No active key `{id}`.")))?;
-    let mut ledger = limits_gate::LEDGERS.read(env, &limits_gate::ledger_name(tenant, id)).await?;
+    let mut ledger = limits_gate::LEDGERS.read(env, &limits_gate::object_name(tenant, id)).await?;
     Ok(json_response(200, &json!({"id": id, "limits": row.limits, "usage": ledger.usage(env::now_ms())}))?)
 }
 

@@ -1,55 +1,93 @@
-//! The pipeline's `Admission` port: a limited key's ledger, one `KeyLedger` object per key
-//! (`{tenant}/{key_id}`), authoritative: the reservation is awaited, the settlement is not. A key
-//! without limits gets no gate, so its requests wait on nothing.
+//! The pipeline's `Admission` port, over authoritative objects: a limited key's ledger (`KeyLedger`,
+//! one per `{tenant}/{key_id}`) and a limited connection's slots (`ConnectionSlots`, one per
+//! `{tenant}/{connection}`). Reservations and acquisitions are awaited; settlements and releases
+//! are not. A request whose key and connections have no limits gets no gate and waits on nothing.
 //!
-//! When the object cannot be reached the request fails (500) rather than spend past a cap.
+//! When an object cannot be reached the request fails (500) rather than pass a cap.
 
 use super::state_client::Objects;
 use super::{env, v1::Caller};
-use crate::engine::ports::Admission;
+use crate::config::TenantSnapshot;
+use crate::engine::ports::{Admission, Slot};
 use crate::error::Result;
-use crate::limits::{KeyLimits, Ledger, LedgerCommand};
+use crate::limits::{ConnectionLimits, KeyLimits, Ledger, LedgerCommand, SlotCommand, Slots};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use worker::{Context, Env};
+use std::time::Duration;
+use worker::{Context, Delay, Env};
 
 pub const LEDGERS: Objects<Ledger> = Objects::new(env::LIMITS);
+pub const SLOTS: Objects<Slots> = Objects::new(env::SLOTS);
 
-/// The object of a key's ledger.
-pub fn ledger_name(tenant: &str, key_id: &str) -> String {
-    format!("{tenant}/{key_id}")
+/// The object of a key's ledger, or of a connection's slots.
+pub fn object_name(tenant: &str, id: &str) -> String {
+    format!("{tenant}/{id}")
 }
 
-pub struct KeyGate {
+pub struct Gate {
     env: Env,
     ctx: Rc<Context>,
-    name: String,
+    tenant: String,
+    key: String,
     limits: KeyLimits,
 }
 
-/// The gate of the caller's key, if it has limits.
-pub fn gate(env: &Env, ctx: &Rc<Context>, caller: &Caller) -> Option<Rc<dyn Admission>> {
-    if caller.limits.is_empty() {
+/// The request's gate, if its key or any of the tenant's connections has limits.
+pub fn gate(env: &Env, ctx: &Rc<Context>, caller: &Caller, snapshot: &TenantSnapshot) -> Option<Rc<dyn Admission>> {
+    if caller.limits.is_empty() && snapshot.connections.iter().all(|c| c.limits.is_empty()) {
         return None;
     }
-    let name = ledger_name(&caller.tenant, &caller.key_id);
-    Some(Rc::new(KeyGate { env: env.clone(), ctx: ctx.clone(), name, limits: caller.limits }))
+    Some(Rc::new(Gate {
+        env: env.clone(),
+        ctx: ctx.clone(),
+        tenant: caller.tenant.clone(),
+        key: object_name(&caller.tenant, &caller.key_id),
+        limits: caller.limits,
+    }))
 }
 
-impl Admission for KeyGate {
+impl Admission for Gate {
+    fn key_limited(&self) -> bool {
+        !self.limits.is_empty()
+    }
+
     fn reserve(&self, usd: f64, tokens: u64) -> Pin<Box<dyn Future<Output = Result<u64>> + '_>> {
         Box::pin(async move {
             let command = LedgerCommand::Reserve { limits: self.limits, usd, tokens };
-            LEDGERS.apply(&self.env, &self.name, &command).await?.admitted()
+            LEDGERS.apply(&self.env, &self.key, &command).await?.admitted()
         })
     }
 
     fn settle(&self, ticket: u64, usd: f64, tokens: u64) {
-        let (env, name) = (self.env.clone(), self.name.clone());
+        let (env, name) = (self.env.clone(), self.key.clone());
         self.ctx.wait_until(async move {
             if let Err(e) = LEDGERS.apply(&env, &name, &LedgerCommand::Settle { ticket, usd, tokens }).await {
                 worker::console_warn!("settling a request of {name} failed: {}", e.message);
+            }
+        });
+    }
+
+    fn acquire<'a>(
+        &'a self,
+        connection: &'a str,
+        limits: ConnectionLimits,
+    ) -> Pin<Box<dyn Future<Output = Result<Slot>> + 'a>> {
+        Box::pin(async move {
+            let name = object_name(&self.tenant, connection);
+            SLOTS.apply(&self.env, &name, &SlotCommand::Acquire { limits }).await?.slot()
+        })
+    }
+
+    fn pause(&self, ms: u64) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+        Box::pin(Delay::from(Duration::from_millis(ms)))
+    }
+
+    fn release(&self, connection: &str, slot: u64) {
+        let (env, name) = (self.env.clone(), object_name(&self.tenant, connection));
+        self.ctx.wait_until(async move {
+            if let Err(e) = SLOTS.apply(&env, &name, &SlotCommand::Release { slot }).await {
+                worker::console_warn!("releasing a slot of {name} failed: {}", e.message);
             }
         });
     }

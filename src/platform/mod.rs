@@ -11,7 +11,7 @@ mod durable; // Durable Object classes: resilience_object (shared cooldowns and 
 mod entry; // #[event(fetch)] and the route table
 pub(crate) mod env; // binding names, secrets, clock and randomness
 mod http;
-mod limits_gate; // the pipeline's Admission port: a limited key's ledger object, awaited
+mod limits_gate; // the pipeline's Admission port: limited keys' ledgers and connections' slots, awaited
 mod pipe; // same-format answers piped by the runtime, a copy skimmed in JS for metering // request/response helpers: JSON, errors, bounded body reads
 mod repo; // D1 queries
 mod resilience_view; // the isolate's local view of cooldowns and breakers, synced with the ResilienceState object

@@ -89,7 +89,7 @@ pub async fn generate(
         usage: Rc::new(StoreSink { env: env.clone(), ctx: ctx.clone() }),
         clock: Rc::new(WorkerClock),
         random: &WorkerRandom,
-        admission: super::limits_gate::gate(env, ctx, &caller),
+        admission: super::limits_gate::gate(env, ctx, &caller, &snapshot),
     };
     let forward_headers = format
         .passthrough_client_headers()

@@ -4,4 +4,5 @@
 pub mod host;
 pub mod ledger_object;
 pub mod resilience_object;
+pub mod slots_object;
 pub mod sync_object;
