@@ -18,6 +18,7 @@ use crate::formats::Format;
 use crate::metering::observe::{Observed, Tap};
 use crate::metering::{Ending, Meter, TokenUsage, UsageRecord};
 use crate::resilience::classify::{classify, Action, Failure};
+use crate::resilience::quota;
 use crate::resilience::state::Event;
 use crate::security::to_hex;
 use std::rc::Rc;
@@ -200,6 +201,9 @@ async fn attempt_all<U: Upstream, C: Credentials>(
             let sent_at = elapsed(ports, inbound.arrived_at);
             let outcome = ports.upstream.send(&call, timeout_ms).await;
             let at = ports.clock.now_ms();
+            if let Some(quota) = outcome.as_ref().ok().and_then(|r| quota::read(&r.headers, at)) {
+                view.report(Event::Quota { connection: call.connection_id.clone(), model: call.model.clone(), quota });
+            }
             let ttfb = elapsed(ports, inbound.arrived_at);
             meter.update(|r| r.ttfb_ms = Some(ttfb));
             let can_fall_back = tried < budget && (index + 1 < attempts.len() || round + 1 < rounds);

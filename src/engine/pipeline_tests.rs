@@ -703,3 +703,24 @@ fn with_a_wait_setting_an_attempt_waits_for_its_connection_up_to_the_bound() {
     let (_, headers, _) = w.chat("openai/gpt-4o", false);
     assert_eq!(header(&headers, "x-omniroute-connection"), Some("b"), "300 ms is past the bound: next account");
 }
+
+#[test]
+fn an_answer_announcing_its_quota_reports_it_for_the_connection() {
+    let w = World::new(vec![conn("a", "openai", 1)]);
+    let headers = vec![("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-reset-requests", "2s")];
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, headers)]);
+    assert_eq!(w.chat("openai/gpt-4o", false).0, 200);
+    let events = w.view.events.borrow();
+    let quota = events.iter().find_map(|e| match e {
+        Event::Quota { connection, model, quota } if connection == "a" && model == "gpt-4o" => Some(*quota),
+        _ => None,
+    });
+    let now = w.clock.0.get();
+    assert_eq!(quota.and_then(|q| q.exhausted_until(now)), Some(now + 2_000));
+    drop(events);
+    // Answers without quota headers report none.
+    let w = World::new(vec![conn("a", "openai", 1)]);
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    w.chat("openai/gpt-4o", false);
+    assert!(!w.view.events.borrow().iter().any(|e| matches!(e, Event::Quota { .. })));
+}

@@ -46,7 +46,7 @@ impl Period {
 
 /// Days since 1970-01-01 of the first day of month `m` of year `y` (proleptic Gregorian), by
 /// 400-year eras, the inverse of `civil` for day 1.
-fn days_from_civil(y: i64, m: u32) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y.rem_euclid(400);

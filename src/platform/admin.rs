@@ -64,6 +64,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             Ok(json_response(200, &json!({"data": active}))?)
         }
         (Method::Get, ["health"]) => health(env, &tenant).await,
+        (Method::Get, ["quotas"]) => quotas(env, &tenant).await,
         (Method::Delete, ["cooldowns"] | ["health"]) => {
             let (scope, provider) = (query(&req, "scope"), query(&req, "provider"));
             resilience_view::reset(env, &tenant, scope.as_deref(), provider.as_deref()).await?;
@@ -229,6 +230,31 @@ async fn health(env: &Env, tenant: &str) -> Result<Response> {
         .map(|c| json!({"scope": c.scope, "reason": c.reason, "until_ms": c.until_ms, "level": c.level}))
         .collect();
     Ok(json_response(200, &json!({"breakers": breakers, "cooldowns": cooldowns}))?)
+}
+
+/// Per connection and model, what its upstream said is left of its quota windows and when they reset (from
+/// the shared object; windows past their reset are dropped there).
+async fn quotas(env: &Env, tenant: &str) -> Result<Response> {
+    let now = env::now_ms();
+    let state = resilience_view::fetch_state(env, tenant).await?;
+    let window = |w: Option<crate::resilience::quota::Window>| {
+        w.filter(|w| w.reset_at > now).map(|w| {
+            json!({"limit": w.limit, "remaining": w.remaining, "reset_at": w.reset_at, "resets_in_ms": w.reset_at - now})
+        })
+    };
+    let data: Vec<Value> = state
+        .quotas
+        .iter()
+        .map(|(scope, q)| {
+            let (connection, model) = scope.split_once(':').unwrap_or((scope, ""));
+            json!({
+                "connection": connection, "model": model, "observed_at": q.at,
+                "requests": window(q.requests), "tokens": window(q.tokens),
+                "exhausted_until": q.exhausted_until(now),
+            })
+        })
+        .collect();
+    Ok(json_response(200, &json!({"data": data}))?)
 }
 
 fn authorize(req: &Request, env: &Env) -> Result<()> {

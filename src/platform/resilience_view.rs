@@ -23,6 +23,7 @@ use std::rc::Rc;
 use worker::{Context, Env};
 
 const REFRESH_MS: i64 = 5_000;
+const QUOTA_SHARE_MS: i64 = 10_000;
 
 thread_local! {
     /// The tenants' resilience state, one `ResilienceState` object each.
@@ -31,6 +32,20 @@ thread_local! {
     static ROUND_ROBIN: Rc<RefCell<RoundRobinStates>> = Rc::new(RefCell::new(RoundRobinStates::default()));
     /// Requests sent per connection by this isolate (the `least_used` strategy's input).
     static USES: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+    /// When this isolate last sent each connection's quota to the object (`tenant/connection:model`).
+    static QUOTA_SHARED: RefCell<HashMap<String, i64>> = RefCell::new(HashMap::new());
+}
+
+fn quota_share_due(tenant: &str, connection: &str, model: &str, now: i64) -> bool {
+    QUOTA_SHARED.with(|m| {
+        let mut m = m.borrow_mut();
+        let last = m.entry(format!("{tenant}/{connection}:{model}")).or_insert(i64::MIN);
+        let due = now.saturating_sub(*last) >= QUOTA_SHARE_MS;
+        if due {
+            *last = now;
+        }
+        due
+    })
 }
 
 /// The pipeline's `ResilienceView` port for one request: this isolate's view of the tenant.
@@ -99,16 +114,26 @@ pub fn refresh_if_stale(env: &Env, ctx: &Context, tenant: &str, now: i64, _setti
 /// Applies events locally now and sends them to the Durable Object in the background. Successes
 /// that would change nothing (the usual case) are dropped here, so healthy traffic costs no call.
 fn report(env: &Env, ctx: &Context, tenant: &str, mut events: Vec<Event>, now: i64, settings: &Settings) {
+    let profiles = settings.profiles();
     with_view(tenant, |s| {
         events.retain(|e| match e {
             Event::Success { provider, connection, model, .. } => s.success_matters(provider, connection, model),
             Event::Failure { .. } => true,
+            // Most answers announce a quota: an exhausted one is shared at once, the others at most
+            // every `QUOTA_SHARE_MS` per connection (for `GET /api/quotas`); each is applied here.
+            Event::Quota { connection, model, quota } => {
+                let share = quota.exhausted_until(now).is_some() || quota_share_due(tenant, connection, model, now);
+                if !share {
+                    s.apply(e, &profiles);
+                }
+                share
+            }
         })
     });
     if events.is_empty() {
         return;
     }
-    let command = Command::events(events, &settings.profiles());
+    let command = Command::events(events, &profiles);
     VIEWS.with(|v| v.report(env, ctx, tenant, command, now));
 }
 

@@ -6,6 +6,7 @@
 use super::breaker::{Breaker, BreakerProfile, BreakerState};
 use super::classify::{CooldownRule, CooldownScope};
 use super::cooldown::{self, BackoffProfile, Cooldown, CooldownTable};
+use super::quota::Quota;
 use crate::state::Machine;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -29,6 +30,13 @@ pub enum Event {
         connection: String,
         model: String,
         at: i64,
+    },
+    /// The quota windows an answer of `connection` for `model` announced (`resilience::quota`).
+    /// Kept per connection and model, as providers rate-limit per model.
+    Quota {
+        connection: String,
+        model: String,
+        quota: Quota,
     },
 }
 
@@ -58,6 +66,8 @@ impl Default for Profiles {
 pub struct State {
     pub cooldowns: CooldownTable,
     pub breakers: BTreeMap<String, Breaker>,
+    /// The latest quota each connection's upstream announced, by `connection:model`.
+    pub quotas: BTreeMap<String, Quota>,
 }
 
 /// The stored and transferred form of [`State`].
@@ -67,6 +77,8 @@ pub struct Wire {
     pub cooldowns: Vec<Cooldown>,
     #[serde(default)]
     pub breakers: BTreeMap<String, Breaker>,
+    #[serde(default)]
+    pub quotas: BTreeMap<String, Quota>,
 }
 
 impl State {
@@ -95,6 +107,13 @@ impl State {
                     b.on_success(*at);
                 }
             }
+            Event::Quota { connection, model, quota } => {
+                // Reports arrive out of order: the latest observation wins.
+                let key = cooldown::scope(connection, model);
+                if self.quotas.get(&key).is_none_or(|q| q.at <= quota.at) {
+                    self.quotas.insert(key, *quota);
+                }
+            }
         }
     }
 
@@ -106,11 +125,14 @@ impl State {
         cooling || breaker
     }
 
-    /// Milliseconds until `connection` may serve `model` again (account-wide or per model).
+    /// Milliseconds until `connection` may serve `model` again (account-wide or per model, or
+    /// until an exhausted quota window resets).
     pub fn cooling(&self, connection: &str, model: &str, now_ms: i64) -> Option<i64> {
         let per_model = self.cooldowns.remaining(&cooldown::scope(connection, model), now_ms);
         let account = self.cooldowns.remaining(connection, now_ms);
-        per_model.max(account)
+        let quota = self.quotas.get(&cooldown::scope(connection, model));
+        let quota = quota.and_then(|q| q.exhausted_until(now_ms)).map(|t| t - now_ms);
+        per_model.max(account).max(quota)
     }
 
     /// How healthy a connection looks for `model`, in (0, 1]: 1 with no recent failures, lower as its
@@ -133,6 +155,12 @@ impl State {
     /// Clears cooldowns (one scope or all) and breakers (one provider or all).
     pub fn reset(&mut self, scope: Option<&str>, provider: Option<&str>) {
         self.cooldowns.clear(scope);
+        match scope {
+            // A connection's scope clears its per-model windows too, as with cooldowns.
+            Some(s) => self.quotas.retain(|k, _| k != s && k.strip_prefix(s).is_none_or(|r| !r.starts_with(':'))),
+            None if provider.is_none() => self.quotas.clear(),
+            None => {}
+        }
         match provider {
             Some(p) => {
                 self.breakers.remove(p);
@@ -144,13 +172,15 @@ impl State {
 
     pub fn to_wire(&mut self, now_ms: i64) -> Wire {
         self.cooldowns.prune(now_ms);
-        Wire { cooldowns: self.cooldowns.snapshot(), breakers: self.breakers.clone() }
+        // A window past its reset says nothing any more.
+        self.quotas.retain(|_, q| [q.requests, q.tokens].into_iter().flatten().any(|w| w.reset_at > now_ms));
+        Wire { cooldowns: self.cooldowns.snapshot(), breakers: self.breakers.clone(), quotas: self.quotas.clone() }
     }
 
     pub fn from_wire(w: Wire) -> State {
         let mut cooldowns = CooldownTable::default();
         cooldowns.merge(w.cooldowns);
-        State { cooldowns, breakers: w.breakers }
+        State { cooldowns, breakers: w.breakers, quotas: w.quotas }
     }
 }
 
@@ -333,5 +363,31 @@ mod tests {
         Resilience::apply(&mut hosted, &Command::Reset { scope: Some("b".into()), provider: None }, 1_001);
         assert!(hosted.cooling("b", "gpt-4o", 1_100).is_none());
         assert!(hosted.cooling("a", "gpt-4o", 1_100).is_some());
+    }
+
+    #[test]
+    fn an_exhausted_quota_cools_its_account_until_the_reset_and_the_latest_report_wins() {
+        use crate::resilience::quota::Window;
+        let p = Profiles::default();
+        let quota = |remaining, reset_at, at| Event::Quota {
+            connection: "a".into(),
+            model: "m".into(),
+            quota: crate::resilience::quota::Quota {
+                requests: Some(Window { limit: Some(5), remaining, reset_at }),
+                tokens: None,
+                at,
+            },
+        };
+        let mut s = State::default();
+        s.apply(&quota(0, 3_000, 1_000), &p);
+        assert_eq!(s.cooling("a", "m", 1_000), Some(2_000));
+        assert_eq!(s.cooling("a", "other-model", 1_000), None, "per model, as providers limit");
+        s.apply(&quota(4, 60_000, 500), &p);
+        assert_eq!(s.cooling("a", "m", 1_000), Some(2_000), "an older report does not undo a newer one");
+        assert_eq!(s.cooling("a", "m", 3_000), None, "back at its reset");
+        assert!(s.to_wire(3_000).quotas.is_empty(), "a window past its reset is dropped");
+        s.apply(&quota(0, 9_000, 4_000), &p);
+        s.reset(Some("a"), None);
+        assert_eq!(s.cooling("a", "m", 4_000), None, "a reset of the connection clears its windows");
     }
 }
