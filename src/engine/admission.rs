@@ -62,17 +62,18 @@ impl Settling {
     /// Releases the slot of an attempt that failed: the next attempt goes elsewhere.
     pub fn give_back(&self, connection: &str, slot: u64) {
         self.slots.borrow_mut().retain(|(c, s)| !(c == connection && *s == slot));
-        self.gate.release(connection, slot);
+        self.gate.release(connection, slot, 0);
     }
 }
 
 impl UsageSink for Settling {
     fn record(&self, record: UsageRecord) {
+        let tokens = record.tokens.input + record.tokens.output;
         if let Some(ticket) = self.ticket.take() {
-            self.gate.settle(ticket, record.cost_usd, record.tokens.input + record.tokens.output);
+            self.gate.settle(ticket, record.cost_usd, tokens);
         }
         for (connection, slot) in self.slots.take() {
-            self.gate.release(&connection, slot);
+            self.gate.release(&connection, slot, tokens);
         }
         self.sink.record(record);
     }

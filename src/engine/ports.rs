@@ -89,8 +89,9 @@ pub trait Admission {
     ) -> Pin<Box<dyn Future<Output = Result<Slot>> + 'a>>;
     /// Waits `ms` before asking a busy connection again (only with `connection_wait_ms`).
     fn pause(&self, ms: u64) -> Pin<Box<dyn Future<Output = ()> + '_>>;
-    /// Gives a slot back (the attempt failed, or the request ended). Never awaited.
-    fn release(&self, connection: &str, slot: u64);
+    /// Gives a slot back (the attempt failed, or the request ended, having used `tokens`). Never
+    /// awaited.
+    fn release(&self, connection: &str, slot: u64, tokens: u64);
 }
 
 /// A limited connection's answer to an attempt.

@@ -164,10 +164,10 @@ impl Admission for ScriptedGate {
         self.clock.0.set(self.clock.0.get() + ms as i64);
         Box::pin(async {})
     }
-    fn release(&self, connection: &str, slot: u64) {
+    fn release(&self, connection: &str, slot: u64, tokens: u64) {
         self.calls.borrow_mut().push(format!("release:{connection}:{slot}"));
         if let Some(s) = self.slots.borrow_mut().get_mut(connection) {
-            s.release(slot, self.clock.now_ms());
+            s.release(slot, tokens, self.clock.now_ms());
         }
     }
     fn reserve(&self, usd: f64, tokens: u64) -> Pin<Box<dyn Future<Output = Result<u64>> + '_>> {

@@ -10,6 +10,6 @@ pub mod ledger;
 pub mod minute;
 pub mod periods;
 
-pub use connection::{ConnectionLimits, SlotCommand, SlotReply, Slots};
+pub use connection::{ConnectionLimits, QuotaWindow, SlotCommand, SlotReply, Slots, WindowUse};
 pub use key_limits::KeyLimits;
 pub use ledger::{Ledger, LedgerCommand, LedgerReply, LedgerUsage, Refusal};

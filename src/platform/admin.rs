@@ -232,8 +232,9 @@ async fn health(env: &Env, tenant: &str) -> Result<Response> {
     Ok(json_response(200, &json!({"breakers": breakers, "cooldowns": cooldowns}))?)
 }
 
-/// Per connection and model, what its upstream said is left of its quota windows and when they reset (from
-/// the shared object; windows past their reset are dropped there).
+/// Per connection and model, what its upstream said is left of its quota windows and when they
+/// reset (from the shared object; windows past their reset are dropped there); then the windows
+/// configured by hand on connections, from their slots objects.
 async fn quotas(env: &Env, tenant: &str) -> Result<Response> {
     let now = env::now_ms();
     let state = resilience_view::fetch_state(env, tenant).await?;
@@ -248,12 +249,31 @@ async fn quotas(env: &Env, tenant: &str) -> Result<Response> {
         .map(|(scope, q)| {
             let (connection, model) = scope.split_once(':').unwrap_or((scope, ""));
             json!({
-                "connection": connection, "model": model, "observed_at": q.at,
+                "source": "upstream", "connection": connection, "model": model, "observed_at": q.at,
                 "requests": window(q.requests), "tokens": window(q.tokens),
                 "exhausted_until": q.exhausted_until(now),
             })
         })
         .collect();
+    let mut data = data;
+    for c in config_store::snapshot(env, tenant).await?.connections.iter() {
+        let Some(w) = c.limits.window else { continue };
+        let slots = limits_gate::SLOTS.read(env, &limits_gate::object_name(tenant, &c.id)).await?;
+        let used = slots.window_use(&w, now);
+        let resets_at = used.map(|u| u.started_at + i64::from(w.hours) * 3_600_000);
+        let part = |allowance: Option<u64>, used: u64| {
+            allowance.map(|a| {
+                json!({"limit": a, "remaining": a.saturating_sub(used), "reset_at": resets_at,
+                                     "resets_in_ms": resets_at.map(|r| r - now)})
+            })
+        };
+        data.push(json!({
+            "source": "configured", "connection": c.id, "model": null, "hours": w.hours,
+            "started_at": used.map(|u| u.started_at),
+            "requests": part(w.requests, used.map_or(0, |u| u.requests)),
+            "tokens": part(w.tokens, used.map_or(0, |u| u.tokens)),
+        }));
+    }
     Ok(json_response(200, &json!({"data": data}))?)
 }
 

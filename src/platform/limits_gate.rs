@@ -83,10 +83,10 @@ impl Admission for Gate {
         Box::pin(Delay::from(Duration::from_millis(ms)))
     }
 
-    fn release(&self, connection: &str, slot: u64) {
+    fn release(&self, connection: &str, slot: u64, tokens: u64) {
         let (env, name) = (self.env.clone(), object_name(&self.tenant, connection));
         self.ctx.wait_until(async move {
-            if let Err(e) = SLOTS.apply(&env, &name, &SlotCommand::Release { slot }).await {
+            if let Err(e) = SLOTS.apply(&env, &name, &SlotCommand::Release { slot, tokens }).await {
                 worker::console_warn!("releasing a slot of {name} failed: {}", e.message);
             }
         });

@@ -14,7 +14,7 @@ before(async () => {
   gw = await startGateway({ assets: false });
   const c = await gw.addConnection({ provider: "openai", api_key: capped.apiKey, base_url: capped.url, name: "capped", priority: 1, limits: { max_concurrent: 2 } });
   capId = c.id;
-  assert.deepEqual(c.limits, { requests_per_minute: null, min_gap_ms: null, max_concurrent: 2 });
+  assert.equal(c.limits.max_concurrent, 2);
   await gw.addConnection({ provider: "openai", api_key: spare.apiKey, base_url: spare.url, name: "spare", priority: 2 });
   key = await gw.createKey();
 });

@@ -50,3 +50,25 @@ test("quota headers steer the next request to another account until the window r
   assert.equal(await chat(), firstId, "back after its reset");
   assert.equal(first.requests.length, 2);
 });
+
+test("a window configured by hand: its allowance spent, the account is skipped and shown as such", async () => {
+  const r = await gw.admin("PATCH", `/api/providers/${firstId}`, { limits: { window: { hours: 5, requests: 2 } } });
+  assert.equal(r.status, 200, r.text);
+  const served = [];
+  for (let i = 0; i < 3; i++) {
+    const a = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "openai/gpt-4o", messages: [{ role: "user", content: "hi" }] }),
+    });
+    await a.text();
+    served.push(a.headers.get("x-omniroute-connection") === firstId);
+  }
+  assert.deepEqual(served, [true, true, false]);
+  const q = (await gw.admin("GET", "/api/quotas")).json.data.find((x) => x.source === "configured" && x.connection === firstId);
+  assert.equal(q.hours, 5);
+  assert.equal(q.requests.limit, 2);
+  assert.equal(q.requests.remaining, 0);
+  assert.ok(q.requests.resets_in_ms > 4.9 * 3600_000 && q.requests.resets_in_ms <= 5 * 3600_000, JSON.stringify(q));
+  assert.equal((await gw.admin("PATCH", `/api/providers/${firstId}`, { limits: { window: { hours: 5 } } })).status, 400);
+});
