@@ -43,7 +43,7 @@ function cpuMs(pid) {
 }
 async function runWrk(t, d = DURATION) {
   const before = cpuMs(t.pid);
-  const { stdout: out } = await exec("wrk", ["-t2", `-c${CONNECTIONS}`, `-d${d}s`, "--latency", "-s", t.script, t.url]);
+  const { stdout: out } = await exec("wrk", [`-t${Math.min(2, CONNECTIONS)}`, `-c${CONNECTIONS}`, `-d${d}s`, "--latency", "-s", t.script, t.url]);
   const [, p50, unit] = out.match(/50%\s+([\d.]+)(us|ms|s)/) ?? [];
   t.p50.push(Number(p50) * { us: 0.001, ms: 1, s: 1000 }[unit]);
   const requests = Number(out.match(/(\d+) requests in/)[1]);

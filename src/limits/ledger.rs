@@ -51,10 +51,25 @@ struct Pending {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LedgerCommand {
     /// Admit a request estimated at `usd` and `tokens` under `limits` (the key's, sent along so a
-    /// change applies to the next request).
-    Reserve { limits: KeyLimits, usd: f64, tokens: u64 },
-    /// A request's real cost, from its usage record.
-    Settle { ticket: u64, usd: f64, tokens: u64 },
+    /// change applies to the next request), after applying `settle`: settlements the isolate had
+    /// not sent yet ride on its next reservation, so a busy key costs one object call per request.
+    Reserve {
+        limits: KeyLimits,
+        usd: f64,
+        tokens: u64,
+        #[serde(default)]
+        settle: Vec<Settlement>,
+    },
+    /// Requests' real costs, from their usage records.
+    Settle { settlements: Vec<Settlement> },
+}
+
+/// One request's real cost.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Settlement {
+    pub ticket: u64,
+    pub usd: f64,
+    pub tokens: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -253,9 +268,16 @@ impl Machine for Ledger {
     }
     fn apply(state: &mut Ledger, command: &LedgerCommand, now_ms: i64) -> LedgerReply {
         match command {
-            LedgerCommand::Reserve { limits, usd, tokens } => state.reserve(limits, *usd, *tokens, now_ms),
-            LedgerCommand::Settle { ticket, usd, tokens } => {
-                state.settle(*ticket, *usd, *tokens, now_ms);
+            LedgerCommand::Reserve { limits, usd, tokens, settle } => {
+                for s in settle {
+                    state.settle(s.ticket, s.usd, s.tokens, now_ms);
+                }
+                state.reserve(limits, *usd, *tokens, now_ms)
+            }
+            LedgerCommand::Settle { settlements } => {
+                for s in settlements {
+                    state.settle(s.ticket, s.usd, s.tokens, now_ms);
+                }
                 LedgerReply::Settled
             }
         }

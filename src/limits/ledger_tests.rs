@@ -95,7 +95,7 @@ fn an_abandoned_reservation_stops_holding_budget() {
 fn the_ledger_survives_its_wire_form_through_the_machine() {
     let l = limits(r#"{"usd_per_day":1.0,"requests_per_minute":5,"tokens_per_minute":50}"#);
     let mut ledger = Ledger::default();
-    let cmd = LedgerCommand::Reserve { limits: l, usd: 0.25, tokens: 10 };
+    let cmd = LedgerCommand::Reserve { limits: l, usd: 0.25, tokens: 10, settle: vec![] };
     let sent: LedgerCommand = serde_json::from_str(&serde_json::to_string(&cmd).unwrap()).unwrap();
     let reply = Ledger::apply(&mut ledger, &sent, DAY0);
     let reply: LedgerReply = serde_json::from_str(&serde_json::to_string(&reply).unwrap()).unwrap();
@@ -104,11 +104,21 @@ fn the_ledger_survives_its_wire_form_through_the_machine() {
     let mut back = Ledger::load(serde_json::from_str(&serde_json::to_string(&stored).unwrap()).unwrap());
     assert_eq!(back, ledger);
     assert_eq!(back.reserved(), 0.25);
-    assert_eq!(
-        Ledger::apply(&mut back, &LedgerCommand::Settle { ticket: 0, usd: f64::NAN, tokens: 3 }, DAY0),
-        LedgerReply::Settled
-    );
+    let settle = vec![Settlement { ticket: 0, usd: f64::NAN, tokens: 3 }];
+    assert_eq!(Ledger::apply(&mut back, &LedgerCommand::Settle { settlements: settle }, DAY0), LedgerReply::Settled);
     assert_eq!((back.reserved(), back.spent(Period::Day, DAY0)), (0.0, 0.0), "a NaN cost counts as 0");
+    // Settlements riding on a reservation are applied before it is judged.
+    let l = limits(r#"{"usd_per_day":1.0}"#);
+    let mut ledger = Ledger::default();
+    let t = ticket(ledger.reserve(&l, 1.0, 0, DAY0));
+    let cmd = LedgerCommand::Reserve {
+        limits: l,
+        usd: 0.1,
+        tokens: 0,
+        settle: vec![Settlement { ticket: t, usd: 0.2, tokens: 0 }],
+    };
+    assert!(matches!(Ledger::apply(&mut ledger, &cmd, DAY0 + 1), LedgerReply::Admitted { .. }));
+    assert_eq!(ledger.spent(Period::Day, DAY0 + 1), 0.2);
 }
 
 #[derive(Debug, Clone)]

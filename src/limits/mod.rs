@@ -12,4 +12,4 @@ pub mod periods;
 
 pub use connection::{ConnectionLimits, QuotaWindow, SlotCommand, SlotReply, Slots, WindowUse};
 pub use key_limits::KeyLimits;
-pub use ledger::{Ledger, LedgerCommand, LedgerReply, LedgerUsage, Refusal};
+pub use ledger::{Ledger, LedgerCommand, LedgerReply, LedgerUsage, Refusal, Settlement};

@@ -1,7 +1,8 @@
 //! The pipeline's `Admission` port, over authoritative objects: a limited key's ledger (`KeyLedger`,
 //! one per `{tenant}/{key_id}`) and a limited connection's slots (`ConnectionSlots`, one per
 //! `{tenant}/{connection}`). Reservations and acquisitions are awaited; settlements and releases
-//! are not. A request whose key and connections have no limits gets no gate and waits on nothing.
+//! are not, and settlements ride on the key's next reservation from this isolate (or go on their
+//! own after a short delay), so a busy key costs one object call per request, not two. A request whose key and connections have no limits gets no gate and waits on nothing.
 //!
 //! When an object cannot be reached the request fails (500) rather than pass a cap.
 
@@ -10,7 +11,9 @@ use super::{env, v1::Caller};
 use crate::config::TenantSnapshot;
 use crate::engine::ports::{Admission, Slot};
 use crate::error::Result;
-use crate::limits::{ConnectionLimits, KeyLimits, Ledger, LedgerCommand, SlotCommand, Slots};
+use crate::limits::{ConnectionLimits, KeyLimits, Ledger, LedgerCommand, Settlement, SlotCommand, Slots};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -18,6 +21,17 @@ use std::time::Duration;
 use worker::{Context, Delay, Env};
 
 pub const LEDGERS: Objects<Ledger> = Objects::new(env::LIMITS);
+/// How long a settlement waits for the key's next reservation to carry it.
+const SETTLE_DELAY_MS: u64 = 200;
+
+thread_local! {
+    /// Settlements not sent yet, by ledger object.
+    static UNSENT: RefCell<HashMap<String, Vec<Settlement>>> = RefCell::new(HashMap::new());
+}
+
+fn unsent(name: &str) -> Vec<Settlement> {
+    UNSENT.with(|u| u.borrow_mut().remove(name).unwrap_or_default())
+}
 pub const SLOTS: Objects<Slots> = Objects::new(env::SLOTS);
 
 /// The object of a key's ledger, or of a connection's slots.
@@ -54,16 +68,41 @@ impl Admission for Gate {
 
     fn reserve(&self, usd: f64, tokens: u64) -> Pin<Box<dyn Future<Output = Result<u64>> + '_>> {
         Box::pin(async move {
-            let command = LedgerCommand::Reserve { limits: self.limits, usd, tokens };
-            LEDGERS.apply(&self.env, &self.key, &command).await?.admitted()
+            let settle = unsent(&self.key);
+            let command = LedgerCommand::Reserve { limits: self.limits, usd, tokens, settle };
+            match LEDGERS.apply(&self.env, &self.key, &command).await {
+                Ok(reply) => reply.admitted(),
+                Err(e) => {
+                    if let LedgerCommand::Reserve { settle, .. } = command {
+                        UNSENT.with(|u| u.borrow_mut().entry(self.key.clone()).or_default().extend(settle));
+                    }
+                    Err(e)
+                }
+            }
         })
     }
 
+    /// Queued for the key's next reservation from this isolate; sent on its own after
+    /// `SETTLE_DELAY_MS` if none comes.
     fn settle(&self, ticket: u64, usd: f64, tokens: u64) {
+        let first = UNSENT.with(|u| {
+            let mut u = u.borrow_mut();
+            let queue = u.entry(self.key.clone()).or_default();
+            queue.push(Settlement { ticket, usd, tokens });
+            queue.len() == 1
+        });
+        if !first {
+            return; // a flush is already on its way
+        }
         let (env, name) = (self.env.clone(), self.key.clone());
         self.ctx.wait_until(async move {
-            if let Err(e) = LEDGERS.apply(&env, &name, &LedgerCommand::Settle { ticket, usd, tokens }).await {
-                worker::console_warn!("settling a request of {name} failed: {}", e.message);
+            Delay::from(Duration::from_millis(SETTLE_DELAY_MS)).await;
+            let settlements = unsent(&name);
+            if settlements.is_empty() {
+                return;
+            }
+            if let Err(e) = LEDGERS.apply(&env, &name, &LedgerCommand::Settle { settlements }).await {
+                worker::console_warn!("settling requests of {name} failed: {}", e.message);
             }
         });
     }
