@@ -196,6 +196,19 @@ pub enum Command {
 }
 
 impl Command {
+    /// A body of the first version's routes (`POST /events`, `POST /reset`: the command's fields
+    /// without its tag), so objects keep serving isolates of that version during a deploy.
+    pub fn from_legacy(route: &str, body: &[u8]) -> Option<Command> {
+        let mut fields: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let kind = match route {
+            "/events" => "events",
+            "/reset" => "reset",
+            _ => return None,
+        };
+        fields.as_object_mut()?.insert("kind".into(), kind.into());
+        serde_json::from_value(fields).ok()
+    }
+
     pub fn events(events: Vec<Event>, p: &Profiles) -> Command {
         Command::Events {
             events,
@@ -389,5 +402,16 @@ mod tests {
         s.apply(&quota(0, 9_000, 4_000), &p);
         s.reset(Some("a"), None);
         assert_eq!(s.cooling("a", "m", 4_000), None, "a reset of the connection clears its windows");
+    }
+
+    #[test]
+    fn first_version_bodies_become_commands() {
+        let body = br#"{"events":[],"breaker_failure_threshold":3,"breaker_reset_ms":1000}"#;
+        let cmd = Command::Events { events: vec![], breaker_failure_threshold: 3, breaker_reset_ms: 1000 };
+        assert_eq!(Command::from_legacy("/events", body), Some(cmd));
+        let reset = Command::Reset { scope: Some("c1".into()), provider: None };
+        assert_eq!(Command::from_legacy("/reset", br#"{"scope":"c1","provider":null}"#), Some(reset));
+        assert_eq!(Command::from_legacy("/reset", b"not json"), None);
+        assert_eq!(Command::from_legacy("/other", b"{}"), None);
     }
 }

@@ -1,6 +1,6 @@
 //! `ResilienceState`: one object per tenant holding the shared copy of its resilience state —
-//! cooldowns and circuit breakers (`resilience::state::Resilience`, an advisory machine: the request
-//! path never waits on this object, see `platform::resilience_view`).
+//! cooldowns, circuit breakers and announced quota windows (`resilience::state::Resilience`, an
+//! advisory machine: the request path never waits on this object, see `platform::resilience_view`).
 //!
 //! `POST /` takes a `state::Message` (docs/state.md). The routes isolates of the first version
 //! used (`GET /state`, `POST /events`, `POST /reset`) are mapped onto it, so a gateway mid-deploy
@@ -8,7 +8,8 @@
 
 use super::host::Host;
 use crate::platform::env::now_ms;
-use crate::resilience::state::Resilience;
+use crate::resilience::state::{Command, Resilience};
+use crate::state::Message;
 use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State as DoState};
 
 #[durable_object]
@@ -22,26 +23,18 @@ impl DurableObject for ResilienceState {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let body = match (req.method(), req.path().as_str()) {
-            (Method::Post, "/") => req.bytes().await?,
-            (Method::Get, "/state") => br#"{"op":"read"}"#.to_vec(),
-            (Method::Post, "/events") => legacy(&req.text().await?, "events"),
-            (Method::Post, "/reset") => legacy(&req.text().await?, "reset"),
+        let path = req.path();
+        let body = match (req.method(), path.as_str()) {
+            (Method::Post, "/") => return self.host.serve(&req.bytes().await?, now_ms()).await,
+            (Method::Get, "/state") => return self.host.serve(br#"{"op":"read"}"#, now_ms()).await,
+            (Method::Post, "/events" | "/reset") => req.bytes().await?,
             _ => return Response::error("not found", 404),
         };
-        let resp = self.host.serve(&body, now_ms()).await?;
-        match req.path().as_str() {
-            "/events" | "/reset" => Ok(Response::empty()?.with_status(204)),
-            _ => Ok(resp),
-        }
+        let Some(command) = Command::from_legacy(&path, &body) else {
+            return Response::error("body must be an event batch or a reset", 400);
+        };
+        let message = serde_json::to_vec(&Message::Apply { command })?;
+        self.host.serve(&message, now_ms()).await?;
+        Ok(Response::empty()?.with_status(204))
     }
-}
-
-/// A first-version body (the command's fields, untagged) as a message.
-fn legacy(body: &str, kind: &str) -> Vec<u8> {
-    let mut command: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    if let Some(o) = command.as_object_mut() {
-        o.insert("kind".into(), kind.into());
-    }
-    serde_json::json!({"op": "apply", "command": command}).to_string().into_bytes()
 }
