@@ -1,7 +1,10 @@
 // A/B of built workers: all gateways (and the floor) up at once, short wrk runs alternated for
 // `--rounds`, per-round differences against the first build (paired, so slow load drifts cancel).
 // Usage: node bench/ab.mjs --builds dirA,dirB[,…] [--rounds 8] [--duration 3] [--stream true]
-//        [--model openai/big-stream] [--connections 16] [--big <request KB>]. A build is a copy of build/.
+//        [--model openai/big-stream] [--connections 16] [--big <request KB>]
+//        [--limits '{"usd_per_day":1e6,"requests_per_minute":1000000}']. A build is a copy of build/.
+// `--limits` also runs every build with a second key that has those limits (target `<build>+limits`);
+// the key is created through the last build, so list a build that knows key limits last.
 import { Miniflare } from "miniflare";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -40,7 +43,9 @@ function cpuMs(pid) {
 }
 async function runWrk(t, d = DURATION) {
   const before = cpuMs(t.pid);
-  const { stdout: out } = await exec("wrk", ["-t2", `-c${CONNECTIONS}`, `-d${d}s`, "-s", t.script, t.url]);
+  const { stdout: out } = await exec("wrk", [`-t${Math.min(2, CONNECTIONS)}`, `-c${CONNECTIONS}`, `-d${d}s`, "--latency", "-s", t.script, t.url]);
+  const [, p50, unit] = out.match(/50%\s+([\d.]+)(us|ms|s)/) ?? [];
+  t.p50.push(Number(p50) * { us: 0.001, ms: 1, s: 1000 }[unit]);
   const requests = Number(out.match(/(\d+) requests in/)[1]);
   const non2xx = Number(out.match(/Non-2xx or 3xx responses:\s+(\d+)/)?.[1] ?? 0);
   if (non2xx) console.error(`${t.name}: ${non2xx} non-2xx`);
@@ -52,10 +57,12 @@ const floor = new Miniflare({ scriptPath: path.join(ROOT, "bench/floor_worker.js
 const floorUrl = (await floor.ready).toString().replace(/\/$/, "");
 targets.push({ name: "floor", url: `${floorUrl}/`, script: lua(chatBody("x"), {}) });
 const persistDir = path.join(tmp, "state");
-process.env.OE_BUILD = BUILDS[0];
+const LIMITS = arg("limits", null);
+process.env.OE_BUILD = LIMITS ? BUILDS[BUILDS.length - 1] : BUILDS[0];
 const setup = await startGateway({ assets: false, persistDir });
 await setup.addConnection({ provider: "openai", api_key: "sk-bench", base_url: upstream.url });
 const key = await setup.createKey("bench");
+const limitedKey = LIMITS && (await setup.admin("POST", "/api/keys", { name: "bench-limits", limits: JSON.parse(LIMITS) })).json.key;
 await setup.dispose();
 const gws = [];
 for (const build of BUILDS) {
@@ -64,9 +71,11 @@ for (const build of BUILDS) {
   fs.cpSync(persistDir, dir, { recursive: true });
   const gw = await startGateway({ assets: false, persistDir: dir });
   gws.push(gw);
-  targets.push({ name: path.basename(build), url: `${gw.url}/v1/chat/completions`, script: lua(chatBody(arg("model", "openai/gpt-4o-mini")), { Authorization: `Bearer ${key}` }) });
+  const body = chatBody(arg("model", "openai/gpt-4o-mini"));
+  targets.push({ name: path.basename(build), url: `${gw.url}/v1/chat/completions`, script: lua(body, { Authorization: `Bearer ${key}` }) });
+  if (limitedKey) targets.push({ name: `${path.basename(build)}+limits`, url: `${gw.url}/v1/chat/completions`, script: lua(body, { Authorization: `Bearer ${limitedKey}` }) });
 }
-for (const t of targets) { t.pid = await pidOfPort(t.url); await exec("wrk", ["-t1", "-c4", "-d2s", "-s", t.script, t.url]); t.runs = []; }
+for (const t of targets) { t.pid = await pidOfPort(t.url); await exec("wrk", ["-t1", "-c4", "-d2s", "-s", t.script, t.url]); t.runs = []; t.p50 = []; }
 for (let r = 0; r < ROUNDS; r++) {
   const order = r % 2 ? [...targets].reverse() : targets;
   for (const t of order) t.runs.push(await runWrk(t));
@@ -76,11 +85,11 @@ const sd = (a) => { const m = mean(a); return Math.sqrt(a.reduce((x, y) => x + (
 const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const base = targets[1];
 let report = `A/B: wrk -t2 -c${CONNECTIONS} -d${DURATION}s × ${ROUNDS} rounds (alternating), stream=${STREAM}, body ${BIG_KB || '<1'} KB, ${new Date().toISOString()}, load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}\n\n`;
-report += `| target | CPU µs/req median | mean ± sd | min | vs floor (paired mean) | vs ${base.name} (paired mean ± sd) |\n|---|---:|---:|---:|---:|---:|\n`;
+report += `| target | CPU µs/req median | mean ± sd | min | vs floor (paired mean) | vs ${base.name} (paired mean ± sd) | p50 ms (median) |\n|---|---:|---:|---:|---:|---:|---:|\n`;
 for (const t of targets) {
   const dFloor = t.runs.map((v, i) => v - targets[0].runs[i]);
   const dBase = t.runs.map((v, i) => v - base.runs[i]);
-  report += `| ${t.name} | ${median(t.runs).toFixed(0)} | ${mean(t.runs).toFixed(0)} ± ${sd(t.runs).toFixed(0)} | ${Math.min(...t.runs).toFixed(0)} | ${t === targets[0] ? "" : "+" + mean(dFloor).toFixed(0)} | ${t === base || t === targets[0] ? "" : `${mean(dBase) >= 0 ? "+" : ""}${mean(dBase).toFixed(0)} ± ${sd(dBase).toFixed(0)}`} |\n`;
+  report += `| ${t.name} | ${median(t.runs).toFixed(0)} | ${mean(t.runs).toFixed(0)} ± ${sd(t.runs).toFixed(0)} | ${Math.min(...t.runs).toFixed(0)} | ${t === targets[0] ? "" : "+" + mean(dFloor).toFixed(0)} | ${t === base || t === targets[0] ? "" : `${mean(dBase) >= 0 ? "+" : ""}${mean(dBase).toFixed(0)} ± ${sd(dBase).toFixed(0)}`} | ${median(t.p50).toFixed(2)} |\n`;
 }
 console.log(report);
 fs.mkdirSync(path.join(ROOT, "bench/results"), { recursive: true });

@@ -12,6 +12,7 @@ pub mod engine; // request planning (which upstream, URL, headers) and upstream 
 pub mod error; // GatewayError: what went wrong and its HTTP status; rendered per client format
 pub mod formats; // wire formats (one folder each): request inspection, error envelopes
 pub mod ir; // the hub of translation: one representation of requests, answers and stream events
+pub mod limits; // per-key budgets and rate limits, and the ledger that enforces them
 pub mod metering; // usage records: tokens, cost, latency of every request
 pub mod net_policy; // which upstream base URLs a connection may point at
 pub mod pricing; // list prices per model: a routing heuristic for cost-optimized selection
@@ -20,6 +21,7 @@ pub mod resilience; // pure state machines for upstream health: cooldowns
 pub mod routing; // model name -> provider + upstream model id
 pub mod security; // API key hashing, credential encryption, constant-time secret checks
 pub mod sse; // server-sent events: incremental parser and frame writer
+pub mod state; // state kept in Durable Objects: typed messages and one reducer per kind (docs/state.md)
 pub mod sync; // cloud sync: local OmniRoute instances push their configuration here (docs/cloud-sync.md)
 
 #[cfg(target_arch = "wasm32")]

@@ -6,6 +6,7 @@
 //! derive a lenient `Deserialize` and come in through [`parse_strict`].
 
 use crate::error::{GatewayError, Result};
+use crate::limits::{ConnectionLimits, KeyLimits};
 use crate::net_policy::validate_base_url;
 use crate::providers::Catalog;
 use crate::security::Secret;
@@ -27,6 +28,21 @@ pub struct NewConnection {
     pub priority: Option<i64>,
     #[serde(default)]
     pub is_active: Option<bool>,
+    #[serde(default, deserialize_with = "strict_limits")]
+    pub limits: Option<ConnectionLimits>,
+}
+
+/// Connection limits in admin input: `ConnectionLimits` reads stored values leniently, so unknown
+/// keys are refused here (`limits.max_concurent`).
+fn strict_limits<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<ConnectionLimits>, D::Error> {
+    use serde::de::Error;
+    let raw = Value::deserialize(d)?;
+    let limits: ConnectionLimits = serde_json::from_value(raw.clone()).map_err(D::Error::custom)?;
+    let known = serde_json::to_value(limits).map_err(D::Error::custom)?;
+    match unknown_key(&raw, &known) {
+        Some(path) => Err(D::Error::custom(format!("unknown field `limits.{path}`"))),
+        None => Ok(Some(limits)),
+    }
 }
 
 /// A connection ready to store; the API key is still plaintext and must be encrypted by the caller.
@@ -38,6 +54,7 @@ pub struct ValidConnection {
     pub base_url: Option<String>,
     pub priority: i64,
     pub is_active: bool,
+    pub limits: ConnectionLimits,
 }
 
 /// `PATCH /api/providers/{id}`: every field optional; `base_url: null` clears an override.
@@ -50,17 +67,30 @@ pub struct ConnectionPatch {
     pub base_url: Option<Option<String>>,
     pub priority: Option<i64>,
     pub is_active: Option<bool>,
+    /// Replaces the connection's limits (`{}` removes them).
+    #[serde(default, deserialize_with = "strict_limits")]
+    pub limits: Option<ConnectionLimits>,
 }
 
 fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
-/// `POST /api/keys`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `POST /api/keys` (parsed with [`parse_strict`]: unknown keys are refused inside `limits` too).
+#[derive(Debug, Serialize, Deserialize)]
 pub struct NewApiKey {
     pub name: String,
+    #[serde(default)]
+    pub limits: KeyLimits,
+}
+
+/// `PATCH /api/keys/{id}`: a new name, and/or limits that replace the key's (`{}` removes them).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ApiKeyPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub limits: Option<KeyLimits>,
 }
 
 pub fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
@@ -151,6 +181,7 @@ impl NewConnection {
             base_url: self.base_url.map(|u| validate_base_url(&u, allow_private)).transpose()?,
             priority: check_priority(self.priority.unwrap_or(100))?,
             is_active: self.is_active.unwrap_or(true),
+            limits: self.limits.unwrap_or_default().validate()?,
         })
     }
 }
@@ -167,13 +198,23 @@ impl ConnectionPatch {
             },
             priority: self.priority.map(check_priority).transpose()?,
             is_active: self.is_active,
+            limits: self.limits.map(ConnectionLimits::validate).transpose()?,
         })
     }
 }
 
 impl NewApiKey {
-    pub fn validate(self) -> Result<String> {
-        check_name(&self.name)
+    pub fn validate(self) -> Result<NewApiKey> {
+        Ok(NewApiKey { name: check_name(&self.name)?, limits: self.limits.validate()? })
+    }
+}
+
+impl ApiKeyPatch {
+    pub fn validate(self) -> Result<ApiKeyPatch> {
+        Ok(ApiKeyPatch {
+            name: self.name.as_deref().map(check_name).transpose()?,
+            limits: self.limits.map(KeyLimits::validate).transpose()?,
+        })
     }
 }
 
@@ -226,6 +267,37 @@ mod tests {
         let patch = patch.validate(false).unwrap();
         assert!(!format!("{patch:?}").contains(key));
         assert_eq!(patch.api_key.map(|k| k.hint()), Some("…cdef".to_string()));
+    }
+
+    #[test]
+    fn keys_take_validated_limits_and_refuse_unknown_ones() {
+        let k = parse_strict::<NewApiKey>(br#"{"name":" ci ","limits":{"usd_per_day":2.5,"requests_per_minute":10}}"#)
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert_eq!((k.name.as_str(), k.limits.usd_per_day, k.limits.requests_per_minute), ("ci", Some(2.5), Some(10)));
+        assert!(parse_strict::<NewApiKey>(br#"{"name":"ci"}"#).unwrap().validate().unwrap().limits.is_empty());
+        let e = parse_strict::<NewApiKey>(br#"{"name":"ci","limits":{"usd_per_dya":1}}"#).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("limits.usd_per_dya"));
+        let e =
+            parse_strict::<ApiKeyPatch>(br#"{"limits":{"requests_per_minute":0}}"#).unwrap().validate().unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("limits.requests_per_minute"));
+        let p = parse_strict::<ApiKeyPatch>(br#"{"limits":{}}"#).unwrap().validate().unwrap();
+        assert_eq!((p.name, p.limits), (None, Some(KeyLimits::default())), "{{}} clears the limits");
+        assert!(parse_strict::<ApiKeyPatch>(br#"{"nmae":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn connections_take_validated_limits_and_refuse_unknown_ones() {
+        let c = new_conn(r#"{"provider":"openai","api_key":"k","limits":{"max_concurrent":2}}"#).unwrap();
+        assert_eq!(c.limits.max_concurrent, Some(2));
+        assert!(new_conn(r#"{"provider":"openai","api_key":"k"}"#).unwrap().limits.is_empty());
+        let e = new_conn(r#"{"provider":"openai","api_key":"k","limits":{"max_concurent":2}}"#).unwrap_err();
+        assert!(e.message.contains("limits.max_concurent"), "{}", e.message);
+        let e = new_conn(r#"{"provider":"openai","api_key":"k","limits":{"min_gap_ms":0}}"#).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("limits.min_gap_ms"));
+        let p = parse::<ConnectionPatch>(br#"{"limits":{}}"#).unwrap().validate(false).unwrap();
+        assert_eq!(p.limits, Some(ConnectionLimits::default()));
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub struct Settings {
     /// Streams that die after their first byte continue from the next attempt, for every model
     /// (a combo can also opt in alone with `continue_streams`).
     pub stream_continuation: bool,
+    /// How long an attempt may wait for a connection at its limits (`limits::connection`) before
+    /// moving on to the next account or target; 0 moves on at once.
+    pub connection_wait_ms: u64,
 }
 
 impl Default for Settings {
@@ -50,6 +53,7 @@ impl Default for Settings {
             log_bodies: false,
             log_body_max_bytes: 16 * 1024,
             stream_continuation: false,
+            connection_wait_ms: 0,
         }
     }
 }
@@ -125,7 +129,8 @@ impl Settings {
         check("breaker_reset_ms", self.breaker_reset_ms, Self::BREAKER_RESET_RANGE)?;
         check("sticky_limit", self.sticky_limit.into(), (1, 1_000))?;
         check("log_retention_days", self.log_retention_days.into(), Self::LOG_RETENTION_DAYS_RANGE)?;
-        check("log_body_max_bytes", self.log_body_max_bytes, Self::LOG_BODY_MAX_BYTES_RANGE)
+        check("log_body_max_bytes", self.log_body_max_bytes, Self::LOG_BODY_MAX_BYTES_RANGE)?;
+        check("connection_wait_ms", self.connection_wait_ms, (0, 30_000))
     }
 }
 

@@ -6,6 +6,7 @@
 //! gives `None` and the caller rebuilds it from D1.
 
 use super::Settings;
+use crate::limits::ConnectionLimits;
 use crate::pricing::{self, Price, PriceOverride};
 use crate::providers::{Catalog, ProviderNode};
 use crate::routing::alias::{Aliases, FallbackChains};
@@ -31,13 +32,19 @@ pub struct ConnectionRecord {
     pub api_key_hint: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Requests per minute, minimum gap, concurrency (`limits::connection`); empty for none.
+    #[serde(default)]
+    pub limits: ConnectionLimits,
 }
 
-/// What a gateway API key (looked up by its hash) grants: the tenant it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a gateway API key (looked up by its hash) grants: the tenant it belongs to, and its limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyEntry {
     pub tenant: String,
     pub key_id: String,
+    /// Empty for a key without limits (and in entries written before limits existed).
+    #[serde(default)]
+    pub limits: crate::limits::KeyLimits,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -133,6 +140,7 @@ mod tests {
             api_key_hint: String::new(),
             created_at: 0,
             updated_at: 0,
+            limits: ConnectionLimits::default(),
         }
     }
 

@@ -4,6 +4,7 @@
 //! and [`continuation`] carries a stream that died on from another attempt;
 //! [`translate`] re-frames answers; [`upstream`] maps upstream errors.
 
+pub mod admission;
 pub mod continuation;
 pub mod pipeline;
 pub mod plan;

@@ -3,9 +3,12 @@
 //! metered once whatever happens. The platform reads the request, calls [`run`], and turns the
 //! [`Answer`] into a response; every routing and fallback rule lives here, testable natively.
 
+use super::admission::{self, Settling};
 use super::continuation;
 use super::plan::{self, ClientRequest, Targets, UpstreamCall};
-use super::ports::{Clock, Credentials, Random, Reply, ResilienceView, Upstream, UpstreamBody, UsageSink};
+use super::ports::{
+    Admission, Clock, Credentials, Random, Reply, ResilienceView, Slot, Upstream, UpstreamBody, UsageSink,
+};
 use super::relay::{Relay, StreamWriter, Watch};
 use super::translate::{self, StreamTranslator};
 use super::upstream;
@@ -15,6 +18,7 @@ use crate::formats::Format;
 use crate::metering::observe::{Observed, Tap};
 use crate::metering::{Ending, Meter, TokenUsage, UsageRecord};
 use crate::resilience::classify::{classify, Action, Failure};
+use crate::resilience::quota;
 use crate::resilience::state::Event;
 use crate::security::to_hex;
 use std::rc::Rc;
@@ -30,6 +34,8 @@ pub struct Ports<'a, U, C> {
     pub usage: Rc<dyn UsageSink>,
     pub clock: Rc<dyn Clock>,
     pub random: &'a dyn Random,
+    /// The key's and connections' limits; `None` when neither has any (nothing is awaited).
+    pub admission: Option<Rc<dyn Admission>>,
 }
 
 /// What the platform read of the request besides its body.
@@ -76,10 +82,15 @@ pub async fn run<U: Upstream, C: Credentials>(
         at: inbound.arrived_at,
         ..UsageRecord::default()
     };
-    let mut meter = Meter::new(draft, ports.usage.clone(), ports.clock.clone());
+    let settling = ports.admission.clone().map(|gate| Settling::new(ports.usage.clone(), gate));
+    let sink: Rc<dyn UsageSink> = match &settling {
+        Some(s) => s.clone(),
+        None => ports.usage.clone(),
+    };
+    let mut meter = Meter::new(draft, sink, ports.clock.clone());
     let mut headers = vec![("x-request-id".to_string(), request_id)];
     let format = inbound.format;
-    match attempt_all(ports, snapshot, &inbound, body, &random, &mut meter).await {
+    match attempt_all(ports, snapshot, &inbound, body, &random, &mut meter, settling.as_deref()).await {
         Ok(success) => {
             let upstream_ms = success.ttfb_ms.saturating_sub(success.sent_at_ms);
             headers.push(("server-timing".into(), server_timing(success.ttfb_ms, upstream_ms)));
@@ -120,6 +131,7 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     body: Result<Vec<u8>>,
     random: &[u8; 28],
     meter: &mut Meter,
+    settling: Option<&Settling>,
 ) -> Result<Success<U::Body>> {
     let body = body?;
     meter.input_estimate = (body.len() as u64).div_ceil(4);
@@ -141,6 +153,12 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     let targets = Targets::for_model(snapshot, &client.model, &mut rr.borrow_mut(), rng)?;
     meter.update(|r| r.combo = targets.combo.clone());
     let attempts = targets.attempts(snapshot, view, now, &mut rr.borrow_mut(), rng)?;
+    if let Some(s) = settling {
+        // The key's limits are checked once a target is known (its price makes the estimate) and
+        // before any upstream call: a refused request costs nothing upstream.
+        let price = attempts.first().and_then(|a| snapshot.price(&a.provider.id, a.model));
+        s.admit(meter.input_estimate, price).await?;
+    }
     let timeout_ms = targets.timeout_ms.unwrap_or(snapshot.settings.upstream_timeout_ms);
     let continue_streams = client.stream && (targets.continue_streams || snapshot.settings.stream_continuation);
 
@@ -153,11 +171,27 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     let mut retryable = vec![true; attempts.len()];
     let mut tried = 0usize;
     let mut last_error = None;
+    let mut busy_ms: Option<i64> = None;
     for round in 0..rounds {
         for (index, attempt) in attempts.iter().enumerate().take(MAX_ATTEMPTS) {
             if skipped_targets.contains(&(&*attempt.provider.id, attempt.model)) || (round > 0 && !retryable[index]) {
                 continue;
             }
+            let limits = attempt.connection.limits;
+            let slot = match settling {
+                Some(s) if !limits.is_empty() => {
+                    let wait_ms = snapshot.settings.connection_wait_ms;
+                    match s.take_slot(&attempt.connection.id, limits, wait_ms).await? {
+                        Slot::Granted(slot) => Some(slot),
+                        // At its limits: the next account or target, not a failure of this one.
+                        Slot::Busy(ms) => {
+                            busy_ms = Some(busy_ms.map_or(ms, |b| b.min(ms)));
+                            continue;
+                        }
+                    }
+                }
+                _ => None,
+            };
             tried += 1;
             let credential = ports.credentials.credential(attempt.connection).await?;
             let call = plan::build(attempt, &client, &credential, &inbound.forward_headers, &seed, now / 1000)?;
@@ -167,6 +201,9 @@ async fn attempt_all<U: Upstream, C: Credentials>(
             let sent_at = elapsed(ports, inbound.arrived_at);
             let outcome = ports.upstream.send(&call, timeout_ms).await;
             let at = ports.clock.now_ms();
+            if let Some(quota) = outcome.as_ref().ok().and_then(|r| quota::read(&r.headers, at)) {
+                view.report(Event::Quota { connection: call.connection_id.clone(), model: call.model.clone(), quota });
+            }
             let ttfb = elapsed(ports, inbound.arrived_at);
             meter.update(|r| r.ttfb_ms = Some(ttfb));
             let can_fall_back = tried < budget && (index + 1 < attempts.len() || round + 1 < rounds);
@@ -224,6 +261,9 @@ async fn attempt_all<U: Upstream, C: Credentials>(
                 breaker: verdict.counts_for_breaker,
                 at,
             });
+            if let (Some(s), Some(slot)) = (settling, slot) {
+                s.give_back(&call.connection_id, slot);
+            }
             match verdict.action {
                 Action::Stop => return Err(error),
                 Action::NextAccount => {}
@@ -236,7 +276,8 @@ async fn attempt_all<U: Upstream, C: Credentials>(
             }
         }
     }
-    Err(last_error.unwrap_or_else(|| GatewayError::internal("no upstream attempt was made")))
+    let nothing_tried = || busy_ms.map(admission::accounts_busy);
+    Err(last_error.or_else(nothing_tried).unwrap_or_else(|| GatewayError::internal("no upstream attempt was made")))
 }
 
 type Relayed<B> = (u16, Vec<(String, String)>, Planned<B>);

@@ -23,6 +23,7 @@ struct World {
     records: Rc<Records>,
     clock: Rc<FixedClock>,
     snapshot: TenantSnapshot,
+    gate: Option<Rc<ScriptedGate>>,
 }
 
 impl World {
@@ -34,6 +35,7 @@ impl World {
             usage: self.records.clone(),
             clock: self.clock.clone(),
             random: &Zeros,
+            admission: self.gate.clone().map(|g| g as Rc<dyn crate::engine::ports::Admission>),
         }
     }
 
@@ -44,6 +46,7 @@ impl World {
             records: Rc::new(Records::default()),
             clock: Rc::new(FixedClock(Cell::new(1_000_000))),
             snapshot: snapshot(conns),
+            gate: None,
         }
     }
 
@@ -540,4 +543,184 @@ fn a_tool_call_in_progress_is_not_continued() {
     assert_eq!(w.upstream.calls(), ["a:gpt-4o"]);
     assert!(chat_client_view(&body).4, "ends in an error: {body}");
     assert_eq!(w.only_record().continuations, 0);
+}
+
+fn limited(conns: Vec<crate::config::ConnectionRecord>, limits: &str) -> World {
+    let mut w = World::new(conns);
+    w.gate = Some(ScriptedGate::new(serde_json::from_str(limits).unwrap(), w.clock.clone()));
+    w
+}
+
+impl World {
+    fn gate_calls(&self) -> Vec<String> {
+        self.gate.as_ref().unwrap().calls.borrow().clone()
+    }
+    fn ledger(&self) -> std::cell::Ref<'_, crate::limits::Ledger> {
+        self.gate.as_ref().unwrap().ledger.borrow()
+    }
+}
+
+#[test]
+fn a_key_over_its_request_rate_gets_429_in_its_format_without_an_upstream_call() {
+    let w = limited(vec![conn("a", "openai", 1)], r#"{"requests_per_minute":2}"#);
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    assert_eq!(w.chat("openai/gpt-4o", false).0, 200);
+    assert_eq!(w.chat("openai/gpt-4o", false).0, 200);
+    let body = json!({"model": "openai/gpt-4o", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]});
+    let (status, headers, out) = w.request(Format::Anthropic, body);
+    assert_eq!(status, 429);
+    assert_eq!(header(&headers, "retry-after"), Some("60"));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["type"], "error", "Anthropic's envelope: {out}");
+    assert_eq!(v["error"]["type"], "rate_limit_error");
+    assert_eq!(w.upstream.calls().len(), 2, "the refused request reached no upstream");
+    let records = w.records.0.borrow();
+    assert_eq!(records.len(), 3, "one usage record per request, refused ones too");
+    assert_eq!((records[2].attempts, records[2].error_code.as_deref()), (0, Some("rate_limit_exceeded")));
+}
+
+#[test]
+fn a_request_settles_its_real_cost_and_a_failed_one_releases_its_reservation() {
+    let w = limited(vec![conn("a", "openai", 1), conn("b", "openai", 2)], r#"{"usd_per_day":10}"#);
+    w.upstream.script("a", vec![Script::Answer(500, "{}", vec![]), Script::Answer(200, CHAT_OK, vec![])]);
+    w.upstream.script("b", vec![Script::Answer(500, "{}", vec![]), Script::Answer(200, CHAT_OK, vec![])]);
+    let now = w.clock.0.get();
+    // Both accounts fail: the request settles at 0 and holds no budget afterwards.
+    assert_eq!(w.chat("openai/gpt-4o", false).0 / 100, 5);
+    assert_eq!(w.gate_calls(), vec!["reserve", "settle:0:0"]);
+    assert_eq!((w.ledger().reserved(), w.ledger().spent(crate::limits::periods::Period::Day, now)), (0.0, 0.0));
+    // The next succeeds: its recorded cost is what the ledger spent.
+    assert_eq!(w.chat("openai/gpt-4o", false).0, 200);
+    let cost = w.records.0.borrow()[1].cost_usd;
+    assert!(cost > 0.0, "gpt-4o has a list price");
+    assert_eq!(w.gate_calls()[2..], ["reserve".to_string(), format!("settle:1:{cost}")]);
+    assert_eq!(w.ledger().spent(crate::limits::periods::Period::Day, now), cost);
+}
+
+#[test]
+fn a_stream_settles_when_it_ends() {
+    let w = limited(vec![conn("a", "openai", 1)], r#"{"tokens_per_minute":1000000}"#);
+    w.upstream.script("a", vec![Script::Chunks(vec![Ok(STREAM_HEAD), Ok(STREAM_TAIL)])]);
+    let ports = w.ports();
+    let body = json!({"model": "openai/gpt-4o", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    let inbound = Inbound { format: Format::OpenAiChat, arrived_at: w.clock.0.get(), ..Inbound::default() };
+    let answer = block_on(run(&ports, &w.snapshot, inbound, Ok(body.to_string().into_bytes())));
+    assert_eq!(w.gate_calls(), vec!["reserve"], "nothing settles while the stream is open");
+    assert!(w.ledger().reserved() > 0.0 || w.records.0.borrow().is_empty());
+    block_on(drain(answer.relay, &w.upstream));
+    let record = w.only_record();
+    assert_eq!(record.tokens.input + record.tokens.output, 6);
+    assert_eq!(w.gate_calls(), vec!["reserve".to_string(), format!("settle:0:{}", record.cost_usd)]);
+    assert_eq!(w.ledger().reserved(), 0.0);
+}
+
+#[test]
+fn a_spent_budget_refuses_with_its_own_code_and_reset_time() {
+    let w = limited(vec![conn("a", "openai", 1)], r#"{"usd_per_month":0.00001}"#);
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    assert_eq!(w.chat("openai/gpt-4o", false).0, 200, "admitted while under budget");
+    let (status, headers, out) = w.chat("openai/gpt-4o", false);
+    assert_eq!(status, 429);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["error"]["code"], "budget_exhausted", "{out}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("monthly budget"), "{out}");
+    let retry: u64 = header(&headers, "retry-after").unwrap().parse().unwrap();
+    assert!(retry > 0 && retry <= 31 * 86_400);
+    assert_eq!(w.upstream.calls().len(), 1);
+    assert_eq!(w.records.0.borrow()[1].error_code.as_deref(), Some("budget_exhausted"));
+}
+
+#[test]
+fn a_request_refused_before_planning_reserves_nothing() {
+    let w = limited(vec![conn("a", "openai", 1)], r#"{"requests_per_minute":1}"#);
+    w.view.cooling.borrow_mut().insert("a".into(), 5_000);
+    assert_eq!(w.chat("openai/gpt-4o", false).0, 429);
+    assert_eq!(w.chat("no-such-provider/x", false).0 / 100, 4);
+    assert!(w.gate_calls().is_empty(), "cooling or unknown models use none of the key's rate");
+    assert_eq!(w.records.0.borrow().len(), 2);
+}
+
+fn limited_conn(id: &str, priority: i64, limits: &str) -> crate::config::ConnectionRecord {
+    crate::config::ConnectionRecord { limits: serde_json::from_str(limits).unwrap(), ..conn(id, "openai", priority) }
+}
+
+#[test]
+fn a_connection_at_its_cap_is_skipped_for_the_next_account_without_counting_as_a_failure() {
+    let w = limited(vec![limited_conn("a", 1, r#"{"max_concurrent":1}"#), conn("b", "openai", 2)], "{}");
+    let stream = Script::Chunks(vec![Ok(STREAM_HEAD), Ok(STREAM_TAIL)]);
+    w.upstream.script("a", vec![stream, Script::Answer(200, CHAT_OK, vec![])]);
+    w.upstream.script("b", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    // A stream on `a` holds its slot until it ends.
+    let ports = w.ports();
+    let body = json!({"model": "openai/gpt-4o", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    let inbound = Inbound { format: Format::OpenAiChat, arrived_at: w.clock.0.get(), ..Inbound::default() };
+    let open = block_on(run(&ports, &w.snapshot, inbound, Ok(body.to_string().into_bytes())));
+    let (status, headers, _) = w.chat("openai/gpt-4o", false);
+    assert_eq!((status, header(&headers, "x-omniroute-connection")), (200, Some("b")));
+    assert!(w.view.events.borrow().iter().all(|e| matches!(e, Event::Success { .. })), "a busy account is not failing");
+    assert!(!w.gate_calls().contains(&"reserve".to_string()), "a key without limits reserves nothing");
+    block_on(drain(open.relay, &w.upstream));
+    assert_eq!(w.gate_calls(), ["acquire:a", "acquire:a", "release:a:0"], "released when the stream ended");
+    let (_, headers, _) = w.chat("openai/gpt-4o", false);
+    assert_eq!(header(&headers, "x-omniroute-connection"), Some("a"), "free again");
+    assert_eq!(w.upstream.calls(), ["a:gpt-4o", "b:gpt-4o", "a:gpt-4o"]);
+}
+
+#[test]
+fn when_every_account_is_busy_the_client_gets_429_and_no_upstream_call() {
+    let w = limited(vec![limited_conn("a", 1, r#"{"min_gap_ms":2000}"#)], "{}");
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    assert_eq!(w.chat("openai/gpt-4o", false).0, 200);
+    let (status, headers, out) = w.chat("openai/gpt-4o", false);
+    assert_eq!((status, header(&headers, "retry-after")), (429, Some("2")));
+    assert!(out.contains("accounts_busy"), "{out}");
+    assert_eq!(w.upstream.calls().len(), 1);
+    assert_eq!(w.records.0.borrow().len(), 2);
+}
+
+#[test]
+fn a_failed_attempt_gives_its_slot_back_before_the_next() {
+    let w = limited(vec![limited_conn("a", 1, r#"{"max_concurrent":1}"#), conn("b", "openai", 2)], "{}");
+    w.upstream.script("a", vec![Script::Answer(500, "{}", vec![])]);
+    w.upstream.script("b", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    assert_eq!(w.chat("openai/gpt-4o", false).0, 200);
+    assert_eq!(w.gate_calls(), ["acquire:a", "release:a:0"]);
+    assert_eq!(w.gate.as_ref().unwrap().slots.borrow()["a"].in_flight(), 0);
+}
+
+#[test]
+fn with_a_wait_setting_an_attempt_waits_for_its_connection_up_to_the_bound() {
+    let mut w = limited(vec![limited_conn("a", 1, r#"{"min_gap_ms":300}"#), conn("b", "openai", 2)], "{}");
+    w.snapshot.settings.connection_wait_ms = 500;
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    w.upstream.script("b", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    let start = w.clock.0.get();
+    w.chat("openai/gpt-4o", false);
+    let (_, headers, _) = w.chat("openai/gpt-4o", false);
+    assert_eq!(header(&headers, "x-omniroute-connection"), Some("a"), "waited 300 ms for `a`");
+    assert_eq!(w.clock.0.get() - start, 300);
+    w.snapshot.settings.connection_wait_ms = 100;
+    let (_, headers, _) = w.chat("openai/gpt-4o", false);
+    assert_eq!(header(&headers, "x-omniroute-connection"), Some("b"), "300 ms is past the bound: next account");
+}
+
+#[test]
+fn an_answer_announcing_its_quota_reports_it_for_the_connection() {
+    let w = World::new(vec![conn("a", "openai", 1)]);
+    let headers = vec![("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-reset-requests", "2s")];
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, headers)]);
+    assert_eq!(w.chat("openai/gpt-4o", false).0, 200);
+    let events = w.view.events.borrow();
+    let quota = events.iter().find_map(|e| match e {
+        Event::Quota { connection, model, quota } if connection == "a" && model == "gpt-4o" => Some(*quota),
+        _ => None,
+    });
+    let now = w.clock.0.get();
+    assert_eq!(quota.and_then(|q| q.exhausted_until(now)), Some(now + 2_000));
+    drop(events);
+    // Answers without quota headers report none.
+    let w = World::new(vec![conn("a", "openai", 1)]);
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    w.chat("openai/gpt-4o", false);
+    assert!(!w.view.events.borrow().iter().any(|e| matches!(e, Event::Quota { .. })));
 }

@@ -5,11 +5,14 @@
 use crate::config::ConnectionRecord;
 use crate::engine::plan::UpstreamCall;
 use crate::error::Result;
+use crate::limits::ConnectionLimits;
 use crate::metering::UsageRecord;
 use crate::resilience::state::Event;
 use crate::routing::strategy::RoundRobinStates;
 use crate::security::Secret;
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 /// An upstream's answer: status and headers have arrived, the body has not been read.
@@ -64,6 +67,39 @@ pub trait ResilienceView {
     fn round_robin(&self) -> Rc<RefCell<RoundRobinStates>>;
     /// An upstream call's outcome. Never awaited by the request.
     fn report(&self, event: Event);
+}
+
+/// Limits held by authoritative objects that the request awaits: the calling key's (budgets,
+/// rates) and those of limited connections. A request with neither has no `Admission`, so it waits
+/// on nothing. Boxed futures keep it object-safe: settlements and releases outlive the pipeline (a
+/// stream settles when it ends).
+pub trait Admission {
+    /// Whether the calling key has limits (else `reserve` is never called).
+    fn key_limited(&self) -> bool;
+    /// Reserves an estimate before the first upstream call: `Ok(ticket)` to go on, `Err` (429 in
+    /// the client's format) to stop.
+    fn reserve(&self, usd: f64, tokens: u64) -> Pin<Box<dyn Future<Output = Result<u64>> + '_>>;
+    /// The request's real cost, from its usage record (0 for a failed request). Never awaited.
+    fn settle(&self, ticket: u64, usd: f64, tokens: u64);
+    /// Asks a limited connection for a slot before calling it.
+    fn acquire<'a>(
+        &'a self,
+        connection: &'a str,
+        limits: ConnectionLimits,
+    ) -> Pin<Box<dyn Future<Output = Result<Slot>> + 'a>>;
+    /// Waits `ms` before asking a busy connection again (only with `connection_wait_ms`).
+    fn pause(&self, ms: u64) -> Pin<Box<dyn Future<Output = ()> + '_>>;
+    /// Gives a slot back (the attempt failed, or the request ended, having used `tokens`). Never
+    /// awaited.
+    fn release(&self, connection: &str, slot: u64, tokens: u64);
+}
+
+/// A limited connection's answer to an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    Granted(u64),
+    /// At its limits; asking again after this many ms may succeed.
+    Busy(i64),
 }
 
 /// Where usage records go. Called once per request, possibly after the pipeline returned (when a

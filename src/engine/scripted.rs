@@ -3,9 +3,12 @@
 //! records reports, a usage sink that keeps records, a fixed clock. Test-only.
 
 use super::plan::UpstreamCall;
-use super::ports::{Clock, Credentials, Random, Reply, ResilienceView, Upstream, UpstreamBody, UsageSink};
+use super::ports::{
+    Admission, Clock, Credentials, Random, Reply, ResilienceView, Slot, Upstream, UpstreamBody, UsageSink,
+};
 use crate::config::{ConnectionRecord, Settings, TenantSnapshot};
 use crate::error::{ErrorKind, GatewayError, Result};
+use crate::limits::{ConnectionLimits, KeyLimits, Ledger, Slots};
 use crate::metering::UsageRecord;
 use crate::resilience::state::Event;
 use crate::routing::strategy::RoundRobinStates;
@@ -13,6 +16,7 @@ use crate::security::Secret;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 /// One scripted upstream answer.
@@ -124,6 +128,59 @@ impl ResilienceView for ScriptedView {
     }
 }
 
+/// Limits over the real reducers, as the objects would hold them: the key's ledger and each
+/// connection's slots. Logs every call; waiting for a busy connection advances the fixed clock.
+pub struct ScriptedGate {
+    pub limits: KeyLimits,
+    pub ledger: RefCell<Ledger>,
+    pub slots: RefCell<HashMap<String, Slots>>,
+    pub clock: Rc<FixedClock>,
+    /// `reserve`, `settle:<ticket>:<usd>`, `acquire:<conn>`, `release:<conn>:<slot>`, in order.
+    pub calls: RefCell<Vec<String>>,
+}
+
+impl ScriptedGate {
+    pub fn new(limits: KeyLimits, clock: Rc<FixedClock>) -> Rc<ScriptedGate> {
+        let (ledger, slots, calls) = Default::default();
+        Rc::new(ScriptedGate { limits, ledger, slots, clock, calls })
+    }
+}
+
+impl Admission for ScriptedGate {
+    fn key_limited(&self) -> bool {
+        !self.limits.is_empty()
+    }
+    fn acquire<'a>(
+        &'a self,
+        connection: &'a str,
+        limits: ConnectionLimits,
+    ) -> Pin<Box<dyn Future<Output = Result<Slot>> + 'a>> {
+        self.calls.borrow_mut().push(format!("acquire:{connection}"));
+        let mut slots = self.slots.borrow_mut();
+        let reply = slots.entry(connection.to_string()).or_default().acquire(&limits, self.clock.now_ms());
+        Box::pin(async move { reply.slot() })
+    }
+    fn pause(&self, ms: u64) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+        self.clock.0.set(self.clock.0.get() + ms as i64);
+        Box::pin(async {})
+    }
+    fn release(&self, connection: &str, slot: u64, tokens: u64) {
+        self.calls.borrow_mut().push(format!("release:{connection}:{slot}"));
+        if let Some(s) = self.slots.borrow_mut().get_mut(connection) {
+            s.release(slot, tokens, self.clock.now_ms());
+        }
+    }
+    fn reserve(&self, usd: f64, tokens: u64) -> Pin<Box<dyn Future<Output = Result<u64>> + '_>> {
+        self.calls.borrow_mut().push("reserve".into());
+        let reply = self.ledger.borrow_mut().reserve(&self.limits, usd, tokens, self.clock.now_ms());
+        Box::pin(async move { reply.admitted() })
+    }
+    fn settle(&self, ticket: u64, usd: f64, tokens: u64) {
+        self.calls.borrow_mut().push(format!("settle:{ticket}:{usd}"));
+        self.ledger.borrow_mut().settle(ticket, usd, tokens, self.clock.now_ms());
+    }
+}
+
 pub struct FakeCredentials;
 impl Credentials for FakeCredentials {
     async fn credential(&self, c: &ConnectionRecord) -> Result<Secret> {
@@ -176,6 +233,7 @@ pub fn conn(id: &str, provider: &str, priority: i64) -> ConnectionRecord {
         api_key_hint: String::new(),
         created_at: 0,
         updated_at: 0,
+        limits: Default::default(),
     }
 }
 

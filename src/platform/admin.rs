@@ -5,8 +5,8 @@
 use super::http::{header, json_response, read_body};
 use super::repo::RoutingTable;
 use super::repo::{self, ApiKeyRow};
-use super::{admin_sync, admin_usage, config_store, env, resilience_view};
-use crate::config::input::{self, ConnectionPatch, NewApiKey, NewConnection};
+use super::{admin_sync, admin_usage, config_store, env, limits_gate, resilience_view};
+use crate::config::input::{self, ApiKeyPatch, ConnectionPatch, NewApiKey, NewConnection};
 use crate::config::{valid_tenant_id, ConnectionRecord, KeyEntry, DEFAULT_TENANT};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::providers::{self, catalog, node, Catalog, ProviderNode};
@@ -44,6 +44,11 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             let body = read_body(&req, MAX_ADMIN_BODY).await?;
             create_key(env, &tenant, &body).await
         }
+        (Method::Patch, ["keys", id]) => {
+            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            update_key(env, &tenant, id, &body).await
+        }
+        (Method::Get, ["keys", id, "usage"]) => key_usage(env, &tenant, id).await,
         (Method::Delete, ["keys", id]) => revoke_key(env, &tenant, id).await,
         (Method::Get, ["settings"]) => {
             Ok(json_response(200, &serde_json::to_value(repo::settings(&db, &tenant).await?).unwrap_or_default())?)
@@ -59,6 +64,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             Ok(json_response(200, &json!({"data": active}))?)
         }
         (Method::Get, ["health"]) => health(env, &tenant).await,
+        (Method::Get, ["quotas"]) => quotas(env, &tenant).await,
         (Method::Delete, ["cooldowns"] | ["health"]) => {
             let (scope, provider) = (query(&req, "scope"), query(&req, "provider"));
             resilience_view::reset(env, &tenant, scope.as_deref(), provider.as_deref()).await?;
@@ -226,6 +232,51 @@ async fn health(env: &Env, tenant: &str) -> Result<Response> {
     Ok(json_response(200, &json!({"breakers": breakers, "cooldowns": cooldowns}))?)
 }
 
+/// Per connection and model, what its upstream said is left of its quota windows and when they
+/// reset (from the shared object; windows past their reset are dropped there); then the windows
+/// configured by hand on connections, from their slots objects.
+async fn quotas(env: &Env, tenant: &str) -> Result<Response> {
+    let now = env::now_ms();
+    let state = resilience_view::fetch_state(env, tenant).await?;
+    let window = |w: Option<crate::resilience::quota::Window>| {
+        w.filter(|w| w.reset_at > now).map(|w| {
+            json!({"limit": w.limit, "remaining": w.remaining, "reset_at": w.reset_at, "resets_in_ms": w.reset_at - now})
+        })
+    };
+    let data: Vec<Value> = state
+        .quotas
+        .iter()
+        .map(|(scope, q)| {
+            let (connection, model) = scope.split_once(':').unwrap_or((scope, ""));
+            json!({
+                "source": "upstream", "connection": connection, "model": model, "observed_at": q.at,
+                "requests": window(q.requests), "tokens": window(q.tokens),
+                "exhausted_until": q.exhausted_until(now),
+            })
+        })
+        .collect();
+    let mut data = data;
+    for c in config_store::snapshot(env, tenant).await?.connections.iter() {
+        let Some(w) = c.limits.window else { continue };
+        let slots = limits_gate::SLOTS.read(env, &limits_gate::object_name(tenant, &c.id)).await?;
+        let used = slots.window_use(&w, now);
+        let resets_at = used.map(|u| u.started_at + i64::from(w.hours) * 3_600_000);
+        let part = |allowance: Option<u64>, used: u64| {
+            allowance.map(|a| {
+                json!({"limit": a, "remaining": a.saturating_sub(used), "reset_at": resets_at,
+                                     "resets_in_ms": resets_at.map(|r| r - now)})
+            })
+        };
+        data.push(json!({
+            "source": "configured", "connection": c.id, "model": null, "hours": w.hours,
+            "started_at": used.map(|u| u.started_at),
+            "requests": part(w.requests, used.map_or(0, |u| u.requests)),
+            "tokens": part(w.tokens, used.map_or(0, |u| u.tokens)),
+        }));
+    }
+    Ok(json_response(200, &json!({"data": data}))?)
+}
+
 fn authorize(req: &Request, env: &Env) -> Result<()> {
     let expected = env::admin_secret(env)?;
     let given = api_keys::from_headers(header(req, "authorization").as_deref(), || None);
@@ -259,6 +310,7 @@ fn public_connection(c: &ConnectionRecord) -> Value {
     json!({
         "id": c.id, "provider": c.provider, "name": c.name, "priority": c.priority, "is_active": c.is_active,
         "base_url": c.base_url, "api_key_hint": c.api_key_hint, "created_at": c.created_at, "updated_at": c.updated_at,
+        "limits": c.limits,
     })
 }
 
@@ -284,6 +336,7 @@ async fn create_connection(env: &Env, tenant: &str, body: &[u8]) -> Result<Respo
         name: valid.name,
         priority: valid.priority,
         is_active: valid.is_active,
+        limits: valid.limits,
         base_url: valid.base_url,
         created_at: now,
         updated_at: now,
@@ -315,6 +368,9 @@ async fn update_connection(env: &Env, tenant: &str, id: &str, body: &[u8]) -> Re
     if let Some(a) = patch.is_active {
         c.is_active = a;
     }
+    if let Some(limits) = patch.limits {
+        c.limits = limits;
+    }
     c.updated_at = env::now_ms();
     repo::update_connection(&db, tenant, &c).await?;
     config_store::rebuild_snapshot(env, tenant).await?;
@@ -332,24 +388,57 @@ async fn delete_connection(env: &Env, tenant: &str, id: &str) -> Result<Response
 }
 
 async fn create_key(env: &Env, tenant: &str, body: &[u8]) -> Result<Response> {
-    let name = input::parse::<NewApiKey>(body)?.validate()?;
+    let new = input::parse_strict::<NewApiKey>(body)?.validate()?;
     let keys = env::keys(env)?;
     let key = api_keys::generate(&env::random_bytes::<32>()?);
     let hash = api_keys::hash(&keys.api_key_hash, &key);
     let row = ApiKeyRow {
         id: env::new_id("key")?,
-        name,
+        name: new.name,
         key_prefix: api_keys::display_prefix(&key),
         created_at: env::now_ms(),
         revoked_at: None,
+        limits: new.limits,
     };
     repo::insert_api_key(&repo::db(env)?, tenant, &row, &hash).await?;
-    config_store::publish_key(env, &hash, &KeyEntry { tenant: tenant.to_string(), key_id: row.id.clone() }).await?;
+    config_store::publish_key(env, &hash, &key_entry(tenant, &row)).await?;
     Ok(json_response(
         201,
         &json!({"id": row.id, "name": row.name, "key": key, "key_prefix": row.key_prefix, "created_at": row.created_at,
-                "note": "Store this key now: it is shown only once."}),
+                "limits": row.limits, "note": "Store this key now: it is shown only once."}),
     )?)
+}
+
+fn key_entry(tenant: &str, row: &ApiKeyRow) -> KeyEntry {
+    KeyEntry { tenant: tenant.to_string(), key_id: row.id.clone(), limits: row.limits }
+}
+
+/// `PATCH /api/keys/{id}`: a new name or new limits, in D1 and then in the key's entry (KV and this
+/// isolate; other isolates within the config cache's freshness).
+async fn update_key(env: &Env, tenant: &str, id: &str, body: &[u8]) -> Result<Response> {
+    let patch = input::parse_strict::<ApiKeyPatch>(body)?.validate()?;
+    let db = repo::db(env)?;
+    let (mut row, hash) = repo::active_api_key(&db, tenant, id)
+        .await?
+        .ok_or_else(|| GatewayError::not_found(format!("No active key `{id}`.")))?;
+    if let Some(name) = patch.name {
+        row.name = name;
+    }
+    if let Some(limits) = patch.limits {
+        row.limits = limits;
+    }
+    repo::update_api_key(&db, tenant, &row).await?;
+    config_store::publish_key(env, &hash, &key_entry(tenant, &row)).await?;
+    Ok(json_response(200, &serde_json::to_value(&row).unwrap_or_default())?)
+}
+
+/// What a key has spent and used, from its ledger object (zeros for a key that never had limits).
+async fn key_usage(env: &Env, tenant: &str, id: &str) -> Result<Response> {
+    let (row, _) = repo::active_api_key(&repo::db(env)?, tenant, id)
+        .await?
+        .ok_or_else(|| GatewayError::not_found(format!("No active key `{id}`.")))?;
+    let mut ledger = limits_gate::LEDGERS.read(env, &limits_gate::object_name(tenant, id)).await?;
+    Ok(json_response(200, &json!({"id": id, "limits": row.limits, "usage": ledger.usage(env::now_ms())}))?)
 }
 
 async fn revoke_key(env: &Env, tenant: &str, id: &str) -> Result<Response> {

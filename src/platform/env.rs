@@ -9,6 +9,8 @@ pub const CONFIG_CACHE: &str = "CONFIG_CACHE";
 pub const ASSETS: &str = "ASSETS";
 pub const RESILIENCE: &str = "RESILIENCE";
 pub const SYNC: &str = "SYNC";
+pub const LIMITS: &str = "LIMITS";
+pub const SLOTS: &str = "SLOTS";
 
 /// Days without a push after which a synced machine expires (the `SYNC_MACHINE_TTL_DAYS` var).
 pub fn sync_machine_ttl_days(env: &Env) -> i64 {

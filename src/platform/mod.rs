@@ -4,15 +4,18 @@
 mod admin; // /api/* — management API (admin secret)
 mod admin_sync; // /api/sync/* — cloud-sync enrollments and machines
 mod admin_usage; // /api/usage, /api/logs, /api/pricing — metering reads and the tenant's prices
+mod advisory; // advisory state: local views of Durable Object machines, refreshed in the background
 mod config_store; // isolate cache -> KV -> D1 for tenant snapshots and key lookups
 mod credentials; // the pipeline's Credentials port: decrypted provider keys, cached per isolate
 mod durable; // Durable Object classes: resilience_object (shared cooldowns and breakers), sync_object (one machine's pushes, in turn)
 mod entry; // #[event(fetch)] and the route table
 pub(crate) mod env; // binding names, secrets, clock and randomness
 mod http;
+mod limits_gate; // the pipeline's Admission port: limited keys' ledgers and connections' slots, awaited
 mod pipe; // same-format answers piped by the runtime, a copy skimmed in JS for metering // request/response helpers: JSON, errors, bounded body reads
 mod repo; // D1 queries
 mod resilience_view; // the isolate's local view of cooldowns and breakers, synced with the ResilienceState object
+mod state_client; // typed calls to the Durable Objects that host state machines
 mod sync; // /sync/{machineId}, /cloud/{token}/…, /v1/verify — cloud sync's HTTP side
 mod sync_store; // cloud sync's D1 storage: enrollments, machines, applying a push
 mod upstream_fetch; // the pipeline's Upstream port: outbound fetch with a first-byte timeout

@@ -7,6 +7,7 @@
 
 use crate::config::{ConnectionRecord, KeyEntry, Settings};
 use crate::error::{GatewayError, Result};
+use crate::limits::{ConnectionLimits, KeyLimits};
 use crate::metering::sql::SqlValue;
 use crate::pricing::{Price, PriceOverride};
 use crate::routing::alias::{Aliases, FallbackChains};
@@ -97,6 +98,8 @@ struct ConnectionRow {
     api_key_hint: String,
     created_at: i64,
     updated_at: i64,
+    #[serde(default, deserialize_with = "stored_json")]
+    limits: ConnectionLimits,
 }
 
 impl From<ConnectionRow> for ConnectionRecord {
@@ -112,12 +115,13 @@ impl From<ConnectionRow> for ConnectionRecord {
             api_key_hint: r.api_key_hint,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            limits: r.limits,
         }
     }
 }
 
 const CONNECTION_COLUMNS: &str =
-    "id, provider, name, priority, is_active, base_url, api_key_enc, api_key_hint, created_at, updated_at";
+    "id, provider, name, priority, is_active, base_url, api_key_enc, api_key_hint, created_at, updated_at, limits";
 
 pub async fn connections(db: &D1Database, tenant: &str) -> Result<Vec<ConnectionRecord>> {
     let sql = format!(
@@ -133,10 +137,11 @@ pub async fn connection(db: &D1Database, tenant: &str, id: &str) -> Result<Optio
 }
 
 pub async fn insert_connection(db: &D1Database, tenant: &str, c: &ConnectionRecord) -> Result<()> {
-    run(db, "INSERT INTO provider_connections (id, tenant_id, provider, name, priority, is_active, base_url, api_key_enc, api_key_hint, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)", &[
+    run(db, "INSERT INTO provider_connections (id, tenant_id, provider, name, priority, is_active, base_url, api_key_enc, api_key_hint, created_at, updated_at, limits) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)", &[
         s(&c.id), s(tenant), s(&c.provider), s(&c.name), n(c.priority), n(c.is_active as i64),
         opt(c.base_url.as_deref()), s(&c.api_key_enc), s(&c.api_key_hint), n(c.created_at), n(c.updated_at),
+        limits_column(&c.limits),
     ]).await?;
     Ok(())
 }
@@ -146,7 +151,7 @@ pub async fn update_connection(db: &D1Database, tenant: &str, c: &ConnectionReco
     run(
         db,
         "UPDATE provider_connections SET name = ?3, priority = ?4, is_active = ?5, base_url = ?6, api_key_enc = ?7, \
-         api_key_hint = ?8, updated_at = ?9 WHERE tenant_id = ?1 AND id = ?2",
+         api_key_hint = ?8, updated_at = ?9, limits = ?10 WHERE tenant_id = ?1 AND id = ?2",
         &[
             s(tenant),
             s(&c.id),
@@ -157,6 +162,7 @@ pub async fn update_connection(db: &D1Database, tenant: &str, c: &ConnectionReco
             s(&c.api_key_enc),
             s(&c.api_key_hint),
             n(c.updated_at),
+            limits_column(&c.limits),
         ],
     )
     .await?;
@@ -177,17 +183,61 @@ pub struct ApiKeyRow {
     pub key_prefix: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    #[serde(default, deserialize_with = "stored_json")]
+    pub limits: KeyLimits,
 }
 
+/// A `limits` column: JSON text, NULL for none; one that does not decode counts as none.
+fn stored_json<'de, D: serde::Deserializer<'de>, T: DeserializeOwned + Default>(
+    d: D,
+) -> std::result::Result<T, D::Error> {
+    let text = Option::<String>::deserialize(d)?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default())
+}
+
+fn limits_column<T: Serialize + Default + PartialEq>(limits: &T) -> JsValue {
+    if *limits == T::default() {
+        JsValue::NULL
+    } else {
+        s(&serde_json::to_string(limits).unwrap_or_default())
+    }
+}
+
+const KEY_COLUMNS: &str = "id, name, key_prefix, created_at, revoked_at, limits";
+
 pub async fn api_keys(db: &D1Database, tenant: &str) -> Result<Vec<ApiKeyRow>> {
-    all::<ApiKeyRow>(db, "SELECT id, name, key_prefix, created_at, revoked_at FROM api_keys WHERE tenant_id = ?1 ORDER BY created_at, id", &[s(tenant)]).await
+    let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = ?1 ORDER BY created_at, id");
+    all::<ApiKeyRow>(db, &sql, &[s(tenant)]).await
 }
 
 pub async fn insert_api_key(db: &D1Database, tenant: &str, row: &ApiKeyRow, key_hash: &str) -> Result<()> {
     run(
         db,
-        "INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        &[s(&row.id), s(tenant), s(&row.name), s(key_hash), s(&row.key_prefix), n(row.created_at)],
+        "INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, created_at, limits) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        &[s(&row.id), s(tenant), s(&row.name), s(key_hash), s(&row.key_prefix), n(row.created_at), limits_column(&row.limits)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// An active key with its hash (to republish its entry after a change).
+pub async fn active_api_key(db: &D1Database, tenant: &str, id: &str) -> Result<Option<(ApiKeyRow, String)>> {
+    #[derive(Deserialize)]
+    struct Row {
+        #[serde(flatten)]
+        row: ApiKeyRow,
+        key_hash: String,
+    }
+    let sql =
+        format!("SELECT {KEY_COLUMNS}, key_hash FROM api_keys WHERE tenant_id = ?1 AND id = ?2 AND revoked_at IS NULL");
+    Ok(first::<Row>(db, &sql, &[s(tenant), s(id)]).await?.map(|r| (r.row, r.key_hash)))
+}
+
+pub async fn update_api_key(db: &D1Database, tenant: &str, row: &ApiKeyRow) -> Result<()> {
+    run(
+        db,
+        "UPDATE api_keys SET name = ?3, limits = ?4 WHERE tenant_id = ?1 AND id = ?2",
+        &[s(tenant), s(&row.id), s(&row.name), limits_column(&row.limits)],
     )
     .await?;
     Ok(())
@@ -217,14 +267,16 @@ pub async fn key_entry(db: &D1Database, key_hash: &str) -> Result<Option<KeyEntr
     struct Row {
         id: String,
         tenant_id: String,
+        #[serde(default, deserialize_with = "stored_json")]
+        limits: KeyLimits,
     }
     let row = first::<Row>(
         db,
-        "SELECT id, tenant_id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL",
+        "SELECT id, tenant_id, limits FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL",
         &[s(key_hash)],
     )
     .await?;
-    Ok(row.map(|r| KeyEntry { tenant: r.tenant_id, key_id: r.id }))
+    Ok(row.map(|r| KeyEntry { tenant: r.tenant_id, key_id: r.id, limits: r.limits }))
 }
 
 pub async fn settings(db: &D1Database, tenant: &str) -> Result<Settings> {

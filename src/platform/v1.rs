@@ -25,6 +25,7 @@ use worker::{Context, Env, Response, ResponseBody};
 pub struct Caller {
     pub tenant: String,
     pub key_id: String,
+    pub limits: crate::limits::KeyLimits,
 }
 
 /// Checks the gateway key (`Authorization: Bearer`, `x-api-key`, `x-goog-api-key` or Gemini's
@@ -46,7 +47,9 @@ pub async fn authenticate(req: &impl Incoming, env: &Env, path_tenant: Option<&s
     let hash = api_keys::hash(&keys.api_key_hash, &key);
     let entry = config_store::key_entry(env, &hash).await?;
     match entry {
-        Some(e) if path_tenant.is_none_or(|t| t == e.tenant) => Ok(Caller { tenant: e.tenant, key_id: e.key_id }),
+        Some(e) if path_tenant.is_none_or(|t| t == e.tenant) => {
+            Ok(Caller { tenant: e.tenant, key_id: e.key_id, limits: e.limits })
+        }
         _ => Err(GatewayError::authentication("Invalid API key.")),
     }
 }
@@ -93,6 +96,7 @@ pub async fn generate(
         usage: Rc::new(StoreSink { env: env.clone(), ctx: ctx.clone() }),
         clock: Rc::new(WorkerClock),
         random: &WorkerRandom,
+        admission: super::limits_gate::gate(env, ctx, &caller, &snapshot),
     };
     let forward_headers = format
         .passthrough_client_headers()

@@ -4,4 +4,5 @@
 pub mod breaker;
 pub mod classify;
 pub mod cooldown;
+pub mod quota;
 pub mod state;

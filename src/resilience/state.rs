@@ -6,6 +6,8 @@
 use super::breaker::{Breaker, BreakerProfile, BreakerState};
 use super::classify::{CooldownRule, CooldownScope};
 use super::cooldown::{self, BackoffProfile, Cooldown, CooldownTable};
+use super::quota::Quota;
+use crate::state::Machine;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -28,6 +30,13 @@ pub enum Event {
         connection: String,
         model: String,
         at: i64,
+    },
+    /// The quota windows an answer of `connection` for `model` announced (`resilience::quota`).
+    /// Kept per connection and model, as providers rate-limit per model.
+    Quota {
+        connection: String,
+        model: String,
+        quota: Quota,
     },
 }
 
@@ -57,6 +66,8 @@ impl Default for Profiles {
 pub struct State {
     pub cooldowns: CooldownTable,
     pub breakers: BTreeMap<String, Breaker>,
+    /// The latest quota each connection's upstream announced, by `connection:model`.
+    pub quotas: BTreeMap<String, Quota>,
 }
 
 /// The stored and transferred form of [`State`].
@@ -66,6 +77,8 @@ pub struct Wire {
     pub cooldowns: Vec<Cooldown>,
     #[serde(default)]
     pub breakers: BTreeMap<String, Breaker>,
+    #[serde(default)]
+    pub quotas: BTreeMap<String, Quota>,
 }
 
 impl State {
@@ -94,6 +107,13 @@ impl State {
                     b.on_success(*at);
                 }
             }
+            Event::Quota { connection, model, quota } => {
+                // Reports arrive out of order: the latest observation wins.
+                let key = cooldown::scope(connection, model);
+                if self.quotas.get(&key).is_none_or(|q| q.at <= quota.at) {
+                    self.quotas.insert(key, *quota);
+                }
+            }
         }
     }
 
@@ -105,11 +125,14 @@ impl State {
         cooling || breaker
     }
 
-    /// Milliseconds until `connection` may serve `model` again (account-wide or per model).
+    /// Milliseconds until `connection` may serve `model` again (account-wide or per model, or
+    /// until an exhausted quota window resets).
     pub fn cooling(&self, connection: &str, model: &str, now_ms: i64) -> Option<i64> {
         let per_model = self.cooldowns.remaining(&cooldown::scope(connection, model), now_ms);
         let account = self.cooldowns.remaining(connection, now_ms);
-        per_model.max(account)
+        let quota = self.quotas.get(&cooldown::scope(connection, model));
+        let quota = quota.and_then(|q| q.exhausted_until(now_ms)).map(|t| t - now_ms);
+        per_model.max(account).max(quota)
     }
 
     /// How healthy a connection looks for `model`, in (0, 1]: 1 with no recent failures, lower as its
@@ -132,6 +155,12 @@ impl State {
     /// Clears cooldowns (one scope or all) and breakers (one provider or all).
     pub fn reset(&mut self, scope: Option<&str>, provider: Option<&str>) {
         self.cooldowns.clear(scope);
+        match scope {
+            // A connection's scope clears its per-model windows too, as with cooldowns.
+            Some(s) => self.quotas.retain(|k, _| k != s && k.strip_prefix(s).is_none_or(|r| !r.starts_with(':'))),
+            None if provider.is_none() => self.quotas.clear(),
+            None => {}
+        }
         match provider {
             Some(p) => {
                 self.breakers.remove(p);
@@ -143,13 +172,79 @@ impl State {
 
     pub fn to_wire(&mut self, now_ms: i64) -> Wire {
         self.cooldowns.prune(now_ms);
-        Wire { cooldowns: self.cooldowns.snapshot(), breakers: self.breakers.clone() }
+        // A window past its reset says nothing any more.
+        self.quotas.retain(|_, q| [q.requests, q.tokens].into_iter().flatten().any(|w| w.reset_at > now_ms));
+        Wire { cooldowns: self.cooldowns.snapshot(), breakers: self.breakers.clone(), quotas: self.quotas.clone() }
     }
 
     pub fn from_wire(w: Wire) -> State {
         let mut cooldowns = CooldownTable::default();
         cooldowns.merge(w.cooldowns);
-        State { cooldowns, breakers: w.breakers }
+        State { cooldowns, breakers: w.breakers, quotas: w.quotas }
+    }
+}
+
+/// What isolates send the shared copy (`Machine` below): the same commands an isolate applies to its
+/// own view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Command {
+    /// What happened, with the breaker tunables the tenant had when it happened.
+    Events { events: Vec<Event>, breaker_failure_threshold: u32, breaker_reset_ms: i64 },
+    /// Clears cooldowns (one scope or all) and breakers (one provider or all).
+    Reset { scope: Option<String>, provider: Option<String> },
+}
+
+impl Command {
+    /// A body of the first version's routes (`POST /events`, `POST /reset`: the command's fields
+    /// without its tag), so objects keep serving isolates of that version during a deploy.
+    pub fn from_legacy(route: &str, body: &[u8]) -> Option<Command> {
+        let mut fields: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let kind = match route {
+            "/events" => "events",
+            "/reset" => "reset",
+            _ => return None,
+        };
+        fields.as_object_mut()?.insert("kind".into(), kind.into());
+        serde_json::from_value(fields).ok()
+    }
+
+    pub fn events(events: Vec<Event>, p: &Profiles) -> Command {
+        Command::Events {
+            events,
+            breaker_failure_threshold: p.breaker.failure_threshold,
+            breaker_reset_ms: p.breaker.reset_ms,
+        }
+    }
+}
+
+/// One tenant's resilience state as a Durable Object machine (advisory: see `docs/state.md`).
+pub struct Resilience;
+
+impl Machine for Resilience {
+    type Stored = Wire;
+    type State = State;
+    type Command = Command;
+    type Reply = ();
+    /// The key `ResilienceState` objects have stored their state under since the first deploy.
+    const STORAGE_KEY: &'static str = "state";
+
+    fn load(stored: Wire) -> State {
+        State::from_wire(stored)
+    }
+    fn store(state: &mut State, now_ms: i64) -> Wire {
+        state.to_wire(now_ms)
+    }
+    fn apply(state: &mut State, command: &Command, _now_ms: i64) {
+        match command {
+            Command::Events { events, breaker_failure_threshold, breaker_reset_ms } => {
+                let profiles = Profiles::with_breaker(*breaker_failure_threshold, *breaker_reset_ms);
+                for e in events {
+                    state.apply(e, &profiles);
+                }
+            }
+            Command::Reset { scope, provider } => state.reset(scope.as_deref(), provider.as_deref()),
+        }
     }
 }
 
@@ -263,5 +358,60 @@ mod tests {
         back.reset(None, None);
         assert!(back.cooling("a", "gpt-4o", 1_100).is_none());
         assert!(back.breakers.is_empty());
+    }
+
+    #[test]
+    fn commands_reach_the_same_state_through_the_machine_and_the_wire() {
+        let p = Profiles::default();
+        let cmd = Command::events(vec![failure(500, "a", 1_000), failure(429, "b", 1_000)], &p);
+        let sent: Command = serde_json::from_str(&serde_json::to_string(&cmd).unwrap()).unwrap();
+        assert_eq!(sent, cmd);
+        let mut direct = State::default();
+        for e in [failure(500, "a", 1_000), failure(429, "b", 1_000)] {
+            direct.apply(&e, &p);
+        }
+        let mut hosted = Resilience::load(Wire::default());
+        Resilience::apply(&mut hosted, &sent, 1_000);
+        assert_eq!(Resilience::store(&mut hosted, 1_000), direct.to_wire(1_000));
+        Resilience::apply(&mut hosted, &Command::Reset { scope: Some("b".into()), provider: None }, 1_001);
+        assert!(hosted.cooling("b", "gpt-4o", 1_100).is_none());
+        assert!(hosted.cooling("a", "gpt-4o", 1_100).is_some());
+    }
+
+    #[test]
+    fn an_exhausted_quota_cools_its_account_until_the_reset_and_the_latest_report_wins() {
+        use crate::resilience::quota::Window;
+        let p = Profiles::default();
+        let quota = |remaining, reset_at, at| Event::Quota {
+            connection: "a".into(),
+            model: "m".into(),
+            quota: crate::resilience::quota::Quota {
+                requests: Some(Window { limit: Some(5), remaining, reset_at }),
+                tokens: None,
+                at,
+            },
+        };
+        let mut s = State::default();
+        s.apply(&quota(0, 3_000, 1_000), &p);
+        assert_eq!(s.cooling("a", "m", 1_000), Some(2_000));
+        assert_eq!(s.cooling("a", "other-model", 1_000), None, "per model, as providers limit");
+        s.apply(&quota(4, 60_000, 500), &p);
+        assert_eq!(s.cooling("a", "m", 1_000), Some(2_000), "an older report does not undo a newer one");
+        assert_eq!(s.cooling("a", "m", 3_000), None, "back at its reset");
+        assert!(s.to_wire(3_000).quotas.is_empty(), "a window past its reset is dropped");
+        s.apply(&quota(0, 9_000, 4_000), &p);
+        s.reset(Some("a"), None);
+        assert_eq!(s.cooling("a", "m", 4_000), None, "a reset of the connection clears its windows");
+    }
+
+    #[test]
+    fn first_version_bodies_become_commands() {
+        let body = br#"{"events":[],"breaker_failure_threshold":3,"breaker_reset_ms":1000}"#;
+        let cmd = Command::Events { events: vec![], breaker_failure_threshold: 3, breaker_reset_ms: 1000 };
+        assert_eq!(Command::from_legacy("/events", body), Some(cmd));
+        let reset = Command::Reset { scope: Some("c1".into()), provider: None };
+        assert_eq!(Command::from_legacy("/reset", br#"{"scope":"c1","provider":null}"#), Some(reset));
+        assert_eq!(Command::from_legacy("/reset", b"not json"), None);
+        assert_eq!(Command::from_legacy("/other", b"{}"), None);
     }
 }

@@ -126,7 +126,7 @@ pub fn iso(ms: i64) -> String {
 }
 
 /// Days since 1970-01-01 → (year, month, day), by 400-year eras of 146 097 days.
-fn civil(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

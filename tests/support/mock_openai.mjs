@@ -20,6 +20,7 @@
 //   slow            sends headers only after `slowMs`
 //   drop            closes the socket without answering
 //   quota           429 insufficient_quota with OpenAI's quota-exhausted text
+//   quota-last      a normal completion whose x-ratelimit-* headers say 0 requests remain for 2 s
 //   garbage-200     200 application/json whose body is not JSON
 //   drop-after-headers      200 text/event-stream, then the connection drops before any byte of body
 //   drop-after-first-chunk  200, one content chunk, then the connection drops
@@ -111,7 +112,9 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
         id, object: "chat.completion", created, model: `${model}-2025-04-14`,
         choices: [{ index: 0, message, logprobs: null, finish_reason: answer.tool ? "tool_calls" : "stop" }],
         usage, service_tier: "default", system_fingerprint: "fp_mock",
-      });
+      }, model === "quota-last"
+        ? { "x-ratelimit-limit-requests": "5", "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "2s" }
+        : {});
     }
 
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-request-id": `req_${requests.length}` });

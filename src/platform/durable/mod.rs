@@ -1,4 +1,8 @@
-//! Durable Object classes: state every isolate must agree on. One file per class.
+//! Durable Object classes: state every isolate must agree on. One file per class; classes that
+//! keep reducer state (`state::Machine`) are a `host::Host` with a name.
 
+pub mod host;
+pub mod ledger_object;
 pub mod resilience_object;
+pub mod slots_object;
 pub mod sync_object;

@@ -1,0 +1,62 @@
+//! Hosts a `state::Machine` in a Durable Object: decodes the message, applies the command with the
+//! machine's reducer, persists the result, answers with the reply (or the stored state for a read).
+//! Every object class that keeps reducer state is this plus its name.
+//!
+//! The reducer runs synchronously on the in-memory state between loading and saving, so two
+//! messages never interleave inside it; the runtime's output gate holds each reply until its write
+//! is durable, so no caller acts on state that a restart could lose.
+
+use crate::state::{Machine, Message};
+use std::cell::RefCell;
+use worker::{Response, Result, State as DoState};
+
+pub struct Host<M: Machine> {
+    object: DoState,
+    /// Loaded from storage on first use; storage stays the source of truth across restarts.
+    current: RefCell<Option<M::State>>,
+}
+
+impl<M: Machine> Host<M> {
+    pub fn new(object: DoState) -> Self {
+        Host { object, current: RefCell::new(None) }
+    }
+
+    /// Loads the state once. Two first messages may both read storage; the first to finish wins and
+    /// the other's copy is dropped, so no message applies to a state the other does not see.
+    async fn ensure_loaded(&self) -> Result<()> {
+        if self.current.borrow().is_some() {
+            return Ok(());
+        }
+        let stored: M::Stored = self.object.storage().get(M::STORAGE_KEY).await?.unwrap_or_default();
+        let mut current = self.current.borrow_mut();
+        if current.is_none() {
+            *current = Some(M::load(stored));
+        }
+        Ok(())
+    }
+
+    /// Answers one message (the body of the object's `fetch`).
+    pub async fn serve(&self, body: &[u8], now_ms: i64) -> Result<Response> {
+        let Ok(message) = serde_json::from_slice::<Message<M::Command>>(body) else {
+            return Response::error("body must be a state message", 400);
+        };
+        self.ensure_loaded().await?;
+        let (reply, stored) = {
+            let mut guard = self.current.borrow_mut();
+            let Some(state) = guard.as_mut() else {
+                return Response::error("state not loaded", 500);
+            };
+            match message {
+                Message::Read => (serde_json::to_value(M::store(state, now_ms))?, None),
+                Message::Apply { command } => {
+                    let reply = M::apply(state, &command, now_ms);
+                    (serde_json::to_value(reply)?, Some(M::store(state, now_ms)))
+                }
+            }
+        };
+        if let Some(stored) = stored {
+            self.object.storage().put(M::STORAGE_KEY, &stored).await?;
+        }
+        Response::from_json(&reply)
+    }
+}
