@@ -45,7 +45,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             create_key(env, &tenant, &body).await
         }
         (Method::Patch, ["keys", id]) => {
-            let body = read_body(&mut req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&req, MAX_ADMIN_BODY).await?;
             update_key(env, &tenant, id, &body).await
         }
         (Method::Get, ["keys", id, "usage"]) => key_usage(env, &tenant, id).await,
