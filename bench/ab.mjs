@@ -1,7 +1,8 @@
 // A/B of built workers: all gateways (and the floor) up at once, short wrk runs alternated for
 // `--rounds`, per-round differences against the first build (paired, so slow load drifts cancel).
 // Usage: node bench/ab.mjs --builds dirA,dirB[,…] [--rounds 8] [--duration 3] [--stream true]
-//        [--model openai/big-stream] [--connections 16] [--big <request KB>]
+//        [--model openai/big-stream] [--connections 16] [--big <request KB>] [--anthropic: an Anthropic
+//        client, so the answer is translated]
 //        [--limits '{"usd_per_day":1e6,"requests_per_minute":1000000}']. A build is a copy of build/.
 // `--limits` also runs every build with a second key that has those limits (target `<build>+limits`);
 // the key is created through the last build, so list a build that knows key limits last.
@@ -20,6 +21,7 @@ const ROUNDS = Number(arg("rounds", 8));
 const CONNECTIONS = Number(arg("connections", 16));
 const BUILDS = arg("builds", "").split(",").filter(Boolean);
 const STREAM = arg("stream", "false") === "true";
+const ANTHROPIC = process.argv.includes("--anthropic");
 const exec = promisify(execFile);
 const upstream = await startStaticUpstream();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "oe-ab-"));
@@ -72,6 +74,12 @@ for (const build of BUILDS) {
   const gw = await startGateway({ assets: false, persistDir: dir });
   gws.push(gw);
   const body = chatBody(arg("model", "openai/gpt-4o-mini"));
+  if (ANTHROPIC) {
+    // Translated: an Anthropic Messages client in front of the OpenAI-format upstream.
+    const messages = { ...body, max_tokens: 256 };
+    targets.push({ name: path.basename(build), url: `${gw.url}/v1/messages`, script: lua(messages, { "x-api-key": key, "anthropic-version": "2023-06-01" }) });
+    continue;
+  }
   targets.push({ name: path.basename(build), url: `${gw.url}/v1/chat/completions`, script: lua(body, { Authorization: `Bearer ${key}` }) });
   if (limitedKey) targets.push({ name: `${path.basename(build)}+limits`, url: `${gw.url}/v1/chat/completions`, script: lua(body, { Authorization: `Bearer ${limitedKey}` }) });
 }
