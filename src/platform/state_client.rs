@@ -2,7 +2,7 @@
 //! named object of a binding and decodes its answer. Advisory views (`advisory.rs`) and
 //! authoritative callers (`limits_gate.rs`) both go through it.
 
-use crate::error::{GatewayError, Result};
+use crate::error::{ErrorKind, GatewayError, Result};
 use crate::state::{Machine, Message};
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
@@ -38,15 +38,25 @@ impl<M: Machine> Objects<M> {
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
         let req = Request::new_with_init("https://state/", &init)?;
-        let mut resp = ns.get_by_name(name)?.fetch_with_request(req).await?;
+        // An object that cannot be reached or answers wrong is the platform's trouble, not the
+        // client's: 503 with a retry hint (never a 500), and for authoritative state the request
+        // is refused rather than let past a cap it could not check.
+        let unavailable = |why: String| {
+            worker::console_error!("state object `{}` ({name}): {why}", self.binding);
+            GatewayError::new(
+                ErrorKind::Unavailable,
+                "The gateway could not reach its shared state (a Durable Object); try again shortly.",
+            )
+            .with_status(503)
+            .with_code("state_unavailable")
+            .with_retry_after(Some(1))
+        };
+        let stub = ns.get_by_name(name).map_err(|e| unavailable(e.to_string()))?;
+        let mut resp = stub.fetch_with_request(req).await.map_err(|e| unavailable(e.to_string()))?;
         if resp.status_code() != 200 {
             let text = resp.text().await.unwrap_or_default();
-            return Err(GatewayError::internal(format!(
-                "state object `{}` answered {}: {text}",
-                self.binding,
-                resp.status_code()
-            )));
+            return Err(unavailable(format!("answered {}: {text}", resp.status_code())));
         }
-        Ok(resp.json::<T>().await?)
+        resp.json::<T>().await.map_err(|e| unavailable(e.to_string()))
     }
 }
