@@ -5,6 +5,7 @@
 //! of the gateway, or damaged) is skipped with a warning naming it, so one row cannot take a tenant's
 //! whole configuration down; [`skipped_rows`] counts them.
 
+use crate::config::rows;
 use crate::config::{ConnectionRecord, KeyEntry, Settings};
 use crate::error::{GatewayError, Result};
 use crate::limits::{ConnectionLimits, KeyLimits};
@@ -137,12 +138,8 @@ pub async fn connection(db: &D1Database, tenant: &str, id: &str) -> Result<Optio
 }
 
 pub async fn insert_connection(db: &D1Database, tenant: &str, c: &ConnectionRecord) -> Result<()> {
-    run(db, "INSERT INTO provider_connections (id, tenant_id, provider, name, priority, is_active, base_url, api_key_enc, api_key_hint, created_at, updated_at, limits) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)", &[
-        s(&c.id), s(tenant), s(&c.provider), s(&c.name), n(c.priority), n(c.is_active as i64),
-        opt(c.base_url.as_deref()), s(&c.api_key_enc), s(&c.api_key_hint), n(c.created_at), n(c.updated_at),
-        limits_column(&c.limits),
-    ]).await?;
+    let (sql, args) = rows::insert_connection(tenant, c);
+    statement(db, &sql, &args)?.run().await.map_err(d1_err)?;
     Ok(())
 }
 
@@ -196,11 +193,7 @@ fn stored_json<'de, D: serde::Deserializer<'de>, T: DeserializeOwned + Default>(
 }
 
 fn limits_column<T: Serialize + Default + PartialEq>(limits: &T) -> JsValue {
-    if *limits == T::default() {
-        JsValue::NULL
-    } else {
-        s(&serde_json::to_string(limits).unwrap_or_default())
-    }
+    js(&rows::limits_column(limits))
 }
 
 const KEY_COLUMNS: &str = "id, name, key_prefix, created_at, revoked_at, limits";
@@ -211,12 +204,16 @@ pub async fn api_keys(db: &D1Database, tenant: &str) -> Result<Vec<ApiKeyRow>> {
 }
 
 pub async fn insert_api_key(db: &D1Database, tenant: &str, row: &ApiKeyRow, key_hash: &str) -> Result<()> {
-    run(
-        db,
-        "INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, created_at, limits) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        &[s(&row.id), s(tenant), s(&row.name), s(key_hash), s(&row.key_prefix), n(row.created_at), limits_column(&row.limits)],
-    )
-    .await?;
+    let key = rows::NewKeyRow {
+        id: &row.id,
+        name: &row.name,
+        key_hash,
+        key_prefix: &row.key_prefix,
+        created_at: row.created_at,
+        limits: &row.limits,
+    };
+    let (sql, args) = rows::insert_api_key(tenant, &key);
+    statement(db, &sql, &args)?.run().await.map_err(d1_err)?;
     Ok(())
 }
 

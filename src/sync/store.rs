@@ -6,12 +6,15 @@
 
 use super::machine::Machine;
 use super::serve::Served;
+use crate::config::rows;
+use crate::config::ConnectionRecord;
 use crate::error::Result;
+use crate::limits::{ConnectionLimits, KeyLimits};
 use crate::metering::sql::SqlValue;
 use crate::security::Secret;
 use serde_json::{json, Value};
 
-pub type Statement = (String, Vec<SqlValue>);
+pub use crate::config::rows::Statement;
 
 /// The tenant's configuration tables a push rewrites.
 const PUSHED_TABLES: &[&str] = &["provider_connections", "api_keys", "combos", "model_aliases", "provider_nodes"];
@@ -60,23 +63,20 @@ pub fn apply_push(
         out.push((format!("DELETE FROM {table} WHERE tenant_id = ?1"), vec![t(m)]));
     }
     for c in &served.connections {
-        out.push((
-            "INSERT INTO provider_connections (id, tenant_id, provider, name, priority, is_active, base_url, \
-             api_key_enc, api_key_hint, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)"
-                .into(),
-            vec![
-                t(&c.id),
-                t(m),
-                t(&c.provider),
-                t(&c.name),
-                SqlValue::Int(c.priority),
-                SqlValue::Int(c.is_active.into()),
-                SqlValue::opt_text(c.base_url.as_deref()),
-                SqlValue::Text(encrypt(&c.id, &c.api_key)?),
-                SqlValue::Text(c.api_key.hint()),
-                now.clone(),
-            ],
-        ));
+        let record = ConnectionRecord {
+            id: c.id.clone(),
+            provider: c.provider.clone(),
+            name: c.name.clone(),
+            priority: c.priority,
+            is_active: c.is_active,
+            base_url: c.base_url.clone(),
+            api_key_enc: encrypt(&c.id, &c.api_key)?,
+            api_key_hint: c.api_key.hint(),
+            created_at: s.now,
+            updated_at: s.now,
+            limits: ConnectionLimits::default(),
+        };
+        out.push(rows::insert_connection(m, &record));
     }
     let doc = |table: &str, key: &str, value: &str, k: &str, v: String| -> Statement {
         (
@@ -94,11 +94,15 @@ pub fn apply_push(
         out.push(doc("model_aliases", "pattern", "target", pattern, target.clone()));
     }
     for k in &served.keys {
-        out.push((
-            "INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-                .into(),
-            vec![t(&k.id), t(m), t(&k.name), t(&k.key_hash), t(&k.key_prefix), now.clone()],
-        ));
+        let key = rows::NewKeyRow {
+            id: &k.id,
+            name: &k.name,
+            key_hash: &k.key_hash,
+            key_prefix: &k.key_prefix,
+            created_at: s.now,
+            limits: &KeyLimits::default(),
+        };
+        out.push(rows::insert_api_key(m, &key));
     }
     out.push((
         "INSERT INTO sync_machines (machine_id, enrollment_id, data, secrets_enc, status, created_at, last_sync_at) \
