@@ -17,6 +17,7 @@ pub mod metering; // usage records: tokens, cost, latency of every request
 pub mod net_policy; // which upstream base URLs a connection may point at
 pub mod pricing; // list prices per model: a routing heuristic for cost-optimized selection
 pub mod providers; // the provider catalog: data, not code paths
+pub mod replay; // answers served again: the response cache and idempotent retries (docs/replay.md)
 pub mod resilience; // pure state machines for upstream health: cooldowns
 pub mod routing; // model name -> provider + upstream model id
 pub mod security; // API key hashing, credential encryption, constant-time secret checks

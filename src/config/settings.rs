@@ -38,6 +38,15 @@ pub struct Settings {
     /// How long an attempt may wait for a connection at its limits (`limits::connection`) before
     /// moving on to the next account or target; 0 moves on at once.
     pub connection_wait_ms: u64,
+    /// The response cache (`replay::key`): deterministic requests (temperature 0) and those that
+    /// opt in with `X-OmniRoute-Cache: force` are answered from it when the same request was
+    /// answered within the TTL.
+    pub response_cache: bool,
+    /// How long a cached answer is served, in seconds (KV's shortest expiry is 60 s).
+    pub response_cache_ttl_secs: u64,
+    /// How long an answer is replayed to requests with the same `Idempotency-Key`, in milliseconds
+    /// after it was made; 0 turns idempotency off.
+    pub idempotency_window_ms: u64,
 }
 
 impl Default for Settings {
@@ -54,6 +63,9 @@ impl Default for Settings {
             log_body_max_bytes: 16 * 1024,
             stream_continuation: false,
             connection_wait_ms: 0,
+            response_cache: true,
+            response_cache_ttl_secs: 1_800,
+            idempotency_window_ms: 5_000,
         }
     }
 }
@@ -65,6 +77,8 @@ impl Settings {
     pub const BREAKER_RESET_RANGE: (u64, u64) = (1_000, 3_600_000);
     pub const LOG_RETENTION_DAYS_RANGE: (u64, u64) = (1, 365);
     pub const LOG_BODY_MAX_BYTES_RANGE: (u64, u64) = (256, 1024 * 1024);
+    pub const RESPONSE_CACHE_TTL_RANGE: (u64, u64) = (60, 30 * 86_400);
+    pub const IDEMPOTENCY_WINDOW_RANGE: (u64, u64) = (0, 86_400_000);
 
     /// The resilience tunables these settings select.
     pub fn profiles(&self) -> Profiles {
@@ -130,7 +144,9 @@ impl Settings {
         check("sticky_limit", self.sticky_limit.into(), (1, 1_000))?;
         check("log_retention_days", self.log_retention_days.into(), Self::LOG_RETENTION_DAYS_RANGE)?;
         check("log_body_max_bytes", self.log_body_max_bytes, Self::LOG_BODY_MAX_BYTES_RANGE)?;
-        check("connection_wait_ms", self.connection_wait_ms, (0, 30_000))
+        check("connection_wait_ms", self.connection_wait_ms, (0, 30_000))?;
+        check("response_cache_ttl_secs", self.response_cache_ttl_secs, Self::RESPONSE_CACHE_TTL_RANGE)?;
+        check("idempotency_window_ms", self.idempotency_window_ms, Self::IDEMPOTENCY_WINDOW_RANGE)
     }
 }
 

@@ -2,6 +2,7 @@
 //! authentication to its relay plan over [`ports`] the platform implements; [`plan`] turns a model
 //! name into targets, attempts and the upstream call; [`relay`] carries an answer to its end,
 //! and [`continuation`] carries a stream that died on from another attempt;
+//! [`reuse`] serves an answer again (response cache, idempotency keys);
 //! [`translate`] re-frames answers; [`upstream`] maps upstream errors.
 
 pub mod admission;
@@ -10,6 +11,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod ports;
 pub mod relay;
+pub mod reuse;
 pub mod translate;
 pub mod upstream;
 

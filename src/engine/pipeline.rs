@@ -7,9 +7,10 @@ use super::admission::{self, Settling};
 use super::continuation;
 use super::plan::{self, ClientRequest, Targets, UpstreamCall};
 use super::ports::{
-    Admission, Clock, Credentials, Random, Reply, ResilienceView, Slot, Upstream, UpstreamBody, UsageSink,
+    Admission, Clock, Credentials, Random, Replays, Reply, ResilienceView, Slot, Upstream, UpstreamBody, UsageSink,
 };
 use super::relay::{Relay, StreamWriter, Watch};
+use super::reuse::{self, Begun, Served};
 use super::translate::{self, StreamTranslator};
 use super::upstream;
 use crate::config::TenantSnapshot;
@@ -17,6 +18,8 @@ use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::Format;
 use crate::metering::observe::{Observed, Tap};
 use crate::metering::{Ending, Meter, TokenUsage, UsageRecord};
+use crate::replay::key::CacheAsk;
+use crate::replay::Recorded;
 use crate::resilience::classify::{classify, Action, Failure};
 use crate::resilience::quota;
 use crate::resilience::state::Event;
@@ -36,6 +39,8 @@ pub struct Ports<'a, U, C> {
     pub random: &'a dyn Random,
     /// The key's and connections' limits; `None` when neither has any (nothing is awaited).
     pub admission: Option<Rc<dyn Admission>>,
+    /// The response cache and idempotency keys; `None` serves nothing again.
+    pub replays: Option<Rc<dyn Replays>>,
 }
 
 /// What the platform read of the request besides its body.
@@ -54,6 +59,10 @@ pub struct Inbound {
     pub url_stream: Option<bool>,
     /// Client headers a same-format upstream needs along with the untouched body.
     pub forward_headers: Vec<(String, String)>,
+    /// The client's `Idempotency-Key`, as sent.
+    pub idempotency_key: Option<String>,
+    /// What the client's headers ask of the response cache.
+    pub cache_ask: CacheAsk,
 }
 
 /// What to send back: status, headers, and how the body gets there.
@@ -70,9 +79,9 @@ pub async fn run<U: Upstream, C: Credentials>(
     inbound: Inbound,
     body: Result<Vec<u8>>,
 ) -> Answer<U::Body> {
-    let mut random = [0u8; 28];
+    let mut random = [0u8; 36];
     ports.random.fill(&mut random);
-    let request_id = request_id(inbound.client_request_id.as_deref(), &random[20..]);
+    let request_id = request_id(inbound.client_request_id.as_deref(), &random[20..28]);
     let draft = UsageRecord {
         request_id: request_id.clone(),
         tenant: snapshot.tenant.clone(),
@@ -95,6 +104,7 @@ pub async fn run<U: Upstream, C: Credentials>(
             let upstream_ms = success.ttfb_ms.saturating_sub(success.sent_at_ms);
             headers.push(("server-timing".into(), server_timing(success.ttfb_ms, upstream_ms)));
             headers.extend(success.headers);
+            meter.answer_headers(&headers);
             // The request's meter goes with the answer: whoever ends it records the request.
             Answer { status: success.status, headers, relay: success.planned.attach(meter, success.status) }
         }
@@ -129,7 +139,7 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     snapshot: &TenantSnapshot,
     inbound: &Inbound,
     body: Result<Vec<u8>>,
-    random: &[u8; 28],
+    random: &[u8; 36],
     meter: &mut Meter,
     settling: Option<&Settling>,
 ) -> Result<Success<U::Body>> {
@@ -144,6 +154,17 @@ async fn attempt_all<U: Upstream, C: Credentials>(
         r.requested_model = client.model.clone();
         r.streamed = client.stream;
     });
+    let mut cache_verdict = None;
+    if let Some(replays) = &ports.replays {
+        let token = u64::from_le_bytes(random[28..36].try_into().unwrap_or_default());
+        match reuse::begin(replays, &snapshot.settings, inbound, &client, &snapshot.tenant, token, meter).await? {
+            Begun::Replay { answer, how } => return Ok(replayed(answer, how, meter)),
+            Begun::Fresh { cache } => {
+                meter.update(|r| r.cache = cache.map(str::to_string));
+                cache_verdict = cache;
+            }
+        }
+    }
 
     let now = ports.clock.now_ms();
     let seed = to_hex(&random[..12]);
@@ -229,6 +250,10 @@ async fn attempt_all<U: Upstream, C: Credentials>(
                                 model: call.model.clone(),
                                 at,
                             });
+                            let mut headers = headers;
+                            if let Some(verdict) = cache_verdict {
+                                headers.push(("x-omniroute-cache".into(), verdict.to_ascii_uppercase()));
+                            }
                             return Ok(Success { status, headers, planned, ttfb_ms: ttfb, sent_at_ms: sent_at });
                         }
                         Err(e) => (e, None),
@@ -280,6 +305,25 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     Err(last_error.or_else(nothing_tried).unwrap_or_else(|| GatewayError::internal("no upstream attempt was made")))
 }
 
+/// An answer served again: its headers as first sent, marked as a replay, and metered as served by
+/// whoever made it but costing nothing (`cost_saved` says what it spared).
+fn replayed<B>(answer: Recorded, how: Served, meter: &mut Meter) -> Success<B> {
+    meter.update(|r| {
+        r.provider = answer.provider.clone();
+        r.connection = answer.connection.clone();
+        r.upstream_model = answer.upstream_model.clone();
+        r.cache = Some(how.as_str().to_string());
+    });
+    let mut headers = answer.headers;
+    match how {
+        Served::Cache => headers.push(("x-omniroute-cache".into(), "HIT".into())),
+        Served::Idempotent => headers.push(("x-omniroute-idempotent".into(), "true".into())),
+    }
+    headers.push(("x-omniroute-cost-saved".into(), format!("{:.6}", answer.cost_usd)));
+    let planned = Planned::Replayed { bytes: answer.body.into_bytes(), tokens: answer.tokens };
+    Success { status: answer.status, headers, planned, ttfb_ms: 0, sent_at_ms: 0 }
+}
+
 type Relayed<B> = (u16, Vec<(String, String)>, Planned<B>);
 
 /// A successful answer's relay plan before the request's meter joins it ([`Planned::attach`]): the
@@ -288,6 +332,8 @@ type Relayed<B> = (u16, Vec<(String, String)>, Planned<B>);
 enum Planned<B> {
     /// A whole answer (translated, or same-format as it came), with what it said of itself.
     Whole { bytes: Vec<u8>, observed: Observed },
+    /// An answer served again (`reuse`): its bytes as first sent, and the tokens it used then.
+    Replayed { bytes: Vec<u8>, tokens: TokenUsage },
     /// A same-format stream for the runtime to pipe, a copy read by `tap`.
     Pipe { body: B, tap: Tap, client: Format, provider: String },
     /// A stream the gateway writes (translated, or same-format held for fallback).
@@ -305,6 +351,11 @@ impl<B> Planned<B> {
             Planned::Whole { bytes, observed } => {
                 meter.capture(&bytes);
                 let tokens = observed.tokens(meter.input_estimate);
+                meter.finish(Ending { status, error_code: None, tokens });
+                Relay::Whole(bytes)
+            }
+            Planned::Replayed { bytes, tokens } => {
+                meter.capture(&bytes);
                 meter.finish(Ending { status, error_code: None, tokens });
                 Relay::Whole(bytes)
             }

@@ -24,6 +24,7 @@ struct World {
     clock: Rc<FixedClock>,
     snapshot: TenantSnapshot,
     gate: Option<Rc<ScriptedGate>>,
+    replays: Option<Rc<ScriptedReplays>>,
 }
 
 impl World {
@@ -36,6 +37,7 @@ impl World {
             clock: self.clock.clone(),
             random: &Zeros,
             admission: self.gate.clone().map(|g| g as Rc<dyn crate::engine::ports::Admission>),
+            replays: self.replays.clone().map(|r| r as Rc<dyn crate::engine::ports::Replays>),
         }
     }
 
@@ -47,6 +49,7 @@ impl World {
             clock: Rc::new(FixedClock(Cell::new(1_000_000))),
             snapshot: snapshot(conns),
             gate: None,
+            replays: None,
         }
     }
 
@@ -56,14 +59,25 @@ impl World {
 
     /// Runs a request and drives its answer to the end: (status, headers, body the client got).
     fn request(&self, format: Format, body: serde_json::Value) -> (u16, Vec<(String, String)>, String) {
+        self.request_with(format, body, |_| {})
+    }
+
+    /// [`World::request`] with what the platform read of the request's headers changed by `f`.
+    fn request_with(
+        &self,
+        format: Format,
+        body: serde_json::Value,
+        f: impl FnOnce(&mut Inbound),
+    ) -> (u16, Vec<(String, String)>, String) {
         let ports = self.ports();
-        let inbound = Inbound {
+        let mut inbound = Inbound {
             format,
             endpoint: "/v1/chat/completions".into(),
             key_id: "key_1".into(),
             arrived_at: self.clock.0.get(),
             ..Inbound::default()
         };
+        f(&mut inbound);
         let answer = block_on(run(&ports, &self.snapshot, inbound, Ok(body.to_string().into_bytes())));
         let text = block_on(drain(answer.relay, &self.upstream));
         (answer.status, answer.headers, text)
@@ -723,4 +737,150 @@ fn an_answer_announcing_its_quota_reports_it_for_the_connection() {
     w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
     w.chat("openai/gpt-4o", false);
     assert!(!w.view.events.borrow().iter().any(|e| matches!(e, Event::Quota { .. })));
+}
+
+fn replaying(conns: Vec<crate::config::ConnectionRecord>) -> World {
+    let mut w = World::new(conns);
+    w.replays = Some(ScriptedReplays::new(w.clock.clone()));
+    w
+}
+
+fn deterministic_chat(stream: bool) -> serde_json::Value {
+    json!({"model": "openai/gpt-4o", "stream": stream, "temperature": 0, "messages": [{"role": "user", "content": "hi"}]})
+}
+
+#[test]
+fn a_deterministic_request_is_answered_from_the_cache_the_second_time_whole_or_streamed() {
+    for stream in [false, true] {
+        let w = replaying(vec![conn("a", "openai", 1)]);
+        let answer = if stream {
+            Script::Chunks(vec![Ok(STREAM_HEAD), Ok(STREAM_TAIL)])
+        } else {
+            Script::Answer(200, CHAT_OK, vec![])
+        };
+        w.upstream.script("a", vec![answer]);
+        let (s1, h1, b1) = w.request(Format::OpenAiChat, deterministic_chat(stream));
+        let (s2, h2, b2) = w.request(Format::OpenAiChat, deterministic_chat(stream));
+        assert_eq!((s1, s2), (200, 200));
+        assert_eq!(w.upstream.calls().len(), 1, "the second is a hit (stream: {stream})");
+        assert_eq!(b1, b2, "the same bytes, the same event sequence");
+        assert_eq!((header(&h1, "x-omniroute-cache"), header(&h2, "x-omniroute-cache")), (Some("MISS"), Some("HIT")));
+        assert_eq!(header(&h2, "x-omniroute-provider"), Some("openai"), "the answer's own headers are kept");
+        assert_ne!(header(&h1, "x-request-id"), None);
+        assert_eq!(header(&h2, "content-type"), header(&h1, "content-type"));
+        let records = w.records.0.borrow();
+        assert_eq!(records.len(), 2);
+        let (miss, hit) = (&records[0], &records[1]);
+        assert_eq!((miss.cache.as_deref(), hit.cache.as_deref()), (Some("miss"), Some("hit")));
+        assert!(miss.cost_usd > 0.0);
+        assert_eq!((hit.cost_usd, hit.attempts, hit.tokens), (0.0, 0, miss.tokens), "metered, costing nothing");
+        assert_eq!(
+            header(&h2, "x-omniroute-cost-saved").map(|v| v.parse::<f64>().unwrap()),
+            Some((miss.cost_usd * 1e6).round() / 1e6)
+        );
+    }
+}
+
+#[test]
+fn non_deterministic_bypassed_failed_and_cut_answers_are_not_cached() {
+    let w = replaying(vec![conn("a", "openai", 1)]);
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    let warm = json!({"model": "openai/gpt-4o", "temperature": 0.7, "messages": [{"role": "user", "content": "hi"}]});
+    w.request(Format::OpenAiChat, warm.clone());
+    let (_, h, _) = w.request(Format::OpenAiChat, warm.clone());
+    assert_eq!((w.upstream.calls().len(), header(&h, "x-omniroute-cache")), (2, None));
+    let (_, h, _) = w.request_with(Format::OpenAiChat, warm.clone(), |i| i.cache_ask = CacheAsk::Force);
+    assert_eq!(header(&h, "x-omniroute-cache"), Some("MISS"), "opted in");
+    let (_, h, _) = w.request_with(Format::OpenAiChat, warm, |i| i.cache_ask = CacheAsk::Force);
+    assert_eq!((w.upstream.calls().len(), header(&h, "x-omniroute-cache")), (3, Some("HIT")));
+    w.request(Format::OpenAiChat, deterministic_chat(false));
+    let (_, h, _) = w.request_with(Format::OpenAiChat, deterministic_chat(false), |i| i.cache_ask = CacheAsk::Bypass);
+    assert_eq!((w.upstream.calls().len(), header(&h, "x-omniroute-cache")), (5, Some("BYPASS")));
+    assert_eq!(w.records.0.borrow().last().unwrap().cache.as_deref(), Some("bypass"));
+
+    let w = replaying(vec![conn("a", "openai", 1)]);
+    w.upstream.script(
+        "a",
+        vec![
+            Script::Answer(500, r#"{"error":{"message":"down"}}"#, vec![]),
+            Script::Chunks(vec![Ok(STREAM_HEAD), Err("reset")]),
+            Script::Answer(200, CHAT_OK, vec![]),
+        ],
+    );
+    assert_eq!(w.request(Format::OpenAiChat, deterministic_chat(false)).0, 502);
+    w.request(Format::OpenAiChat, deterministic_chat(true));
+    assert!(w.replays.as_ref().unwrap().cache.borrow().is_empty(), "neither the error nor the cut stream");
+
+    let mut w = replaying(vec![conn("a", "openai", 1)]);
+    w.snapshot.settings.response_cache = false;
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    w.request(Format::OpenAiChat, deterministic_chat(false));
+    let (_, h, _) = w.request(Format::OpenAiChat, deterministic_chat(false));
+    assert_eq!((w.upstream.calls().len(), header(&h, "x-omniroute-cache")), (2, None), "the setting turns it off");
+}
+
+#[test]
+fn a_repeated_idempotency_key_replays_the_first_answer_within_its_window() {
+    let w = replaying(vec![conn("a", "openai", 1)]);
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    let body = json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
+    let keyed = |i: &mut Inbound| i.idempotency_key = Some("order-1".into());
+    let (_, h1, b1) = w.request_with(Format::OpenAiChat, body.clone(), keyed);
+    let (s2, h2, b2) = w.request_with(Format::OpenAiChat, body.clone(), keyed);
+    assert_eq!((s2, b2), (200, b1), "the first request's answer");
+    assert_eq!(w.upstream.calls().len(), 1);
+    assert_eq!((header(&h1, "x-omniroute-idempotent"), header(&h2, "x-omniroute-idempotent")), (None, Some("true")));
+    assert_eq!(w.records.0.borrow()[1].cache.as_deref(), Some("replay"));
+    // Another body under the same key: refused in the client's format, no upstream call.
+    let other = json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "bye"}]});
+    let (s, _, b) = w.request_with(Format::OpenAiChat, other, keyed);
+    assert_eq!(s, 422);
+    assert!(b.contains("idempotency_key_reused"), "{b}");
+    // Past the window, the key starts a new request.
+    w.clock.0.set(w.clock.0.get() + 5_000);
+    w.request_with(Format::OpenAiChat, body, keyed);
+    assert_eq!(w.upstream.calls().len(), 2);
+}
+
+#[test]
+fn a_failed_first_request_releases_its_idempotency_key_so_a_retry_calls_upstream() {
+    let w = replaying(vec![conn("a", "openai", 1)]);
+    w.upstream.script(
+        "a",
+        vec![Script::Answer(500, r#"{"error":{"message":"down"}}"#, vec![]), Script::Answer(200, CHAT_OK, vec![])],
+    );
+    let keyed = |i: &mut Inbound| i.idempotency_key = Some("k".into());
+    let body = json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
+    assert_eq!(w.request_with(Format::OpenAiChat, body.clone(), keyed).0, 502);
+    assert_eq!(w.request_with(Format::OpenAiChat, body.clone(), keyed).0, 200);
+    assert_eq!(w.upstream.calls().len(), 2);
+    let (_, h, _) = w.request_with(Format::OpenAiChat, body, keyed);
+    assert_eq!((w.upstream.calls().len(), header(&h, "x-omniroute-idempotent")), (2, Some("true")));
+}
+
+#[test]
+fn a_duplicate_of_a_request_still_running_waits_for_it() {
+    // The first request's stream is not read to its end yet, so its key is held; the duplicate
+    // polls (the scripted pause advances the clock) until the lease runs out and then calls
+    // upstream itself: the bound on how long a lost claim blocks its key.
+    let w = replaying(vec![conn("a", "openai", 1)]);
+    w.upstream.script("a", vec![Script::Chunks(vec![Ok(STREAM_HEAD), Ok(STREAM_TAIL)])]);
+    let keyed = |i: &mut Inbound| i.idempotency_key = Some("k".into());
+    let ports = w.ports();
+    let inbound = Inbound {
+        format: Format::OpenAiChat,
+        endpoint: "/v1/chat/completions".into(),
+        key_id: "key_1".into(),
+        idempotency_key: Some("k".into()),
+        ..Inbound::default()
+    };
+    let body = deterministic_chat(true).to_string().into_bytes();
+    let first = block_on(run(&ports, &w.snapshot, inbound, Ok(body)));
+    let start = w.clock.0.get();
+    let (status, _, _) = w.request_with(Format::OpenAiChat, deterministic_chat(true), keyed);
+    assert_eq!(status, 200);
+    let waited = w.clock.0.get() - start;
+    assert!((reuse::CLAIM_LEASE_MS..reuse::CLAIM_LEASE_MS + 500).contains(&waited), "waited out the lease: {waited}");
+    assert_eq!(w.upstream.calls().len(), 2);
+    drop(first);
 }

@@ -7,6 +7,7 @@ use crate::engine::plan::UpstreamCall;
 use crate::error::Result;
 use crate::limits::ConnectionLimits;
 use crate::metering::UsageRecord;
+use crate::replay::{idempotency, Recorded};
 use crate::resilience::state::Event;
 use crate::routing::strategy::RoundRobinStates;
 use crate::security::Secret;
@@ -100,6 +101,26 @@ pub enum Slot {
     Granted(u64),
     /// At its limits; asking again after this many ms may succeed.
     Busy(i64),
+}
+
+/// Answers served again (`replay`): the tenant's response cache and `Idempotency-Key` objects.
+/// Lookups and claims are awaited (a claim is authoritative: exactly one duplicate calls upstream);
+/// storing and settling are not.
+pub trait Replays {
+    /// The cached answer under `key`, if any (a store that cannot be read is a miss).
+    fn cached(&self, key: &str) -> Pin<Box<dyn Future<Output = Option<Recorded>> + '_>>;
+    /// Keeps `answer` under `key` for `ttl_secs`. Never awaited.
+    fn cache(&self, key: &str, answer: &Recorded, ttl_secs: u64);
+    /// Sends an idempotency key's object (`name`) a command.
+    fn idempotency<'a>(
+        &'a self,
+        name: &'a str,
+        command: &'a idempotency::Command,
+    ) -> Pin<Box<dyn Future<Output = Result<idempotency::Reply>> + 'a>>;
+    /// Settles an idempotency claim (a command whose reply nobody waits for). Never awaited.
+    fn settle(&self, name: &str, command: idempotency::Command);
+    /// Waits `ms` before asking a held key again.
+    fn pause(&self, ms: u64) -> Pin<Box<dyn Future<Output = ()> + '_>>;
 }
 
 /// Where usage records go. Called once per request, possibly after the pipeline returned (when a

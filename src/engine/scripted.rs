@@ -4,15 +4,18 @@
 
 use super::plan::UpstreamCall;
 use super::ports::{
-    Admission, Clock, Credentials, Random, Reply, ResilienceView, Slot, Upstream, UpstreamBody, UsageSink,
+    Admission, Clock, Credentials, Random, Replays, Reply, ResilienceView, Slot, Upstream, UpstreamBody, UsageSink,
 };
 use crate::config::{ConnectionRecord, Settings, TenantSnapshot};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::limits::{ConnectionLimits, KeyLimits, Ledger, Slots};
 use crate::metering::UsageRecord;
+use crate::replay::idempotency::{self, Idempotency, KeyState};
+use crate::replay::Recorded;
 use crate::resilience::state::Event;
 use crate::routing::strategy::RoundRobinStates;
 use crate::security::Secret;
+use crate::state::Machine;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -178,6 +181,49 @@ impl Admission for ScriptedGate {
     fn settle(&self, ticket: u64, usd: f64, tokens: u64) {
         self.calls.borrow_mut().push(format!("settle:{ticket}:{usd}"));
         self.ledger.borrow_mut().settle(ticket, usd, tokens, self.clock.now_ms());
+    }
+}
+
+/// The response cache as a map and idempotency keys over the real reducer, as the objects would
+/// hold them; settling applies at once. Waiting for a held key advances the fixed clock.
+pub struct ScriptedReplays {
+    pub cache: RefCell<HashMap<String, (Recorded, u64)>>,
+    pub keys: RefCell<HashMap<String, KeyState>>,
+    pub clock: Rc<FixedClock>,
+}
+
+impl ScriptedReplays {
+    pub fn new(clock: Rc<FixedClock>) -> Rc<ScriptedReplays> {
+        Rc::new(ScriptedReplays { cache: Default::default(), keys: Default::default(), clock })
+    }
+    fn apply(&self, name: &str, command: &idempotency::Command) -> idempotency::Reply {
+        let mut keys = self.keys.borrow_mut();
+        Idempotency::apply(keys.entry(name.to_string()).or_default(), command, self.clock.now_ms())
+    }
+}
+
+impl Replays for ScriptedReplays {
+    fn cached(&self, key: &str) -> Pin<Box<dyn Future<Output = Option<Recorded>> + '_>> {
+        let hit = self.cache.borrow().get(key).map(|(a, _)| a.clone());
+        Box::pin(async move { hit })
+    }
+    fn cache(&self, key: &str, answer: &Recorded, ttl_secs: u64) {
+        self.cache.borrow_mut().insert(key.to_string(), (answer.clone(), ttl_secs));
+    }
+    fn idempotency<'a>(
+        &'a self,
+        name: &'a str,
+        command: &'a idempotency::Command,
+    ) -> Pin<Box<dyn Future<Output = Result<idempotency::Reply>> + 'a>> {
+        let reply = self.apply(name, command);
+        Box::pin(async move { Ok(reply) })
+    }
+    fn settle(&self, name: &str, command: idempotency::Command) {
+        self.apply(name, &command);
+    }
+    fn pause(&self, ms: u64) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+        self.clock.0.set(self.clock.0.get() + ms as i64);
+        Box::pin(async {})
     }
 }
 

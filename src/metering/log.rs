@@ -8,7 +8,7 @@ use base64::Engine;
 use serde::Deserialize;
 
 /// Every column but the bodies, in insert order.
-pub const COLUMNS: [&str; 25] = [
+pub const COLUMNS: [&str; 26] = [
     "request_id",
     "tenant_id",
     "key_id",
@@ -34,6 +34,7 @@ pub const COLUMNS: [&str; 25] = [
     "ttfb_ms",
     "streamed",
     "at",
+    "cache",
 ];
 
 pub const BODY_COLUMNS: [&str; 2] = ["request_body", "response_body"];
@@ -131,6 +132,7 @@ fn values(rec: &UsageRecord) -> Vec<SqlValue> {
         rec.ttfb_ms.map_or(SqlValue::Null, c),
         SqlValue::Int(rec.streamed.into()),
         SqlValue::Int(rec.at),
+        SqlValue::opt_text(rec.cache.as_deref()),
         SqlValue::opt_text(rec.request_body.as_deref()),
         SqlValue::opt_text(rec.response_body.as_deref()),
     ]
@@ -165,6 +167,7 @@ pub struct LogRow {
     ttfb_ms: Option<u64>,
     streamed: u8,
     at: i64,
+    cache: Option<String>,
     request_body: Option<String>,
     response_body: Option<String>,
 }
@@ -199,6 +202,7 @@ impl From<LogRow> for UsageRecord {
             ttfb_ms: r.ttfb_ms,
             streamed: r.streamed != 0,
             at: r.at,
+            cache: r.cache,
             request_body: r.request_body,
             response_body: r.response_body,
         }
@@ -255,6 +259,7 @@ mod tests {
             ttfb_ms: Some(321),
             streamed: true,
             at: 1_700_000_000_123,
+            cache: Some("hit".into()),
             request_body: Some("{}".into()),
             response_body: Some("data: x".into()),
         }

@@ -8,6 +8,7 @@ use super::redact::capped_redacted;
 use super::{TokenUsage, UsageRecord};
 use crate::engine::ports::{Clock, UsageSink};
 use crate::pricing::Price;
+use crate::replay::{AnswerSink, Recorder};
 use std::rc::Rc;
 
 pub struct Meter {
@@ -20,6 +21,9 @@ pub struct Meter {
     pub input_estimate: u64,
     /// With the opt-in `log_bodies` setting: the answer's bytes as the client got them, up to the cap.
     capture: Option<(Vec<u8>, usize)>,
+    /// The answer kept for reuse (response cache, idempotent replays): recorded as it passes and
+    /// handed over when the record is written, since both end with the request.
+    keep: Option<(Recorder, Rc<dyn AnswerSink>)>,
     /// Earlier legs of a continued stream: their tokens, and their cost at their own model's price.
     banked: (TokenUsage, f64),
     done: bool,
@@ -41,6 +45,7 @@ impl Meter {
             price: None,
             input_estimate: 0,
             capture: None,
+            keep: None,
             banked: Default::default(),
             done: false,
         }
@@ -52,8 +57,24 @@ impl Meter {
         self.capture = Some((Vec::new(), max_bytes));
     }
 
-    /// The answer's bytes as they reach the client (a no-op unless bodies are logged).
+    /// Records the answer as it reaches the client, for `sink` to keep once it ended well.
+    pub fn keep_answer(&mut self, recorder: Recorder, sink: Rc<dyn AnswerSink>) {
+        self.keep = Some((recorder, sink));
+    }
+
+    /// The chosen answer's headers, for a kept answer.
+    pub fn answer_headers(&mut self, headers: &[(String, String)]) {
+        if let Some((recorder, _)) = &mut self.keep {
+            recorder.set_headers(headers);
+        }
+    }
+
+    /// The answer's bytes as they reach the client (a no-op unless bodies are logged or the answer
+    /// is kept).
     pub fn capture(&mut self, bytes: &[u8]) {
+        if let Some((recorder, _)) = &mut self.keep {
+            recorder.push(bytes);
+        }
         if let Some((buf, max)) = &mut self.capture {
             // Room past the cap so a credential cut at the edge is still recognised whole.
             let room = (*max + 4096).saturating_sub(buf.len());
@@ -99,6 +120,9 @@ impl Meter {
         r.latency_ms = (self.clock.now_ms() - r.at).max(0) as u64;
         if let Some((buf, max)) = self.capture.take() {
             r.response_body = Some(capped_redacted(&String::from_utf8_lossy(&buf), max));
+        }
+        if let Some((recorder, sink)) = self.keep.take() {
+            sink.kept(recorder.finish(r));
         }
         self.sink.record(std::mem::take(r));
     }

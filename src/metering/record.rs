@@ -68,6 +68,10 @@ pub struct UsageRecord {
     /// From the request's arrival to the upstream's response headers, in milliseconds.
     pub ttfb_ms: Option<u64>,
     pub streamed: bool,
+    /// How the response cache or an idempotency key served it: `hit`, `miss`, `bypass` (a
+    /// cacheable request told to skip the cache) or `replay` (a duplicate `Idempotency-Key`);
+    /// `None` when neither applied.
+    pub cache: Option<String>,
     /// When the request arrived (ms since epoch).
     pub at: i64,
     /// Only with the opt-in body logging setting: size-capped, credentials redacted.

@@ -22,6 +22,11 @@ pub trait Machine {
     fn load(stored: Self::Stored) -> Self::State;
     fn store(state: &mut Self::State, now_ms: i64) -> Self::Stored;
     fn apply(state: &mut Self::State, command: &Self::Command, now_ms: i64) -> Self::Reply;
+    /// When the stored state is over (ms), for state that expires: the hosting object deletes it
+    /// then (an alarm), so objects for one-off keys do not keep storage forever.
+    fn expires_at(_stored: &Self::Stored) -> Option<i64> {
+        None
+    }
 }
 
 /// What an isolate sends an object: a read of its state, or a command for its reducer. The
