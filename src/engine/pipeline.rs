@@ -156,7 +156,8 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     });
     let mut cache_verdict = None;
     if let Some(replays) = &ports.replays {
-        let token = u64::from_le_bytes(random[28..36].try_into().unwrap_or_default());
+        // 53 bits: the object stores it as a JavaScript number.
+        let token = u64::from_le_bytes(random[28..36].try_into().unwrap_or_default()) & ((1 << 53) - 1);
         match reuse::begin(replays, &snapshot.settings, inbound, &client, &snapshot.tenant, token, meter).await? {
             Begun::Replay { answer, how } => return Ok(replayed(answer, how, meter)),
             Begun::Fresh { cache } => {
@@ -230,7 +231,7 @@ async fn attempt_all<U: Upstream, C: Credentials>(
             let can_fall_back = tried < budget && (index + 1 < attempts.len() || round + 1 < rounds);
             let (error, status) = match outcome {
                 Ok(reply) if (200..300).contains(&reply.status) => {
-                    match relay(reply, &call, tried, can_fall_back).await {
+                    match relay(reply, &call, tried, can_fall_back, meter.keeps_answer()).await {
                         Ok((status, headers, mut planned)) => {
                             if let (true, Planned::Stream { continuation, .. }) = (continue_streams, &mut planned) {
                                 let rest = attempts[index + 1..]
@@ -381,12 +382,15 @@ impl<B> Planned<B> {
 
 /// Turns a successful upstream reply into the relay plan. An answer that cannot be read or
 /// translated, or a stream that fails before its first byte, is one more failed attempt (`Err`)
-/// while another attempt remains; a stream is committed to once its first chunk has arrived.
+/// while another attempt remains; a stream is committed to once its first chunk has arrived. An
+/// answer kept for reuse (`keep`) is written by the gateway, never piped: the pipe's copy skips
+/// text deltas.
 async fn relay<B: UpstreamBody>(
     reply: Reply<B>,
     call: &UpstreamCall,
     attempts: usize,
     can_fall_back: bool,
+    keep: bool,
 ) -> Result<Relayed<B>> {
     let Reply { status, headers: upstream_headers, mut body } = reply;
     let mut headers = answer_headers(&upstream_headers, call, attempts);
@@ -415,7 +419,7 @@ async fn relay<B: UpstreamBody>(
     if call.translated {
         headers.push(("content-type".into(), "text/event-stream; charset=utf-8".into()));
     }
-    if !call.translated && !can_fall_back {
+    if !call.translated && !can_fall_back && !keep {
         let tap = Tap::new(call.upstream_format, true, &call.encode.id_seed);
         return Ok((status, headers, Planned::Pipe { body, tap, client: call.client_format, provider }));
     }

@@ -62,6 +62,11 @@ impl Meter {
         self.keep = Some((recorder, sink));
     }
 
+    /// Whether the answer is recorded for reuse (so every byte must pass through [`Meter::capture`]).
+    pub fn keeps_answer(&self) -> bool {
+        self.keep.is_some()
+    }
+
     /// The chosen answer's headers, for a kept answer.
     pub fn answer_headers(&mut self, headers: &[(String, String)]) {
         if let Some((recorder, _)) = &mut self.keep {

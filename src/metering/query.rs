@@ -212,6 +212,27 @@ impl LogQuery {
     }
 }
 
+/// How the response cache and idempotency keys served the tenant's requests since `since_ms`:
+/// rows of `cache` (`hit`, `miss`, `bypass`, `replay`) and `n`, over what the log keeps.
+pub fn cache_counts_sql(tenant: &str, since_ms: i64) -> (String, Vec<SqlValue>) {
+    let sql = "SELECT cache, COUNT(*) AS n, SUM(cost_usd) AS cost_usd FROM request_log \
+               WHERE tenant_id = ?1 AND at >= ?2 AND cache IS NOT NULL GROUP BY cache";
+    (sql.to_string(), vec![SqlValue::text(tenant), SqlValue::Int(since_ms)])
+}
+
+/// [`cache_counts_sql`]'s rows as `{hit, miss, bypass, replay, hit_ratio}` (every count present).
+pub fn render_cache_counts(rows: &[Map<String, Value>]) -> Value {
+    let count = |name: &str| {
+        rows.iter()
+            .find(|r| r.get("cache").and_then(Value::as_str) == Some(name))
+            .and_then(|r| r["n"].as_u64())
+            .unwrap_or(0)
+    };
+    let (hit, miss) = (count("hit"), count("miss"));
+    let ratio = if hit + miss == 0 { 0.0 } else { hit as f64 / (hit + miss) as f64 };
+    json!({"hit": hit, "miss": miss, "bypass": count("bypass"), "replay": count("replay"), "hit_ratio": ratio})
+}
+
 /// One record with its bodies.
 pub fn record_sql(tenant: &str, request_id: &str) -> (String, Vec<SqlValue>) {
     let sql = format!(

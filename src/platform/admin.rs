@@ -163,7 +163,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
         (Method::Delete, ["provider-models", provider]) => {
             delete_routing(env, &tenant, RoutingTable::CustomModels, provider).await
         }
-        (Method::Get, ["stats"]) => Ok(json_response(200, &json!({"config_cache": config_store::stats()}))?),
+        (Method::Get, ["stats"]) => stats(&req, env, &tenant).await,
         (_, ["usage" | "logs" | "pricing", ..]) => admin_usage::handle(&mut req, env, &tenant, &segments).await,
         (_, ["sync", ..]) => admin_sync::handle(&mut req, env, &segments).await,
         (
@@ -456,4 +456,23 @@ async fn update_settings(env: &Env, tenant: &str, body: &[u8]) -> Result<Respons
     repo::save_settings(&db, tenant, &next, env::now_ms()).await?;
     config_store::rebuild_snapshot(env, tenant).await?;
     Ok(json_response(200, &serde_json::to_value(&next).unwrap_or_default())?)
+}
+
+/// `GET /api/stats[?since=<ms>]`: this isolate's config-cache counters, and how the response cache
+/// and idempotency keys served the tenant (from the request log: what it keeps, or since `since`).
+async fn stats(req: &Request, env: &Env, tenant: &str) -> Result<Response> {
+    let since = req.url()?.query_pairs().find(|(k, _)| k == "since").map(|(_, v)| v.into_owned());
+    let since = match since {
+        Some(v) => v.parse::<i64>().map_err(|_| {
+            GatewayError::invalid_request("`since` is a time in milliseconds since the epoch.").with_param("since")
+        })?,
+        None => 0,
+    };
+    let (sql, args) = crate::metering::query::cache_counts_sql(tenant, since);
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> = repo::rows(&repo::db(env)?, &sql, &args).await?;
+    let body = json!({
+        "config_cache": config_store::stats(),
+        "response_cache": crate::metering::query::render_cache_counts(&rows),
+    });
+    Ok(json_response(200, &body)?)
 }

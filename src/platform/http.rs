@@ -113,7 +113,7 @@ pub const CORS: [(&str, &str); 2] = [
     ("access-control-allow-origin", "*"),
     (
         "access-control-expose-headers",
-        "x-omniroute-provider, x-omniroute-model, x-omniroute-connection, x-omniroute-attempts, retry-after, x-request-id, x-upstream-request-id, server-timing",
+        "x-omniroute-provider, x-omniroute-model, x-omniroute-connection, x-omniroute-attempts, retry-after, x-request-id, x-upstream-request-id, server-timing, x-omniroute-cache, x-omniroute-idempotent, x-omniroute-cost-saved",
     ),
 ];
 
@@ -182,7 +182,7 @@ pub fn preflight() -> worker::Result<Response> {
     h.set("access-control-allow-methods", "GET, POST, PATCH, DELETE, OPTIONS")?;
     h.set(
         "access-control-allow-headers",
-        "authorization, content-type, x-api-key, x-goog-api-key, anthropic-version, anthropic-beta, openai-beta, x-request-id",
+        "authorization, content-type, x-api-key, x-goog-api-key, anthropic-version, anthropic-beta, openai-beta, x-request-id, idempotency-key, x-omniroute-cache, x-omniroute-no-cache",
     )?;
     h.set("access-control-max-age", "86400")?;
     Ok(resp)

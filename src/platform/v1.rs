@@ -5,6 +5,7 @@
 
 use super::credentials::Decrypted;
 use super::http::{self, header, json_response, read_body, Incoming, CORS};
+use super::replays::WorkerReplays;
 use super::resilience_view::{self, IsolateView};
 use super::upstream_fetch::{FetchBody, FetchUpstream};
 use super::usage_sink::{StoreSink, WorkerClock, WorkerRandom};
@@ -15,6 +16,7 @@ use crate::engine::ports::UpstreamBody;
 use crate::engine::relay::{Relay, StreamWriter};
 use crate::error::{GatewayError, Result};
 use crate::formats::{openai_chat, Format};
+use crate::replay::key::CacheAsk;
 use crate::routing::model::available;
 use crate::security::api_keys;
 use std::rc::Rc;
@@ -97,6 +99,7 @@ pub async fn generate(
         clock: Rc::new(WorkerClock),
         random: &WorkerRandom,
         admission: super::limits_gate::gate(env, ctx, &caller, &snapshot),
+        replays: Some(Rc::new(WorkerReplays { env: env.clone(), ctx: ctx.clone() })),
     };
     let forward_headers = format
         .passthrough_client_headers()
@@ -112,6 +115,11 @@ pub async fn generate(
         url_model: url.model,
         url_stream: url.stream,
         forward_headers,
+        idempotency_key: header(req, "idempotency-key"),
+        cache_ask: CacheAsk::from_headers(
+            header(req, "x-omniroute-no-cache").as_deref(),
+            header(req, "x-omniroute-cache").as_deref(),
+        ),
     };
     let answer = pipeline::run(&ports, &snapshot, inbound, body).await;
     respond(answer, ctx)

@@ -27,7 +27,8 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum Phase {
-    /// A request holds the key (random `token`) until `lease_until`.
+    /// A request holds the key (random `token`, below 2^53: objects store it as a JS number)
+    /// until `lease_until`.
     Running { token: u64, lease_until: i64 },
     /// Its answer, kept until `until`.
     Done { answer: Box<Recorded>, until: i64 },

@@ -77,9 +77,41 @@ pub fn fingerprint(endpoint: &str, url_model: Option<&str>, url_stream: Option<b
     h.update([0]);
     h.update(url_model.unwrap_or("").as_bytes());
     h.update([0, url_stream.map_or(2, u8::from), 0]);
-    // `serde_json::Map` is a BTreeMap here (no `preserve_order`), so this is key-order independent.
-    h.update(serde_json::to_vec(body).unwrap_or_default());
+    hash_value(&mut h, body);
     to_hex(&h.finalize())
+}
+
+/// Feeds a JSON value to the hash in a canonical form: object keys sorted (`serde_json::Map` is a
+/// BTreeMap here, no `preserve_order`), and numbers by value, so `0`, `0.0` and `0e0` are one
+/// temperature. Each item is tagged, so no two values feed the same bytes.
+fn hash_value(h: &mut Sha256, v: &Value) {
+    match v {
+        Value::Null => h.update(b"n"),
+        Value::Bool(b) => h.update(if *b { b"t" } else { b"f" }),
+        Value::Number(n) => {
+            let integral = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64);
+            match (n.as_i64(), integral) {
+                (Some(i), _) | (None, Some(i)) => h.update(format!("i{i};")),
+                _ => h.update(format!("d{n};")),
+            }
+        }
+        Value::String(s) => {
+            h.update(format!("s{}:", s.len()));
+            h.update(s.as_bytes());
+        }
+        Value::Array(items) => {
+            h.update(format!("a{}:", items.len()));
+            items.iter().for_each(|item| hash_value(h, item));
+        }
+        Value::Object(map) => {
+            h.update(format!("o{}:", map.len()));
+            for (k, item) in map {
+                h.update(format!("{}:", k.len()));
+                h.update(k.as_bytes());
+                hash_value(h, item);
+            }
+        }
+    }
 }
 
 /// The cache entry of a request in a tenant.
@@ -163,6 +195,17 @@ mod tests {
         assert_eq!(idempotency_key(Some("a\u{7}b")), None);
         assert_eq!(idempotency_key(Some(&"x".repeat(256))), None);
         assert_eq!(idempotency_key(None), None);
+    }
+
+    #[test]
+    fn numbers_count_by_value() {
+        let fp = |b: &str| fingerprint("/e", None, None, &serde_json::from_str(b).unwrap());
+        assert_eq!(fp(r#"{"temperature":0}"#), fp(r#"{"temperature":0.0}"#));
+        assert_eq!(fp(r#"{"t":1}"#), fp(r#"{"t":1e0}"#));
+        assert_ne!(fp(r#"{"t":1}"#), fp(r#"{"t":1.5}"#));
+        assert_ne!(fp(r#"{"t":1}"#), fp(r#"{"t":"1"}"#));
+        assert_ne!(fp(r#"{"a":["b"]}"#), fp(r#"{"a":"b"}"#));
+        assert_ne!(fp(r#"{"ab":"c"}"#), fp(r#"{"a":"bc"}"#));
     }
 
     #[test]

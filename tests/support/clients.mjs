@@ -15,9 +15,10 @@ export function clientsFor(gatewayUrl, key, { headers = {} } = {}) {
   return {
     "openai-chat": {
       // `usage`: ask for the usage chunk at the end of a stream (`stream_options.include_usage`).
-      async run(model, { stream = false, tools = false, thinking = false, json = false, image = false, usage = false, prompt = "hello" } = {}) {
+      async run(model, { stream = false, tools = false, thinking = false, json = false, image = false, usage = false, prompt = "hello", temperature } = {}) {
         const content = image ? [{ type: "text", text: prompt }, { type: "image_url", image_url: { url: `data:image/png;base64,${IMAGE_PNG}` } }] : prompt;
         const req = { model, messages: [{ role: "user", content }] };
+        if (temperature !== undefined) req.temperature = temperature;
         if (stream && usage) req.stream_options = { include_usage: true };
         if (tools) req.tools = [{ type: "function", function: { name: "get_weather", parameters: weatherSchema } }];
         if (thinking) req.reasoning_effort = "low";
@@ -48,11 +49,12 @@ export function clientsFor(gatewayUrl, key, { headers = {} } = {}) {
       },
     },
     "openai-responses": {
-      async run(model, { stream = false, tools = false, thinking = false, json = false, image = false, prompt = "hello" } = {}) {
+      async run(model, { stream = false, tools = false, thinking = false, json = false, image = false, prompt = "hello", temperature } = {}) {
         const input = image
           ? [{ role: "user", content: [{ type: "input_text", text: prompt }, { type: "input_image", image_url: `data:image/png;base64,${IMAGE_PNG}`, detail: "auto" }] }]
           : prompt;
         const req = { model, input };
+        if (temperature !== undefined) req.temperature = temperature;
         if (tools) req.tools = [{ type: "function", name: "get_weather", parameters: weatherSchema, strict: false }];
         if (thinking) req.reasoning = { effort: "low", summary: "auto" };
         if (json) req.text = { format: { type: "json_object" } };
@@ -64,9 +66,10 @@ export function clientsFor(gatewayUrl, key, { headers = {} } = {}) {
       },
     },
     anthropic: {
-      async run(model, { stream = false, tools = false, thinking = false, image = false, prompt = "hello" } = {}) {
+      async run(model, { stream = false, tools = false, thinking = false, image = false, prompt = "hello", temperature } = {}) {
         const content = image ? [{ type: "text", text: prompt }, { type: "image", source: { type: "base64", media_type: "image/png", data: IMAGE_PNG } }] : prompt;
         const req = { model, max_tokens: thinking ? 2048 : 256, messages: [{ role: "user", content }] };
+        if (temperature !== undefined) req.temperature = temperature;
         if (tools) req.tools = [{ name: "get_weather", input_schema: weatherSchema }];
         if (thinking) req.thinking = { type: "enabled", budget_tokens: 1024 };
         // The stream helper enforces message_start first and contiguous block indexes.
@@ -81,9 +84,10 @@ export function clientsFor(gatewayUrl, key, { headers = {} } = {}) {
       },
     },
     gemini: {
-      async run(model, { stream = false, tools = false, thinking = false, json = false, image = false, prompt = "hello" } = {}) {
+      async run(model, { stream = false, tools = false, thinking = false, json = false, image = false, prompt = "hello", temperature } = {}) {
         const contents = image ? [{ role: "user", parts: [{ text: prompt }, { inlineData: { mimeType: "image/png", data: IMAGE_PNG } }] }] : prompt;
         const config = {};
+        if (temperature !== undefined) config.temperature = temperature;
         if (tools) config.tools = [{ functionDeclarations: [{ name: "get_weather", parameters: { type: "OBJECT", properties: { city: { type: "STRING" } } } }] }];
         if (thinking) config.thinkingConfig = { includeThoughts: true, thinkingBudget: 1024 };
         if (json) config.responseMimeType = "application/json";

@@ -56,7 +56,27 @@ impl<M: Machine> Host<M> {
         };
         if let Some(stored) = stored {
             self.object.storage().put(M::STORAGE_KEY, &stored).await?;
+            if let Some(at) = M::expires_at(&stored) {
+                self.object.storage().set_alarm(at).await?;
+            }
         }
         Response::from_json(&reply)
+    }
+
+    /// The alarm of a machine whose state expires (`Machine::expires_at`): deletes the object's
+    /// storage once the state is over, or sets the alarm again for a state that was renewed.
+    pub async fn expire(&self, now_ms: i64) -> Result<()> {
+        self.ensure_loaded().await?;
+        let stored = {
+            let mut guard = self.current.borrow_mut();
+            guard.as_mut().map(|state| M::store(state, now_ms))
+        };
+        match stored.as_ref().and_then(M::expires_at) {
+            Some(at) if at > now_ms => self.object.storage().set_alarm(at).await,
+            _ => {
+                *self.current.borrow_mut() = Some(M::load(M::Stored::default()));
+                self.object.storage().delete_all().await
+            }
+        }
     }
 }

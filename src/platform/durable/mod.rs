@@ -2,6 +2,7 @@
 //! keep reducer state (`state::Machine`) are a `host::Host` with a name.
 
 pub mod host;
+pub mod idempotency_object;
 pub mod ledger_object;
 pub mod resilience_object;
 pub mod slots_object;
