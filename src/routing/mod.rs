@@ -2,5 +2,6 @@
 
 pub mod alias;
 pub mod combo;
+pub mod headroom;
 pub mod model;
 pub mod strategy;
