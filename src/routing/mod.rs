@@ -1,4 +1,5 @@
 //! Model resolution: which provider, and which upstream model id, a client's `model` names.
+//! Also the order of what can serve it: strategies, and quota headroom.
 
 pub mod alias;
 pub mod combo;
