@@ -884,3 +884,33 @@ fn a_duplicate_of_a_request_still_running_waits_for_it() {
     assert_eq!(w.upstream.calls().len(), 2);
     drop(first);
 }
+
+#[test]
+fn an_account_running_low_hands_over_until_its_window_resets_or_the_other_runs_lower() {
+    let w = World::new(vec![conn("a", "openai", 1), conn("b", "openai", 2)]);
+    let low = vec![
+        ("x-ratelimit-limit-requests", "100"),
+        ("x-ratelimit-remaining-requests", "5"),
+        ("x-ratelimit-reset-requests", "1m"),
+    ];
+    let plenty = vec![
+        ("x-ratelimit-limit-requests", "100"),
+        ("x-ratelimit-remaining-requests", "60"),
+        ("x-ratelimit-reset-requests", "1h"),
+    ];
+    let lower = vec![
+        ("x-ratelimit-limit-requests", "100"),
+        ("x-ratelimit-remaining-requests", "2"),
+        ("x-ratelimit-reset-requests", "1h"),
+    ];
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, low)]);
+    w.upstream.script("b", vec![Script::Answer(200, CHAT_OK, plenty.clone()), Script::Answer(200, CHAT_OK, lower)]);
+    let served = || header(&w.chat("openai/gpt-4o", false).1, "x-omniroute-connection").map(str::to_string);
+    assert_eq!(served().as_deref(), Some("a"), "nothing known yet: priority");
+    assert_eq!(served().as_deref(), Some("b"), "`a` has 5% left");
+    w.clock.0.set(w.clock.0.get() + 61_000);
+    assert_eq!(served().as_deref(), Some("a"), "`a`'s window has reset; `b` has 60% left, not low");
+    assert_eq!(served().as_deref(), Some("b"), "`a` is low again");
+    assert_eq!(served().as_deref(), Some("a"), "`b` said 2% left: `a` has more");
+    assert_eq!(w.upstream.calls().len(), 5, "no call was wasted");
+}

@@ -13,6 +13,7 @@ use crate::ir::{repair, EncodeCtx, IrRequest};
 use crate::pricing;
 use crate::providers::{AuthStyle, ProviderSpec};
 use crate::routing::combo;
+use crate::routing::headroom;
 use crate::routing::model::{resolve, Resolved};
 use crate::routing::strategy::{self, Candidate, RoundRobinStates};
 use crate::security::Secret;
@@ -188,7 +189,7 @@ impl Targets {
                 shorter(&mut breaker_wait, wait);
                 continue;
             }
-            for conn in order_connections(snapshot, t, conns, view, rr, rng) {
+            for conn in order_connections(snapshot, t, conns, view, now, rr, rng) {
                 match view.cooling(&conn.id, &t.model, now) {
                     Some(wait) => shorter(&mut cooling_wait, wait),
                     None => out.push(Attempt { provider: &t.provider, model: &t.model, connection: conn }),
@@ -229,12 +230,14 @@ impl Targets {
     }
 }
 
-/// A provider's connections in the order the tenant's account strategy gives (fill-first by default).
+/// A provider's connections in the order the tenant's account strategy gives (fill-first by default),
+/// then those running low on quota for the model after the others (`routing::headroom`).
 fn order_connections<'a>(
     snapshot: &TenantSnapshot,
     target: &Resolved,
     conns: Vec<&'a ConnectionRecord>,
     view: &dyn ResilienceView,
+    now: i64,
     rr: &mut RoundRobinStates,
     rng: u64,
 ) -> Vec<&'a ConnectionRecord> {
@@ -251,7 +254,8 @@ fn order_connections<'a>(
         .collect();
     let settings = &snapshot.settings;
     let state = rr.group(&format!("provider:{}", target.provider.id), settings.sticky_limit);
-    strategy::order(settings.account_strategy, &candidates, state, rng).into_iter().map(|i| conns[i]).collect()
+    let ordered = strategy::order(settings.account_strategy, &candidates, state, rng).into_iter().map(|i| conns[i]);
+    headroom::prefer_headroom(ordered.collect(), |c| view.quota_left(&c.id, &target.model, now))
 }
 
 /// The upstream request for one attempt, with the connection's plaintext `credential`; `id_seed`
@@ -460,6 +464,33 @@ mod tests {
         open.open.borrow_mut().insert("openai".into(), 4_500);
         let e = t.attempts(&s, &open, 0, &mut rr, 0).unwrap_err();
         assert_eq!((e.status, e.code.as_deref(), e.retry_after_secs), (503, Some("circuit_open"), Some(5)));
+    }
+
+    #[test]
+    fn accounts_running_low_on_quota_for_the_model_go_after_the_others() {
+        use crate::resilience::quota::{Quota, Window};
+        use crate::resilience::state::Event;
+        let s =
+            snapshot(vec![conn("a", "openai", 1, None), conn("b", "openai", 2, None), conn("c", "openai", 3, None)]);
+        let view = ScriptedView::default();
+        let left = |connection: &str, remaining, reset_at| Event::Quota {
+            connection: connection.into(),
+            model: "gpt-4o".into(),
+            quota: Quota { requests: Some(Window { limit: Some(100), remaining, reset_at }), tokens: None, at: 0 },
+        };
+        view.report(left("a", 1, 60_000));
+        view.report(left("c", 50, 60_000));
+        let order = |model: &str, now: i64| -> Vec<String> {
+            let mut rr = RoundRobinStates::default();
+            let t = Targets::for_model(&s, model, &mut rr, 0).unwrap();
+            t.attempts(&s, &view, now, &mut rr, 0).unwrap().iter().map(|a| a.connection.id.clone()).collect()
+        };
+        assert_eq!(order("openai/gpt-4o", 0), ["b", "c", "a"], "`a` has 1% left; `b` (unknown) keeps its place");
+        assert_eq!(order("openai/o3", 0), ["a", "b", "c"], "per model, as quotas are");
+        assert_eq!(order("openai/gpt-4o", 60_000), ["a", "b", "c"], "its window has reset");
+        view.report(left("c", 0, 60_000));
+        view.report(left("b", 5, 60_000));
+        assert_eq!(order("openai/gpt-4o", 0), ["b", "a", "c"], "all low: the most left first");
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub trait ResilienceView {
     fn breaker_wait(&self, provider: &str, now: i64) -> Option<i64>;
     /// A connection's health for a model, in (0, 1] (`p2c`).
     fn health(&self, connection: &str, model: &str) -> f64;
+    /// The fraction of its allowance `connection` has left for `model` now, in [0, 1], from the
+    /// quota windows its upstream announced; `None` when unknown.
+    fn quota_left(&self, connection: &str, model: &str, now: i64) -> Option<f64>;
     /// Requests this isolate sent to a connection (`least_used`), and counting one more.
     fn uses(&self, connection: &str) -> u64;
     fn count_use(&self, connection: &str);

@@ -1,6 +1,7 @@
 //! Scripted ports for native tests of the pipeline: an upstream that answers from a script per
 //! connection and logs every call, a resilience view with set cooldowns and open breakers that
-//! records reports, a usage sink that keeps records, a fixed clock. Test-only.
+//! records reports (and answers what quota is left from the reported ones), a usage sink that keeps
+//! records, a fixed clock. Test-only.
 
 use super::plan::UpstreamCall;
 use super::ports::{
@@ -116,6 +117,13 @@ impl ResilienceView for ScriptedView {
     }
     fn health(&self, _: &str, _: &str) -> f64 {
         1.0
+    }
+    /// From the latest quota reported for the connection and model, as the isolate's view keeps it.
+    fn quota_left(&self, connection: &str, model: &str, now: i64) -> Option<f64> {
+        self.events.borrow().iter().rev().find_map(|e| match e {
+            Event::Quota { connection: c, model: m, quota } if c == connection && m == model => Some(quota.left(now)),
+            _ => None,
+        })?
     }
     fn uses(&self, connection: &str) -> u64 {
         self.uses.borrow().get(connection).copied().unwrap_or(0)

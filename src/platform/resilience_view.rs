@@ -66,6 +66,9 @@ impl ResilienceView for IsolateView<'_> {
     fn health(&self, connection: &str, model: &str) -> f64 {
         health(self.tenant, connection, model)
     }
+    fn quota_left(&self, connection: &str, model: &str, now: i64) -> Option<f64> {
+        with_view(self.tenant, |s| s.quota_left(connection, model, now))
+    }
     fn uses(&self, connection: &str) -> u64 {
         USES.with(|u| u.borrow().get(connection).copied().unwrap_or(0))
     }

@@ -7,7 +7,8 @@
 //!   reset as a duration (`1s`, `6m0s`, `20ms`, `1h2m3.5s`) or plain seconds.
 //!
 //! An account whose window says 0 remaining is skipped by routing until the reset
-//! (`resilience::state`), instead of being found out with a failed call.
+//! (`resilience::state`), instead of being found out with a failed call; one with little left goes
+//! after the accounts that have more (`routing::headroom`).
 
 use crate::limits::periods::days_from_civil;
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,18 @@ impl Quota {
             .filter(|w| w.remaining == 0 && w.reset_at > now_ms)
             .map(|w| w.reset_at)
             .max()
+    }
+
+    /// The fraction of its allowance the account has left now, in [0, 1]: the scarcest of its windows
+    /// whose limit is known and whose reset is still ahead. `None` when no such window is known (no
+    /// limit announced, or every window has reset since).
+    pub fn left(&self, now_ms: i64) -> Option<f64> {
+        [self.requests, self.tokens]
+            .into_iter()
+            .flatten()
+            .filter(|w| w.reset_at > now_ms)
+            .filter_map(|w| w.limit.filter(|&l| l > 0).map(|l| (w.remaining as f64 / l as f64).min(1.0)))
+            .reduce(f64::min)
     }
 }
 
@@ -208,7 +221,43 @@ mod tests {
         assert_eq!(reset_time("2.5", 100), Some(2_600));
     }
 
+    #[test]
+    fn what_is_left_is_the_scarcest_window_still_running_with_a_known_limit() {
+        let w = |limit, remaining, reset_at| Some(Window { limit, remaining, reset_at });
+        let q = Quota { requests: w(Some(100), 40, 5_000), tokens: w(Some(1_000), 100, 2_000), at: 0 };
+        assert_eq!(q.left(1_000), Some(0.1), "tokens are scarcer");
+        assert_eq!(q.left(2_000), Some(0.4), "the tokens window has reset: it says nothing now");
+        assert_eq!(q.left(5_000), None, "both have reset");
+        let no_limit = Quota { requests: w(None, 3, 5_000), tokens: w(Some(0), 0, 5_000), at: 0 };
+        assert_eq!(no_limit.left(0), None, "without a (usable) limit there is no fraction");
+        let over = Quota { requests: w(Some(10), 12, 5_000), tokens: None, at: 0 };
+        assert_eq!(over.left(0), Some(1.0), "more left than the limit (a raised limit) is all of it");
+    }
+
     proptest! {
+        #[test]
+        fn left_is_a_fraction_no_larger_than_any_running_window(
+            windows in proptest::collection::vec((proptest::option::of(0u64..2_000), 0u64..3_000, 0i64..100), 2),
+            now in 0i64..100,
+        ) {
+            let ws: Vec<Window> =
+                windows.iter().map(|&(limit, remaining, reset_at)| Window { limit, remaining, reset_at }).collect();
+            let q = Quota { requests: Some(ws[0]), tokens: Some(ws[1]), at: 0 };
+            let running: Vec<f64> = ws
+                .iter()
+                .filter(|w| w.reset_at > now && w.limit.is_some_and(|l| l > 0))
+                .map(|w| w.remaining as f64 / w.limit.unwrap() as f64)
+                .collect();
+            match q.left(now) {
+                None => prop_assert!(running.is_empty()),
+                Some(f) => {
+                    prop_assert!((0.0..=1.0).contains(&f));
+                    prop_assert!(running.iter().all(|&r| f <= r));
+                    prop_assert!(running.iter().any(|&r| f == r.min(1.0)));
+                }
+            }
+        }
+
         #[test]
         fn rfc3339_round_trips_through_iso(ms in 0i64..7_000_000_000_000) {
             prop_assert_eq!(rfc3339_ms(&iso(ms)), Some(ms));

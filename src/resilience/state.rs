@@ -135,6 +135,12 @@ impl State {
         per_model.max(account).max(quota)
     }
 
+    /// The fraction of its allowance `connection` has left for `model` now, by the latest quota its
+    /// upstream announced (`Quota::left`); `None` when unknown.
+    pub fn quota_left(&self, connection: &str, model: &str, now_ms: i64) -> Option<f64> {
+        self.quotas.get(&cooldown::scope(connection, model)).and_then(|q| q.left(now_ms))
+    }
+
     /// How healthy a connection looks for `model`, in (0, 1]: 1 with no recent failures, lower as its
     /// backoff level rises (used by the `p2c` strategy).
     pub fn health(&self, connection: &str, model: &str) -> f64 {
@@ -397,9 +403,15 @@ mod tests {
         assert_eq!(s.cooling("a", "other-model", 1_000), None, "per model, as providers limit");
         s.apply(&quota(4, 60_000, 500), &p);
         assert_eq!(s.cooling("a", "m", 1_000), Some(2_000), "an older report does not undo a newer one");
+        assert_eq!(s.quota_left("a", "m", 1_000), Some(0.0));
         assert_eq!(s.cooling("a", "m", 3_000), None, "back at its reset");
         assert!(s.to_wire(3_000).quotas.is_empty(), "a window past its reset is dropped");
+        assert_eq!(s.quota_left("a", "m", 3_000), None, "nothing known once its window was dropped");
         s.apply(&quota(0, 9_000, 4_000), &p);
+        s.apply(&quota(1, 9_000, 4_100), &p);
+        assert_eq!(s.quota_left("a", "m", 5_000), Some(0.2), "1 of 5 left");
+        assert_eq!(s.quota_left("a", "other-model", 5_000), None);
+        assert_eq!(s.quota_left("a", "m", 9_000), None, "unknown again at its reset");
         s.reset(Some("a"), None);
         assert_eq!(s.cooling("a", "m", 4_000), None, "a reset of the connection clears its windows");
     }

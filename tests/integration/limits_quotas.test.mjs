@@ -1,6 +1,7 @@
 // Quota windows from upstream headers (issue 8): an answer saying an account has no requests left
 // steers the next request to another account, the account comes back after its reset, and
-// GET /api/quotas shows the window with its countdown.
+// GET /api/quotas shows the window with its countdown. An account with little left (under 10%) goes
+// after the accounts with more.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway } from "../support/gateway.mjs";
@@ -18,11 +19,11 @@ before(async () => {
 });
 after(async () => { await gw?.dispose(); await first?.close(); await second?.close(); });
 
-const chat = async () => {
+const chat = async (model = "openai/quota-last") => {
   const r = await fetch(`${gw.url}/v1/chat/completions`, {
     method: "POST",
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: "openai/quota-last", messages: [{ role: "user", content: "hi" }] }),
+    body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
   });
   await r.text();
   assert.equal(r.status, 200);
@@ -71,4 +72,30 @@ test("a window configured by hand: its allowance spent, the account is skipped a
   assert.equal(q.requests.remaining, 0);
   assert.ok(q.requests.resets_in_ms > 4.9 * 3600_000 && q.requests.resets_in_ms <= 5 * 3600_000, JSON.stringify(q));
   assert.equal((await gw.admin("PATCH", `/api/providers/${firstId}`, { limits: { window: { hours: 5 } } })).status, 400);
+});
+
+test("an account running low goes after one with quota left, until its window resets or the other runs lower", async () => {
+  // Their own provider, so the accounts above do not take part. Both answer `quota-low` with a
+  // 2-second window of 100 requests: `low` says 5 are left, `roomy` 50.
+  const low = await startMockOpenAI({ apiKey: "sk-low", requestsLeft: 5 });
+  const roomy = await startMockOpenAI({ apiKey: "sk-roomy", requestsLeft: 50 });
+  try {
+    const lowId = (await gw.addConnection({ provider: "groq", api_key: low.apiKey, base_url: low.url, priority: 1 })).id;
+    const roomyId = (await gw.addConnection({ provider: "groq", api_key: roomy.apiKey, base_url: roomy.url, priority: 2 })).id;
+    const names = { [lowId]: "low", [roomyId]: "roomy" };
+    const served = async () => names[await chat("groq/quota-low")];
+
+    assert.equal(await served(), "low", "nothing known yet: priority");
+    assert.equal(await served(), "roomy", "`low` has 5% left: the account with quota left serves");
+    assert.equal(await served(), "roomy");
+    await new Promise((r) => setTimeout(r, 2100));
+    assert.equal(await served(), "low", "its window has reset: priority again");
+    roomy.setRequestsLeft(2);
+    assert.equal(await served(), "roomy", "`low` is at 5% again, `roomy` unknown since its reset");
+    assert.equal(await served(), "low", "`roomy` has 2% left now, `low` more");
+    assert.deepEqual([low.requests.length, roomy.requests.length], [3, 3], "every request was served by one call");
+  } finally {
+    await low.close();
+    await roomy.close();
+  }
 });

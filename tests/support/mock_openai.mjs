@@ -21,6 +21,8 @@
 //   drop            closes the socket without answering
 //   quota           429 insufficient_quota with OpenAI's quota-exhausted text
 //   quota-last      a normal completion whose x-ratelimit-* headers say 0 requests remain for 2 s
+//   quota-low       a normal completion whose x-ratelimit-* headers say `requestsLeft` (an option,
+//                   default 1; `setRequestsLeft(n)` changes it) of 100 requests remain for 2 s
 //   garbage-200     200 application/json whose body is not JSON
 //   drop-after-headers      200 text/event-stream, then the connection drops before any byte of body
 //   drop-after-first-chunk  200, one content chunk, then the connection drops
@@ -30,9 +32,17 @@
 // Every request is recorded (method, path, headers, parsed body) for assertions.
 import { readJson, startMockServer, writeChunked, scriptedAnswer } from "./mock_server.mjs";
 
-export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 3000, scripted = true, failAs = null } = {}) {
+export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 3000, scripted = true, failAs = null, requestsLeft = 1 } = {}) {
   let completionCounter = 0;
   let faultCounter = 0;
+
+  // What the quota scenarios' answers announce in x-ratelimit-* headers (requests only).
+  const quotaHeaders = (model) => {
+    const window = model === "quota-last" ? [5, 0] : model === "quota-low" ? [100, requestsLeft] : null;
+    if (!window) return {};
+    const [limit, remaining] = window;
+    return { "x-ratelimit-limit-requests": `${limit}`, "x-ratelimit-remaining-requests": `${remaining}`, "x-ratelimit-reset-requests": "2s" };
+  };
 
   const handle = await startMockServer({ apiKey, basePath: "/v1" }, async (req, res, { requests, waitAtGate }) => {
     const body = await readJson(req);
@@ -112,9 +122,7 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
         id, object: "chat.completion", created, model: `${model}-2025-04-14`,
         choices: [{ index: 0, message, logprobs: null, finish_reason: answer.tool ? "tool_calls" : "stop" }],
         usage, service_tier: "default", system_fingerprint: "fp_mock",
-      }, model === "quota-last"
-        ? { "x-ratelimit-limit-requests": "5", "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "2s" }
-        : {});
+      }, quotaHeaders(model));
     }
 
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-request-id": `req_${requests.length}` });
@@ -152,6 +160,8 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
   });
   /** Changes the forced scenario (null: behave normally) — an account that breaks or recovers. */
   handle.setFailAs = (f) => { failAs = f; };
+  /** Changes how many of 100 requests `quota-low` answers say remain. */
+  handle.setRequestsLeft = (n) => { requestsLeft = n; };
   return handle;
 }
 
