@@ -3,7 +3,8 @@
 // Usage: node bench/ab.mjs --builds dirA,dirB[,…] [--rounds 8] [--duration 3] [--stream true]
 //        [--model openai/big-stream] [--connections 16] [--big <request KB>] [--anthropic: an Anthropic
 //        client, so the answer is translated]
-//        [--limits '{"usd_per_day":1e6,"requests_per_minute":1000000}']. A build is a copy of build/.
+//        [--limits '{"usd_per_day":1e6,"requests_per_minute":1000000}'] [--temperature 0]
+//        [--headers '{"x-omniroute-no-cache":"true"}']. A build is a copy of build/.
 // `--limits` also runs every build with a second key that has those limits (target `<build>+limits`);
 // the key is created through the last build, so list a build that knows key limits last.
 import { Miniflare } from "miniflare";
@@ -34,7 +35,15 @@ function lua(body, headers) {
 const BIG_KB = Number(arg("big", 0));
 const filler = "Refactor the function and explain why, with \"quotes\" and \\ escapes. ";
 const bigMessages = () => Array.from({ length: Math.max(1, Math.round(BIG_KB / 4)) }, (_, i) => ({ role: i % 2 ? "assistant" : "user", content: filler.repeat(56) }));
-const chatBody = (model) => ({ model, messages: BIG_KB ? bigMessages() : [{ role: "user", content: "Say hello." }], stream: STREAM });
+// `--temperature 0` makes requests cacheable: after the first, each is a response-cache hit.
+const TEMPERATURE = arg("temperature", undefined);
+const HEADERS = JSON.parse(arg("headers", "{}"));
+const chatBody = (model) => ({
+  model,
+  messages: BIG_KB ? bigMessages() : [{ role: "user", content: "Say hello." }],
+  stream: STREAM,
+  ...(TEMPERATURE === undefined ? {} : { temperature: Number(TEMPERATURE) }),
+});
 async function pidOfPort(url) {
   const { stdout } = await exec("ss", ["-Hltnp", `sport = :${new URL(url).port}`]);
   return Number(stdout.match(/pid=(\d+)/)[1]);
@@ -77,11 +86,11 @@ for (const build of BUILDS) {
   if (ANTHROPIC) {
     // Translated: an Anthropic Messages client in front of the OpenAI-format upstream.
     const messages = { ...body, max_tokens: 256 };
-    targets.push({ name: path.basename(build), url: `${gw.url}/v1/messages`, script: lua(messages, { "x-api-key": key, "anthropic-version": "2023-06-01" }) });
+    targets.push({ name: path.basename(build), url: `${gw.url}/v1/messages`, script: lua(messages, { "x-api-key": key, "anthropic-version": "2023-06-01", ...HEADERS }) });
     continue;
   }
-  targets.push({ name: path.basename(build), url: `${gw.url}/v1/chat/completions`, script: lua(body, { Authorization: `Bearer ${key}` }) });
-  if (limitedKey) targets.push({ name: `${path.basename(build)}+limits`, url: `${gw.url}/v1/chat/completions`, script: lua(body, { Authorization: `Bearer ${limitedKey}` }) });
+  targets.push({ name: path.basename(build), url: `${gw.url}/v1/chat/completions`, script: lua(body, { Authorization: `Bearer ${key}`, ...HEADERS }) });
+  if (limitedKey) targets.push({ name: `${path.basename(build)}+limits`, url: `${gw.url}/v1/chat/completions`, script: lua(body, { Authorization: `Bearer ${limitedKey}`, ...HEADERS }) });
 }
 for (const t of targets) { t.pid = await pidOfPort(t.url); await exec("wrk", ["-t1", "-c4", "-d2s", "-s", t.script, t.url]); t.runs = []; t.p50 = []; }
 for (let r = 0; r < ROUNDS; r++) {
@@ -92,7 +101,7 @@ const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
 const sd = (a) => { const m = mean(a); return Math.sqrt(a.reduce((x, y) => x + (y - m) ** 2, 0) / Math.max(1, a.length - 1)); };
 const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const base = targets[1];
-let report = `A/B: wrk -t2 -c${CONNECTIONS} -d${DURATION}s × ${ROUNDS} rounds (alternating), stream=${STREAM}, body ${BIG_KB || '<1'} KB, ${new Date().toISOString()}, load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}\n\n`;
+let report = `A/B: wrk -t2 -c${CONNECTIONS} -d${DURATION}s × ${ROUNDS} rounds (alternating), stream=${STREAM}, body ${BIG_KB || '<1'} KB${TEMPERATURE === undefined ? "" : `, temperature ${TEMPERATURE}`}${Object.keys(HEADERS).length ? `, headers ${JSON.stringify(HEADERS)}` : ""}, ${new Date().toISOString()}, load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}\n\n`;
 report += `| target | CPU µs/req median | mean ± sd | min | vs floor (paired mean) | vs ${base.name} (paired mean ± sd) | p50 ms (median) |\n|---|---:|---:|---:|---:|---:|---:|\n`;
 for (const t of targets) {
   const dFloor = t.runs.map((v, i) => v - targets[0].runs[i]);

@@ -83,8 +83,12 @@ pub async fn begin(
     if idempotency_key.is_none() && cache_use == CacheUse::Off {
         return Ok(Begun::Fresh { cache: None });
     }
-    let fingerprint =
-        key::fingerprint(&inbound.endpoint, inbound.url_model.as_deref(), inbound.url_stream, &client.body);
+    // Hashing the body is the one cost that grows with it: only a key or a lookup needs it.
+    let fingerprint = if idempotency_key.is_some() || cache_use == CacheUse::Use {
+        key::fingerprint(&inbound.endpoint, inbound.url_model.as_deref(), inbound.url_stream, &client.body)
+    } else {
+        String::new()
+    };
     let mut keeper = Keeper { replays: replays.clone(), cache: None, claim: None };
     if let Some(client_key) = idempotency_key {
         let name = key::idempotency_name(tenant, &inbound.key_id, client_key);
