@@ -12,6 +12,7 @@ use crate::config::valid_tenant_id;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::gemini::endpoint::gemini_target;
 use crate::formats::Format;
+use crate::providers::ModelKind;
 use crate::sync::enroll::{self, SyncPath};
 use worker::{event, Context, Env, Method, Request, Response, ScheduleContext, ScheduledEvent};
 
@@ -155,14 +156,18 @@ async fn v1_route(
     tenant: Option<&str>,
     path: &str,
 ) -> Result<web_sys::Response> {
-    let generate_as = |format| (format, UrlParams::default());
+    // Embeddings, images, audio, moderations, rerank: OpenAI-shaped, through the same pipeline.
+    let service = ModelKind::ALL.into_iter().find(|k| *k != ModelKind::Chat && k.endpoint() == path);
+    let generate_as = |format| (format, UrlParams { kind: service.unwrap_or_default(), ..UrlParams::default() });
     let target = match (method.clone(), path) {
         (Method::Post, "/v1/chat/completions") => Some(generate_as(Format::OpenAiChat)),
         (Method::Post, "/v1/messages") => Some(generate_as(Format::Anthropic)),
         (Method::Post, "/v1/responses") => Some(generate_as(Format::OpenAiResponses)),
+        (Method::Post, _) if service.is_some() => Some(generate_as(Format::OpenAiChat)),
         (Method::Post, _) => gemini_rest(path).map(|rest| {
             let t = gemini_target(rest);
-            (Format::Gemini, UrlParams { model: t.as_ref().map(|t| t.model.clone()), stream: t.map(|t| t.stream) })
+            let (model, stream) = (t.as_ref().map(|t| t.model.clone()), t.map(|t| t.stream));
+            (Format::Gemini, UrlParams { model, stream, ..UrlParams::default() })
         }),
         _ => None,
     };
@@ -181,6 +186,7 @@ async fn v1_route(
         (_, "/v1/chat/completions" | "/v1/messages" | "/v1/responses" | "/v1/messages/count_tokens" | "/v1/models") => {
             Err(method_not_allowed())
         }
+        _ if service.is_some() => Err(method_not_allowed()),
         _ => Err(GatewayError::not_found(format!("Unknown endpoint `{path}`.")).with_code("unknown_url")),
     }?;
     Ok(with_cors(resp).into())

@@ -16,6 +16,7 @@ use crate::engine::ports::UpstreamBody;
 use crate::engine::relay::{Relay, StreamWriter};
 use crate::error::{GatewayError, Result};
 use crate::formats::{openai_chat, Format};
+use crate::providers::ModelKind;
 use crate::replay::key::CacheAsk;
 use crate::routing::model::available;
 use crate::security::api_keys;
@@ -66,11 +67,13 @@ async fn caller_snapshot(
     Ok((caller, snapshot))
 }
 
-/// Where the endpoint found the model and stream flag, for formats that carry them in the URL.
+/// What the route says of the request: the model and stream flag, for formats that carry them in
+/// the URL, and what the endpoint does (chat, or a service such as embeddings).
 #[derive(Default)]
 pub struct UrlParams {
     pub model: Option<String>,
     pub stream: Option<bool>,
+    pub kind: ModelKind,
 }
 
 /// Any generation endpoint: chat completions, messages, responses, generateContent. Reads the
@@ -108,6 +111,8 @@ pub async fn generate(
         .collect();
     let inbound = Inbound {
         format,
+        kind: url.kind,
+        content_type: header(req, "content-type"),
         endpoint: endpoint.to_string(),
         client_request_id: header(req, "x-request-id"),
         key_id: caller.key_id,
@@ -180,6 +185,10 @@ fn written(
                     if !out.is_empty() {
                         return Some((Ok(out), Some((body, writer, None))));
                     }
+                }
+                // Plain bytes (audio) cannot end with an error event: the client's stream errors.
+                (_, None) if writer.severed() => {
+                    return Some((Err(worker::Error::RustError("the upstream broke off mid-stream".into())), None))
                 }
                 (out, None) => return Some((Ok(out), None)),
             }
