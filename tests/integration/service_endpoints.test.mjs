@@ -84,6 +84,15 @@ test("embeddings: an OpenAI-wire upstream passes through, base64 (the SDK's defa
 
   const f = await client.embeddings.create({ model: "openai/text-embedding-3-small", input: "hello", encoding_format: "float", dimensions: 6 });
   assert.deepEqual(f.data[0].embedding, vectorOf("hello", 6));
+
+  // The same input embeds the same: asked again, the answer comes from the response cache.
+  const calls = mocks.openai.requests.length;
+  const again = await client.embeddings
+    .create({ model: "openai/text-embedding-3-small", input: "hello", encoding_format: "float", dimensions: 6 })
+    .withResponse();
+  assert.deepEqual(again.data, f);
+  assert.equal(again.response.headers.get("x-omniroute-cache"), "HIT");
+  assert.equal(mocks.openai.requests.length, calls);
 });
 
 test("embeddings: Gemini's batchEmbedContents, translated both ways", async () => {
@@ -283,8 +292,9 @@ test("every request of every endpoint leaves a usage record", async () => {
   const ok = (endpoint) => rows.filter((r) => r.endpoint === endpoint && r.status === 200);
   for (const e of endpoints) assert.ok(ok(e).length > 0, `a 200 record for ${e}`);
   const openaiEmbeddings = ok("/v1/embeddings").filter((r) => r.provider === "openai");
-  assert.deepEqual(openaiEmbeddings.map((r) => [r.tokens.input, r.tokens.estimated]), [[2, false], [4, false]], "the upstream's usage");
-  assert.ok(openaiEmbeddings.every((r) => r.cost_usd > 0), "priced per input token");
+  assert.deepEqual(openaiEmbeddings.map((r) => [r.tokens.input, r.tokens.estimated, r.cache]),
+    [[2, false, "hit"], [2, false, "miss"], [4, false, "miss"]], "the upstream's usage; a cache hit repeats it");
+  assert.deepEqual(openaiEmbeddings.map((r) => r.cost_usd > 0), [false, true, true], "priced per input token, a hit at 0");
   const gemini = ok("/v1/embeddings").find((r) => r.provider === "gemini");
   assert.deepEqual([gemini.tokens.estimated, gemini.tokens.output], [true, 0], "estimated: Gemini reports none");
   const image = ok("/v1/images/generations").find((r) => r.upstream_model === "gpt-image-1");
