@@ -10,7 +10,18 @@ const GEMINI_EMBEDDINGS: &str = r#"{"embeddings":[{"values":[0.5,0.25]}]}"#;
 impl World {
     /// Runs a request to the service endpoint of `kind` with `body` as sent (JSON or a form).
     fn service(&self, kind: ModelKind, body: &[u8], content_type: &str) -> (u16, Vec<(String, String)>, String) {
-        let inbound = Inbound {
+        self.service_with(kind, body, content_type, |_| {})
+    }
+
+    /// [`World::service`] with what the platform read of the request's headers changed by `f`.
+    fn service_with(
+        &self,
+        kind: ModelKind,
+        body: &[u8],
+        content_type: &str,
+        f: impl FnOnce(&mut Inbound),
+    ) -> (u16, Vec<(String, String)>, String) {
+        let mut inbound = Inbound {
             format: Format::OpenAiChat,
             kind,
             content_type: Some(content_type.into()),
@@ -19,6 +30,7 @@ impl World {
             arrived_at: self.clock.0.get(),
             ..Inbound::default()
         };
+        f(&mut inbound);
         let answer = block_on(run(&self.ports(), &self.snapshot, inbound, Ok(body.to_vec())));
         let text = block_on(drain(answer.relay, &self.upstream));
         (answer.status, answer.headers, text)
@@ -169,6 +181,27 @@ fn a_transcription_form_goes_upstream_with_its_model_rewritten_and_a_malformed_o
     assert!(body.contains("invalid_multipart"), "{body}");
     assert!(w.upstream.calls().is_empty());
     assert_eq!(w.only_record().status, 400);
+}
+
+#[test]
+fn a_repeated_upload_under_one_idempotency_key_is_answered_once_and_another_file_is_refused() {
+    let upload = |audio: &str| {
+        format!("--b0\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nopenai/whisper-1\r\n--b0\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\n{audio}\r\n--b0--\r\n")
+    };
+    let mut w = World::new(vec![conn("a", "openai", 1)]);
+    w.replays = Some(ScriptedReplays::new(w.clock.clone()));
+    w.upstream.script("a", vec![Script::Answer(200, r#"{"text":"hello"}"#, vec![])]);
+    let keyed = |i: &mut Inbound| i.idempotency_key = Some("upload-1".into());
+    let form = "multipart/form-data; boundary=b0";
+    let (_, _, first) = w.service_with(ModelKind::Transcription, upload("RIFF-1").as_bytes(), form, keyed);
+    let (status, headers, again) = w.service_with(ModelKind::Transcription, upload("RIFF-1").as_bytes(), form, keyed);
+    assert_eq!(
+        (status, again.as_str(), header(&headers, "x-omniroute-idempotent")),
+        (200, first.as_str(), Some("true"))
+    );
+    assert_eq!(w.upstream.calls().len(), 1);
+    let (status, _, body) = w.service_with(ModelKind::Transcription, upload("RIFF-2").as_bytes(), form, keyed);
+    assert_eq!(status, 422, "the same fields with another file are another request: {body}");
 }
 
 #[test]

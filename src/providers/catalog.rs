@@ -192,7 +192,7 @@ pub static ALL: &[ProviderSpec] = &[
         Service::new(Rerank, Wire::Cohere, &["jina-reranker-v2-base-multilingual", "jina-reranker-m0"]),
     ]),
     openai_compatible("voyage", "Voyage AI", &[], "https://api.voyageai.com/v1", &[]).offering(&[
-        Service::openai(Embedding, &["voyage-3.5", "voyage-3.5-lite", "voyage-code-3"]),
+        Service::new(Embedding, Wire::Voyage, &["voyage-3.5", "voyage-3.5-lite", "voyage-code-3"]),
         Service::new(Rerank, Wire::Voyage, &["rerank-2.5", "rerank-2.5-lite"]),
     ]),
     // ---- Anthropic-format providers (Messages API below the base URL). ----

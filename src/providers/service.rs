@@ -78,7 +78,7 @@ pub enum Wire {
     /// Cohere's rerank (`/rerank` with `query`, `documents`, `top_n` → `results`), which Jina,
     /// Together and SiliconFlow copy.
     Cohere,
-    /// Voyage's rerank (`top_k` → `data`).
+    /// Voyage's: embeddings with `output_dimension`, rerank with `top_k` → `data`.
     Voyage,
 }
 

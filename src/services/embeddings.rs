@@ -1,9 +1,10 @@
 //! `POST /v1/embeddings` in OpenAI's shape: `{model, input, encoding_format?, dimensions?, user?}`
 //! → `{object: "list", data: [{object: "embedding", index, embedding}], model, usage}`.
 //!
-//! Wires: OpenAI's own (passed through), and Gemini's `batchEmbedContents` (one request per input;
+//! Wires: OpenAI's own (passed through); Gemini's `batchEmbedContents` (one request per input;
 //! `dimensions` becomes `outputDimensionality`; its vectors come back as floats or, when the client
-//! asks for `base64` as the OpenAI SDKs do by default, as little-endian float32 bytes in base64).
+//! asks for `base64` as the OpenAI SDKs do by default, as little-endian float32 bytes in base64);
+//! Voyage's, OpenAI's but for `output_dimension` and a usage of `total_tokens` only.
 
 use super::{as_it_came, invalid, prompt_usage, to_vec, tokens_of_chars, unreadable, unsupported};
 use super::{Answered, Outgoing, ServiceRequest};
@@ -91,7 +92,19 @@ pub fn request(req: &ServiceRequest, wire: Wire, model: &str) -> Result<Outgoing
             let body = to_vec(&json!({"requests": requests}))?;
             Ok(Outgoing::json(format!("/models/{model}:batchEmbedContents"), body, true))
         }
-        Wire::Cohere | Wire::Voyage => Err(unsupported(ModelKind::Embedding, wire)),
+        Wire::Voyage => {
+            let mut body = req.body.clone();
+            if let Some(o) = body.as_object_mut() {
+                o.insert("model".into(), model.into());
+                if let Some(d) = o.remove("dimensions") {
+                    o.insert("output_dimension".into(), d);
+                }
+                // Voyage knows no end-user ids.
+                o.remove("user");
+            }
+            Ok(Outgoing::json("/embeddings", to_vec(&body)?, true))
+        }
+        Wire::Cohere => Err(unsupported(ModelKind::Embedding, wire)),
     }
 }
 
@@ -133,7 +146,16 @@ pub fn answer(req: &ServiceRequest, wire: Wire, body: &[u8], ctx: &EncodeCtx) ->
             });
             Ok(Answered { body: to_vec(&out)?, usage: None, complete })
         }
-        Wire::Cohere | Wire::Voyage => Err(unsupported(ModelKind::Embedding, wire)),
+        Wire::Voyage => {
+            let mut v: Value = serde_json::from_slice(body).map_err(unreadable)?;
+            let usage = prompt_usage(&v);
+            let complete = v.get("data").is_some_and(Value::is_array);
+            let tokens = usage.map_or(req.input_estimate, |u| u.input_tokens);
+            v["model"] = ctx.model.as_str().into();
+            v["usage"] = json!({"prompt_tokens": tokens, "total_tokens": tokens});
+            Ok(Answered { body: to_vec(&v)?, usage, complete })
+        }
+        Wire::Cohere => Err(unsupported(ModelKind::Embedding, wire)),
     }
 }
 
@@ -216,6 +238,24 @@ mod tests {
         assert_eq!(answer(&r, Wire::Gemini, b"{}", &ctx()).unwrap_err().status, 502);
         let tokens = req(json!({"model": "m", "input": [1, 2]}));
         assert_eq!(request(&tokens, Wire::Gemini, "m").unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn voyage_wire_renames_dimensions_and_reports_usage_as_openai_does() {
+        let r = req(
+            json!({"model": "voyage/voyage-3.5", "input": ["a"], "dimensions": 256, "user": "u1", "encoding_format": "base64"}),
+        );
+        let out = request(&r, Wire::Voyage, "voyage-3.5").unwrap();
+        let sent: Value = serde_json::from_slice(&out.body).unwrap();
+        assert_eq!(
+            sent,
+            json!({"model": "voyage-3.5", "input": ["a"], "output_dimension": 256, "encoding_format": "base64"})
+        );
+        let voyage = br#"{"object":"list","data":[{"object":"embedding","embedding":"AACAPw==","index":0}],"model":"voyage-3.5","usage":{"total_tokens":3}}"#;
+        let a = answer(&r, Wire::Voyage, voyage, &ctx()).unwrap();
+        let v: Value = serde_json::from_slice(&a.body).unwrap();
+        assert_eq!(v["usage"], json!({"prompt_tokens": 3, "total_tokens": 3}));
+        assert_eq!((v["data"][0]["embedding"].as_str(), a.usage.map(|u| u.input_tokens)), (Some("AACAPw=="), Some(3)));
     }
 
     #[test]

@@ -161,7 +161,8 @@ impl ServiceRequest {
 /// The wires each kind can be served through (the catalog names only these; tested there).
 pub fn supports(kind: ModelKind, wire: Wire) -> bool {
     match kind {
-        ModelKind::Embedding | ModelKind::Image => matches!(wire, Wire::OpenAi | Wire::Gemini),
+        ModelKind::Embedding => matches!(wire, Wire::OpenAi | Wire::Gemini | Wire::Voyage),
+        ModelKind::Image => matches!(wire, Wire::OpenAi | Wire::Gemini),
         ModelKind::Transcription | ModelKind::Speech | ModelKind::Moderation => wire == Wire::OpenAi,
         ModelKind::Rerank => matches!(wire, Wire::Cohere | Wire::Voyage),
         ModelKind::Chat => false,

@@ -110,6 +110,13 @@ test("embeddings: Gemini's batchEmbedContents, translated both ways", async () =
   assert.deepEqual(f.data[0].embedding, vectorOf("hello"));
 });
 
+test("embeddings: Voyage's wire takes `output_dimension` and reports total tokens only", async () => {
+  const r = await client.embeddings.create({ model: "voyage/voyage-3.5", input: "hello", dimensions: 5 });
+  assert.deepEqual(r.data[0].embedding, float32(vectorOf("hello", 5)));
+  assert.deepEqual([r.model, r.usage], ["voyage/voyage-3.5", { prompt_tokens: 2, total_tokens: 2 }]);
+  assert.deepEqual(last(mocks.voyage).body, { model: "voyage-3.5", input: "hello", output_dimension: 5, encoding_format: "base64" });
+});
+
 test("embeddings fall back from a failing provider to one of another wire within the request", async () => {
   const before = mocks.broken.requests.length;
   const { data, response } = await client.embeddings.create({ model: "vectors", input: "fallback" }).withResponse();
