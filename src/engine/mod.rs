@@ -2,11 +2,12 @@
 //! authentication to its relay plan over [`ports`] the platform implements; [`plan`] turns a model
 //! name into targets, attempts and the upstream call; [`relay`] carries an answer to its end,
 //! and [`continuation`] carries a stream that died on from another attempt;
-//! [`reuse`] serves an answer again (response cache, idempotency keys);
+//! [`models_health`] says which models can be served now; [`reuse`] serves an answer again (response cache, idempotency keys);
 //! [`translate`] re-frames answers; [`upstream`] maps upstream errors.
 
 pub mod admission;
 pub mod continuation;
+pub mod models_health;
 pub mod pipeline;
 pub mod plan;
 pub mod ports;

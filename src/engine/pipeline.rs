@@ -23,6 +23,7 @@ use crate::replay::Recorded;
 use crate::resilience::classify::{classify, Action, Failure};
 use crate::resilience::quota;
 use crate::resilience::state::Event;
+use crate::routing::model::pin_provider;
 use crate::security::to_hex;
 use std::rc::Rc;
 
@@ -57,6 +58,8 @@ pub struct Inbound {
     /// For formats that carry them in the URL (Gemini).
     pub url_model: Option<String>,
     pub url_stream: Option<bool>,
+    /// A provider route's provider (`/v1/providers/{provider}/…`): the request may reach only it.
+    pub url_provider: Option<String>,
     /// Client headers a same-format upstream needs along with the untouched body.
     pub forward_headers: Vec<(String, String)>,
     /// The client's `Idempotency-Key`, as sent.
@@ -149,7 +152,10 @@ async fn attempt_all<U: Upstream, C: Credentials>(
         meter.log_bodies(&body, snapshot.settings.log_body_max_bytes as usize);
     }
     // The bytes are kept: a same-format call sends them on with only the model rewritten.
-    let client = ClientRequest::parse(inbound.format, body, inbound.url_model.as_deref(), inbound.url_stream)?;
+    let mut client = ClientRequest::parse(inbound.format, body, inbound.url_model.as_deref(), inbound.url_stream)?;
+    if let Some(provider) = &inbound.url_provider {
+        client.model = pin_provider(&client.model, provider, snapshot.catalog())?;
+    }
     meter.update(|r| {
         r.requested_model = client.model.clone();
         r.streamed = client.stream;
