@@ -4,7 +4,7 @@
 //        [--model openai/big-stream] [--connections 16] [--big <request KB>] [--anthropic: an Anthropic
 //        client, so the answer is translated]
 //        [--limits '{"usd_per_day":1e6,"requests_per_minute":1000000}'] [--temperature 0]
-//        [--headers '{"x-omniroute-no-cache":"true"}']. A build is a copy of build/.
+//        [--headers '{"x-omniroute-no-cache":"true"}'] [--unique-idempotency-keys]. A build is a copy of build/.
 // `--limits` also runs every build with a second key that has those limits (target `<build>+limits`);
 // the key is created through the last build, so list a build that knows key limits last.
 import { Miniflare } from "miniflare";
@@ -26,10 +26,16 @@ const ANTHROPIC = process.argv.includes("--anthropic");
 const exec = promisify(execFile);
 const upstream = await startStaticUpstream();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "oe-ab-"));
+// `--unique-idempotency-keys`: every request carries its own Idempotency-Key (a claim, then a
+// settlement: what idempotency costs a request that is not a duplicate).
+const UNIQUE_KEYS = process.argv.includes("--unique-idempotency-keys");
 function lua(body, headers) {
   const file = path.join(tmp, `s${Math.random().toString(36).slice(2)}.lua`);
   const h = Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join("\n");
-  fs.writeFileSync(file, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(JSON.stringify(body))}\nwrk.headers["Content-Type"] = "application/json"\n${h}\n`);
+  const unique = UNIQUE_KEYS
+    ? `\nlocal n = 0\nrequest = function()\n  n = n + 1\n  wrk.headers["Idempotency-Key"] = tostring(math.random(1, 1e9)) .. "-" .. n\n  return wrk.format()\nend\n`
+    : "";
+  fs.writeFileSync(file, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(JSON.stringify(body))}\nwrk.headers["Content-Type"] = "application/json"\n${h}\n${unique}`);
   return file;
 }
 const BIG_KB = Number(arg("big", 0));
@@ -101,7 +107,7 @@ const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
 const sd = (a) => { const m = mean(a); return Math.sqrt(a.reduce((x, y) => x + (y - m) ** 2, 0) / Math.max(1, a.length - 1)); };
 const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const base = targets[1];
-let report = `A/B: wrk -t2 -c${CONNECTIONS} -d${DURATION}s × ${ROUNDS} rounds (alternating), stream=${STREAM}, body ${BIG_KB || '<1'} KB${TEMPERATURE === undefined ? "" : `, temperature ${TEMPERATURE}`}${Object.keys(HEADERS).length ? `, headers ${JSON.stringify(HEADERS)}` : ""}, ${new Date().toISOString()}, load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}\n\n`;
+let report = `A/B: wrk -t2 -c${CONNECTIONS} -d${DURATION}s × ${ROUNDS} rounds (alternating), stream=${STREAM}, body ${BIG_KB || '<1'} KB${TEMPERATURE === undefined ? "" : `, temperature ${TEMPERATURE}`}${Object.keys(HEADERS).length ? `, headers ${JSON.stringify(HEADERS)}` : ""}${UNIQUE_KEYS ? ", a new Idempotency-Key per request" : ""}, ${new Date().toISOString()}, load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}\n\n`;
 report += `| target | CPU µs/req median | mean ± sd | min | vs floor (paired mean) | vs ${base.name} (paired mean ± sd) | p50 ms (median) |\n|---|---:|---:|---:|---:|---:|---:|\n`;
 for (const t of targets) {
   const dFloor = t.runs.map((v, i) => v - targets[0].runs[i]);

@@ -52,6 +52,14 @@ impl Operation {
         }
     }
 
+    /// Names another model (a provider route pins the client's model to its provider).
+    pub fn set_model(&mut self, model: String) {
+        match self {
+            Operation::Generate(c) => c.model = model,
+            Operation::Service(s) => s.model = model,
+        }
+    }
+
     /// The kind of model the endpoint needs.
     pub fn kind(&self) -> ModelKind {
         match self {

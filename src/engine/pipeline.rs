@@ -25,6 +25,7 @@ use crate::replay::Recorded;
 use crate::resilience::classify::{classify, Action, Failure};
 use crate::resilience::quota;
 use crate::resilience::state::Event;
+use crate::routing::model::pin_provider;
 use crate::security::to_hex;
 use std::rc::Rc;
 
@@ -64,6 +65,8 @@ pub struct Inbound {
     /// For formats that carry them in the URL (Gemini).
     pub url_model: Option<String>,
     pub url_stream: Option<bool>,
+    /// A provider route's provider (`/v1/providers/{provider}/…`): the request may reach only it.
+    pub url_provider: Option<String>,
     /// Client headers a same-format upstream needs along with the untouched body.
     pub forward_headers: Vec<(String, String)>,
     /// The client's `Idempotency-Key`, as sent.
@@ -156,7 +159,10 @@ async fn attempt_all<U: Upstream, C: Credentials>(
         meter.log_bodies(&body, snapshot.settings.log_body_max_bytes as usize);
     }
     // The bytes are kept: a same-format call sends them on with only the model rewritten.
-    let op = Operation::parse(inbound, body)?;
+    let mut op = Operation::parse(inbound, body)?;
+    if let Some(provider) = &inbound.url_provider {
+        op.set_model(pin_provider(op.model(), provider, snapshot.catalog())?);
+    }
     meter.update(|r| {
         r.requested_model = op.model().to_string();
         r.streamed = op.stream();

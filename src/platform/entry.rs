@@ -61,6 +61,8 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
     };
     let (tenant, path) = split_tenant(&path);
     let path = normalize(&path);
+    let (provider, path) = split_provider(&path);
+    let path = normalize(&path); // a base URL of `…/providers/{p}/v1` gives `/v1/v1/…`
     let is_v1 = path == "/v1" || path.starts_with("/v1/") || path.starts_with("/v1beta/");
     // Under an enrollment the tenant is its machine: another machine's path is not found there.
     let (tenant, refused) = match enrolled {
@@ -75,7 +77,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         let format = client_format(&path);
         let routed = match refused {
             Some(e) => Err(e),
-            None => v1_route(&req, &method, &env, &ctx, tenant.as_deref(), &path).await,
+            None => v1_route(&req, &method, &env, &ctx, tenant.as_deref(), provider.as_deref(), &path).await,
         };
         return match routed {
             Ok(r) => Ok(r),
@@ -154,11 +156,14 @@ async fn v1_route(
     env: &Env,
     ctx: &std::rc::Rc<Context>,
     tenant: Option<&str>,
+    provider: Option<&str>,
     path: &str,
 ) -> Result<web_sys::Response> {
     // Embeddings, images, audio, moderations, rerank: OpenAI-shaped, through the same pipeline.
     let service = ModelKind::ALL.into_iter().find(|k| *k != ModelKind::Chat && k.endpoint() == path);
-    let generate_as = |format| (format, UrlParams { kind: service.unwrap_or_default(), ..UrlParams::default() });
+    let pinned = || provider.map(str::to_string);
+    let generate_as =
+        |format| (format, UrlParams { provider: pinned(), kind: service.unwrap_or_default(), ..UrlParams::default() });
     let target = match (method.clone(), path) {
         (Method::Post, "/v1/chat/completions") => Some(generate_as(Format::OpenAiChat)),
         (Method::Post, "/v1/messages") => Some(generate_as(Format::Anthropic)),
@@ -167,7 +172,7 @@ async fn v1_route(
         (Method::Post, _) => gemini_rest(path).map(|rest| {
             let t = gemini_target(rest);
             let (model, stream) = (t.as_ref().map(|t| t.model.clone()), t.map(|t| t.stream));
-            (Format::Gemini, UrlParams { model, stream, ..UrlParams::default() })
+            (Format::Gemini, UrlParams { model, stream, provider: pinned(), ..UrlParams::default() })
         }),
         _ => None,
     };
@@ -181,11 +186,18 @@ async fn v1_route(
     }
     let resp = match (method.clone(), path) {
         (Method::Post, "/v1/messages/count_tokens") => v1::count_tokens(req, env, tenant).await,
-        (Method::Get, "/v1/models") => v1::models(req, env, tenant).await,
+        (Method::Get, "/v1/models") => v1::models(req, env, tenant, provider).await,
+        (Method::Get, "/v1/models/health") => v1::models_health(req, env, ctx, tenant, provider).await,
         (Method::Get, "/v1/verify") => sync::verify(req, env, tenant).await,
-        (_, "/v1/chat/completions" | "/v1/messages" | "/v1/responses" | "/v1/messages/count_tokens" | "/v1/models") => {
-            Err(method_not_allowed())
-        }
+        (
+            _,
+            "/v1/chat/completions"
+            | "/v1/messages"
+            | "/v1/responses"
+            | "/v1/messages/count_tokens"
+            | "/v1/models"
+            | "/v1/models/health",
+        ) => Err(method_not_allowed()),
         _ if service.is_some() => Err(method_not_allowed()),
         _ => Err(GatewayError::not_found(format!("Unknown endpoint `{path}`.")).with_code("unknown_url")),
     }?;
@@ -209,6 +221,17 @@ fn split_tenant(path: &str) -> (Option<String>, String) {
         let api = tail == "v1" || tail.starts_with("v1/") || tail.starts_with("v1beta/");
         if !reserved && valid_tenant_id(first) && api {
             return (Some(first.to_string()), format!("/{tail}"));
+        }
+    }
+    (None, path.to_string())
+}
+
+/// `/v1/providers/{provider}/…` → (`Some(provider)`, `/v1/…`): the same endpoints, pinned to one
+/// provider (`routing::model::pin_provider`).
+fn split_provider(path: &str) -> (Option<String>, String) {
+    if let Some((provider, rest)) = path.strip_prefix("/v1/providers/").and_then(|r| r.split_once('/')) {
+        if !provider.is_empty() && provider.len() <= 64 && !rest.is_empty() {
+            return (Some(provider.to_string()), format!("/v1/{rest}"));
         }
     }
     (None, path.to_string())

@@ -14,7 +14,7 @@ use crate::config::TenantSnapshot;
 use crate::engine::pipeline::{self, Answer, Inbound, Ports};
 use crate::engine::ports::UpstreamBody;
 use crate::engine::relay::{Relay, StreamWriter};
-use crate::error::{GatewayError, Result};
+use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::{openai_chat, Format};
 use crate::providers::ModelKind;
 use crate::replay::key::CacheAsk;
@@ -64,6 +64,17 @@ async fn caller_snapshot(
 ) -> Result<(Caller, Rc<TenantSnapshot>)> {
     let caller = authenticate(req, env, path_tenant).await?;
     let snapshot = config_store::snapshot(env, &caller.tenant).await?;
+    let settings = &snapshot.settings;
+    if !(settings.v1_ip_allow.is_empty() && settings.v1_ip_block.is_empty()) {
+        let ip = header(req, "cf-connecting-ip").and_then(|v| v.trim().parse().ok());
+        if !crate::security::cidr::admits(&settings.v1_ip_allow, &settings.v1_ip_block, ip) {
+            return Err(GatewayError::new(
+                ErrorKind::PermissionDenied,
+                "This client address may not use this gateway's keys (the tenant's IP allow or block list).",
+            )
+            .with_code("ip_not_allowed"));
+        }
+    }
     Ok((caller, snapshot))
 }
 
@@ -73,6 +84,8 @@ async fn caller_snapshot(
 pub struct UrlParams {
     pub model: Option<String>,
     pub stream: Option<bool>,
+    /// A provider route's provider (`/v1/providers/{provider}/…`).
+    pub provider: Option<String>,
     pub kind: ModelKind,
 }
 
@@ -119,6 +132,7 @@ pub async fn generate(
         arrived_at,
         url_model: url.model,
         url_stream: url.stream,
+        url_provider: url.provider,
         forward_headers,
         idempotency_key: header(req, "idempotency-key"),
         cache_ask: CacheAsk::from_headers(
@@ -210,8 +224,48 @@ pub async fn count_tokens(req: &web_sys::Request, env: &Env, path_tenant: Option
     Ok(json_response(200, &serde_json::json!({"input_tokens": crate::ir::estimate::input_tokens(&ir)}))?)
 }
 
-pub async fn models(req: &web_sys::Request, env: &Env, path_tenant: Option<&str>) -> Result<Response> {
+/// `GET /v1/models` (of one provider under `/v1/providers/{provider}/`).
+pub async fn models(
+    req: &web_sys::Request,
+    env: &Env,
+    path_tenant: Option<&str>,
+    provider: Option<&str>,
+) -> Result<Response> {
     let (_, snapshot) = caller_snapshot(req, env, path_tenant).await?;
-    let list = available(&snapshot.connected_providers(), snapshot.catalog());
+    let list = provider_models(&snapshot, provider)?;
     Ok(json_response(200, &openai_chat::models::render(&list))?)
+}
+
+/// `GET /v1/models/health`: per model and combo, whether a request could be served now
+/// (`engine::models_health`, over this isolate's resilience view).
+pub async fn models_health(
+    req: &web_sys::Request,
+    env: &Env,
+    ctx: &Context,
+    path_tenant: Option<&str>,
+    provider: Option<&str>,
+) -> Result<Response> {
+    let (_, snapshot) = caller_snapshot(req, env, path_tenant).await?;
+    let (tenant, settings) = (snapshot.tenant.as_str(), &snapshot.settings);
+    let now = env::now_ms();
+    resilience_view::refresh_if_stale(env, ctx, tenant, now, settings);
+    let view = IsolateView { env, ctx, tenant, settings };
+    let ids: Vec<String> = provider_models(&snapshot, provider)?.into_iter().map(|m| m.id).collect();
+    let mut health = crate::engine::models_health::check(&snapshot, &ids, &view, now);
+    if provider.is_some() {
+        health.retain(|h| h.kind == "model");
+    }
+    Ok(json_response(200, &serde_json::json!({"object": "list", "data": health}))?)
+}
+
+/// The models the tenant can use, of one provider when a provider route names it.
+fn provider_models(snapshot: &TenantSnapshot, provider: Option<&str>) -> Result<Vec<crate::routing::model::Available>> {
+    let mut list = available(&snapshot.connected_providers(), snapshot.catalog());
+    if let Some(p) = provider {
+        let spec = snapshot.catalog().find(p).ok_or_else(|| {
+            GatewayError::not_found(format!("Unknown provider `{p}` in the route.")).with_code("provider_not_found")
+        })?;
+        list.retain(|m| m.provider == spec.id);
+    }
+    Ok(list)
 }

@@ -132,6 +132,11 @@ impl Machine for Idempotency {
             }
         }
     }
+    /// Duplicates waiting or replaying read the key; only a claim and its settlement write it (the
+    /// answer is up to 1 MiB: rewriting it for every duplicate would cost more than the replay).
+    fn changed(reply: &Reply) -> bool {
+        matches!(reply, Reply::Claimed | Reply::Settled { applied: true })
+    }
     fn expires_at(stored: &KeyState) -> Option<i64> {
         stored.entry.as_ref().map(|e| expiry(&e.phase))
     }
@@ -197,6 +202,21 @@ mod tests {
         assert_eq!(claim(&mut s, "fp", 3, 1_006), Reply::Claimed);
         assert_eq!(settle(&mut s, 2, Some("late"), 1_007), Reply::Settled { applied: false });
         assert_eq!(claim(&mut s, "fp", 4, 1_008), Reply::Wait { lease_until: 2_006 });
+    }
+
+    #[test]
+    fn only_claims_and_settlements_are_written_back() {
+        let mut s = KeyState::default();
+        for (reply, written) in [
+            (claim(&mut s, "fp", 1, 0), true),
+            (claim(&mut s, "fp", 2, 1), false),
+            (claim(&mut s, "other", 2, 1), false),
+            (settle(&mut s, 2, Some("x"), 2), false),
+            (settle(&mut s, 1, Some("{}"), 3), true),
+            (claim(&mut s, "fp", 3, 4), false),
+        ] {
+            assert_eq!(Idempotency::changed(&reply), written, "{reply:?}");
+        }
     }
 
     #[test]

@@ -39,6 +39,32 @@ pub fn resolve(model: &str, connected: &[&str], catalog: &Catalog) -> Result<Res
         .ok_or_else(|| unknown_model(model))
 }
 
+/// The model a provider route (`/v1/providers/{provider}/…`) serves: one that names no provider gets
+/// the route's as prefix, one that names the route's own is kept, and one that names another is
+/// refused (400), so the route never reaches a provider it does not name.
+pub fn pin_provider(model: &str, provider: &str, catalog: &Catalog) -> Result<String> {
+    let Some(pinned) = catalog.find(provider) else {
+        return Err(GatewayError::not_found(format!(
+            "Unknown provider `{provider}` in the route; GET /api/providers/catalog lists them."
+        ))
+        .with_code("provider_not_found"));
+    };
+    // Ids that carry a vendor prefix of their own (`openai/gpt-oss-120b` on Groq) are the provider's.
+    if pinned.lists(model) {
+        return Ok(format!("{}/{model}", pinned.id));
+    }
+    match model.split_once('/').and_then(|(prefix, _)| catalog.find(prefix).map(|p| p.id.clone())) {
+        Some(named) if named == pinned.id => Ok(model.to_string()),
+        Some(named) => Err(GatewayError::invalid_request(format!(
+            "The model `{model}` belongs to provider `{named}`, but this route serves only `{}`.",
+            pinned.id
+        ))
+        .with_param("model")
+        .with_code("model_provider_mismatch")),
+        None => Ok(format!("{}/{model}", pinned.id)),
+    }
+}
+
 pub fn unknown_model(model: &str) -> GatewayError {
     GatewayError::not_found(format!(
         "The model `{model}` does not exist or no connected provider offers it. \
@@ -80,6 +106,23 @@ mod tests {
             resolve("openai/gpt-oss-120b", &["groq", "openai"], &Catalog::default()).unwrap().provider.id,
             "openai"
         );
+    }
+
+    #[test]
+    fn a_provider_route_prefixes_bare_names_and_refuses_other_providers() {
+        let c = Catalog::default();
+        assert_eq!(pin_provider("gpt-4o", "openai", &c).unwrap(), "openai/gpt-4o");
+        assert_eq!(pin_provider("openai/gpt-4o", "openai", &c).unwrap(), "openai/gpt-4o");
+        assert_eq!(pin_provider("openai/gpt-oss-120b", "groq", &c).unwrap(), "groq/openai/gpt-oss-120b");
+        assert_eq!(
+            pin_provider("meta-llama/Llama-3.3-70B-Instruct", "nebius", &c).unwrap(),
+            "nebius/meta-llama/Llama-3.3-70B-Instruct"
+        );
+        let e = pin_provider("anthropic/claude-sonnet-4-5", "openai", &c).unwrap_err();
+        assert_eq!((e.status, e.code.as_deref()), (400, Some("model_provider_mismatch")));
+        assert_eq!(pin_provider("gpt-4o", "no-such-provider", &c).unwrap_err().status, 404);
+        let r = resolve(&pin_provider("deepseek-chat", "deepseek", &c).unwrap(), &["openai", "deepseek"], &c).unwrap();
+        assert_eq!((r.provider.id.as_ref(), r.model.as_str()), ("deepseek", "deepseek-chat"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! derived from one Workers secret, `MASTER_KEY`, so a user manages a single value.
 
 pub mod api_keys;
+pub mod cidr;
 pub mod crypto;
 pub mod secret;
 

@@ -22,6 +22,12 @@ pub trait Machine {
     fn load(stored: Self::Stored) -> Self::State;
     fn store(state: &mut Self::State, now_ms: i64) -> Self::Stored;
     fn apply(state: &mut Self::State, command: &Self::Command, now_ms: i64) -> Self::Reply;
+    /// Whether a command that got `reply` may have changed the state (else the object does not
+    /// write it back). Machines whose commands are mostly reads of a large state say which
+    /// replies left it as it was.
+    fn changed(_reply: &Self::Reply) -> bool {
+        true
+    }
     /// When the stored state is over (ms), for state that expires: the hosting object deletes it
     /// then (an alarm), so objects for one-off keys do not keep storage forever.
     fn expires_at(_stored: &Self::Stored) -> Option<i64> {

@@ -117,6 +117,14 @@ test("embeddings: Voyage's wire takes `output_dimension` and reports total token
   assert.deepEqual(last(mocks.voyage).body, { model: "voyage-3.5", input: "hello", output_dimension: 5, encoding_format: "base64" });
 });
 
+test("a provider route pins the service endpoints to its provider too", async () => {
+  const gemini = new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1/providers/gemini/v1`, maxRetries: 0 });
+  const r = await gemini.embeddings.create({ model: "gemini-embedding-001", input: "pinned", encoding_format: "float" });
+  assert.deepEqual(r.data[0].embedding, vectorOf("pinned"));
+  await assert.rejects(gemini.embeddings.create({ model: "openai/text-embedding-3-small", input: "x" }),
+    (e) => e.status === 400 && e.code === "model_provider_mismatch");
+});
+
 test("embeddings fall back from a failing provider to one of another wire within the request", async () => {
   const before = mocks.broken.requests.length;
   const { data, response } = await client.embeddings.create({ model: "vectors", input: "fallback" }).withResponse();

@@ -50,7 +50,8 @@ impl<M: Machine> Host<M> {
                 Message::Read => (serde_json::to_value(M::store(state, now_ms))?, None),
                 Message::Apply { command } => {
                     let reply = M::apply(state, &command, now_ms);
-                    (serde_json::to_value(reply)?, Some(M::store(state, now_ms)))
+                    let stored = M::changed(&reply).then(|| M::store(state, now_ms));
+                    (serde_json::to_value(reply)?, stored)
                 }
             }
         };
