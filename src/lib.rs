@@ -15,6 +15,7 @@ pub mod ir; // the hub of translation: one representation of requests, answers a
 pub mod limits; // per-key budgets and rate limits, and the ledger that enforces them
 pub mod metering; // usage records: tokens, cost, latency of every request
 pub mod net_policy; // which upstream base URLs a connection may point at
+pub mod policy; // request policies: a tenant's system prompt and thinking mode, applied in the client's format
 pub mod pricing; // list prices per model: a routing heuristic for cost-optimized selection
 pub mod providers; // the provider catalog: data, not code paths
 pub mod replay; // answers served again: the response cache and idempotent retries (docs/replay.md)

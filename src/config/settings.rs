@@ -4,6 +4,7 @@
 
 use super::input::{unknown_key, unknown_key_error};
 use crate::error::{GatewayError, Result};
+use crate::policy::{Policies, ThinkingMode};
 use crate::resilience::breaker::BreakerProfile;
 use crate::resilience::state::Profiles;
 use crate::routing::strategy::Strategy;
@@ -53,6 +54,13 @@ pub struct Settings {
     pub v1_ip_allow: Vec<String>,
     /// Client addresses refused on `/v1`, whatever the allow list says.
     pub v1_ip_block: Vec<String>,
+    /// A system prompt put before every conversation request's own (`policy`); empty: none.
+    pub system_prompt: String,
+    /// How requests reason: `passthrough`, `off`, `fixed` (`thinking_budget_tokens`) or
+    /// `adaptive` (the client's effort, else `thinking_effort`). See `policy`.
+    pub thinking_mode: ThinkingMode,
+    pub thinking_budget_tokens: u64,
+    pub thinking_effort: String,
 }
 
 impl Default for Settings {
@@ -74,6 +82,10 @@ impl Default for Settings {
             idempotency_window_ms: 5_000,
             v1_ip_allow: Vec::new(),
             v1_ip_block: Vec::new(),
+            system_prompt: String::new(),
+            thinking_mode: ThinkingMode::Passthrough,
+            thinking_budget_tokens: 8_192,
+            thinking_effort: "medium".into(),
         }
     }
 }
@@ -88,6 +100,9 @@ impl Settings {
     pub const RESPONSE_CACHE_TTL_RANGE: (u64, u64) = (60, 30 * 86_400);
     pub const IDEMPOTENCY_WINDOW_RANGE: (u64, u64) = (0, 86_400_000);
     pub const MAX_IP_ENTRIES: u64 = 256;
+    pub const MAX_SYSTEM_PROMPT_BYTES: u64 = 32 * 1024;
+    /// Anthropic's smallest budget up to the largest outputs models take.
+    pub const THINKING_BUDGET_RANGE: (u64, u64) = (1_024, 128_000);
 
     /// The resilience tunables these settings select.
     pub fn profiles(&self) -> Profiles {
@@ -165,7 +180,25 @@ impl Settings {
                 .with_param(name));
             }
         }
+        check("system_prompt", self.system_prompt.len() as u64, (0, Self::MAX_SYSTEM_PROMPT_BYTES))?;
+        check("thinking_budget_tokens", self.thinking_budget_tokens, Self::THINKING_BUDGET_RANGE)?;
+        if !matches!(self.thinking_effort.as_str(), "minimal" | "low" | "medium" | "high" | "xhigh") {
+            return Err(GatewayError::invalid_request(
+                "`thinking_effort` is one of minimal, low, medium, high, xhigh.",
+            )
+            .with_param("thinking_effort"));
+        }
         Ok(())
+    }
+
+    /// The request policies these settings select.
+    pub fn policies(&self) -> Policies<'_> {
+        Policies {
+            system_prompt: &self.system_prompt,
+            thinking: self.thinking_mode,
+            budget_tokens: self.thinking_budget_tokens,
+            effort: &self.thinking_effort,
+        }
     }
 }
 

@@ -163,6 +163,12 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     if let Some(provider) = &inbound.url_provider {
         op.set_model(pin_provider(op.model(), provider, snapshot.catalog())?);
     }
+    if let Operation::Generate(client) = &mut op {
+        let policies = snapshot.settings.policies();
+        if !policies.is_noop() && crate::policy::apply(client.format, &mut client.body, &policies) {
+            client.raw = None; // the body changed: a same-format call sends it re-serialized
+        }
+    }
     meter.update(|r| {
         r.requested_model = op.model().to_string();
         r.streamed = op.stream();
