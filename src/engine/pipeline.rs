@@ -7,7 +7,8 @@ use super::admission::{self, Settling};
 use super::continuation;
 use super::plan::{self, ClientRequest, Targets, UpstreamCall};
 use super::ports::{
-    Admission, Clock, Credentials, Random, Replays, Reply, ResilienceView, Slot, Upstream, UpstreamBody, UsageSink,
+    Admission, Clock, Credentials, Random, Replays, Reply, ResilienceView, ResponseStore, Slot, Upstream, UpstreamBody,
+    UsageSink,
 };
 use super::relay::{Relay, StreamWriter, Watch};
 use super::reuse::{self, Begun, Served};
@@ -41,6 +42,8 @@ pub struct Ports<'a, U, C> {
     pub admission: Option<Rc<dyn Admission>>,
     /// The response cache and idempotency keys; `None` serves nothing again.
     pub replays: Option<Rc<dyn Replays>>,
+    /// Stored responses (`previous_response_id`); `None` keeps none and continues none.
+    pub responses: Option<Rc<dyn ResponseStore>>,
 }
 
 /// What the platform read of the request besides its body.
@@ -149,7 +152,11 @@ async fn attempt_all<U: Upstream, C: Credentials>(
         meter.log_bodies(&body, snapshot.settings.log_body_max_bytes as usize);
     }
     // The bytes are kept: a same-format call sends them on with only the model rewritten.
-    let client = ClientRequest::parse(inbound.format, body, inbound.url_model.as_deref(), inbound.url_stream)?;
+    let mut client = ClientRequest::parse(inbound.format, body, inbound.url_model.as_deref(), inbound.url_stream)?;
+    if let Some(store) = &ports.responses {
+        // Before the cache and idempotency keys: they see the whole conversation.
+        super::stored::begin(store, &mut client, meter).await?;
+    }
     meter.update(|r| {
         r.requested_model = client.model.clone();
         r.streamed = client.stream;
