@@ -7,7 +7,7 @@
 
 use super::http::{error_response, preflight, url_path, with_cors};
 use super::v1::UrlParams;
-use super::{admin, env, responses, sync, usage_store, v1};
+use super::{admin, env, responses, responses_ws, sync, usage_store, v1};
 use crate::config::valid_tenant_id;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::gemini::endpoint::gemini_target;
@@ -174,6 +174,9 @@ async fn v1_route(
     }
     if let Some((format, url)) = target {
         return v1::generate(req, env, ctx, tenant, path, format, url).await;
+    }
+    if *method == Method::Get && path == "/v1/responses" && responses_ws::is_upgrade(req) {
+        return responses_ws::open(req, env, ctx, tenant).await;
     }
     if let Some(id) = stored_response_id(path) {
         if !matches!(method, Method::Get | Method::Delete) {

@@ -16,8 +16,9 @@ mod pipe; // same-format answers piped by the runtime, a copy skimmed in JS for 
 mod replays; // the pipeline's Replays port: the response cache in KV, idempotency keys' objects
 mod repo; // D1 queries
 mod resilience_view; // the isolate's local view of cooldowns and breakers, synced with the ResilienceState object
-mod responses; // GET/DELETE /v1/responses/{id}, and Responses over a WebSocket (GET /v1/responses)
+mod responses; // GET/DELETE /v1/responses/{id}: a key's stored responses
 mod responses_store; // the pipeline's ResponseStore port: a key's StoredResponses object, turns sealed
+mod responses_ws; // Responses over a WebSocket: each response.create through the pipeline, events as messages
 mod state_client; // typed calls to the Durable Objects that host state machines
 mod sync; // /sync/{machineId}, /cloud/{token}/…, /v1/verify — cloud sync's HTTP side
 mod sync_store; // cloud sync's D1 storage: enrollments, machines, applying a push

@@ -88,11 +88,7 @@ pub async fn generate(
     let arrived_at = env::now_ms();
     let (caller, snapshot) = caller_snapshot(req, env, path_tenant).await?;
     let body = read_body(req, snapshot.settings.max_request_bytes).await;
-    let forward_headers = format
-        .passthrough_client_headers()
-        .iter()
-        .filter_map(|name| header(req, name).map(|v| (name.to_string(), v)))
-        .collect();
+    let forward_headers = forward_headers(req, format);
     let inbound = Inbound {
         format,
         endpoint: endpoint.to_string(),
@@ -112,6 +108,15 @@ pub async fn generate(
         .then(|| Rc::new(KeyResponses::of(env, ctx, &caller)) as Rc<dyn ResponseStore>);
     let answer = run(env, ctx, &caller, &snapshot, inbound, body, responses).await?;
     respond(answer, ctx)
+}
+
+/// Client headers a same-format upstream needs along with the untouched body.
+pub fn forward_headers(req: &web_sys::Request, format: Format) -> Vec<(String, String)> {
+    format
+        .passthrough_client_headers()
+        .iter()
+        .filter_map(|name| header(req, name).map(|v| (name.to_string(), v)))
+        .collect()
 }
 
 /// Runs the core pipeline for an authenticated caller over this platform's ports.
