@@ -153,14 +153,14 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     }
     // The bytes are kept: a same-format call sends them on with only the model rewritten.
     let mut client = ClientRequest::parse(inbound.format, body, inbound.url_model.as_deref(), inbound.url_stream)?;
-    if let Some(store) = &ports.responses {
-        // Before the cache and idempotency keys: they see the whole conversation.
-        super::stored::begin(store, &mut client, meter).await?;
-    }
     meter.update(|r| {
         r.requested_model = client.model.clone();
         r.streamed = client.stream;
     });
+    if let Some(store) = &ports.responses {
+        // Before the cache and idempotency keys: they see the whole conversation.
+        super::stored::begin(store, &mut client, meter).await?;
+    }
     let mut cache_verdict = None;
     if let Some(replays) = &ports.replays {
         // 53 bits: the object stores it as a JavaScript number.

@@ -982,7 +982,9 @@ fn an_unknown_previous_response_is_the_apis_404_and_calls_no_upstream() {
     assert_eq!(v["error"]["code"], "previous_response_not_found");
     assert_eq!(v["error"]["message"], "Previous response with id 'resp_nope' not found.");
     assert!(w.upstream.calls().is_empty());
-    assert_eq!(w.only_record().error_code.as_deref(), Some("previous_response_not_found"));
+    let record = w.only_record();
+    assert_eq!(record.error_code.as_deref(), Some("previous_response_not_found"));
+    assert_eq!(record.requested_model, "openai/gpt-4o");
 }
 
 #[test]

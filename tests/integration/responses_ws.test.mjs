@@ -222,14 +222,17 @@ for (const [upstream, mock] of [["anthropic", () => anthropic], ["gemini", () =>
       assert.ok(first.previous_response_id, "the turn continued the prewarm");
       assert.equal(mock().requests.length - before, 1, "one model call: the prewarm made none");
 
-      // The same prompt over plain HTTP (a custom provider: POST only), for the wall time.
+      // The same prompt over plain HTTP (a custom provider: POST only), for the wall time. Each way
+      // runs twice and counts its faster run: a first run pays for cold caches.
       tap.log.length = 0;
       const post = await codex(tap, `${upstream}/agent-model`, { builtin: false });
       assert.match(post.stdout, /echo: [\s\S]*Say hello to the gateway/);
       assert.ok(tap.log.some((e) => e.kind === "http" && e.method === "POST" && e.path === "/v1/responses"));
-      console.log(`codex against ${upstream}: WebSocket ${ws.ms} ms, HTTP ${post.ms} ms`);
+      const wsMs = Math.min(ws.ms, (await codex(tap, `${upstream}/agent-model`, { builtin: true })).ms);
+      const postMs = Math.min(post.ms, (await codex(tap, `${upstream}/agent-model`, { builtin: false })).ms);
+      console.log(`codex against ${upstream}: WebSocket ${wsMs} ms, HTTP ${postMs} ms`);
       // Without WebSocket support the upgrade retries alone took ~6 s; now it is a run like POST's.
-      assert.ok(ws.ms < post.ms + 3_000, `WebSocket ${ws.ms} ms vs HTTP ${post.ms} ms`);
+      assert.ok(wsMs < postMs + 2_000, `WebSocket ${wsMs} ms vs HTTP ${postMs} ms`);
     } finally {
       await tap.close();
     }
