@@ -25,6 +25,7 @@ pub mod security; // API key hashing, credential encryption, constant-time secre
 pub mod services; // the endpoints besides chat: embeddings, images, audio, moderations, rerank
 pub mod sse; // server-sent events: incremental parser and frame writer
 pub mod state; // state kept in Durable Objects: typed messages and one reducer per kind (docs/state.md)
+pub mod stored; // stored responses: `previous_response_id`, GET/DELETE /v1/responses/{id} (docs/responses.md)
 pub mod sync; // cloud sync: local OmniRoute instances push their configuration here (docs/cloud-sync.md)
 
 #[cfg(target_arch = "wasm32")]

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod ports;
 pub mod relay;
 pub mod reuse;
+pub mod stored;
 pub mod translate;
 pub mod upstream;
 

@@ -8,7 +8,8 @@ use super::continuation;
 use super::operation::Operation;
 use super::plan::{Targets, UpstreamCall};
 use super::ports::{
-    Admission, Clock, Credentials, Random, Replays, Reply, ResilienceView, Slot, Upstream, UpstreamBody, UsageSink,
+    Admission, Clock, Credentials, Random, Replays, Reply, ResilienceView, ResponseStore, Slot, Upstream, UpstreamBody,
+    UsageSink,
 };
 use super::relay::{Relay, StreamWriter, Watch};
 use super::reuse::{self, Begun, Served};
@@ -44,6 +45,8 @@ pub struct Ports<'a, U, C> {
     pub admission: Option<Rc<dyn Admission>>,
     /// The response cache and idempotency keys; `None` serves nothing again.
     pub replays: Option<Rc<dyn Replays>>,
+    /// Stored responses (`previous_response_id`); `None` keeps none and continues none.
+    pub responses: Option<Rc<dyn ResponseStore>>,
 }
 
 /// What the platform read of the request besides its body.
@@ -163,18 +166,22 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     if let Some(provider) = &inbound.url_provider {
         op.set_model(pin_provider(op.model(), provider, snapshot.catalog())?);
     }
-    if let Operation::Generate(client) = &mut op {
-        let policies = snapshot.settings.policies();
-        if !policies.is_noop() && crate::policy::apply(client.format, &mut client.body, &policies) {
-            client.raw = None; // the body changed: a same-format call sends it re-serialized
-        }
-    }
     meter.update(|r| {
         r.requested_model = op.model().to_string();
         r.streamed = op.stream();
     });
     if let Some(tokens) = op.input_estimate() {
         meter.input_estimate = tokens;
+    }
+    if let Operation::Generate(client) = &mut op {
+        if let Some(store) = &ports.responses {
+            // Before the cache and idempotency keys: they see the whole conversation.
+            super::stored::begin(store, client, meter).await?;
+        }
+        let policies = snapshot.settings.policies();
+        if !policies.is_noop() && crate::policy::apply(client.format, &mut client.body, &policies) {
+            client.raw = None; // the body changed: a same-format call sends it re-serialized
+        }
     }
     let mut cache_verdict = None;
     if let Some(replays) = &ports.replays {

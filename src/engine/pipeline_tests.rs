@@ -25,6 +25,7 @@ struct World {
     snapshot: TenantSnapshot,
     gate: Option<Rc<ScriptedGate>>,
     replays: Option<Rc<ScriptedReplays>>,
+    responses: Option<Rc<ScriptedResponses>>,
 }
 
 impl World {
@@ -38,6 +39,7 @@ impl World {
             random: &Zeros,
             admission: self.gate.clone().map(|g| g as Rc<dyn crate::engine::ports::Admission>),
             replays: self.replays.clone().map(|r| r as Rc<dyn crate::engine::ports::Replays>),
+            responses: self.responses.clone().map(|r| r as Rc<dyn crate::engine::ports::ResponseStore>),
         }
     }
 
@@ -50,6 +52,7 @@ impl World {
             snapshot: snapshot(conns),
             gate: None,
             replays: None,
+            responses: None,
         }
     }
 
@@ -922,3 +925,95 @@ fn an_account_running_low_hands_over_until_its_window_resets_or_the_other_runs_l
 
 #[path = "service_tests.rs"]
 mod services;
+
+fn storing(conns: Vec<crate::config::ConnectionRecord>, transient: bool) -> World {
+    let mut w = World::new(conns);
+    w.responses = Some(ScriptedResponses::new(w.clock.clone(), transient));
+    w
+}
+
+const RESPONSE_OK: &str = r#"{"id":"resp_up2","object":"response","status":"completed","model":"m","output":[{"id":"msg_up","type":"message","role":"assistant","status":"completed","content":[{"type":"output_text","text":"again","annotations":[]}]}],"usage":{"input_tokens":5,"output_tokens":1,"total_tokens":6}}"#;
+
+fn chain_ids(w: &World, id: &str) -> Option<Vec<String>> {
+    let turns = block_on(w.responses.as_ref().unwrap().chain(id)).unwrap()?;
+    Some(turns.into_iter().map(|t| t.id).collect())
+}
+
+#[test]
+fn a_request_continues_a_stored_conversation_whatever_format_served_it() {
+    let w = storing(vec![conn("a", "openai", 1), conn("b", "openai-responses", 1)], false);
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    w.upstream.script("b", vec![Script::Answer(200, RESPONSE_OK, vec![])]);
+    // Turn 1, translated from a Chat upstream, stored by default.
+    let (status, _, body) = w.request(Format::OpenAiResponses, json!({"model": "openai/gpt-4o", "input": "hi"}));
+    assert_eq!(status, 200, "{body}");
+    let first: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = first["id"].as_str().unwrap().to_string();
+    // Turn 2 names it; a Responses upstream (same format) gets the whole conversation, not the id.
+    let next = json!({"model": "openai-responses/gpt-4o", "previous_response_id": id, "input": "again?",
+        "instructions": "be brief"});
+    let (status, _, body) = w.request(Format::OpenAiResponses, next);
+    assert_eq!(status, 200, "{body}");
+    let sent: serde_json::Value = serde_json::from_slice(&w.upstream.sent.borrow()[1].body).unwrap();
+    assert!(sent.get("previous_response_id").is_none());
+    assert_eq!(sent["instructions"], "be brief");
+    let input = sent["input"].as_array().unwrap();
+    assert_eq!(input.len(), 3, "{input:?}");
+    assert_eq!(input[0], json!({"type": "message", "role": "user", "content": "hi"}));
+    assert_eq!(input[1], first["output"][0], "turn 1's output, as its client got it");
+    assert_eq!(input[2], json!({"type": "message", "role": "user", "content": "again?"}));
+    assert_eq!(chain_ids(&w, "resp_up2").unwrap(), [id.clone(), "resp_up2".to_string()]);
+    // What is kept says what it continued.
+    let turns = block_on(w.responses.as_ref().unwrap().chain("resp_up2")).unwrap().unwrap();
+    assert_eq!(turns[1].response["previous_response_id"], json!(id));
+    assert_eq!(turns[1].response["store"], true);
+    assert_eq!(turns[1].input, vec![json!({"type": "message", "role": "user", "content": "again?"})]);
+    // Turn 3, back on the Chat upstream: its messages are the three turns before plus the new one.
+    let third = json!({"model": "openai/gpt-4o", "previous_response_id": "resp_up2", "input": "and?", "store": false});
+    assert_eq!(w.request(Format::OpenAiResponses, third).0, 200);
+    let sent: serde_json::Value = serde_json::from_slice(&w.upstream.sent.borrow()[2].body).unwrap();
+    let roles: Vec<&str> = sent["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["user", "assistant", "user", "assistant", "user"]);
+    assert_eq!(w.responses.as_ref().unwrap().kept.borrow().len(), 2, "`store: false` is not kept");
+}
+
+#[test]
+fn an_unknown_previous_response_is_the_apis_404_and_calls_no_upstream() {
+    let w = storing(vec![conn("a", "openai", 1)], false);
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    let (status, _, body) = w.request(
+        Format::OpenAiResponses,
+        json!({"model": "openai/gpt-4o", "previous_response_id": "resp_nope", "input": "x"}),
+    );
+    assert_eq!(status, 404);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["code"], "previous_response_not_found");
+    assert_eq!(v["error"]["message"], "Previous response with id 'resp_nope' not found.");
+    assert!(w.upstream.calls().is_empty());
+    let record = w.only_record();
+    assert_eq!(record.error_code.as_deref(), Some("previous_response_not_found"));
+    assert_eq!(record.requested_model, "openai/gpt-4o");
+}
+
+#[test]
+fn a_streamed_answer_is_kept_from_its_final_event_and_failures_are_not_kept() {
+    let w = storing(vec![conn("a", "openai", 1)], true);
+    w.upstream.script("a", vec![Script::Chunks(vec![Ok(STREAM_HEAD), Ok(STREAM_TAIL)])]);
+    let req = json!({"model": "openai/gpt-4o", "input": "hi", "stream": true, "store": false});
+    let (status, _, body) = w.request(Format::OpenAiResponses, req.clone());
+    assert_eq!(status, 200);
+    let kept = w.responses.as_ref().unwrap().kept.borrow().clone();
+    assert_eq!(kept.len(), 1, "a connection keeps its turns even with `store: false`");
+    assert!(!kept[0].1, "but not durably");
+    let turns = block_on(w.responses.as_ref().unwrap().chain(&kept[0].0)).unwrap().unwrap();
+    assert_eq!(turns[0].response["output"][0]["content"][0]["text"], "Hello");
+    assert!(body.contains(&kept[0].0), "the id the client saw");
+    // A stream cut mid-way keeps nothing.
+    w.upstream.script("a", vec![Script::Chunks(vec![Ok(STREAM_HEAD), Err("reset")])]);
+    w.request(Format::OpenAiResponses, req);
+    assert_eq!(w.responses.as_ref().unwrap().kept.borrow().len(), 1);
+    // Other formats are not looked at.
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    w.chat("openai/gpt-4o", false);
+    assert_eq!(w.responses.as_ref().unwrap().kept.borrow().len(), 1);
+}

@@ -11,6 +11,7 @@ use crate::replay::{idempotency, Recorded};
 use crate::resilience::state::Event;
 use crate::routing::strategy::RoundRobinStates;
 use crate::security::Secret;
+use crate::stored::conversation::StoredResponse;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -124,6 +125,22 @@ pub trait Replays {
     fn settle(&self, name: &str, command: idempotency::Command);
     /// Waits `ms` before asking a held key again.
     fn pause(&self, ms: u64) -> Pin<Box<dyn Future<Output = ()> + '_>>;
+}
+
+/// An awaited port call.
+pub type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + 'a>>;
+
+/// Stored responses (`stored`): the calling key's recent Responses answers, which a request may
+/// continue (`previous_response_id`). The lookup is awaited; keeping is not.
+pub trait ResponseStore {
+    /// `id` and every response it continues, oldest first; `None` when it is not the caller's (never
+    /// kept, expired, deleted, or another key's).
+    fn chain<'a>(&'a self, id: &'a str) -> Pending<'a, Option<Vec<StoredResponse>>>;
+    /// Whether answers are kept at all: those the client lets be stored (`store`), and, where the
+    /// connection itself keeps its turns (WebSocket), the others too.
+    fn keeps(&self, store: bool) -> bool;
+    /// Keeps a finished response: durably when `store`, else only for the connection. Never awaited.
+    fn keep(&self, response: StoredResponse, store: bool);
 }
 
 /// Where usage records go. Called once per request, possibly after the pipeline returned (when a

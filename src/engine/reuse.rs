@@ -11,6 +11,7 @@ use crate::error::{ErrorKind, GatewayError, Result};
 use crate::metering::Meter;
 use crate::replay::idempotency::{Command, Reply};
 use crate::replay::key::{self, CacheUse};
+use crate::replay::recorder::Keep;
 use crate::replay::{AnswerSink, Recorded, Recorder};
 use std::rc::Rc;
 
@@ -125,7 +126,7 @@ pub async fn begin(
             cache = Some("miss");
         }
     }
-    meter.keep_answer(Recorder::new(), Rc::new(keeper));
+    meter.keep_answer(Box::new(Keep { recorder: Recorder::new(), sink: Rc::new(keeper) }));
     Ok(Begun::Fresh { cache })
 }
 

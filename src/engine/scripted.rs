@@ -5,7 +5,8 @@
 
 use super::plan::UpstreamCall;
 use super::ports::{
-    Admission, Clock, Credentials, Random, Replays, Reply, ResilienceView, Slot, Upstream, UpstreamBody, UsageSink,
+    Admission, Clock, Credentials, Pending, Random, Replays, Reply, ResilienceView, ResponseStore, Slot, Upstream,
+    UpstreamBody, UsageSink,
 };
 use crate::config::{ConnectionRecord, Settings, TenantSnapshot};
 use crate::error::{ErrorKind, GatewayError, Result};
@@ -17,6 +18,8 @@ use crate::resilience::state::Event;
 use crate::routing::strategy::RoundRobinStates;
 use crate::security::Secret;
 use crate::state::Machine;
+use crate::stored::conversation::StoredResponse;
+use crate::stored::log::{self, Log, ResponseLog};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -232,6 +235,45 @@ impl Replays for ScriptedReplays {
     fn pause(&self, ms: u64) -> Pin<Box<dyn Future<Output = ()> + '_>> {
         self.clock.0.set(self.clock.0.get() + ms as i64);
         Box::pin(async {})
+    }
+}
+
+/// A key's stored responses over the real log reducer, as its object would hold them (entries as
+/// plain JSON: sealing is the platform's). `transient` also keeps answers not to be stored, as a
+/// WebSocket connection does; `kept` lists every response kept, with its `store` flag.
+pub struct ScriptedResponses {
+    pub log: RefCell<Log>,
+    pub transient: bool,
+    pub kept: RefCell<Vec<(String, bool)>>,
+    pub clock: Rc<FixedClock>,
+}
+
+impl ScriptedResponses {
+    pub fn new(clock: Rc<FixedClock>, transient: bool) -> Rc<ScriptedResponses> {
+        Rc::new(ScriptedResponses { log: Default::default(), transient, kept: Default::default(), clock })
+    }
+    pub fn apply(&self, command: &log::Command) -> log::Reply {
+        ResponseLog::apply(&mut self.log.borrow_mut(), command, self.clock.now_ms())
+    }
+}
+
+impl ResponseStore for ScriptedResponses {
+    fn chain<'a>(&'a self, id: &'a str) -> Pending<'a, Option<Vec<StoredResponse>>> {
+        let turns = match self.apply(&log::Command::Chain { id: id.to_string() }) {
+            log::Reply::Chain { turns } => {
+                Some(turns.iter().map(|t| serde_json::from_str(&t.sealed).expect("a kept turn")).collect())
+            }
+            _ => None,
+        };
+        Box::pin(async move { Ok(turns) })
+    }
+    fn keeps(&self, store: bool) -> bool {
+        store || self.transient
+    }
+    fn keep(&self, response: StoredResponse, store: bool) {
+        self.kept.borrow_mut().push((response.id.clone(), store));
+        let sealed = serde_json::to_string(&response).unwrap();
+        self.apply(&log::Command::Put { id: response.id, previous: response.previous, sealed });
     }
 }
 

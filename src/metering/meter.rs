@@ -8,8 +8,20 @@ use super::redact::capped_redacted;
 use super::{TokenUsage, UsageRecord};
 use crate::engine::ports::{Clock, UsageSink};
 use crate::pricing::Price;
-use crate::replay::{AnswerSink, Recorder};
 use std::rc::Rc;
+
+/// Reads an answer as it reaches the client and learns, when the request ends, how it ended: the
+/// replay side keeps whole answers for the response cache and idempotent retries, stored responses
+/// keep a Responses answer's final object. The meter is the one place that sees every byte the
+/// client gets, so every such reader hangs on it.
+pub trait AnswerKeeper {
+    /// The chosen answer's headers.
+    fn headers(&mut self, _headers: &[(String, String)]) {}
+    /// The answer's bytes, as they reach the client.
+    fn push(&mut self, bytes: &[u8]);
+    /// The request ended; `record` says how.
+    fn finish(self: Box<Self>, record: &UsageRecord);
+}
 
 pub struct Meter {
     record: UsageRecord,
@@ -21,9 +33,9 @@ pub struct Meter {
     pub input_estimate: u64,
     /// With the opt-in `log_bodies` setting: the answer's bytes as the client got them, up to the cap.
     capture: Option<(Vec<u8>, usize)>,
-    /// The answer kept for reuse (response cache, idempotent replays): recorded as it passes and
-    /// handed over when the record is written, since both end with the request.
-    keep: Option<(Recorder, Rc<dyn AnswerSink>)>,
+    /// Readers of the answer (kept for reuse, stored responses): fed as it passes and finished when
+    /// the record is written, since both end with the request.
+    keepers: Vec<Box<dyn AnswerKeeper>>,
     /// Earlier legs of a continued stream: their tokens, and their cost at their own model's price.
     banked: (TokenUsage, f64),
     done: bool,
@@ -45,7 +57,7 @@ impl Meter {
             price: None,
             input_estimate: 0,
             capture: None,
-            keep: None,
+            keepers: Vec::new(),
             banked: Default::default(),
             done: false,
         }
@@ -57,29 +69,25 @@ impl Meter {
         self.capture = Some((Vec::new(), max_bytes));
     }
 
-    /// Records the answer as it reaches the client, for `sink` to keep once it ended well.
-    pub fn keep_answer(&mut self, recorder: Recorder, sink: Rc<dyn AnswerSink>) {
-        self.keep = Some((recorder, sink));
+    /// Hands the answer, as it reaches the client, to `keeper`.
+    pub fn keep_answer(&mut self, keeper: Box<dyn AnswerKeeper>) {
+        self.keepers.push(keeper);
     }
 
-    /// Whether the answer is recorded for reuse (so every byte must pass through [`Meter::capture`]).
+    /// Whether the answer is read by a keeper (so every byte must pass through [`Meter::capture`]).
     pub fn keeps_answer(&self) -> bool {
-        self.keep.is_some()
+        !self.keepers.is_empty()
     }
 
-    /// The chosen answer's headers, for a kept answer.
+    /// The chosen answer's headers, for its keepers.
     pub fn answer_headers(&mut self, headers: &[(String, String)]) {
-        if let Some((recorder, _)) = &mut self.keep {
-            recorder.set_headers(headers);
-        }
+        self.keepers.iter_mut().for_each(|k| k.headers(headers));
     }
 
     /// The answer's bytes as they reach the client (a no-op unless bodies are logged or the answer
     /// is kept).
     pub fn capture(&mut self, bytes: &[u8]) {
-        if let Some((recorder, _)) = &mut self.keep {
-            recorder.push(bytes);
-        }
+        self.keepers.iter_mut().for_each(|k| k.push(bytes));
         if let Some((buf, max)) = &mut self.capture {
             // Room past the cap so a credential cut at the edge is still recognised whole.
             let room = (*max + 4096).saturating_sub(buf.len());
@@ -126,8 +134,8 @@ impl Meter {
         if let Some((buf, max)) = self.capture.take() {
             r.response_body = Some(capped_redacted(&String::from_utf8_lossy(&buf), max));
         }
-        if let Some((recorder, sink)) = self.keep.take() {
-            sink.kept(recorder.finish(r));
+        for keeper in std::mem::take(&mut self.keepers) {
+            keeper.finish(r);
         }
         self.sink.record(std::mem::take(r));
     }

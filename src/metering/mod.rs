@@ -16,5 +16,5 @@ pub mod record;
 pub mod redact;
 pub mod sql;
 
-pub use meter::{Ending, Meter};
+pub use meter::{AnswerKeeper, Ending, Meter};
 pub use record::{TokenUsage, UsageRecord};

@@ -7,7 +7,7 @@
 
 use super::http::{error_response, preflight, url_path, with_cors};
 use super::v1::UrlParams;
-use super::{admin, env, sync, usage_store, v1};
+use super::{admin, env, responses, responses_ws, sync, usage_store, v1};
 use crate::config::valid_tenant_id;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::gemini::endpoint::gemini_target;
@@ -145,6 +145,7 @@ fn client_format(path: &str) -> Format {
     match path {
         "/v1/messages" | "/v1/messages/count_tokens" => Format::Anthropic,
         "/v1/responses" => Format::OpenAiResponses,
+        _ if stored_response_id(path).is_some() => Format::OpenAiResponses,
         _ if gemini_rest(path).is_some() => Format::Gemini,
         _ => Format::OpenAiChat,
     }
@@ -184,6 +185,15 @@ async fn v1_route(
     if let Some((format, url)) = target {
         return v1::generate(req, env, ctx, tenant, path, format, url).await;
     }
+    if *method == Method::Get && path == "/v1/responses" && responses_ws::is_upgrade(req) {
+        return responses_ws::open(req, env, ctx, tenant).await;
+    }
+    if let Some(id) = stored_response_id(path) {
+        if !matches!(method, Method::Get | Method::Delete) {
+            return Err(method_not_allowed());
+        }
+        return Ok(with_cors(responses::by_id(req, method, env, ctx, tenant, id).await?).into());
+    }
     let resp = match (method.clone(), path) {
         (Method::Post, "/v1/messages/count_tokens") => v1::count_tokens(req, env, tenant).await,
         (Method::Get, "/v1/models") => v1::models(req, env, tenant, provider).await,
@@ -211,6 +221,11 @@ fn method_not_allowed() -> GatewayError {
 /// What follows `/models/` in a Gemini call (`/v1beta/models/...` or `/v1/models/...:method`).
 fn gemini_rest(path: &str) -> Option<&str> {
     path.strip_prefix("/v1beta/models/").or_else(|| path.strip_prefix("/v1/models/").filter(|r| r.contains(':')))
+}
+
+/// The id in `/v1/responses/{id}`.
+fn stored_response_id(path: &str) -> Option<&str> {
+    path.strip_prefix("/v1/responses/").filter(|id| !id.is_empty() && !id.contains('/'))
 }
 
 /// `/{tenant}/v1/...` → (`Some(tenant)`, `/v1/...`).

@@ -12,6 +12,7 @@ pub const SYNC: &str = "SYNC";
 pub const LIMITS: &str = "LIMITS";
 pub const SLOTS: &str = "SLOTS";
 pub const IDEMPOTENCY: &str = "IDEMPOTENCY";
+pub const RESPONSES: &str = "RESPONSES";
 
 /// Days without a push after which a synced machine expires (the `SYNC_MACHINE_TTL_DAYS` var).
 pub fn sync_machine_ttl_days(env: &Env) -> i64 {

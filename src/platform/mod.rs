@@ -7,7 +7,7 @@ mod admin_usage; // /api/usage, /api/logs, /api/pricing — metering reads and t
 mod advisory; // advisory state: local views of Durable Object machines, refreshed in the background
 mod config_store; // isolate cache -> KV -> D1 for tenant snapshots and key lookups
 mod credentials; // the pipeline's Credentials port: decrypted provider keys, cached per isolate
-mod durable; // Durable Object classes: resilience_object (shared cooldowns and breakers), sync_object (one machine's pushes, in turn), ledger/slots (limits), idempotency_object
+mod durable; // Durable Object classes: resilience_object (shared cooldowns and breakers), sync_object (one machine's pushes, in turn), ledger/slots (limits), idempotency_object, responses_object (stored responses)
 mod entry; // #[event(fetch)] and the route table
 pub(crate) mod env; // binding names, secrets, clock and randomness
 mod http; // request/response helpers: JSON, errors, bounded body reads
@@ -16,6 +16,9 @@ mod pipe; // same-format answers piped by the runtime, a copy skimmed in JS for 
 mod replays; // the pipeline's Replays port: the response cache in KV, idempotency keys' objects
 mod repo; // D1 queries
 mod resilience_view; // the isolate's local view of cooldowns and breakers, synced with the ResilienceState object
+mod responses; // GET/DELETE /v1/responses/{id}: a key's stored responses
+mod responses_store; // the pipeline's ResponseStore port: a key's StoredResponses object, turns sealed
+mod responses_ws; // Responses over a WebSocket: each response.create through the pipeline, events as messages
 mod state_client; // typed calls to the Durable Objects that host state machines
 mod sync; // /sync/{machineId}, /cloud/{token}/…, /v1/verify — cloud sync's HTTP side
 mod sync_store; // cloud sync's D1 storage: enrollments, machines, applying a push

@@ -7,12 +7,13 @@ use super::credentials::Decrypted;
 use super::http::{self, header, json_response, read_body, Incoming, CORS};
 use super::replays::WorkerReplays;
 use super::resilience_view::{self, IsolateView};
+use super::responses_store::KeyResponses;
 use super::upstream_fetch::{FetchBody, FetchUpstream};
 use super::usage_sink::{StoreSink, WorkerClock, WorkerRandom};
 use super::{config_store, env};
 use crate::config::TenantSnapshot;
 use crate::engine::pipeline::{self, Answer, Inbound, Ports};
-use crate::engine::ports::UpstreamBody;
+use crate::engine::ports::{ResponseStore, UpstreamBody};
 use crate::engine::relay::{Relay, StreamWriter};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::{openai_chat, Format};
@@ -103,32 +104,14 @@ pub async fn generate(
     let arrived_at = env::now_ms();
     let (caller, snapshot) = caller_snapshot(req, env, path_tenant).await?;
     let body = read_body(req, snapshot.settings.max_request_bytes).await;
-    let keys = env::keys(env)?;
-    let (tenant, settings) = (snapshot.tenant.as_str(), &snapshot.settings);
-    resilience_view::refresh_if_stale(env, ctx, tenant, arrived_at, settings);
-    let view = IsolateView { env, ctx, tenant, settings };
-    let ports = Ports {
-        upstream: &FetchUpstream,
-        credentials: &Decrypted { key: &keys.credentials, tenant },
-        resilience: &view,
-        usage: Rc::new(StoreSink { env: env.clone(), ctx: ctx.clone() }),
-        clock: Rc::new(WorkerClock),
-        random: &WorkerRandom,
-        admission: super::limits_gate::gate(env, ctx, &caller, &snapshot),
-        replays: Some(Rc::new(WorkerReplays { env: env.clone(), ctx: ctx.clone() })),
-    };
-    let forward_headers = format
-        .passthrough_client_headers()
-        .iter()
-        .filter_map(|name| header(req, name).map(|v| (name.to_string(), v)))
-        .collect();
+    let forward_headers = forward_headers(req, format);
     let inbound = Inbound {
         format,
         kind: url.kind,
         content_type: header(req, "content-type"),
         endpoint: endpoint.to_string(),
         client_request_id: header(req, "x-request-id"),
-        key_id: caller.key_id,
+        key_id: caller.key_id.clone(),
         arrived_at,
         url_model: url.model,
         url_stream: url.stream,
@@ -140,12 +123,51 @@ pub async fn generate(
             header(req, "x-omniroute-cache").as_deref(),
         ),
     };
-    let answer = pipeline::run(&ports, &snapshot, inbound, body).await;
+    let responses = (format == Format::OpenAiResponses)
+        .then(|| Rc::new(KeyResponses::of(env, ctx, &caller)) as Rc<dyn ResponseStore>);
+    let answer = run(env, ctx, &caller, &snapshot, inbound, body, responses).await?;
     respond(answer, ctx)
 }
 
+/// Client headers a same-format upstream needs along with the untouched body.
+pub fn forward_headers(req: &web_sys::Request, format: Format) -> Vec<(String, String)> {
+    format
+        .passthrough_client_headers()
+        .iter()
+        .filter_map(|name| header(req, name).map(|v| (name.to_string(), v)))
+        .collect()
+}
+
+/// Runs the core pipeline for an authenticated caller over this platform's ports.
+pub async fn run(
+    env: &Env,
+    ctx: &Rc<Context>,
+    caller: &Caller,
+    snapshot: &TenantSnapshot,
+    inbound: Inbound,
+    body: Result<Vec<u8>>,
+    responses: Option<Rc<dyn ResponseStore>>,
+) -> Result<Answer<FetchBody>> {
+    let keys = env::keys(env)?;
+    let (tenant, settings) = (snapshot.tenant.as_str(), &snapshot.settings);
+    resilience_view::refresh_if_stale(env, ctx, tenant, inbound.arrived_at, settings);
+    let view = IsolateView { env, ctx, tenant, settings };
+    let ports = Ports {
+        upstream: &FetchUpstream,
+        credentials: &Decrypted { key: &keys.credentials, tenant },
+        resilience: &view,
+        usage: Rc::new(StoreSink { env: env.clone(), ctx: ctx.clone() }),
+        clock: Rc::new(WorkerClock),
+        random: &WorkerRandom,
+        admission: super::limits_gate::gate(env, ctx, caller, snapshot),
+        replays: Some(Rc::new(WorkerReplays { env: env.clone(), ctx: ctx.clone() })),
+        responses,
+    };
+    Ok(pipeline::run(&ports, snapshot, inbound, body).await)
+}
+
 /// The pipeline's answer as the runtime's `Response` (CORS headers included).
-fn respond(answer: Answer<FetchBody>, ctx: &Context) -> Result<web_sys::Response> {
+pub fn respond(answer: Answer<FetchBody>, ctx: &Context) -> Result<web_sys::Response> {
     let body: JsValue = match answer.relay {
         Relay::Whole(bytes) => js_sys::Uint8Array::from(bytes.as_slice()).into(),
         Relay::Pipe { body, watch } => match body.into_js() {

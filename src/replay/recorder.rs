@@ -1,7 +1,8 @@
 //! Collects a successful answer as it reaches the client, so that it can be served again.
 
-use crate::metering::{TokenUsage, UsageRecord};
+use crate::metering::{AnswerKeeper, TokenUsage, UsageRecord};
 use serde::{Deserialize, Serialize};
+use std::rc::Rc;
 
 /// The largest answer kept (bytes of body or stream). A Durable Object value holds 2 MB; larger
 /// answers are served, just not kept.
@@ -76,6 +77,25 @@ impl Recorder {
             tokens: record.tokens,
             cost_usd: record.cost_usd,
         })
+    }
+}
+
+/// The meter's keeper for reuse: a recorder, and where its answer goes when the request ends.
+pub struct Keep {
+    pub recorder: Recorder,
+    pub sink: Rc<dyn AnswerSink>,
+}
+
+impl AnswerKeeper for Keep {
+    fn headers(&mut self, headers: &[(String, String)]) {
+        self.recorder.set_headers(headers);
+    }
+    fn push(&mut self, bytes: &[u8]) {
+        self.recorder.push(bytes);
+    }
+    fn finish(self: Box<Self>, record: &UsageRecord) {
+        let Keep { recorder, sink } = *self;
+        sink.kept(recorder.finish(record));
     }
 }
 

@@ -127,9 +127,11 @@ test("bad input gets each client's own error shape and status", async () => {
   assert.equal(aj.type, "error");
   assert.equal(aj.error.type, "invalid_request_error");
 
+  // An id the key never stored: the API's own 404 (docs/responses.md).
   const r = await post("/v1/responses", JSON.stringify({ model: "openai/x", input: "hi", previous_response_id: "resp_1" }));
-  assert.equal(r.status, 400);
-  assert.equal((await r.json()).error.param, "previous_response_id");
+  assert.equal(r.status, 404);
+  const rj = await r.json();
+  assert.deepEqual([rj.error.param, rj.error.code], ["previous_response_id", "previous_response_not_found"]);
 
   const g = await post("/v1beta/models/nope-model:generateContent", JSON.stringify({ contents: [{ role: "user", parts: [{ text: "x" }] }] }));
   assert.equal(g.status, 404);

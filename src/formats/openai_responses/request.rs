@@ -4,8 +4,9 @@
 //! `input` items become user/assistant messages, with consecutive assistant output (text, reasoning,
 //! function calls) grouped into one assistant message and consecutive `function_call_output`s into
 //! one user message of tool results. Built-in tools and their items are not translated (skipped);
-//! `item_reference` is skipped. Server-side state (`previous_response_id`, `conversation`) is
-//! rejected: the gateway is stateless, so the client must send the whole conversation.
+//! `item_reference` is skipped. A `previous_response_id` is resolved into the input before
+//! translation (`engine::stored`), so one still here (no store to resolve it) is rejected, as is
+//! `conversation` (the Conversations API).
 //!
 //! Upstream side (`from_ir`): always `store: false`; thinking is replayed only when it carries an
 //! encrypted signature (a `reasoning` item), since Responses cannot accept plain reasoning text.
@@ -29,8 +30,8 @@ pub fn to_ir(body: &Value) -> Result<IrRequest> {
         if body.get(field).is_some_and(|v| !v.is_null()) {
             return Err(bad(
                 format!(
-                    "`{field}` is not supported: this gateway is stateless and stores no responses. Send the \
-                     full conversation in `input` (as with `store: false`)."
+                    "`{field}` is not supported here. Send the full conversation in `input` (as with \
+                     `store: false`)."
                 ),
                 field,
             ));

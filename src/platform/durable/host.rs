@@ -81,3 +81,32 @@ impl<M: Machine> Host<M> {
         }
     }
 }
+
+/// An object class that is nothing but a host of `$machine`, a machine whose state expires: `POST /`
+/// takes a `state::Message`, and its alarm deletes the storage once the state is over.
+macro_rules! expiring_object {
+    ($(#[$doc:meta])* $name:ident, $machine:ty) => {
+        $(#[$doc])*
+        #[worker::durable_object]
+        pub struct $name {
+            host: $crate::platform::durable::host::Host<$machine>,
+        }
+
+        impl worker::DurableObject for $name {
+            fn new(state: worker::State, _env: worker::Env) -> Self {
+                $name { host: $crate::platform::durable::host::Host::new(state) }
+            }
+
+            async fn fetch(&self, mut req: worker::Request) -> worker::Result<worker::Response> {
+                let body = req.bytes().await?;
+                self.host.serve(&body, $crate::platform::env::now_ms()).await
+            }
+
+            async fn alarm(&self) -> worker::Result<worker::Response> {
+                self.host.expire($crate::platform::env::now_ms()).await?;
+                worker::Response::ok("")
+            }
+        }
+    };
+}
+pub(crate) use expiring_object;

@@ -5,5 +5,6 @@ pub mod host;
 pub mod idempotency_object;
 pub mod ledger_object;
 pub mod resilience_object;
+pub mod responses_object;
 pub mod slots_object;
 pub mod sync_object;

@@ -1,0 +1,184 @@
+//! Responses over a WebSocket (`GET /v1/responses` with `Upgrade: websocket`; see `stored::socket`).
+//! The upgrade is authenticated like any `/v1` call. Each `response.create` then runs through the
+//! same pipeline as `POST /v1/responses` (routing, fallback, limits, metering: one usage record per
+//! turn), one message at a time, and its answer's events are sent as they arrive. The connection
+//! keeps its own turns, so `previous_response_id` continues them even with `store: false`; turns
+//! with `store` are also kept in the key's `StoredResponses` object, as over HTTP.
+
+use super::config_store;
+use super::env;
+use super::http::header;
+use super::responses_store::KeyResponses;
+use super::upstream_fetch::{body_reader, read_chunk};
+use super::v1::{self, authenticate, Caller};
+use crate::engine::pipeline::Inbound;
+use crate::engine::ports::{Pending, ResponseStore};
+use crate::error::{GatewayError, Result};
+use crate::formats::Format;
+use crate::security::to_hex;
+use crate::stored::conversation::{self, StoredResponse};
+use crate::stored::socket::{self, Events};
+use crate::stored::turns::Turns;
+use futures::StreamExt;
+use serde_json::Value;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen_futures::JsFuture;
+use worker::{Context, Env, WebSocket, WebSocketPair, WebsocketEvent};
+
+/// Whether the request asks to be upgraded to a WebSocket.
+pub fn is_upgrade(req: &web_sys::Request) -> bool {
+    header(req, "upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// Accepts the upgrade; the connection is then served in the background, message by message.
+pub async fn open(
+    req: &web_sys::Request,
+    env: &Env,
+    ctx: &Rc<Context>,
+    tenant: Option<&str>,
+) -> Result<web_sys::Response> {
+    let caller = authenticate(req, env, tenant).await?;
+    let pair = WebSocketPair::new()?;
+    pair.server.accept()?;
+    let store = Rc::new(ConnectionResponses { turns: RefCell::default(), key: KeyResponses::of(env, ctx, &caller) });
+    let forward_headers = v1::forward_headers(req, Format::OpenAiResponses);
+    let connection = Connection { env: env.clone(), ctx: ctx.clone(), caller, store, forward_headers };
+    let server = pair.server;
+    wasm_bindgen_futures::spawn_local(async move { connection.serve(server).await });
+    Ok(worker::Response::from_websocket(pair.client)?.into())
+}
+
+struct Connection {
+    env: Env,
+    ctx: Rc<Context>,
+    caller: Caller,
+    store: Rc<ConnectionResponses>,
+    forward_headers: Vec<(String, String)>,
+}
+
+fn send(socket: &WebSocket, message: &str) {
+    if let Err(e) = socket.send_with_str(message) {
+        worker::console_warn!("websocket send failed: {e}");
+    }
+}
+
+impl Connection {
+    async fn serve(self, socket: WebSocket) {
+        let Ok(mut events) = socket.events() else { return };
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(WebsocketEvent::Message(message)) => match message.text() {
+                    Some(text) => self.turn(&socket, &text).await,
+                    None => {
+                        let e = GatewayError::invalid_request("Binary messages are not supported; send JSON text.");
+                        send(&socket, &socket::error_event(&e, None));
+                    }
+                },
+                Ok(WebsocketEvent::Close(_)) | Err(_) => break,
+            }
+        }
+        let _ = socket.close(Some(1000), Some("closed"));
+    }
+
+    /// One message, answered in full before the next is read.
+    async fn turn(&self, socket: &WebSocket, text: &str) {
+        let message = socket::read(text);
+        let lane = message.stream_id.as_deref();
+        let outcome = match message.create {
+            Ok(create) if !create.generate => self.prewarm(socket, &create.body, lane).await,
+            Ok(create) => self.generate(socket, create.body, lane).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            send(socket, &socket::error_event(&e, lane));
+        }
+    }
+
+    async fn generate(&self, socket: &WebSocket, body: Value, lane: Option<&str>) -> Result<()> {
+        let arrived_at = env::now_ms();
+        let snapshot = config_store::snapshot(&self.env, &self.caller.tenant).await?;
+        let inbound = Inbound {
+            format: Format::OpenAiResponses,
+            endpoint: "/v1/responses".into(),
+            key_id: self.caller.key_id.clone(),
+            arrived_at,
+            forward_headers: self.forward_headers.clone(),
+            ..Inbound::default()
+        };
+        let body = serde_json::to_vec(&body).map_err(|e| GatewayError::internal(e.to_string()));
+        let store: Rc<dyn ResponseStore> = self.store.clone();
+        let answer = v1::run(&self.env, &self.ctx, &self.caller, &snapshot, inbound, body, Some(store)).await?;
+        let response = v1::respond(answer, &self.ctx)?;
+        let status = response.status();
+        let Some(reader) = body_reader(response.as_ref()) else { return Ok(()) };
+        let mut failed = Vec::new();
+        let mut events = Events::new(lane.map(str::to_string));
+        loop {
+            let chunk = match JsFuture::from(read_chunk(&reader)).await {
+                Ok(chunk) if chunk.is_null() => break,
+                Ok(chunk) => js_sys::Uint8Array::new(&chunk).to_vec(),
+                Err(_) => break, // the stream writer already ended it with its error event
+            };
+            if status >= 400 {
+                failed.extend(chunk);
+            } else {
+                events.push(&chunk).iter().for_each(|m| send(socket, m));
+            }
+        }
+        if status >= 400 {
+            send(socket, &socket::error_from_answer(status, &failed, lane));
+        } else {
+            events.finish().iter().for_each(|m| send(socket, m));
+        }
+        Ok(())
+    }
+
+    /// `generate: false`: the turn is answered at once and kept, with no model call.
+    async fn prewarm(&self, socket: &WebSocket, body: &Value, lane: Option<&str>) -> Result<()> {
+        if let Some(id) = conversation::previous_id(body)? {
+            if self.store.chain(&id).await?.is_none() {
+                return Err(conversation::previous_not_found(&id));
+            }
+        }
+        let seed = to_hex(&env::random_bytes::<12>()?);
+        let (events, turn) = socket::prewarm(body, &seed, env::now_ms() / 1000, lane);
+        events.iter().for_each(|m| send(socket, m));
+        self.store.keep(turn, conversation::wants_store(body));
+        Ok(())
+    }
+}
+
+/// The connection's own turns in front of the key's stored responses.
+struct ConnectionResponses {
+    turns: RefCell<Turns>,
+    key: KeyResponses,
+}
+
+impl ResponseStore for ConnectionResponses {
+    fn chain<'a>(&'a self, id: &'a str) -> Pending<'a, Option<Vec<StoredResponse>>> {
+        Box::pin(async move {
+            let local = self.turns.borrow().chain(id);
+            match local {
+                Some((turns, None)) => Ok(Some(turns)),
+                // It came in continuing a response kept before this connection.
+                Some((turns, Some(earlier))) => Ok(self.key.chain(&earlier).await?.map(|mut history| {
+                    history.extend(turns);
+                    history
+                })),
+                None => self.key.chain(id).await,
+            }
+        })
+    }
+
+    fn keeps(&self, _store: bool) -> bool {
+        true
+    }
+
+    fn keep(&self, response: StoredResponse, store: bool) {
+        if store {
+            self.key.put(&response);
+        }
+        self.turns.borrow_mut().keep(response);
+    }
+}
