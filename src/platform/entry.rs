@@ -162,6 +162,8 @@ async fn v1_route(
 ) -> Result<web_sys::Response> {
     // Embeddings, images, audio, moderations, rerank: OpenAI-shaped, through the same pipeline.
     let service = ModelKind::ALL.into_iter().find(|k| *k != ModelKind::Chat && k.endpoint() == path);
+    // Edits take the image models of generations (a form instead of JSON: `services::images`).
+    let service = service.or((path == "/v1/images/edits").then_some(ModelKind::Image));
     let pinned = || provider.map(str::to_string);
     let generate_as =
         |format| (format, UrlParams { provider: pinned(), kind: service.unwrap_or_default(), ..UrlParams::default() });

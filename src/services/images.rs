@@ -1,12 +1,17 @@
 //! `POST /v1/images/generations` in OpenAI's shape: `{model, prompt, n?, size?, response_format?,
 //! …}` → `{created, data: [{b64_json | url, revised_prompt?}], usage?}`.
 //!
+//! `POST /v1/images/edits`: the same answer for a multipart form of `image` (or `image[]`, one or
+//! more files), `prompt`, `model` and optional `mask`, `n`, `size`, `response_format`. Only OpenAI's
+//! wire edits (Imagen's `predict` takes no image), so an edit for another wire is a 400.
+//!
 //! Wires: OpenAI's own (passed through), and Gemini's Imagen `predict` (`n` becomes `sampleCount`,
 //! `size` the nearest aspect ratio Imagen has; its images come back as `b64_json`, or as data URLs
 //! when the client asked for `url`, since Imagen hosts none).
 
-use super::{as_it_came, invalid, to_vec, unreadable, unsupported};
-use super::{Answered, Outgoing, ServiceRequest};
+use super::multipart;
+use super::{as_it_came, invalid, model_of, to_vec, unreadable, unsupported};
+use super::{Answered, Outgoing, Raw, ServiceRequest};
 use crate::error::{GatewayError, Result};
 use crate::ir::{EncodeCtx, IrUsage};
 use crate::providers::{ModelKind, Wire};
@@ -39,7 +44,42 @@ pub fn check(body: &Value) -> Result<u64> {
     Ok(0)
 }
 
+/// Reads an edit's form: the same checks as a generation's, and at least one image file.
+pub fn parse_edit(raw: Vec<u8>, content_type: Option<&str>) -> Result<ServiceRequest> {
+    let boundary = content_type.and_then(multipart::boundary).ok_or_else(|| {
+        GatewayError::invalid_request("Send an image edit as multipart/form-data (`image`, `prompt`, `model`).")
+            .with_code("invalid_multipart")
+    })?;
+    let form = multipart::parse(&raw, &boundary)?;
+    drop(raw);
+    let model = model_of(form.text("model").map(|m| Value::String(m.to_string())).as_ref())?;
+    let is_image = |p: &&multipart::Part| matches!(p.name.as_str(), "image" | "image[]") && p.filename.is_some();
+    if !form.parts.iter().filter(is_image).any(|p| !p.data.is_empty()) {
+        return Err(invalid("image", "Missing required parameter: 'image' (one or more non-empty image files)."));
+    }
+    let body = Value::Object(multipart::json_view(&form));
+    // `n` arrives as text in a form: checked as the number it names.
+    let mut checked = body.clone();
+    if let Some(n) = form.text("n") {
+        checked["n"] = n.trim().parse::<u64>().map(Value::from).unwrap_or(Value::String(n.to_string()));
+    }
+    check(&checked)?;
+    Ok(ServiceRequest { kind: ModelKind::Image, model, body, raw: Raw::Form(form), input_estimate: 0 })
+}
+
 pub fn request(req: &ServiceRequest, wire: Wire, model: &str) -> Result<Outgoing> {
+    if let Raw::Form(form) = &req.raw {
+        if wire != Wire::OpenAi {
+            return Err(GatewayError::invalid_request(format!(
+                "`{model}` cannot edit images: edits go to OpenAI-compatible image models (e.g. `openai/gpt-image-1`)."
+            ))
+            .with_param("model")
+            .with_code("unsupported_for_model"));
+        }
+        let (boundary, body) = form.encode(&[("model", model)]);
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        return Ok(Outgoing { path: "/images/edits".into(), body, content_type, translated: false });
+    }
     match wire {
         Wire::OpenAi => Ok(Outgoing::json("/images/generations", req.passthrough(model)?, false)),
         Wire::Gemini => {
@@ -177,5 +217,44 @@ mod tests {
         assert_eq!(aspect_ratio("1536x1024"), Some("4:3"));
         assert_eq!(aspect_ratio("auto"), None);
         assert_eq!(aspect_ratio("0x5"), None);
+    }
+
+    #[test]
+    fn an_edit_is_a_form_with_an_image_sent_on_to_openai_only() {
+        let ct = "multipart/form-data; boundary=b1";
+        let form = |fields: &[(&str, &str)], image: bool| {
+            let mut out = Vec::new();
+            for (k, v) in fields {
+                out.extend(format!("--b1\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").into_bytes());
+            }
+            if image {
+                out.extend(b"--b1\r\nContent-Disposition: form-data; name=\"image[]\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\nPNGDATA\r\n");
+            }
+            out.extend(b"--b1--\r\n");
+            out
+        };
+        let r =
+            parse_edit(form(&[("model", "gpt-image-1"), ("prompt", "add a hat"), ("n", "2")], true), Some(ct)).unwrap();
+        assert_eq!((r.kind, r.model.as_str()), (ModelKind::Image, "gpt-image-1"));
+        assert_eq!(r.body["image[]"]["bytes"], 7);
+        let out = request(&r, Wire::OpenAi, "gpt-image-1-2025").unwrap();
+        assert_eq!(out.path, "/images/edits");
+        let sent = multipart::parse(&out.body, &multipart::boundary(&out.content_type).unwrap()).unwrap();
+        assert_eq!(sent.text("model"), Some("gpt-image-1-2025"));
+        assert_eq!(sent.part("image[]").map(|p| p.data.as_slice()), Some(&b"PNGDATA"[..]));
+        let e = request(&r, Wire::Gemini, "imagen-4").unwrap_err();
+        assert_eq!((e.status, e.code.as_deref()), (400, Some("unsupported_for_model")));
+
+        let e = parse_edit(form(&[("model", "gpt-image-1"), ("prompt", "x")], false), Some(ct)).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("image"));
+        let e =
+            parse_edit(form(&[("model", "gpt-image-1"), ("prompt", "x"), ("n", "11")], true), Some(ct)).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("n"));
+        let e = parse_edit(form(&[("model", "gpt-image-1")], true), Some(ct)).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("prompt"));
+        assert_eq!(
+            parse_edit(b"{}".to_vec(), Some("application/json")).unwrap_err().code.as_deref(),
+            Some("invalid_multipart")
+        );
     }
 }

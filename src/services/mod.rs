@@ -86,6 +86,9 @@ impl ServiceRequest {
         if kind == ModelKind::Transcription {
             return transcription::parse(raw, content_type);
         }
+        if kind == ModelKind::Image && content_type.and_then(multipart::boundary).is_some() {
+            return images::parse_edit(raw, content_type);
+        }
         let parsed = passthrough::parse(&raw)
             .map_err(|e| GatewayError::invalid_request(format!("The request body is not valid JSON: {e}")))?;
         let body = parsed.body;

@@ -31,6 +31,33 @@ fn malformed(message: impl Into<String>) -> GatewayError {
     GatewayError::invalid_request(message).with_code("invalid_multipart")
 }
 
+/// A form's JSON view: its text fields (a repeated field, e.g. `image[]` or
+/// `timestamp_granularities[]`, as a list) and each file as its name, size and SHA-256, so that
+/// two uploads of the same bytes are the same request (`replay::key` fingerprints this).
+pub fn json_view(form: &Form) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::Value;
+    use sha2::{Digest, Sha256};
+    let mut body = serde_json::Map::new();
+    for p in &form.parts {
+        let value = match &p.filename {
+            None => Value::String(String::from_utf8_lossy(&p.data).into_owned()),
+            Some(name) => serde_json::json!({
+                "filename": name,
+                "bytes": p.data.len(),
+                "sha256": crate::security::to_hex(&Sha256::digest(&p.data)),
+            }),
+        };
+        match body.get_mut(&p.name) {
+            Some(Value::Array(list)) => list.push(value),
+            Some(first) => *first = Value::Array(vec![first.take(), value]),
+            None => {
+                body.insert(p.name.clone(), value);
+            }
+        }
+    }
+    body
+}
+
 /// The boundary of a `multipart/form-data` content type, if it is one.
 pub fn boundary(content_type: &str) -> Option<String> {
     let mut fields = params(content_type);

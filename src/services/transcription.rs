@@ -9,9 +9,7 @@ use super::{Answered, Outgoing, Raw, ServiceRequest};
 use crate::error::{GatewayError, Result};
 use crate::ir::{EncodeCtx, IrUsage};
 use crate::providers::{ModelKind, Wire};
-use crate::security::to_hex;
-use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
+use serde_json::Value;
 
 /// Reads the form. Its JSON view (`ServiceRequest::body`) holds the text fields, and the file as
 /// its name, size and SHA-256, so that two uploads of the same audio are the same request.
@@ -23,8 +21,7 @@ pub fn parse(raw: Vec<u8>, content_type: Option<&str>) -> Result<ServiceRequest>
     let form = multipart::parse(&raw, &boundary)?;
     drop(raw);
     let model = model_of(form.text("model").map(|m| Value::String(m.to_string())).as_ref())?;
-    let file = form
-        .part("file")
+    form.part("file")
         .filter(|f| f.filename.is_some() && !f.data.is_empty())
         .ok_or_else(|| super::invalid("file", "Missing required parameter: 'file' (a non-empty audio file)."))?;
     if form.text("stream") == Some("true") {
@@ -33,20 +30,7 @@ pub fn parse(raw: Vec<u8>, content_type: Option<&str>) -> Result<ServiceRequest>
             "Streamed transcription is not supported by this gateway; leave `stream` unset.",
         ));
     }
-    let mut body = Map::new();
-    for p in form.parts.iter().filter(|p| p.filename.is_none()) {
-        let value = Value::String(String::from_utf8_lossy(&p.data).into_owned());
-        match body.get_mut(&p.name) {
-            // Repeated fields (`timestamp_granularities[]`) become a list.
-            Some(Value::Array(list)) => list.push(value),
-            Some(first) => *first = Value::Array(vec![first.take(), value]),
-            None => {
-                body.insert(p.name.clone(), value);
-            }
-        }
-    }
-    let digest = to_hex(&Sha256::digest(&file.data));
-    body.insert("file".into(), json!({"filename": file.filename, "bytes": file.data.len(), "sha256": digest}));
+    let body = multipart::json_view(&form);
     Ok(ServiceRequest {
         kind: ModelKind::Transcription,
         model,
@@ -100,6 +84,7 @@ fn usage(v: &Value) -> Option<IrUsage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const CT: &str = "multipart/form-data; boundary=b0";
 

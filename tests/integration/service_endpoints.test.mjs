@@ -153,6 +153,32 @@ test("images: OpenAI's own (b64_json and urls) and Imagen's predict, translated"
     (e) => e.status === 400 && /response_format/.test(e.message));
 });
 
+test("image edits: the upload goes on to an OpenAI image model with its model rewritten; Imagen cannot edit", async () => {
+  const png = Buffer.from(PNG_B64, "base64");
+  const { data, response } = await client.images
+    .edit({ model: "openai/gpt-image-1", image: await toFile(png, "cat.png", { type: "image/png" }), prompt: "add a hat", n: 2 })
+    .withResponse();
+  assert.equal(data.data.length, 2);
+  assert.equal(data.data[0].revised_prompt, `edited cat.png (${png.length} bytes): add a hat`);
+  assert.ok(data.usage.input_tokens > 0);
+  assert.equal(response.headers.get("x-omniroute-provider"), "openai");
+  const sent = mocks.openai.requests.at(-1);
+  assert.equal(sent.path, "/v1/images/edits");
+  assert.equal(sent.body.fields.model, "gpt-image-1", "the provider prefix is gone");
+  assert.equal(sent.body.fields.prompt, "add a hat");
+  await assert.rejects(
+    client.images.edit({ model: "gemini/imagen-4.0-generate-001", image: await toFile(png, "a.png", { type: "image/png" }), prompt: "x" }),
+    (e) => e.status === 400 && e.code === "unsupported_for_model",
+  );
+  const noImage = await fetch(`${gw.url}/v1/images/edits`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}` },
+    body: (() => { const f = new FormData(); f.set("model", "openai/gpt-image-1"); f.set("prompt", "x"); return f; })(),
+  });
+  assert.equal(noImage.status, 400);
+  assert.equal((await noImage.json()).error.param, "image");
+});
+
 test("transcriptions: a multipart upload goes on with its model rewritten, through a combo's fallback", async () => {
   const audio = wav();
   const { data, response } = await client.audio.transcriptions

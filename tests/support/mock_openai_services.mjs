@@ -6,6 +6,9 @@
 //   POST /v1/images/generations  gpt-image-*: b64_json PNGs and token usage, and a 400 unknown_parameter for
 //                              `response_format` (as the real API); other models (dall-e-*): `url`s with a
 //                              revised_prompt, or b64_json when asked
+//   POST /v1/images/edits      multipart (parsed by undici): `image` or `image[]` file(s), `prompt`, `model`
+//                              required; gpt-image-* answer as for generations, with
+//                              revised_prompt `edited <filenames> (<bytes> bytes): <prompt>`
 //   POST /v1/audio/transcriptions  multipart (parsed by undici, as a server would): `file` and `model`
 //                              required; json → {text, usage}; `response_format` text/srt/vtt → text/plain.
 //                              text = `heard <filename> (<size> bytes)`; gpt-4o-* report token usage, whisper
@@ -15,7 +18,7 @@
 //   POST /v1/moderations       one result per input; flagged when the text holds "kill"
 import { vectorOf } from "./mock_server.mjs";
 
-export const SERVICE_PATHS = new Set(["/v1/embeddings", "/v1/images/generations", "/v1/audio/transcriptions", "/v1/audio/speech", "/v1/moderations"]);
+export const SERVICE_PATHS = new Set(["/v1/embeddings", "/v1/images/generations", "/v1/images/edits", "/v1/audio/transcriptions", "/v1/audio/speech", "/v1/moderations"]);
 
 export const PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 
@@ -63,6 +66,18 @@ export async function serveOpenAIService(path, body, { req, res, sendJson, oaiEr
       return sendJson(200, { created: 1770933883, data: Array.from({ length: n }, (_, i) => ({
         ...(asB64 ? { b64_json: PNG_B64 } : { url: `https://images.mock.example/${counter}-${i}.png` }),
         revised_prompt: `A picture of ${body.prompt}` })) });
+    }
+    case "/v1/images/edits": {
+      if (!body?.files) return oaiError(400, "Could not parse multipart form", "invalid_request_error");
+      const images = Object.entries(body.files).filter(([k]) => k === "image" || k === "image[]").map(([, f]) => f);
+      if (!images.length) return oaiError(400, "'image' is a required property", "invalid_request_error", null, "image");
+      if (!body.fields.prompt) return oaiError(400, "'prompt' is a required property", "invalid_request_error", null, "prompt");
+      if (!body.fields.model) return oaiError(400, "'model' is a required property", "invalid_request_error", null, "model");
+      const n = Number(body.fields.n ?? 1);
+      const seen = images.map((f) => `${f.name} (${f.bytes.length} bytes)`).join(", ");
+      const used = tokens(body.fields.prompt);
+      return sendJson(200, { created: 1770933883, data: Array.from({ length: n }, () => ({ b64_json: PNG_B64, revised_prompt: `edited ${seen}: ${body.fields.prompt}` })),
+        usage: { input_tokens: used + 65, output_tokens: 272 * n, total_tokens: used + 65 + 272 * n, input_tokens_details: { text_tokens: used, image_tokens: 65 } } });
     }
     case "/v1/audio/transcriptions": {
       if (!body?.files) return oaiError(400, "Could not parse multipart form", "invalid_request_error");
