@@ -81,3 +81,32 @@ impl<M: Machine> Host<M> {
         }
     }
 }
+
+/// A Durable Object class that is nothing but a [`Host`] of a machine whose state expires: `POST /`
+/// takes a `state::Message`, and the alarm deletes the state when it is over
+/// (`Machine::expires_at`). `expiring_machine_object!(Class, Machine)`.
+macro_rules! expiring_machine_object {
+    ($class:ident, $machine:ty) => {
+        #[worker::durable_object]
+        pub struct $class {
+            host: $crate::platform::durable::host::Host<$machine>,
+        }
+
+        impl worker::DurableObject for $class {
+            fn new(state: worker::State, _env: worker::Env) -> Self {
+                $class { host: $crate::platform::durable::host::Host::new(state) }
+            }
+
+            async fn fetch(&self, mut req: worker::Request) -> worker::Result<worker::Response> {
+                let body = req.bytes().await?;
+                self.host.serve(&body, $crate::platform::env::now_ms()).await
+            }
+
+            async fn alarm(&self) -> worker::Result<worker::Response> {
+                self.host.expire($crate::platform::env::now_ms()).await?;
+                worker::Response::ok("")
+            }
+        }
+    };
+}
+pub(crate) use expiring_machine_object;
