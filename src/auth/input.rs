@@ -52,8 +52,9 @@ impl PasswordChange {
     pub fn validate(self) -> Result<PasswordChange> {
         validate_new_password(&self.new, "new")?;
         if self.new == self.current {
-            return Err(GatewayError::invalid_request("The new password must differ from the current one.")
-                .with_param("new"));
+            return Err(
+                GatewayError::invalid_request("The new password must differ from the current one.").with_param("new")
+            );
         }
         Ok(self)
     }

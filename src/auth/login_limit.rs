@@ -110,7 +110,10 @@ mod tests {
             assert_eq!(r, Reply::Admitted { remaining: MAX_FAILURES - i - 1 });
         }
         let now = 20_000;
-        assert_eq!(LoginLimit::apply(&mut s, &Command::Attempt, now), Reply::Refused { retry_after_ms: WINDOW_MS - now });
+        assert_eq!(
+            LoginLimit::apply(&mut s, &Command::Attempt, now),
+            Reply::Refused { retry_after_ms: WINDOW_MS - now }
+        );
         assert_eq!(LoginLimit::apply(&mut s, &Command::Attempt, WINDOW_MS - 1), Reply::Refused { retry_after_ms: 1 });
         assert!(matches!(LoginLimit::apply(&mut s, &Command::Attempt, WINDOW_MS), Reply::Admitted { .. }));
         assert_eq!(LoginLimit::expires_at(&LoginLimit::store(&mut s, WINDOW_MS)), Some(2 * WINDOW_MS));

@@ -93,9 +93,7 @@ pub fn credentials(authorization: Option<&str>, cookie_header: Option<&str>, sec
 }
 
 fn unauthenticated() -> GatewayError {
-    GatewayError::authentication(
-        "Sign in (POST /api/auth/login) or send `Authorization: Bearer <ADMIN_SECRET>`.",
-    )
+    GatewayError::authentication("Sign in (POST /api/auth/login) or send `Authorization: Bearer <ADMIN_SECRET>`.")
 }
 
 /// A signed-out or expired session: one message for every cause, so a forger learns nothing.
@@ -130,7 +128,8 @@ impl Principal {
         record: Option<SessionRecord>,
         now_ms: i64,
     ) -> Result<Principal> {
-        let r = record.filter(|r| r.expires_at > now_ms && r.expires_at == claim.expires_at).ok_or_else(session_over)?;
+        let r =
+            record.filter(|r| r.expires_at > now_ms && r.expires_at == claim.expires_at).ok_or_else(session_over)?;
         let role = Role::parse(&r.role).ok_or_else(session_over)?;
         let tenant = match role {
             Role::Owner => None,
@@ -155,12 +154,11 @@ impl Principal {
             (None, r) => Ok(r.unwrap_or(DEFAULT_TENANT).to_string()),
             (Some(own), None) => Ok(own.clone()),
             (Some(own), Some(r)) if r == own => Ok(own.clone()),
-            (Some(own), Some(_)) => Err(GatewayError::new(
-                ErrorKind::PermissionDenied,
-                format!("This login manages only tenant `{own}`."),
-            )
-            .with_param("tenant")
-            .with_code("tenant_forbidden")),
+            (Some(own), Some(_)) => {
+                Err(GatewayError::new(ErrorKind::PermissionDenied, format!("This login manages only tenant `{own}`."))
+                    .with_param("tenant")
+                    .with_code("tenant_forbidden"))
+            }
         }
     }
 

@@ -112,8 +112,14 @@ mod tests {
         let parts: Vec<&str> = t.split('.').collect();
         let longer = t.replace(".5000.", ".9999999999999.");
         let other_id = format!("v1.{}.5000.{}", URL_SAFE_NO_PAD.encode([2u8; 32]), parts[3]);
-        for bad in [longer, other_id, t.replacen("v1.", "v2.", 1), format!("{t}.x"), t[..t.len() - 2].to_string(), String::new()]
-        {
+        for bad in [
+            longer,
+            other_id,
+            t.replacen("v1.", "v2.", 1),
+            format!("{t}.x"),
+            t[..t.len() - 2].to_string(),
+            String::new(),
+        ] {
             assert_eq!(verify(&KEY, &bad, 0), None, "{bad}");
         }
     }

@@ -29,7 +29,8 @@ fn transport(req: &Request) -> Result<(bool, String)> {
 /// cookie (then a mutation must also pass the CSRF check).
 pub async fn authenticate(req: &Request, env: &Env) -> Result<Principal> {
     let (secure, own_origin) = transport(req)?;
-    let creds = principal::credentials(header(req, "authorization").as_deref(), header(req, "cookie").as_deref(), secure);
+    let creds =
+        principal::credentials(header(req, "authorization").as_deref(), header(req, "cookie").as_deref(), secure);
     // Only a bearer token needs the admin secret: a missing secret must not lock sessions out.
     let admin_secret =
         if matches!(creds, principal::Credentials::Bearer(_)) { env::admin_secret(env)? } else { String::new() };

@@ -85,8 +85,8 @@ pub async fn operators(env: &Env) -> Result<Vec<LoginInfo>> {
 
 /// Deletes an operator and signs out its sessions; `false` when there is none of that id.
 pub async fn delete_operator(env: &Env, id: &str) -> Result<bool> {
-    let n =
-        changes(&db(env)?, "DELETE FROM auth_logins WHERE id = ?1 AND role = 'operator'", &[SqlValue::text(id)]).await?;
+    let n = changes(&db(env)?, "DELETE FROM auth_logins WHERE id = ?1 AND role = 'operator'", &[SqlValue::text(id)])
+        .await?;
     revoke_sessions(env, id, None).await?;
     Ok(n == 1)
 }

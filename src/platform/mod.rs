@@ -5,8 +5,8 @@ mod admin; // /api/* — management API (a principal from admin_auth)
 mod admin_auth; // the auth layer of /api (credentials → principal) and /api/auth/*: login, sessions, operators
 mod admin_sync; // /api/sync/* — cloud-sync enrollments and machines
 mod admin_usage; // /api/usage, /api/logs, /api/pricing — metering reads and the tenant's prices
-mod auth_store; // D1 storage of management logins and sessions
 mod advisory; // advisory state: local views of Durable Object machines, refreshed in the background
+mod auth_store; // D1 storage of management logins and sessions
 mod config_store; // isolate cache -> KV -> D1 for tenant snapshots and key lookups
 mod credentials; // the pipeline's Credentials port: decrypted provider keys, cached per isolate
 mod durable; // Durable Object classes: resilience_object (shared cooldowns and breakers), sync_object (one machine's pushes, in turn), ledger/slots (limits), idempotency_object
