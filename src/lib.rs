@@ -22,6 +22,7 @@ pub mod replay; // answers served again: the response cache and idempotent retri
 pub mod resilience; // pure state machines for upstream health: cooldowns
 pub mod routing; // model name -> provider + upstream model id
 pub mod security; // API key hashing, credential encryption, constant-time secret checks
+pub mod services; // the endpoints besides chat: embeddings, images, audio, moderations, rerank
 pub mod sse; // server-sent events: incremental parser and frame writer
 pub mod state; // state kept in Durable Objects: typed messages and one reducer per kind (docs/state.md)
 pub mod sync; // cloud sync: local OmniRoute instances push their configuration here (docs/cloud-sync.md)

@@ -85,6 +85,17 @@ const TABLE: &[(&str, &str, Price)] = &[
     ("kimi", "kimi-k2-0905-preview", pc(0.60, 2.50, 0.15)),
     ("nebius", "meta-llama/Llama-3.3-70B-Instruct", p(0.13, 0.40)),
     ("hyperbolic", "meta-llama/Llama-3.3-70B-Instruct", p(0.40, 0.40)),
+    // Models of other kinds, priced per token like chat. Embeddings have input only.
+    ("openai", "text-embedding-3-small", p(0.02, 0.0)),
+    ("openai", "text-embedding-3-large", p(0.13, 0.0)),
+    ("openai", "text-embedding-ada-002", p(0.10, 0.0)),
+    ("gemini", "gemini-embedding-001", p(0.15, 0.0)),
+    ("mistral", "mistral-embed", p(0.10, 0.0)),
+    // Text input, image output tokens.
+    ("openai", "gpt-image-1", p(5.0, 40.0)),
+    // Audio input, text output tokens.
+    ("openai", "gpt-4o-transcribe", p(6.0, 10.0)),
+    ("openai", "gpt-4o-mini-transcribe", p(3.0, 5.0)),
 ];
 
 /// The list price of `model` at `provider` (an id or alias such as `ds`); `None` when unknown.
@@ -266,9 +277,11 @@ mod tests {
             let listed = catalog::ALL
                 .iter()
                 .filter(|s| s.id == *prov || (*prov == "openai" && s.id == "openai-responses"))
-                .any(|s| s.models.contains(model));
+                .any(|s| s.lists(model));
             assert!(listed, "{prov}/{model} is not in the catalog");
-            assert!(pr.input > 0.0 && pr.output >= pr.input && pr.output < 1000.0, "{prov}/{model}");
+            // Output costs more than input, or nothing (embeddings have none).
+            let output_ok = pr.output >= pr.input || pr.output == 0.0;
+            assert!(pr.input > 0.0 && output_ok && pr.output < 1000.0, "{prov}/{model}");
             // A cache read is a discount on input, never a surcharge.
             assert!(pr.cached_input.is_none_or(|c| c > 0.0 && c < pr.input), "{prov}/{model}");
             assert!(pr.reasoning.is_none(), "{prov}/{model}: no provider lists reasoning apart from output");

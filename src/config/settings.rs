@@ -7,6 +7,7 @@ use crate::error::{GatewayError, Result};
 use crate::resilience::breaker::BreakerProfile;
 use crate::resilience::state::Profiles;
 use crate::routing::strategy::Strategy;
+use crate::security::cidr::Cidr;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +48,11 @@ pub struct Settings {
     /// How long an answer is replayed to requests with the same `Idempotency-Key`, in milliseconds
     /// after it was made; 0 turns idempotency off.
     pub idempotency_window_ms: u64,
+    /// Client addresses (`CF-Connecting-IP`) allowed to call `/v1` with this tenant's keys: CIDR
+    /// ranges or single addresses, IPv4 or IPv6; empty allows every address.
+    pub v1_ip_allow: Vec<String>,
+    /// Client addresses refused on `/v1`, whatever the allow list says.
+    pub v1_ip_block: Vec<String>,
 }
 
 impl Default for Settings {
@@ -66,6 +72,8 @@ impl Default for Settings {
             response_cache: true,
             response_cache_ttl_secs: 1_800,
             idempotency_window_ms: 5_000,
+            v1_ip_allow: Vec::new(),
+            v1_ip_block: Vec::new(),
         }
     }
 }
@@ -79,6 +87,7 @@ impl Settings {
     pub const LOG_BODY_MAX_BYTES_RANGE: (u64, u64) = (256, 1024 * 1024);
     pub const RESPONSE_CACHE_TTL_RANGE: (u64, u64) = (60, 30 * 86_400);
     pub const IDEMPOTENCY_WINDOW_RANGE: (u64, u64) = (0, 86_400_000);
+    pub const MAX_IP_ENTRIES: u64 = 256;
 
     /// The resilience tunables these settings select.
     pub fn profiles(&self) -> Profiles {
@@ -146,7 +155,17 @@ impl Settings {
         check("log_body_max_bytes", self.log_body_max_bytes, Self::LOG_BODY_MAX_BYTES_RANGE)?;
         check("connection_wait_ms", self.connection_wait_ms, (0, 30_000))?;
         check("response_cache_ttl_secs", self.response_cache_ttl_secs, Self::RESPONSE_CACHE_TTL_RANGE)?;
-        check("idempotency_window_ms", self.idempotency_window_ms, Self::IDEMPOTENCY_WINDOW_RANGE)
+        check("idempotency_window_ms", self.idempotency_window_ms, Self::IDEMPOTENCY_WINDOW_RANGE)?;
+        for (name, list) in [("v1_ip_allow", &self.v1_ip_allow), ("v1_ip_block", &self.v1_ip_block)] {
+            check(name, list.len() as u64, (0, Self::MAX_IP_ENTRIES))?;
+            if let Some(bad) = list.iter().find(|e| Cidr::parse(e).is_none()) {
+                return Err(GatewayError::invalid_request(format!(
+                    "`{name}`: `{bad}` is not an IP address or CIDR range (e.g. `203.0.113.0/24`, `2001:db8::/32`)."
+                ))
+                .with_param(name));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -188,6 +207,17 @@ mod tests {
         assert_eq!((d.log_retention_days, d.log_bodies, d.log_body_max_bytes), (30, false, 16 * 1024));
         let s = d.patched(&json!({"log_retention_days": 365, "log_bodies": true, "log_body_max_bytes": 256})).unwrap();
         assert_eq!((s.log_retention_days, s.log_bodies, s.log_body_max_bytes), (365, true, 256));
+    }
+
+    #[test]
+    fn ip_lists_take_cidr_ranges_and_name_a_bad_entry() {
+        let s = Settings::default().patched(&json!({"v1_ip_allow": ["10.0.0.0/8", "2001:db8::1"]})).unwrap();
+        assert_eq!(s.v1_ip_allow.len(), 2);
+        let e = Settings::default().patched(&json!({"v1_ip_block": ["10.0.0.0/8", "10.0.0/8"]})).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("v1_ip_block"));
+        assert!(e.message.contains("`10.0.0/8`"), "{}", e.message);
+        let many: Vec<String> = (0..257).map(|i| format!("10.0.{}.{}", i / 256, i % 256)).collect();
+        assert!(Settings::default().patched(&json!({"v1_ip_allow": many})).is_err());
     }
 
     #[test]

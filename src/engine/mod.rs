@@ -1,5 +1,6 @@
 //! The request's decisions, with no I/O of their own: [`pipeline::run`] takes a request from
-//! authentication to its relay plan over [`ports`] the platform implements; [`plan`] turns a model
+//! authentication to its relay plan over [`ports`] the platform implements, for any endpoint
+//! ([`operation`]: what differs between conversations and the service endpoints); [`plan`] turns a model
 //! name into targets, attempts and the upstream call; [`relay`] carries an answer to its end,
 //! and [`continuation`] carries a stream that died on from another attempt;
 //! [`models_health`] says which models can be served now; [`reuse`] serves an answer again (response cache, idempotency keys);
@@ -8,6 +9,7 @@
 pub mod admission;
 pub mod continuation;
 pub mod models_health;
+pub mod operation;
 pub mod pipeline;
 pub mod plan;
 pub mod ports;

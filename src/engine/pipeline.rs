@@ -5,7 +5,8 @@
 
 use super::admission::{self, Settling};
 use super::continuation;
-use super::plan::{self, ClientRequest, Targets, UpstreamCall};
+use super::operation::Operation;
+use super::plan::{Targets, UpstreamCall};
 use super::ports::{
     Admission, Clock, Credentials, Random, Replays, Reply, ResilienceView, Slot, Upstream, UpstreamBody, UsageSink,
 };
@@ -18,6 +19,7 @@ use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::Format;
 use crate::metering::observe::{Observed, Tap};
 use crate::metering::{Ending, Meter, TokenUsage, UsageRecord};
+use crate::providers::ModelKind;
 use crate::replay::key::CacheAsk;
 use crate::replay::Recorded;
 use crate::resilience::classify::{classify, Action, Failure};
@@ -47,7 +49,12 @@ pub struct Ports<'a, U, C> {
 /// What the platform read of the request besides its body.
 #[derive(Debug, Clone, Default)]
 pub struct Inbound {
+    /// The client's format: of a conversation, and of every error (service endpoints: OpenAI's).
     pub format: Format,
+    /// What the endpoint does: a conversation (chat), or a service (embeddings, images, …).
+    pub kind: ModelKind,
+    /// The body's `Content-Type` (a multipart upload's boundary is in it).
+    pub content_type: Option<String>,
     /// e.g. `/v1/chat/completions`.
     pub endpoint: String,
     /// The client's `X-Request-Id`, if any (used when sane).
@@ -152,19 +159,22 @@ async fn attempt_all<U: Upstream, C: Credentials>(
         meter.log_bodies(&body, snapshot.settings.log_body_max_bytes as usize);
     }
     // The bytes are kept: a same-format call sends them on with only the model rewritten.
-    let mut client = ClientRequest::parse(inbound.format, body, inbound.url_model.as_deref(), inbound.url_stream)?;
+    let mut op = Operation::parse(inbound, body)?;
     if let Some(provider) = &inbound.url_provider {
-        client.model = pin_provider(&client.model, provider, snapshot.catalog())?;
+        op.set_model(pin_provider(op.model(), provider, snapshot.catalog())?);
     }
     meter.update(|r| {
-        r.requested_model = client.model.clone();
-        r.streamed = client.stream;
+        r.requested_model = op.model().to_string();
+        r.streamed = op.stream();
     });
+    if let Some(tokens) = op.input_estimate() {
+        meter.input_estimate = tokens;
+    }
     let mut cache_verdict = None;
     if let Some(replays) = &ports.replays {
         // 53 bits: the object stores it as a JavaScript number.
         let token = u64::from_le_bytes(random[28..36].try_into().unwrap_or_default()) & ((1 << 53) - 1);
-        match reuse::begin(replays, &snapshot.settings, inbound, &client, &snapshot.tenant, token, meter).await? {
+        match reuse::begin(replays, &snapshot.settings, inbound, &op, &snapshot.tenant, token, meter).await? {
             Begun::Replay { answer, how } => return Ok(replayed(answer, how, meter)),
             Begun::Fresh { cache } => {
                 meter.update(|r| r.cache = cache.map(str::to_string));
@@ -178,7 +188,8 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     let rng = u64::from_le_bytes(random[12..20].try_into().unwrap_or_default());
     let view = ports.resilience;
     let rr = view.round_robin();
-    let targets = Targets::for_model(snapshot, &client.model, &mut rr.borrow_mut(), rng)?;
+    let mut targets = Targets::for_model(snapshot, op.model(), &mut rr.borrow_mut(), rng)?;
+    targets.keep_kind(op.kind())?;
     meter.update(|r| r.combo = targets.combo.clone());
     let attempts = targets.attempts(snapshot, view, now, &mut rr.borrow_mut(), rng)?;
     if let Some(s) = settling {
@@ -188,7 +199,7 @@ async fn attempt_all<U: Upstream, C: Credentials>(
         s.admit(meter.input_estimate, price).await?;
     }
     let timeout_ms = targets.timeout_ms.unwrap_or(snapshot.settings.upstream_timeout_ms);
-    let continue_streams = client.stream && (targets.continue_streams || snapshot.settings.stream_continuation);
+    let continue_streams = op.stream() && (targets.continue_streams || snapshot.settings.stream_continuation);
 
     // Until an upstream has answered successfully nothing has reached the client, so every failure
     // can still fall back. A combo's `max_retries` adds rounds over the attempts whose failure was
@@ -222,7 +233,7 @@ async fn attempt_all<U: Upstream, C: Credentials>(
             };
             tried += 1;
             let credential = ports.credentials.credential(attempt.connection).await?;
-            let call = plan::build(attempt, &client, &credential, &inbound.forward_headers, &seed, now / 1000)?;
+            let call = op.build(attempt, &credential, &inbound.forward_headers, &seed, now / 1000)?;
             view.count_use(&call.connection_id);
             meter.update(|r| served_by(r, &call, tried as u32));
             meter.set_price(snapshot.price(&call.provider, &call.model));
@@ -237,9 +248,11 @@ async fn attempt_all<U: Upstream, C: Credentials>(
             let can_fall_back = tried < budget && (index + 1 < attempts.len() || round + 1 < rounds);
             let (error, status) = match outcome {
                 Ok(reply) if (200..300).contains(&reply.status) => {
-                    match relay(reply, &call, tried, can_fall_back, meter.keeps_answer()).await {
+                    match op.relay(reply, &call, tried, can_fall_back, meter.keeps_answer()).await {
                         Ok((status, headers, mut planned)) => {
-                            if let (true, Planned::Stream { continuation, .. }) = (continue_streams, &mut planned) {
+                            if let (true, Planned::Stream { continuation, .. }, Operation::Generate(client)) =
+                                (continue_streams, &mut planned, &op)
+                            {
                                 let rest = attempts[index + 1..]
                                     .iter()
                                     .filter(|a| !skipped_targets.contains(&(&*a.provider.id, a.model)))
@@ -247,7 +260,7 @@ async fn attempt_all<U: Upstream, C: Credentials>(
                                 let now_secs = ports.clock.now_ms() / 1000;
                                 let (creds, seed) = (ports.credentials, &seed);
                                 *continuation =
-                                    continuation::prepare(creds, snapshot, rest, &client, seed, now_secs, timeout_ms)
+                                    continuation::prepare(creds, snapshot, rest, client, seed, now_secs, timeout_ms)
                                         .await
                                         .map(Box::new);
                             }
@@ -331,12 +344,12 @@ fn replayed<B>(answer: Recorded, how: Served, meter: &mut Meter) -> Success<B> {
     Success { status: answer.status, headers, planned, ttfb_ms: 0, sent_at_ms: 0 }
 }
 
-type Relayed<B> = (u16, Vec<(String, String)>, Planned<B>);
+pub(super) type Relayed<B> = (u16, Vec<(String, String)>, Planned<B>);
 
 /// A successful answer's relay plan before the request's meter joins it ([`Planned::attach`]): the
 /// attempt loop may still drop it for the next attempt, and the meter stays with the request until
 /// an answer is chosen.
-enum Planned<B> {
+pub(super) enum Planned<B> {
     /// A whole answer (translated, or same-format as it came), with what it said of itself.
     Whole { bytes: Vec<u8>, observed: Observed },
     /// An answer served again (`reuse`): its bytes as first sent, and the tokens it used then.
@@ -347,7 +360,7 @@ enum Planned<B> {
     Stream { first: Vec<u8>, body: B, mode: StreamMode, continuation: Option<Box<continuation::Plan>> },
 }
 
-enum StreamMode {
+pub(super) enum StreamMode {
     Translate(StreamTranslator),
     Same { tap: Tap, client: Format, provider: String },
 }
@@ -391,7 +404,7 @@ impl<B> Planned<B> {
 /// while another attempt remains; a stream is committed to once its first chunk has arrived. An
 /// answer kept for reuse (`keep`) is written by the gateway, never piped: the pipe's copy skips
 /// text deltas.
-async fn relay<B: UpstreamBody>(
+pub(super) async fn relay<B: UpstreamBody>(
     reply: Reply<B>,
     call: &UpstreamCall,
     attempts: usize,
@@ -429,26 +442,7 @@ async fn relay<B: UpstreamBody>(
         let tap = Tap::new(call.upstream_format, true, &call.encode.id_seed);
         return Ok((status, headers, Planned::Pipe { body, tap, client: call.client_format, provider }));
     }
-    let mut first = Vec::new();
-    if can_fall_back {
-        while first.is_empty() {
-            match body.next_chunk().await {
-                Some(Ok(bytes)) => first = bytes,
-                Some(Err(e)) => {
-                    return Err(GatewayError::upstream(format!(
-                        "Upstream `{}` failed before the first byte of its stream: {}",
-                        call.provider, e.message
-                    )))
-                }
-                None => {
-                    return Err(GatewayError::upstream(format!(
-                        "Upstream `{}` ended its stream before sending anything.",
-                        call.provider
-                    )))
-                }
-            }
-        }
-    }
+    let first = if can_fall_back { first_chunk(&mut body, call).await? } else { Vec::new() };
     let mode = if call.translated {
         StreamMode::Translate(StreamTranslator::new(call.upstream_format, call.client_format, &call.encode))
     } else {
@@ -461,8 +455,31 @@ async fn relay<B: UpstreamBody>(
     Ok((status, headers, Planned::Stream { first, body, mode, continuation: None }))
 }
 
+/// A stream's first bytes, read while another attempt could still take over: a stream that fails
+/// or ends before them is one more failed attempt.
+pub(super) async fn first_chunk<B: UpstreamBody>(body: &mut B, call: &UpstreamCall) -> Result<Vec<u8>> {
+    loop {
+        match body.next_chunk().await {
+            Some(Ok(bytes)) if bytes.is_empty() => {}
+            Some(Ok(bytes)) => return Ok(bytes),
+            Some(Err(e)) => {
+                return Err(GatewayError::upstream(format!(
+                    "Upstream `{}` failed before the first byte of its stream: {}",
+                    call.provider, e.message
+                )))
+            }
+            None => {
+                return Err(GatewayError::upstream(format!(
+                    "Upstream `{}` ended its stream before sending anything.",
+                    call.provider
+                )))
+            }
+        }
+    }
+}
+
 /// The answer's headers: the upstream's safe ones (its own request id renamed), and who answered.
-fn answer_headers(
+pub(super) fn answer_headers(
     upstream_headers: &[(String, String)],
     call: &UpstreamCall,
     attempts: usize,

@@ -97,6 +97,9 @@ impl World {
     }
 }
 
+/// What the client sees of a stream the platform aborted (no bytes can say it).
+const ABORTED: &[u8] = b"<aborted>";
+
 /// What the platform does with a relay plan, minus the I/O.
 async fn drain(relay: Relay<Body>, upstream: &ScriptedUpstream) -> String {
     let mut out = Vec::new();
@@ -119,6 +122,7 @@ async fn drain(relay: Relay<Body>, upstream: &ScriptedUpstream) -> String {
             match watch.end(error.as_deref()) {
                 PipeEnd::Close => {}
                 PipeEnd::CloseWith(tail) => out.extend(tail),
+                PipeEnd::Abort => out.extend(ABORTED),
             }
         }
         Relay::Stream { first, mut body, mut writer } => {
@@ -136,6 +140,7 @@ async fn drain(relay: Relay<Body>, upstream: &ScriptedUpstream) -> String {
                 out.extend(more);
                 match next {
                     Some(next) => body = next,
+                    None if writer.severed() => break out.extend(ABORTED),
                     None => break,
                 }
             }
@@ -914,3 +919,6 @@ fn an_account_running_low_hands_over_until_its_window_resets_or_the_other_runs_l
     assert_eq!(served().as_deref(), Some("a"), "`b` said 2% left: `a` has more");
     assert_eq!(w.upstream.calls().len(), 5, "no call was wasted");
 }
+
+#[path = "service_tests.rs"]
+mod services;

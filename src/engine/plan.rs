@@ -11,7 +11,7 @@ use crate::formats::passthrough::{self, Inspected, RawBody};
 use crate::formats::Format;
 use crate::ir::{repair, EncodeCtx, IrRequest};
 use crate::pricing;
-use crate::providers::{AuthStyle, ProviderSpec};
+use crate::providers::{AuthStyle, ModelKind, ProviderSpec, Wire};
 use crate::routing::combo;
 use crate::routing::headroom;
 use crate::routing::model::{resolve, Resolved};
@@ -70,6 +70,8 @@ pub struct UpstreamCall {
     pub translated: bool,
     /// How to present a translated answer to the client.
     pub encode: EncodeCtx,
+    /// A service endpoint's call (embeddings, images, …): the wire its answer comes in.
+    pub wire: Option<Wire>,
 }
 
 /// One way to serve a request: a provider, its model id, and the connection to use.
@@ -163,6 +165,24 @@ impl Targets {
         Ok(Targets { list, timeout_ms, retries, combo: combo_name, continue_streams })
     }
 
+    /// Keeps the targets that can serve an endpoint for models of `kind`: the provider has an API
+    /// for that kind and the model is not known to be of another. When none is left, a 400 says
+    /// why (in the client's format, like every error), before any upstream is asked.
+    pub fn keep_kind(&mut self, kind: ModelKind) -> Result<()> {
+        let mut refused = None;
+        self.list.retain(|t| match fits(t, kind) {
+            Ok(()) => true,
+            Err(e) => {
+                refused.get_or_insert(e);
+                false
+            }
+        });
+        match refused {
+            Some(e) if self.list.is_empty() => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Every way to serve the request, most preferred first. Left out: connections cooling down for
     /// the model (`cooling(connection, model)` gives the milliseconds left) and providers whose
     /// circuit breaker is open (`open(provider)` gives the wait). If nothing is left because of
@@ -227,6 +247,32 @@ impl Targets {
         ))
         .with_param("model")
         .with_code("model_not_found"))
+    }
+}
+
+/// Whether `target` can serve an endpoint for models of `kind`.
+fn fits(target: &Resolved, kind: ModelKind) -> Result<()> {
+    let (provider, model) = (&target.provider, &target.model);
+    let wrong =
+        |message: String| Err(GatewayError::invalid_request(message).with_param("model").with_code("wrong_model_kind"));
+    if kind != ModelKind::Chat && provider.service(kind).is_none() {
+        return wrong(format!(
+            "`{}` offers no {} models, so `{}/{model}` cannot serve {}. GET /v1/models lists each model's kind.",
+            provider.id,
+            kind.as_str(),
+            provider.id,
+            kind.endpoint()
+        ));
+    }
+    match provider.kind_of(model) {
+        Some(k) if k != kind => wrong(format!(
+            "`{}/{model}` is {}; {} takes {}. GET /v1/models lists each model's kind.",
+            provider.id,
+            k.a_model(),
+            kind.endpoint(),
+            kind.a_model()
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -342,6 +388,7 @@ fn call(
         client_format,
         translated: false,
         encode,
+        wire: None,
     })
 }
 
@@ -354,7 +401,7 @@ fn upstream_url(spec: &ProviderSpec, conn: &ConnectionRecord, model: &str, strea
     format!("{}{}", base.trim_end_matches('/'), spec.format.upstream_path(model, stream))
 }
 
-fn auth_header(spec: &ProviderSpec, credential: &Secret) -> (String, Secret) {
+pub(crate) fn auth_header(spec: &ProviderSpec, credential: &Secret) -> (String, Secret) {
     match spec.auth {
         AuthStyle::Bearer => ("authorization".to_string(), Secret::new(format!("Bearer {}", credential.expose()))),
         AuthStyle::Header(name) => (name.to_string(), credential.clone()),
@@ -363,8 +410,14 @@ fn auth_header(spec: &ProviderSpec, credential: &Secret) -> (String, Secret) {
 
 fn upstream_headers(spec: &ProviderSpec, stream: bool) -> Vec<(String, String)> {
     let accept = if stream { "text/event-stream" } else { "application/json" };
+    headers_for(spec, "application/json", accept)
+}
+
+/// The headers of a request to `spec` besides its credential: the body's type, what to accept,
+/// the format's and the provider's own.
+pub(crate) fn headers_for(spec: &ProviderSpec, content_type: &str, accept: &str) -> Vec<(String, String)> {
     let mut h = vec![
-        ("content-type".into(), "application/json".into()),
+        ("content-type".into(), content_type.into()),
         ("accept".into(), accept.into()),
         ("user-agent".into(), USER_AGENT.into()),
     ];
@@ -491,6 +544,38 @@ mod tests {
         view.report(left("c", 0, 60_000));
         view.report(left("b", 5, 60_000));
         assert_eq!(order("openai/gpt-4o", 0), ["b", "a", "c"], "all low: the most left first");
+    }
+
+    #[test]
+    fn targets_of_the_wrong_kind_are_dropped_and_none_left_is_a_400() {
+        let s = snapshot(vec![conn("a", "openai", 1, None), conn("g", "groq", 1, None)]);
+        let mut rr = RoundRobinStates::default();
+        let targets = |model: &str, kind| {
+            let mut t = Targets::for_model(&s, model, &mut RoundRobinStates::default(), 0).unwrap();
+            t.keep_kind(kind).map(|()| t.list.len())
+        };
+        assert_eq!(targets("openai/text-embedding-3-small", ModelKind::Embedding), Ok(1));
+        assert_eq!(
+            targets("openai/my-custom-embedder", ModelKind::Embedding),
+            Ok(1),
+            "unknown ids are the upstream's call"
+        );
+        assert_eq!(targets("openai/gpt-4o", ModelKind::Chat), Ok(1));
+        let e = targets("openai/gpt-4o", ModelKind::Embedding).unwrap_err();
+        assert_eq!((e.status, e.code.as_deref(), e.param.as_deref()), (400, Some("wrong_model_kind"), Some("model")));
+        assert!(e.message.contains("is a chat model") && e.message.contains("/v1/embeddings"), "{}", e.message);
+        let e = targets("openai/whisper-1", ModelKind::Chat).unwrap_err();
+        assert!(e.message.contains("a transcription model"), "{}", e.message);
+        let e = targets("groq/anything", ModelKind::Embedding).unwrap_err();
+        assert!(e.message.contains("`groq` offers no embedding models"), "{}", e.message);
+        // In a fallback chain, a target of the wrong kind is skipped, not fatal.
+        let mut s = s.clone();
+        let mut chains = crate::routing::alias::FallbackChains::new();
+        chains.set("openai/gpt-4o", vec!["openai/text-embedding-3-large".to_string()]);
+        s.fallback_chains = chains;
+        let mut t = Targets::for_model(&s, "openai/gpt-4o", &mut rr, 0).unwrap();
+        t.keep_kind(ModelKind::Embedding).unwrap();
+        assert_eq!(t.list.iter().map(|r| r.model.as_str()).collect::<Vec<_>>(), ["text-embedding-3-large"]);
     }
 
     #[test]

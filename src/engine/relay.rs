@@ -42,6 +42,8 @@ pub enum PipeEnd {
     /// It broke off: these bytes (the format's error event) end it, so the client's SDK raises an
     /// error instead of returning the partial answer as if it were whole.
     CloseWith(Vec<u8>),
+    /// It broke off and has no events to say so (audio): the client's copy is aborted.
+    Abort,
 }
 
 impl Watch {
@@ -67,10 +69,10 @@ impl Watch {
         let tokens = observed.tokens(self.meter.input_estimate);
         let code = (!complete).then_some("upstream_cut");
         self.meter.finish(Ending { status: self.status, error_code: code, tokens });
-        if complete {
-            PipeEnd::Close
-        } else {
-            PipeEnd::CloseWith(cut_frame(self.format, &self.provider, error))
+        match (complete, self.tap.framed()) {
+            (true, _) => PipeEnd::Close,
+            (false, true) => PipeEnd::CloseWith(cut_frame(self.format, &self.provider, error)),
+            (false, false) => PipeEnd::Abort,
         }
     }
 }
@@ -92,6 +94,8 @@ pub struct StreamWriter {
     meter: Meter,
     status: u16,
     resume: Option<Box<Resume>>,
+    /// The stream broke off and has no events to say so (audio): the platform aborts it.
+    severed: bool,
 }
 
 enum Mode {
@@ -180,12 +184,12 @@ impl Resume {
 
 impl StreamWriter {
     pub(crate) fn translate(t: StreamTranslator, meter: Meter, status: u16) -> StreamWriter {
-        StreamWriter { mode: Mode::Translate(t), meter, status, resume: None }
+        StreamWriter { mode: Mode::Translate(t), meter, status, resume: None, severed: false }
     }
 
     pub(crate) fn same(tap: Tap, format: Format, provider: &str, meter: Meter, status: u16) -> StreamWriter {
         let mode = Mode::Same { tap, format, provider: provider.to_string() };
-        StreamWriter { mode, meter, status, resume: None }
+        StreamWriter { mode, meter, status, resume: None, severed: false }
     }
 
     /// Lets the stream continue from `plan`'s attempts if it dies. Not for Responses streams relayed
@@ -290,6 +294,12 @@ impl StreamWriter {
         Some(body)
     }
 
+    /// After [`ended`](Self::ended): the stream broke off and, being plain bytes, cannot end with an
+    /// error event; the platform must abort the client's stream rather than close it.
+    pub fn severed(&self) -> bool {
+        self.severed
+    }
+
     fn close(&mut self, failure: Option<&str>) -> Vec<u8> {
         let (held, died) = match self.resume.as_mut() {
             Some(r) => (std::mem::take(&mut r.held), r.died.take()),
@@ -314,8 +324,10 @@ impl StreamWriter {
                 let observed = tap.end(failure).clone();
                 // `failure` counts even when the tap had already been read to its end.
                 let complete = observed.complete() && failure.is_none();
-                if !complete {
-                    out.extend(cut_frame(*format, provider, failure));
+                match (complete, tap.framed()) {
+                    (true, _) => {}
+                    (false, true) => out.extend(cut_frame(*format, provider, failure)),
+                    (false, false) => self.severed = true,
                 }
                 (out, observed, complete)
             }

@@ -3,8 +3,8 @@
 //! looked up. A request that goes on to call upstream records its answer for both, through the
 //! meter, which sees every byte the client gets and ends with the request.
 
+use super::operation::Operation;
 use super::pipeline::Inbound;
-use super::plan::ClientRequest;
 use super::ports::Replays;
 use crate::config::Settings;
 use crate::error::{ErrorKind, GatewayError, Result};
@@ -72,20 +72,20 @@ pub async fn begin(
     replays: &Rc<dyn Replays>,
     settings: &Settings,
     inbound: &Inbound,
-    client: &ClientRequest,
+    op: &Operation,
     tenant: &str,
     token: u64,
     meter: &mut Meter,
 ) -> Result<Begun> {
     let idempotency_key =
         key::idempotency_key(inbound.idempotency_key.as_deref()).filter(|_| settings.idempotency_window_ms > 0);
-    let cache_use = key::cache_use(settings.response_cache, inbound.cache_ask, client.format, &client.body);
+    let cache_use = op.cache_use(settings.response_cache, inbound.cache_ask);
     if idempotency_key.is_none() && cache_use == CacheUse::Off {
         return Ok(Begun::Fresh { cache: None });
     }
     // Hashing the body is the one cost that grows with it: only a key or a lookup needs it.
     let fingerprint = if idempotency_key.is_some() || cache_use == CacheUse::Use {
-        key::fingerprint(&inbound.endpoint, inbound.url_model.as_deref(), inbound.url_stream, &client.body)
+        key::fingerprint(&inbound.endpoint, inbound.url_model.as_deref(), inbound.url_stream, op.body())
     } else {
         String::new()
     };

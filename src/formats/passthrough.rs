@@ -63,7 +63,7 @@ pub fn inspect(format: Format, body: &Value, url_model: Option<&str>, url_stream
     Ok(Inspected { model, stream })
 }
 
-fn check_model(model: &str) -> Result<()> {
+pub(crate) fn check_model(model: &str) -> Result<()> {
     if model.len() > MAX_MODEL_BYTES || model.chars().any(char::is_control) {
         // The message does not repeat the model: it may be huge or unprintable.
         return Err(GatewayError::invalid_request(format!(

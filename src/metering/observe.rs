@@ -76,6 +76,8 @@ pub struct Tap {
     whole: Vec<u8>,
     observed: Observed,
     ended: bool,
+    /// Bytes without events (audio): nothing to read, whole unless the connection broke.
+    opaque: bool,
 }
 
 /// A whole answer larger than this is not parsed for usage (it is estimated instead).
@@ -107,10 +109,24 @@ const CHARS_PER_SKIPPED_EVENT: u64 = 4;
 impl Tap {
     pub fn new(format: Format, stream: bool, id_seed: &str) -> Tap {
         let stream = stream.then(|| (SseParser::new(), format.decoder(id_seed)));
-        Tap { format, stream, whole: Vec::new(), observed: Observed::default(), ended: false }
+        Tap { format, stream, whole: Vec::new(), observed: Observed::default(), ended: false, opaque: false }
+    }
+
+    /// A tap on a body of plain bytes (speech's audio): it reports no usage, and the answer is
+    /// whole when its connection ended cleanly.
+    pub fn opaque() -> Tap {
+        Tap { opaque: true, ..Tap::new(Format::OpenAiChat, false, "") }
+    }
+
+    /// Whether the body is made of events, so that an error event can end it.
+    pub fn framed(&self) -> bool {
+        !self.opaque
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
+        if self.opaque {
+            return;
+        }
         if let Some((parser, decoder)) = &mut self.stream {
             for e in parser.feed(bytes) {
                 if !may_matter(&e.data) {
@@ -154,6 +170,10 @@ impl Tap {
         self.ended = true;
         if let Some(e) = error {
             self.observed.error = Some(e.to_string());
+        }
+        if self.opaque {
+            self.observed.finished = true;
+            return &self.observed;
         }
         match &mut self.stream {
             Some((parser, decoder)) => {
@@ -244,6 +264,18 @@ mod tests {
         let mut broken = Tap::new(Format::OpenAiChat, false, "s");
         broken.push(&body[..40]);
         assert!(!broken.end(None).complete());
+    }
+
+    #[test]
+    fn an_opaque_body_is_whole_unless_its_connection_broke() {
+        let mut tap = Tap::opaque();
+        tap.push(b"RIFF\x00\x01 not events");
+        let o = tap.end(None).clone();
+        assert!(o.complete() && o.usage.is_none() && !tap.framed());
+        assert_eq!(o.tokens(0), TokenUsage { estimated: true, ..TokenUsage::default() });
+        let mut cut = Tap::opaque();
+        cut.push(b"RIFF");
+        assert!(!cut.end(Some("reset")).complete());
     }
 
     proptest! {

@@ -216,7 +216,7 @@ fn models_catalog(catalog: &Catalog) -> Result<Response> {
         .iter()
         .map(|p| {
             let models: Vec<Value> =
-                p.models.iter().map(|m| json!({"id": format!("{}/{m}", p.id), "kind": "chat"})).collect();
+                p.models_with_kinds().map(|(m, kind)| json!({"id": format!("{}/{m}", p.id), "kind": kind})).collect();
             json!({"provider": p.id, "name": p.name, "format": p.format, "models": models})
         })
         .collect();
@@ -289,7 +289,15 @@ async fn quotas(env: &Env, tenant: &str) -> Result<Response> {
 fn catalog_list() -> Result<Response> {
     let data: Vec<Value> = catalog::ALL
         .iter()
-        .map(|p| json!({"id": p.id, "name": p.name, "aliases": p.aliases, "base_url": p.base_url, "format": p.format, "models": p.models}))
+        .map(|p| {
+            let services: Vec<Value> = p
+                .services
+                .iter()
+                .map(|s| json!({"kind": s.kind, "wire": s.wire, "base_url": s.base_url, "models": s.models}))
+                .collect();
+            json!({"id": p.id, "name": p.name, "aliases": p.aliases, "base_url": p.base_url, "format": p.format,
+                   "models": p.models, "services": services})
+        })
         .collect();
     Ok(json_response(200, &json!({"data": data}))?)
 }

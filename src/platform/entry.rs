@@ -12,6 +12,7 @@ use crate::config::valid_tenant_id;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::gemini::endpoint::gemini_target;
 use crate::formats::Format;
+use crate::providers::ModelKind;
 use crate::sync::enroll::{self, SyncPath};
 use worker::{event, Context, Env, Method, Request, Response, ScheduleContext, ScheduledEvent};
 
@@ -158,16 +159,20 @@ async fn v1_route(
     provider: Option<&str>,
     path: &str,
 ) -> Result<web_sys::Response> {
+    // Embeddings, images, audio, moderations, rerank: OpenAI-shaped, through the same pipeline.
+    let service = ModelKind::ALL.into_iter().find(|k| *k != ModelKind::Chat && k.endpoint() == path);
     let pinned = || provider.map(str::to_string);
-    let generate_as = |format| (format, UrlParams { provider: pinned(), ..UrlParams::default() });
+    let generate_as =
+        |format| (format, UrlParams { provider: pinned(), kind: service.unwrap_or_default(), ..UrlParams::default() });
     let target = match (method.clone(), path) {
         (Method::Post, "/v1/chat/completions") => Some(generate_as(Format::OpenAiChat)),
         (Method::Post, "/v1/messages") => Some(generate_as(Format::Anthropic)),
         (Method::Post, "/v1/responses") => Some(generate_as(Format::OpenAiResponses)),
+        (Method::Post, _) if service.is_some() => Some(generate_as(Format::OpenAiChat)),
         (Method::Post, _) => gemini_rest(path).map(|rest| {
             let t = gemini_target(rest);
             let (model, stream) = (t.as_ref().map(|t| t.model.clone()), t.map(|t| t.stream));
-            (Format::Gemini, UrlParams { model, stream, provider: pinned() })
+            (Format::Gemini, UrlParams { model, stream, provider: pinned(), ..UrlParams::default() })
         }),
         _ => None,
     };
@@ -193,6 +198,7 @@ async fn v1_route(
             | "/v1/models"
             | "/v1/models/health",
         ) => Err(method_not_allowed()),
+        _ if service.is_some() => Err(method_not_allowed()),
         _ => Err(GatewayError::not_found(format!("Unknown endpoint `{path}`.")).with_code("unknown_url")),
     }?;
     Ok(with_cors(resp).into())

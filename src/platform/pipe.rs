@@ -126,6 +126,8 @@ pub fn piped(source: web_sys::ReadableStream, mut watch: Watch, ctx: &Context) -
                 let _ = JsFuture::from(w.write_with_chunk(&js_sys::Uint8Array::from(tail.as_slice()))).await;
                 w.close()
             }
+            // Plain bytes that broke off: the client's stream errors rather than look whole.
+            PipeEnd::Abort => w.abort(),
         };
         let _ = JsFuture::from(done).await;
     });

@@ -14,8 +14,9 @@ use crate::config::TenantSnapshot;
 use crate::engine::pipeline::{self, Answer, Inbound, Ports};
 use crate::engine::ports::UpstreamBody;
 use crate::engine::relay::{Relay, StreamWriter};
-use crate::error::{GatewayError, Result};
+use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::{openai_chat, Format};
+use crate::providers::ModelKind;
 use crate::replay::key::CacheAsk;
 use crate::routing::model::available;
 use crate::security::api_keys;
@@ -63,16 +64,29 @@ async fn caller_snapshot(
 ) -> Result<(Caller, Rc<TenantSnapshot>)> {
     let caller = authenticate(req, env, path_tenant).await?;
     let snapshot = config_store::snapshot(env, &caller.tenant).await?;
+    let settings = &snapshot.settings;
+    if !(settings.v1_ip_allow.is_empty() && settings.v1_ip_block.is_empty()) {
+        let ip = header(req, "cf-connecting-ip").and_then(|v| v.trim().parse().ok());
+        if !crate::security::cidr::admits(&settings.v1_ip_allow, &settings.v1_ip_block, ip) {
+            return Err(GatewayError::new(
+                ErrorKind::PermissionDenied,
+                "This client address may not use this gateway's keys (the tenant's IP allow or block list).",
+            )
+            .with_code("ip_not_allowed"));
+        }
+    }
     Ok((caller, snapshot))
 }
 
-/// Where the endpoint found the model and stream flag, for formats that carry them in the URL.
+/// What the route says of the request: the model and stream flag, for formats that carry them in
+/// the URL, and what the endpoint does (chat, or a service such as embeddings).
 #[derive(Default)]
 pub struct UrlParams {
     pub model: Option<String>,
     pub stream: Option<bool>,
     /// A provider route's provider (`/v1/providers/{provider}/…`).
     pub provider: Option<String>,
+    pub kind: ModelKind,
 }
 
 /// Any generation endpoint: chat completions, messages, responses, generateContent. Reads the
@@ -110,6 +124,8 @@ pub async fn generate(
         .collect();
     let inbound = Inbound {
         format,
+        kind: url.kind,
+        content_type: header(req, "content-type"),
         endpoint: endpoint.to_string(),
         client_request_id: header(req, "x-request-id"),
         key_id: caller.key_id,
@@ -183,6 +199,10 @@ fn written(
                     if !out.is_empty() {
                         return Some((Ok(out), Some((body, writer, None))));
                     }
+                }
+                // Plain bytes (audio) cannot end with an error event: the client's stream errors.
+                (_, None) if writer.severed() => {
+                    return Some((Err(worker::Error::RustError("the upstream broke off mid-stream".into())), None))
                 }
                 (out, None) => return Some((Ok(out), None)),
             }

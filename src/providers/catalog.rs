@@ -7,14 +7,20 @@
 //! (Bedrock, Vertex, Cloudflare account URLs, Qoder, OpenCode, …), per-account hosts
 //! (Databricks, Snowflake) and media-only APIs (image, music, video).
 //!
+//! Besides chat, a provider may offer other kinds of models (`.offering(…)`: embeddings, images,
+//! transcription, speech, moderation, rerank), each through a [`Service`] naming its wire and the
+//! models known to be of that kind. Two providers here have no chat at all (Jina, Voyage).
+//!
 //! Invariants (tested below and in `super::tests`): ids and aliases are unique, lowercase and
 //! slash-free; no provider name takes a vendor prefix used inside model ids (`meta-llama/…`), since
 //! a bare `vendor/model` would then select that provider; base URLs are https, without a trailing
 //! slash and without the format's path (the engine appends `/chat/completions`, `/messages`, …);
-//! every provider lists at least one model; every format/auth pair is one the engine can send.
+//! every provider lists at least one model (of any kind); every format/auth pair is one the engine
+//! can send; every model belongs to one kind.
 //! All of it is `'static` data: nothing is allocated.
 
-use super::{AuthStyle, ProviderSpec};
+use super::ModelKind::{Embedding, Image, Moderation, Rerank, Speech, Transcription};
+use super::{AuthStyle, ProviderSpec, Service, Wire};
 use crate::formats::Format;
 
 /// An OpenAI-compatible provider: Bearer auth, Chat Completions below the base URL.
@@ -61,7 +67,15 @@ pub static ALL: &[ProviderSpec] = &[
         Format::Gemini,
         AuthStyle::Header("x-goog-api-key"),
         &["gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"],
-    ),
+    )
+    .offering(&[
+        Service::new(Embedding, Wire::Gemini, &["gemini-embedding-001", "text-embedding-004"]),
+        Service::new(
+            Image,
+            Wire::Gemini,
+            &["imagen-4.0-generate-001", "imagen-4.0-fast-generate-001", "imagen-3.0-generate-002"],
+        ),
+    ]),
     ProviderSpec::builtin(
         "openai-responses",
         "OpenAI (Responses API)",
@@ -77,7 +91,14 @@ pub static ALL: &[ProviderSpec] = &[
         &["oai"],
         "https://api.openai.com/v1",
         &["gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o", "gpt-4o-mini", "o3", "o4-mini"],
-    ),
+    )
+    .offering(&[
+        Service::openai(Embedding, &["text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002"]),
+        Service::openai(Image, &["gpt-image-1", "dall-e-3", "dall-e-2"]),
+        Service::openai(Transcription, &["whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"]),
+        Service::openai(Speech, &["gpt-4o-mini-tts", "tts-1", "tts-1-hd"]),
+        Service::openai(Moderation, &["omni-moderation-latest", "text-moderation-latest"]),
+    ]),
     openai_compatible("openrouter", "OpenRouter", &["or"], "https://openrouter.ai/api/v1", &["openrouter/auto"]),
     openai_compatible(
         "deepseek",
@@ -92,15 +113,21 @@ pub static ALL: &[ProviderSpec] = &[
         &[],
         "https://api.groq.com/openai/v1",
         &["llama-3.3-70b-versatile", "llama-3.1-8b-instant", "openai/gpt-oss-120b"],
-    ),
-    openai_compatible("xai", "xAI", &[], "https://api.x.ai/v1", &["grok-4", "grok-3-mini"]),
+    )
+    .offering(&[Service::openai(Transcription, &["whisper-large-v3", "whisper-large-v3-turbo"])]),
+    openai_compatible("xai", "xAI", &[], "https://api.x.ai/v1", &["grok-4", "grok-3-mini"])
+        .offering(&[Service::openai(Image, &["grok-2-image-1212"])]),
     openai_compatible(
         "mistral",
         "Mistral",
         &[],
         "https://api.mistral.ai/v1",
         &["mistral-large-latest", "mistral-small-latest", "codestral-latest"],
-    ),
+    )
+    .offering(&[
+        Service::openai(Embedding, &["mistral-embed", "codestral-embed"]),
+        Service::openai(Transcription, &["voxtral-mini-latest"]),
+    ]),
     openai_compatible("perplexity", "Perplexity", &["pplx"], "https://api.perplexity.ai", &["sonar", "sonar-pro"]),
     openai_compatible(
         "together",
@@ -108,14 +135,22 @@ pub static ALL: &[ProviderSpec] = &[
         &[],
         "https://api.together.xyz/v1",
         &["meta-llama/Llama-3.3-70B-Instruct-Turbo"],
-    ),
+    )
+    .offering(&[
+        Service::openai(Embedding, &["BAAI/bge-large-en-v1.5", "intfloat/multilingual-e5-large-instruct"]),
+        Service::openai(Image, &["black-forest-labs/FLUX.1-schnell"]),
+        Service::openai(Transcription, &["openai/whisper-large-v3"]),
+        Service::openai(Speech, &["cartesia/sonic-2"]),
+        Service::new(Rerank, Wire::Cohere, &["Salesforce/Llama-Rank-V1"]),
+    ]),
     openai_compatible(
         "fireworks",
         "Fireworks AI",
         &[],
         "https://api.fireworks.ai/inference/v1",
         &["accounts/fireworks/models/llama-v3p3-70b-instruct"],
-    ),
+    )
+    .offering(&[Service::openai(Embedding, &["nomic-ai/nomic-embed-text-v1.5"])]),
     openai_compatible("cerebras", "Cerebras", &[], "https://api.cerebras.ai/v1", &["llama-3.3-70b", "qwen-3-32b"]),
     openai_compatible("kimi", "Moonshot Kimi", &["moonshot"], "https://api.moonshot.ai/v1", &["kimi-k2-0905-preview"]),
     openai_compatible(
@@ -131,14 +166,19 @@ pub static ALL: &[ProviderSpec] = &[
         &[],
         "https://api.tokenfactory.nebius.com/v1",
         &["meta-llama/Llama-3.3-70B-Instruct"],
-    ),
+    )
+    .offering(&[Service::openai(Embedding, &["BAAI/bge-en-icl"])]),
     openai_compatible(
         "siliconflow",
         "SiliconFlow",
         &[],
         "https://api.siliconflow.com/v1",
         &["deepseek-ai/DeepSeek-V3"],
-    ),
+    )
+    .offering(&[
+        Service::openai(Embedding, &["BAAI/bge-m3"]),
+        Service::new(Rerank, Wire::Cohere, &["BAAI/bge-reranker-v2-m3"]),
+    ]),
     openai_compatible(
         "hyperbolic",
         "Hyperbolic",
@@ -146,6 +186,15 @@ pub static ALL: &[ProviderSpec] = &[
         "https://api.hyperbolic.xyz/v1",
         &["meta-llama/Llama-3.3-70B-Instruct"],
     ),
+    // ---- Providers of embeddings and rerank only (no chat models). ----
+    openai_compatible("jina", "Jina AI", &[], "https://api.jina.ai/v1", &[]).offering(&[
+        Service::openai(Embedding, &["jina-embeddings-v3", "jina-clip-v2"]),
+        Service::new(Rerank, Wire::Cohere, &["jina-reranker-v2-base-multilingual", "jina-reranker-m0"]),
+    ]),
+    openai_compatible("voyage", "Voyage AI", &[], "https://api.voyageai.com/v1", &[]).offering(&[
+        Service::new(Embedding, Wire::Voyage, &["voyage-3.5", "voyage-3.5-lite", "voyage-code-3"]),
+        Service::new(Rerank, Wire::Voyage, &["rerank-2.5", "rerank-2.5-lite"]),
+    ]),
     // ---- Anthropic-format providers (Messages API below the base URL). ----
     // Z.ai's Anthropic-compatible endpoint for the GLM Coding Plan (OmniRoute: `zai`).
     anthropic_compatible(
@@ -205,7 +254,11 @@ pub static ALL: &[ProviderSpec] = &[
         &[],
         "https://api.cohere.com/compatibility/v1",
         &["command-a-03-2025", "command-r-plus-08-2024", "command-r7b-12-2024"],
-    ),
+    )
+    .offering(&[
+        Service::openai(Embedding, &["embed-v4.0", "embed-english-v3.0", "embed-multilingual-v3.0"]),
+        Service::new(Rerank, Wire::Cohere, &["rerank-v3.5", "rerank-english-v3.0"]).at("https://api.cohere.com/v2"),
+    ]),
     // Z.ai GLM Coding Plan, OpenAI format (OmniRoute `glm`; `glmt` is the same endpoint with thinking defaults).
     openai_compatible(
         "glm",
@@ -235,14 +288,16 @@ pub static ALL: &[ProviderSpec] = &[
         &["bigmodel"],
         "https://open.bigmodel.cn/api/paas/v4",
         &["glm-4.7", "glm-4.6", "glm-4.5-air", "glm-4-flash"],
-    ),
+    )
+    .offering(&[Service::openai(Embedding, &["embedding-3"])]),
     openai_compatible(
         "alibaba",
         "Alibaba Cloud Model Studio (DashScope)",
         &["ali", "dashscope"],
         "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
         &["qwen3-max", "qwen-plus", "qwen-flash", "qwen3-coder-plus"],
-    ),
+    )
+    .offering(&[Service::openai(Embedding, &["text-embedding-v4", "text-embedding-v3"])]),
     openai_compatible(
         "alibaba-cn",
         "Alibaba DashScope (China)",
@@ -282,7 +337,11 @@ pub static ALL: &[ProviderSpec] = &[
             "deepseek-ai/DeepSeek-V4-Pro",
             "Qwen/Qwen3.5-397B-A17B",
         ],
-    ),
+    )
+    .offering(&[
+        Service::openai(Embedding, &["BAAI/bge-large-en-v1.5", "BAAI/bge-m3"]),
+        Service::openai(Transcription, &["openai/whisper-large-v3"]),
+    ]),
     openai_compatible("ai21", "AI21 Labs", &[], "https://api.ai21.com/studio/v1", &["jamba-large-1.7", "jamba-mini-2"]),
     openai_compatible("upstage", "Upstage", &[], "https://api.upstage.ai/v1", &["solar-pro3", "solar-mini"]),
     openai_compatible(
@@ -625,12 +684,43 @@ mod tests {
     #[test]
     fn every_provider_has_unique_nonempty_models() {
         for p in ALL {
-            assert!(!p.models.is_empty(), "{} has no models", p.id);
+            assert!(p.models_with_kinds().next().is_some(), "{} has no models", p.id);
             let mut seen = HashSet::new();
-            for m in p.models.iter() {
+            for (m, _) in p.models_with_kinds() {
                 assert!(!m.is_empty() && !m.contains(char::is_whitespace), "{}: {m:?}", p.id);
                 assert!(seen.insert(m), "{}: duplicate model {m}", p.id);
             }
+        }
+    }
+
+    /// Every service names a wire the engine can send for its kind, once per kind, and every model
+    /// belongs to one kind.
+    #[test]
+    fn every_service_has_a_wire_the_engine_speaks() {
+        for p in ALL.iter().chain([&*node_spec_of_openai()]) {
+            let mut kinds = HashSet::new();
+            for s in p.services {
+                assert!(crate::services::supports(s.kind, s.wire), "{}: {:?} over {:?}", p.id, s.kind, s.wire);
+                assert!(kinds.insert(s.kind), "{}: two {:?} services", p.id, s.kind);
+                assert!(s.base_url.is_none_or(|b| b.starts_with("https://") && !b.ends_with('/')), "{}", p.id);
+            }
+            for (m, kind) in p.models_with_kinds() {
+                assert_eq!(p.kind_of(m).unwrap_or(kind), kind, "{}: {m}", p.id);
+            }
+        }
+        let kinds_offered: HashSet<_> = ALL.iter().flat_map(|p| p.services.iter().map(|s| s.kind)).collect();
+        assert_eq!(kinds_offered.len(), super::super::ModelKind::ALL.len() - 1, "every kind has a provider");
+    }
+
+    fn node_spec_of_openai() -> std::rc::Rc<ProviderSpec> {
+        let node: crate::providers::ProviderNode = serde_json::from_value(serde_json::json!({
+            "id": "lab", "format": "openai", "base_url": "https://lab.example.com/v1"
+        }))
+        .unwrap();
+        let catalog = crate::providers::Catalog::new(&[node], &Default::default());
+        match catalog.find("lab") {
+            Some(crate::providers::ProviderRef::Owned(spec)) => spec.clone(),
+            _ => unreachable!("a node is an owned spec"),
         }
     }
 
@@ -722,7 +812,7 @@ mod tests {
     fn provider_names_do_not_shadow_other_vendor_prefixes() {
         const VENDOR_IS_PROVIDER: [&str; 6] = ["openai", "anthropic", "google", "deepseek", "nvidia", "moonshot"];
         for p in ALL {
-            for m in p.models.iter() {
+            for (m, _) in p.models_with_kinds() {
                 let Some((prefix, _)) = m.split_once('/') else { continue };
                 if let Some(q) = find(prefix) {
                     assert!(

@@ -8,8 +8,10 @@
 
 pub mod catalog;
 pub mod node;
+pub mod service;
 
 pub use node::{Catalog, ProviderNode};
+pub use service::{ModelKind, Service, Wire};
 
 use crate::formats::Format;
 use serde::{Serialize, Serializer};
@@ -38,10 +40,12 @@ pub struct ProviderSpec {
     pub base_url: Cow<'static, str>,
     pub format: Format,
     pub auth: AuthStyle,
-    /// Models known to exist; `GET /v1/models` lists them. Other ids are still passed through.
+    /// Chat models known to exist; `GET /v1/models` lists them. Other ids are still passed through.
     pub models: Models,
     /// Extra headers every request to this provider carries.
     pub headers: Cow<'static, [(Cow<'static, str>, Cow<'static, str>)]>,
+    /// Its APIs for models of other kinds (embeddings, images, audio, rerank, moderation).
+    pub services: &'static [Service],
 }
 
 impl ProviderSpec {
@@ -69,7 +73,40 @@ impl ProviderSpec {
             auth,
             models: Models::Builtin(models),
             headers: Cow::Borrowed(&[]),
+            services: &[],
         }
+    }
+
+    /// The same provider with APIs for other kinds of models.
+    pub const fn offering(mut self, services: &'static [Service]) -> ProviderSpec {
+        self.services = services;
+        self
+    }
+
+    /// Its API for models of `kind` (chat is the provider's own format, not a service).
+    pub fn service(&self, kind: ModelKind) -> Option<&Service> {
+        self.services.iter().find(|s| s.kind == kind)
+    }
+
+    /// Whether `model` is one of its known models, of any kind.
+    pub fn lists(&self, model: &str) -> bool {
+        self.models.contains(model) || self.services.iter().any(|s| s.models.contains(&model))
+    }
+
+    /// What `model` is known to do here: a service's model, or a chat model of the built-in
+    /// catalog. `None` for ids the gateway cannot know (custom ids, provider nodes' models): those
+    /// may be sent to any endpoint the provider has, and the upstream decides.
+    pub fn kind_of(&self, model: &str) -> Option<ModelKind> {
+        if let Some(s) = self.services.iter().find(|s| s.models.contains(&model)) {
+            return Some(s.kind);
+        }
+        find(&self.id).filter(|builtin| builtin.models.contains(model)).map(|_| ModelKind::Chat)
+    }
+
+    /// Every known model with its kind: chat models (custom ids included) first.
+    pub fn models_with_kinds(&self) -> impl Iterator<Item = (&str, ModelKind)> + '_ {
+        let services = self.services.iter().flat_map(|s| s.models.iter().map(move |m| (*m, s.kind)));
+        self.models.iter().map(|m| (m, ModelKind::Chat)).chain(services)
     }
 }
 

@@ -6,7 +6,7 @@
 //! snapshot: an edited or deleted node leaves nothing behind. Built-ins without custom models are
 //! referenced, not copied.
 
-use super::{catalog, AuthStyle, Models, ProviderRef, ProviderSpec};
+use super::{catalog, service, AuthStyle, Models, ProviderRef, ProviderSpec};
 use crate::error::{GatewayError, Result};
 use crate::formats::Format;
 use crate::net_policy::validate_base_url;
@@ -88,9 +88,9 @@ pub fn validate_models(provider: &str, models: &[String]) -> Result<()> {
 }
 
 fn node_spec(node: &ProviderNode) -> ProviderSpec {
-    let (format, auth) = match node.format {
-        NodeFormat::Openai => (Format::OpenAiChat, AuthStyle::Bearer),
-        NodeFormat::Anthropic => (Format::Anthropic, AuthStyle::Header("x-api-key")),
+    let (format, auth, services) = match node.format {
+        NodeFormat::Openai => (Format::OpenAiChat, AuthStyle::Bearer, service::OPENAI_NODE),
+        NodeFormat::Anthropic => (Format::Anthropic, AuthStyle::Header("x-api-key"), &[][..]),
     };
     let owned = |s: &str| Cow::Owned(s.to_string());
     ProviderSpec {
@@ -102,6 +102,7 @@ fn node_spec(node: &ProviderNode) -> ProviderSpec {
         auth,
         models: Models::Owned(node.models.iter().map(|m| owned(m)).collect()),
         headers: node.headers.iter().map(|(k, v)| (owned(k), owned(v))).collect(),
+        services,
     }
 }
 

@@ -51,10 +51,15 @@ pub enum CacheUse {
 
 /// Decides how a request uses the cache. `enabled` is the tenant's setting.
 pub fn cache_use(enabled: bool, ask: CacheAsk, format: Format, body: &Value) -> CacheUse {
+    cache_use_if(enabled, ask, deterministic(format, body))
+}
+
+/// [`cache_use`] for a request whose answer is (`same_answer`) or is not the same every time.
+pub fn cache_use_if(enabled: bool, ask: CacheAsk, same_answer: bool) -> CacheUse {
     match (enabled, ask) {
         (false, _) => CacheUse::Off,
         (true, CacheAsk::Force) => CacheUse::Use,
-        (true, _) if !deterministic(format, body) => CacheUse::Off,
+        (true, _) if !same_answer => CacheUse::Off,
         (true, CacheAsk::Bypass) => CacheUse::Bypass,
         (true, CacheAsk::Default) => CacheUse::Use,
     }

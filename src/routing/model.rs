@@ -4,7 +4,7 @@
 //! (`meta-llama/Llama-3.3-70B-Instruct`) are treated as bare names.
 
 use crate::error::{GatewayError, Result};
-use crate::providers::{Catalog, ProviderRef};
+use crate::providers::{Catalog, ModelKind, ProviderRef};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
@@ -15,7 +15,7 @@ pub struct Resolved {
 
 /// `connected` lists the ids of providers the tenant can use, most preferred first.
 pub fn resolve(model: &str, connected: &[&str], catalog: &Catalog) -> Result<Resolved> {
-    let listed_by_connected = || connected.iter().filter_map(|id| catalog.find(id)).find(|p| p.models.contains(model));
+    let listed_by_connected = || connected.iter().filter_map(|id| catalog.find(id)).find(|p| p.lists(model));
     if let Some((prefix, rest)) = model.split_once('/') {
         if let Some(provider) = catalog.find(prefix) {
             // `openai/gpt-oss-120b` is also a Groq model id: when the named provider is not
@@ -50,7 +50,7 @@ pub fn pin_provider(model: &str, provider: &str, catalog: &Catalog) -> Result<St
         .with_code("provider_not_found"));
     };
     // Ids that carry a vendor prefix of their own (`openai/gpt-oss-120b` on Groq) are the provider's.
-    if pinned.models.contains(model) {
+    if pinned.lists(model) {
         return Ok(format!("{}/{model}", pinned.id));
     }
     match model.split_once('/').and_then(|(prefix, _)| catalog.find(prefix).map(|p| p.id.clone())) {
@@ -134,11 +134,12 @@ mod tests {
     }
 }
 
-/// A model a tenant can use: `provider/model` and its provider.
+/// A model a tenant can use: `provider/model`, its provider, and what it does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Available {
     pub id: String,
     pub provider: String,
+    pub kind: ModelKind,
 }
 
 /// The known models of every provider the tenant has connected, in connection-priority order.
@@ -147,7 +148,11 @@ pub fn available(connected: &[&str], catalog: &Catalog) -> Vec<Available> {
         .iter()
         .filter_map(|id| catalog.find(id))
         .flat_map(|p| {
-            p.models.iter().map(move |m| Available { id: format!("{}/{m}", p.id), provider: p.id.to_string() })
+            p.models_with_kinds().map(move |(m, kind)| Available {
+                id: format!("{}/{m}", p.id),
+                provider: p.id.to_string(),
+                kind,
+            })
         })
         .collect()
 }
@@ -164,6 +169,19 @@ mod available_tests {
         for m in &list {
             let r = resolve(&m.id, &["deepseek", "openai"], &Catalog::default()).unwrap();
             assert_eq!(r.provider.id, m.provider);
+            assert_eq!(r.provider.kind_of(&r.model), Some(m.kind), "{}", m.id);
         }
+        let kind = |id: &str| list.iter().find(|m| m.id == id).map(|m| m.kind);
+        assert_eq!(kind("openai/gpt-4o"), Some(ModelKind::Chat));
+        assert_eq!(kind("openai/text-embedding-3-small"), Some(ModelKind::Embedding));
+        assert_eq!(kind("openai/whisper-1"), Some(ModelKind::Transcription));
+    }
+
+    #[test]
+    fn bare_names_of_other_kinds_resolve_too() {
+        let r = resolve("voyage-3.5", &["openai", "voyage"], &Catalog::default()).unwrap();
+        assert_eq!((r.provider.id.as_ref(), r.model.as_str()), ("voyage", "voyage-3.5"));
+        let r = resolve("openai/whisper-large-v3", &["groq", "together"], &Catalog::default()).unwrap();
+        assert_eq!(r.provider.id, "together", "a connected provider listing the vendor-prefixed id serves it");
     }
 }

@@ -4,6 +4,7 @@
 //! manages a single value.
 
 pub mod api_keys;
+pub mod cidr;
 pub mod crypto;
 pub mod password;
 pub mod secret;

@@ -4,6 +4,11 @@
 //        no `event:` lines, no comments, no [DONE]; the connection just closes)
 //   POST /v1beta/models/{model}:streamGenerateContent           (without alt=sse: one JSON array,
 //        written progressively, as the real API does)
+//   POST /v1beta/models/{model}:batchEmbedContents  {requests: [{model: "models/{model}", content: {parts:
+//        [{text}]}, outputDimensionality?}]} → {embeddings: [{values}]} (`vectorOf` each text; each request
+//        must name the URL's model, as the real API checks); no usage
+//   POST /v1beta/models/{model}:predict  (Imagen) {instances: [{prompt}], parameters: {sampleCount?,
+//        aspectRatio?}} → {predictions: [{bytesBase64Encoded, mimeType}]}
 // `/v1/models/…` is served the same way (the real API has both; google-genai 3.x defaults to v1).
 // The model comes from the URL and may contain `/`. Auth is the `x-goog-api-key` header or `?key=`;
 // a wrong key gets what the real API sends: 400 INVALID_ARGUMENT "API key not valid…" with an
@@ -32,7 +37,8 @@
 // With `scripted: false` every model name gets a normal answer. `crlf: false` frames with `\n\n`.
 // Stream bytes are cut at arbitrary offsets. Every request is recorded (method, path, headers,
 // parsed body, plus `model` and `stream`).
-import { readJson, startMockServer, writeChunked, scriptedAnswer } from "./mock_server.mjs";
+import { readJson, startMockServer, writeChunked, scriptedAnswer, vectorOf } from "./mock_server.mjs";
+import { PNG_B64 } from "./mock_openai_services.mjs";
 
 const PROMPT_TOKENS = 20;
 
@@ -42,7 +48,7 @@ export async function startMockGemini({ apiKey = "AIza-upstream-test", slowMs = 
   return startMockServer({ apiKey, basePath: "/v1beta" }, async (req, res, { requests, waitAtGate }) => {
     const body = await readJson(req);
     const url = new URL(req.url, "http://127.0.0.1");
-    const route = /^\/(?:v1beta|v1)\/models\/(.+):(generateContent|streamGenerateContent)$/.exec(url.pathname);
+    const route = /^\/(?:v1beta|v1)\/models\/(.+):(generateContent|streamGenerateContent|batchEmbedContents|predict)$/.exec(url.pathname);
     const model = route ? decodeURIComponent(route[1]) : null;
     const stream = route?.[2] === "streamGenerateContent";
     requests.push({ method: req.method, path: req.url, headers: req.headers, body, model, stream });
@@ -68,6 +74,11 @@ export async function startMockGemini({ apiKey = "AIza-upstream-test", slowMs = 
           metadata: { service: "generativelanguage.googleapis.com" } },
         { "@type": "type.googleapis.com/google.rpc.LocalizedMessage", locale: "en-US", message: "API key not valid. Please pass a valid API key." },
       ]);
+    }
+    if (route[2] === "batchEmbedContents" || route[2] === "predict") {
+      const failure = { "server-error": [500, "INTERNAL"], overloaded: [503, "UNAVAILABLE"] }[scripted ? model : null];
+      if (failure) return rpcError(failure[0], failure[1], "An internal error has occurred.");
+      return route[2] === "predict" ? predict(body, rpcError, sendJson) : embed(model, body, rpcError, sendJson);
     }
     const invalid = validate(body);
     if (invalid) return rpcError(400, "INVALID_ARGUMENT", invalid);
@@ -148,6 +159,30 @@ export async function startMockGemini({ apiKey = "AIza-upstream-test", slowMs = 
     await writeChunked(res, frames.slice(1).join(""));
     res.end();
   });
+}
+
+// ---- embeddings and images -----------------------------------------------------------------------
+
+function embed(model, body, rpcError, sendJson) {
+  if (!Array.isArray(body?.requests) || body.requests.length === 0) {
+    return rpcError(400, "INVALID_ARGUMENT", "* BatchEmbedContentsRequest.requests: requests is not specified\n");
+  }
+  const embeddings = [];
+  for (const [i, r] of body.requests.entries()) {
+    if (r.model !== `models/${model}`) {
+      return rpcError(400, "INVALID_ARGUMENT", `Model in request ${i} (${r.model}) does not match the model in the URL.`);
+    }
+    const text = (r.content?.parts ?? []).map((p) => p.text ?? "").join("");
+    embeddings.push({ values: vectorOf(text, r.outputDimensionality ?? 4) });
+  }
+  return sendJson(200, { embeddings });
+}
+
+function predict(body, rpcError, sendJson) {
+  const prompt = body?.instances?.[0]?.prompt;
+  if (!prompt) return rpcError(400, "INVALID_ARGUMENT", "A prompt is required.");
+  const n = body.parameters?.sampleCount ?? 4;
+  return sendJson(200, { predictions: Array.from({ length: n }, () => ({ bytesBase64Encoded: PNG_B64, mimeType: "image/png" })) });
 }
 
 // ---- request reading and validation ------------------------------------------------------------

@@ -26,11 +26,14 @@
 //   garbage-200     200 application/json whose body is not JSON
 //   drop-after-headers      200 text/event-stream, then the connection drops before any byte of body
 //   drop-after-first-chunk  200, one content chunk, then the connection drops
+// The endpoints besides chat (embeddings, images, audio, moderations) are in mock_openai_services.mjs;
+// the failure scenarios above apply to them too.
 // With `scripted: false` every model name gets a normal completion. With `failAs: "<scenario>"` (or an
 // array of scenarios, used in turn) every request behaves as that scenario whatever its model: a
 // connection to this instance is then a broken account.
 // Every request is recorded (method, path, headers, parsed body) for assertions.
-import { readJson, startMockServer, writeChunked, scriptedAnswer } from "./mock_server.mjs";
+import { parseJson, readForm, readRaw, startMockServer, writeChunked, scriptedAnswer } from "./mock_server.mjs";
+import { SERVICE_PATHS, serveOpenAIService } from "./mock_openai_services.mjs";
 
 export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 3000, scripted = true, failAs = null, requestsLeft = 1 } = {}) {
   let completionCounter = 0;
@@ -45,7 +48,9 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
   };
 
   const handle = await startMockServer({ apiKey, basePath: "/v1" }, async (req, res, { requests, waitAtGate }) => {
-    const body = await readJson(req);
+    const raw = await readRaw(req);
+    const form = /^multipart\/form-data/i.test(req.headers["content-type"] ?? "");
+    const body = form ? await readForm(raw, req.headers["content-type"]) : parseJson(raw);
     requests.push({ method: req.method, path: req.url, headers: req.headers, body });
 
     const sendJson = (status, obj, headers = {}) => {
@@ -55,13 +60,13 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
     const oaiError = (status, message, type, code = null, param = null, headers = {}) =>
       sendJson(status, { error: { message, type, param, code } }, headers);
 
-    if (req.url !== "/v1/chat/completions" || req.method !== "POST") {
+    if (!(req.url === "/v1/chat/completions" || SERVICE_PATHS.has(req.url)) || req.method !== "POST") {
       return oaiError(404, `Unknown request URL: ${req.method} ${req.url}`, "invalid_request_error", "unknown_url");
     }
     if (req.headers.authorization !== `Bearer ${apiKey}`) {
       return oaiError(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key");
     }
-    const model = body?.model;
+    const model = form ? body?.fields?.model : body?.model;
     const forced = Array.isArray(failAs) ? failAs[faultCounter++ % failAs.length] : failAs;
     switch (forced ?? (scripted ? model : null)) {
       case "garbage-200":
@@ -102,6 +107,9 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
         break;
     }
 
+    if (req.url !== "/v1/chat/completions") {
+      return serveOpenAIService(req.url, body, { req, res, sendJson, oaiError, counter: ++completionCounter });
+    }
     const id = `chatcmpl-mock${++completionCounter}`;
     const created = 1770933883;
     const answer = scriptedAnswer(scripted ? model : "", readConversation(body.messages || []));
