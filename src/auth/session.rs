@@ -52,7 +52,8 @@ pub fn stored_id(key: &[u8; 32], claim_id: &str) -> String {
 /// Whether cookies may be marked `Secure`: always, except on plain http to this machine itself
 /// (`npm start` at http://127.0.0.1:8787), where some browsers drop a `Secure` cookie.
 pub fn secure_transport(scheme: &str, host: &str) -> bool {
-    let loopback = matches!(host, "localhost" | "[::1]" | "::1") || host.starts_with("127.");
+    let ip = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost" || ip.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
     !(scheme == "http" && loopback)
 }
 
@@ -156,6 +157,9 @@ mod tests {
         assert!(!secure_transport("http", "127.0.0.1"));
         assert!(!secure_transport("http", "localhost"));
         assert!(!secure_transport("http", "[::1]"));
+        assert!(!secure_transport("http", "127.0.0.2"));
+        // A name that merely starts like a loopback address is another host.
+        assert!(secure_transport("http", "127.0.0.1.example.com"));
     }
 
     #[test]
