@@ -1,7 +1,9 @@
-// The dashboard: a thin client of the admin API (/api/*). The admin secret stays in this tab's
-// sessionStorage only. Everything shown is inserted as text, never as HTML.
+// The dashboard: a thin client of the admin API (/api/*). It signs in with a password and is then
+// carried by an HttpOnly session cookie that scripts on the page cannot read (docs/auth.md); the
+// browser adds `Origin` to its changes, which the gateway checks. Everything shown is inserted as
+// text, never as HTML.
 const $ = (sel) => document.querySelector(sel);
-const state = { secret: sessionStorage.getItem("oe-admin") || "", catalog: [], usageRange: "24h", prices: [], logsNext: null, keyNames: {} };
+const state = { me: null, catalog: [], usageRange: "24h", prices: [], logsNext: null, keyNames: {} };
 
 function el(tag, props = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props);
@@ -13,11 +15,11 @@ async function api(method, path, body) {
   const sep = path.includes("?") ? "&" : "?";
   const res = await fetch(`${path}${sep}tenant=${encodeURIComponent($("#tenant").value || "default")}`, {
     method,
-    headers: { authorization: `Bearer ${state.secret}`, ...(body ? { "content-type": "application/json" } : {}) },
+    headers: body ? { "content-type": "application/json" } : {},
     body: body ? JSON.stringify(body) : undefined,
   });
   const data = await res.json().catch(() => ({}));
-  if (res.status === 401) { signOut("The admin secret was not accepted."); throw new Error("unauthorized"); }
+  if (res.status === 401) { showSignIn("Your session has ended; sign in again."); throw new Error("unauthorized"); }
   if (!res.ok) throw new Error(data?.error?.message || `HTTP ${res.status}`);
   return data;
 }
@@ -42,9 +44,8 @@ function showTab(name) {
   ({ overview: loadOverview, usage: loadUsageTab, logs: loadLogsTab, providers: loadProviders, routing: loadRouting, keys: loadKeys, settings: loadSettings, sync: loadSync, connect: loadConnect })[name]?.().catch(() => {});
 }
 
-function signOut(message = "") {
-  sessionStorage.removeItem("oe-admin");
-  state.secret = "";
+function showSignIn(message = "") {
+  state.me = null;
   $("#login").hidden = false;
   $("#tabs").hidden = $("#session").hidden = true;
   document.querySelectorAll(".tab").forEach((s) => (s.hidden = true));
@@ -52,15 +53,42 @@ function signOut(message = "") {
   $("#login-error").textContent = message;
 }
 
-async function signIn(secret) {
-  state.secret = secret;
+async function signOut() {
+  await fetch("/api/auth/logout", { method: "POST" }).catch(() => {});
+  showSignIn();
+}
+
+// `/api/auth/login` sets the session cookie; an answer of another status says why (wrong password,
+// too many attempts from this address).
+async function signIn(name, password) {
+  const res = await fetch("/api/auth/login", {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify(name ? { name, password } : { password }),
+  });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) { $("#login-error").textContent = data?.error?.message || `HTTP ${res.status}`; return; }
+  $("#secret").value = "";
+  await enter(data);
+}
+
+// Shows the app for the signed-in principal (`/api/auth/me` or the login's answer).
+async function enter(me) {
+  state.me = me;
+  const p = me.principal;
+  $("#whoami").textContent = p.role === "owner" ? "owner" : `${p.name} (operator)`;
+  if (p.tenant) $("#tenant").value = p.tenant;
+  $("#tenant").disabled = Boolean(p.tenant);
+  // Cloud sync spans tenants: the owner's alone.
+  document.querySelector('#tabs [data-tab="sync"]').hidden = p.role !== "owner";
+  $("#password-note").textContent = me.password_set
+    ? "At least 12 characters. Changing it signs out your other sessions."
+    : "You still sign in with ADMIN_SECRET: set a password of your own (at least 12 characters); the admin secret then stays valid only for scripts (Bearer).";
   try {
     state.catalog = (await api("GET", "/api/providers/catalog")).data;
   } catch (e) {
     if (e.message !== "unauthorized") $("#login-error").textContent = e.message;
     return;
   }
-  sessionStorage.setItem("oe-admin", secret);
   $("#provider-ids").replaceChildren(...state.catalog.map((p) => el("option", { value: p.id }, p.name)));
   $("#login").hidden = true;
   $("#tabs").hidden = $("#session").hidden = false;
@@ -414,7 +442,7 @@ function formValues(form) {
   return out;
 }
 
-$("#login-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("#secret").value); });
+$("#login-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("#login-name").value.trim(), $("#secret").value); });
 $("#logout").addEventListener("click", () => signOut());
 $("#tenant").addEventListener("change", () => showTab(document.querySelector("#tabs .active").dataset.tab));
 document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
@@ -477,4 +505,15 @@ $("#settings-form").addEventListener("submit", async (e) => {
   catch (err) { $("#settings-status").textContent = err.message; }
 });
 
-if (state.secret) signIn(state.secret); else signOut();
+$("#password-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    const r = await api("POST", "/api/auth/password", formValues(e.target));
+    e.target.reset();
+    $("#password-status").textContent = `Password changed; ${r.other_sessions_signed_out} other session(s) signed out.`;
+    await enter(await api("GET", "/api/auth/me"));
+  } catch (err) { $("#password-status").textContent = err.message; }
+});
+
+// A session cookie from an earlier visit may still be live.
+fetch("/api/auth/me").then(async (r) => (r.ok ? enter(await r.json()) : showSignIn())).catch(() => showSignIn());

@@ -7,6 +7,7 @@
 //! Because `worker` is a wasm32-only dependency, core code that reached for it would not compile on
 //! the host.
 
+pub mod auth; // who is calling /api: principals (owner, tenant operators), sessions, login limits (docs/auth.md)
 pub mod config; // tenant configuration: stored records, validated admin input, the hot-path snapshot
 pub mod engine; // request planning (which upstream, URL, headers) and upstream response mapping
 pub mod error; // GatewayError: what went wrong and its HTTP status; rendered per client format

@@ -1,32 +1,37 @@
-//! `/api/*`: the management API behind the `ADMIN_SECRET` (sent as `Authorization: Bearer <secret>`).
-//! The tenant is `?tenant=<id>` (default: this instance's own). Every write goes to D1 first and then
+//! `/api/*`: the management API. Every route but `POST /api/auth/login` first turns the request's
+//! credentials into a principal (`admin_auth::authenticate`: the `ADMIN_SECRET` as a bearer token, or a
+//! session cookie) and works on the tenant that principal may reach (`?tenant=<id>` for the owner,
+//! default this instance's own; an operator's own tenant only). Every write goes to D1 first and then
 //! rebuilds the tenant's snapshot, so the request path sees it at once in this isolate.
 
-use super::http::{header, json_response, read_body};
+use super::http::{json_response, read_body};
 use super::repo::RoutingTable;
 use super::repo::{self, ApiKeyRow};
-use super::{admin_sync, admin_usage, config_store, env, limits_gate, resilience_view};
+use super::{admin_auth, admin_sync, admin_usage, config_store, env, limits_gate, resilience_view};
 use crate::config::input::{self, ApiKeyPatch, ConnectionPatch, NewApiKey, NewConnection};
-use crate::config::{valid_tenant_id, ConnectionRecord, KeyEntry, DEFAULT_TENANT};
+use crate::config::{ConnectionRecord, KeyEntry};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::providers::{self, catalog, node, Catalog, ProviderNode};
 use crate::routing::alias::{self, Alias};
 use crate::routing::combo::Combo;
-use crate::security::{self, api_keys, Secret};
+use crate::security::{api_keys, Secret};
 use serde_json::{json, Value};
 use worker::{Env, Method, Request, Response};
 
 const MAX_ADMIN_BODY: u64 = 64 * 1024;
 
 pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response> {
-    authorize(&req, env)?;
-    let tenant = tenant_param(&req)?;
+    let segments: Vec<&str> = path.trim_start_matches("/api/").trim_end_matches('/').split('/').collect();
+    let method = req.method();
+    if method == Method::Post && segments == ["auth", "login"] {
+        return admin_auth::login(&req, env).await;
+    }
+    let principal = admin_auth::authenticate(&req, env).await?;
+    let tenant = principal.tenant_for(query(&req, "tenant").as_deref())?;
     let db = repo::db(env)?;
     if !repo::tenant_exists(&db, &tenant).await? {
         return Err(GatewayError::not_found(format!("Unknown tenant `{tenant}`.")).with_param("tenant"));
     }
-    let segments: Vec<&str> = path.trim_start_matches("/api/").trim_end_matches('/').split('/').collect();
-    let method = req.method();
     match (method, segments.as_slice()) {
         (Method::Get, ["providers", "catalog"]) => catalog_list(),
         (Method::Get, ["providers"]) => list_connections(env, &tenant).await,
@@ -165,7 +170,11 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
         }
         (Method::Get, ["stats"]) => stats(&req, env, &tenant).await,
         (_, ["usage" | "logs" | "pricing", ..]) => admin_usage::handle(&mut req, env, &tenant, &segments).await,
-        (_, ["sync", ..]) => admin_sync::handle(&mut req, env, &segments).await,
+        (_, ["auth", ..]) => admin_auth::handle(&mut req, env, &principal, &segments).await,
+        (_, ["sync", ..]) => {
+            principal.require_owner()?; // enrollments and machines span tenants
+            admin_sync::handle(&mut req, env, &segments).await
+        }
         (
             _,
             ["providers" | "keys" | "settings" | "stats" | "cooldowns" | "health" | "combos" | "aliases"
@@ -275,26 +284,6 @@ async fn quotas(env: &Env, tenant: &str) -> Result<Response> {
         }));
     }
     Ok(json_response(200, &json!({"data": data}))?)
-}
-
-fn authorize(req: &Request, env: &Env) -> Result<()> {
-    let expected = env::admin_secret(env)?;
-    let given = api_keys::from_headers(header(req, "authorization").as_deref(), || None);
-    match given {
-        Some(g) if security::secrets_equal(&g, &expected) => Ok(()),
-        Some(_) => Err(GatewayError::authentication("Invalid admin secret.")),
-        None => Err(GatewayError::authentication("The admin API needs `Authorization: Bearer <ADMIN_SECRET>`.")),
-    }
-}
-
-fn tenant_param(req: &Request) -> Result<String> {
-    let url = req.url()?;
-    let tenant = url.query_pairs().find(|(k, _)| k == "tenant").map(|(_, v)| v.into_owned());
-    let tenant = tenant.unwrap_or_else(|| DEFAULT_TENANT.to_string());
-    if !valid_tenant_id(&tenant) {
-        return Err(GatewayError::invalid_request("Invalid tenant id.").with_param("tenant"));
-    }
-    Ok(tenant)
 }
 
 fn catalog_list() -> Result<Response> {

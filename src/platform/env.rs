@@ -13,6 +13,7 @@ pub const LIMITS: &str = "LIMITS";
 pub const SLOTS: &str = "SLOTS";
 pub const IDEMPOTENCY: &str = "IDEMPOTENCY";
 pub const RESPONSES: &str = "RESPONSES";
+pub const LOGIN_LIMITS: &str = "LOGIN_LIMITS";
 
 /// Days without a push after which a synced machine expires (the `SYNC_MACHINE_TTL_DAYS` var).
 pub fn sync_machine_ttl_days(env: &Env) -> i64 {
@@ -25,6 +26,8 @@ pub struct Keys {
     pub credentials: [u8; 32],
     /// Hashes gateway API keys for storage and lookup.
     pub api_key_hash: [u8; 32],
+    /// Signs login session tokens and hashes their ids for storage.
+    pub sessions: [u8; 32],
 }
 
 fn not_configured(what: &str) -> GatewayError {
@@ -52,6 +55,7 @@ pub fn keys(env: &Env) -> Result<std::rc::Rc<Keys>> {
     let keys = std::rc::Rc::new(Keys {
         credentials: derive_key(master.as_bytes(), "credentials/v1"),
         api_key_hash: derive_key(master.as_bytes(), "api-keys/v1"),
+        sessions: derive_key(master.as_bytes(), "sessions/v1"),
     });
     KEYS.with(|k| k.set(keys.clone()).ok());
     Ok(keys)

@@ -1,10 +1,12 @@
 //! Secrets handling. Nothing secret is stored in plaintext: gateway API keys are stored as an HMAC
-//! (shown once at creation), provider credentials are encrypted with AES-256-GCM. Both keys are
-//! derived from one Workers secret, `MASTER_KEY`, so a user manages a single value.
+//! (shown once at creation), provider credentials are encrypted with AES-256-GCM, login passwords are
+//! PBKDF2 hashes (`password`). The keys are derived from one Workers secret, `MASTER_KEY`, so a user
+//! manages a single value.
 
 pub mod api_keys;
 pub mod cidr;
 pub mod crypto;
+pub mod password;
 pub mod secret;
 
 pub use secret::Secret;
@@ -43,6 +45,12 @@ pub fn secrets_equal(provided: &str, expected: &str) -> bool {
     }
 }
 
+/// Compares two byte strings in constant time for equal lengths (lengths themselves are public:
+/// derived keys and MACs have a fixed size).
+pub fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A display hint for a secret: its last four characters only.
 pub fn hint(secret: &str) -> String {
     let tail: String = secret.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
@@ -69,6 +77,14 @@ mod tests {
         assert!(secrets_equal("abc", "abc"));
         assert!(!secrets_equal("abc", "abd"));
         assert!(!secrets_equal("", "abc"));
+    }
+
+    #[test]
+    fn compares_bytes() {
+        assert!(bytes_equal(b"abc", b"abc"));
+        assert!(!bytes_equal(b"abc", b"abd"));
+        assert!(!bytes_equal(b"abc", b"ab"));
+        assert!(bytes_equal(b"", b""));
     }
 
     #[test]

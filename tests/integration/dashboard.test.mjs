@@ -33,6 +33,13 @@ test("the dashboard's own calls are the admin API, which stays closed without th
   }
 });
 
+test("the dashboard signs in with a password and keeps no credential where scripts can read it", async () => {
+  const js = await (await fetch(`${gw.url}/app.js`)).text();
+  for (const route of ["/api/auth/login", "/api/auth/logout", "/api/auth/me", "/api/auth/password"]) assert.ok(js.includes(route), route);
+  // The session is an HttpOnly cookie: nothing stored by the page, no bearer header built from it.
+  assert.doesNotMatch(js, /sessionStorage|localStorage|document\.cookie|\bauthorization:/);
+});
+
 test("the dashboard inserts data as text and finds every element it uses on the page", async () => {
   const [html, js] = await Promise.all(["/", "/app.js"].map(async (p) => (await fetch(`${gw.url}${p}`)).text()));
   // Request logs carry client-controlled text (models, bodies): nothing may be parsed as HTML.

@@ -4,6 +4,7 @@
 pub mod host;
 pub mod idempotency_object;
 pub mod ledger_object;
+pub mod login_limit_object;
 pub mod resilience_object;
 pub mod responses_object;
 pub mod slots_object;

@@ -1,0 +1,211 @@
+//! The auth layer of `/api/*` ([`authenticate`]: credentials → `auth::Principal`, before any
+//! handler runs) and the `/api/auth/*` routes: login, logout, password change, who am I, and the
+//! owner's tenant operators. See docs/auth.md.
+
+use super::http::{header, json_response, read_body};
+use super::state_client::Objects;
+use super::{auth_store, env, password_kdf, repo};
+use crate::auth::input::{Login, NewOperator, PasswordChange};
+use crate::auth::login_limit::{self, Command, LoginLimit, Reply, MAX_FAILURES, WINDOW_MS};
+use crate::auth::principal::{self, Resolved, OWNER_ID};
+use crate::auth::{csrf, session, Principal, Role};
+use crate::config::input::parse;
+use crate::error::{ErrorKind, GatewayError, Result};
+use crate::security::secrets_equal;
+use serde_json::json;
+use worker::{Env, Method, Request, Response};
+
+const LIMITER: Objects<LoginLimit> = Objects::new(env::LOGIN_LIMITS);
+const MAX_AUTH_BODY: u64 = 8 * 1024;
+
+/// What the request's URL says about its transport: whether cookies are `Secure`, and its origin.
+fn transport(req: &Request) -> Result<(bool, String)> {
+    let url = req.url()?;
+    let secure = session::secure_transport(url.scheme(), url.host_str().unwrap_or(""));
+    Ok((secure, url.origin().ascii_serialization()))
+}
+
+/// The principal of a request to `/api/*`: the admin secret as a bearer token, or a live session
+/// cookie (then a mutation must also pass the CSRF check).
+pub async fn authenticate(req: &Request, env: &Env) -> Result<Principal> {
+    let (secure, own_origin) = transport(req)?;
+    let creds =
+        principal::credentials(header(req, "authorization").as_deref(), header(req, "cookie").as_deref(), secure);
+    // Only a bearer token needs the admin secret: a missing secret must not lock sessions out.
+    let admin_secret =
+        if matches!(creds, principal::Credentials::Bearer(_)) { env::admin_secret(env)? } else { String::new() };
+    let keys = env::keys(env)?;
+    let now = env::now_ms();
+    match principal::resolve(&creds, &admin_secret, &keys.sessions, now)? {
+        Resolved::Principal(p) => Ok(p),
+        Resolved::Session(claim) => {
+            let (origin, site) = (header(req, "origin"), header(req, "sec-fetch-site"));
+            csrf::check(req.method().as_ref(), &own_origin, origin.as_deref(), site.as_deref())?;
+            let id = session::stored_id(&keys.sessions, &claim.id);
+            let record = auth_store::session(env, &id).await?;
+            Principal::from_session(&claim, id, record, now)
+        }
+    }
+}
+
+/// `/api/auth/*` for an authenticated principal.
+pub async fn handle(req: &mut Request, env: &Env, p: &Principal, segments: &[&str]) -> Result<Response> {
+    match (req.method(), segments) {
+        (Method::Get, ["auth", "me"]) => me(env, p).await,
+        (Method::Post, ["auth", "logout"]) => logout(req, env, p).await,
+        (Method::Post, ["auth", "password"]) => change_password(req, env, p).await,
+        (Method::Get, ["auth", "operators"]) => {
+            p.require_owner()?;
+            Ok(json_response(200, &json!({"data": auth_store::operators(env).await?}))?)
+        }
+        (Method::Post, ["auth", "operators"]) => create_operator(req, env, p).await,
+        (Method::Delete, ["auth", "operators", id]) => {
+            p.require_owner()?;
+            if !auth_store::delete_operator(env, id).await? {
+                return Err(GatewayError::not_found(format!("No operator `{id}`.")));
+            }
+            Ok(json_response(200, &json!({"deleted": id}))?)
+        }
+        (_, ["auth", "me" | "logout" | "password" | "login" | "operators", ..]) => {
+            Err(GatewayError::new(ErrorKind::InvalidRequest, "Method not allowed for this path.").with_status(405))
+        }
+        _ => Err(GatewayError::not_found("No such auth route.")),
+    }
+}
+
+/// Counts a password check against the client's address; refused (429) past the limit.
+async fn admit(req: &Request, env: &Env) -> Result<(String, usize)> {
+    let bucket = login_limit::bucket(header(req, "cf-connecting-ip").as_deref());
+    match LIMITER.apply(env, &bucket, &Command::Attempt).await? {
+        Reply::Refused { retry_after_ms } => {
+            let secs = (retry_after_ms as u64).div_ceil(1000);
+            Err(GatewayError::new(
+                ErrorKind::RateLimited,
+                format!(
+                    "Too many failed sign-ins from your address ({MAX_FAILURES} in {} minutes). Try again in {} minute(s).",
+                    WINDOW_MS / 60_000,
+                    secs.div_ceil(60)
+                ),
+            )
+            .with_code("login_rate_limited")
+            .with_retry_after(Some(secs)))
+        }
+        Reply::Admitted { remaining } => Ok((bucket, remaining)),
+        Reply::Cleared => Ok((bucket, MAX_FAILURES)),
+    }
+}
+
+fn wrong_password(what: &str, remaining: usize, param: &str) -> GatewayError {
+    GatewayError::authentication(format!(
+        "Wrong {what}. {remaining} more failed attempt(s) from your address before a {}-minute wait.",
+        WINDOW_MS / 60_000
+    ))
+    .with_param(param)
+    .with_code("wrong_password")
+}
+
+/// Whether `password` is the login's: its stored hash, or for an owner without one, `ADMIN_SECRET`.
+async fn password_matches(env: &Env, login_id: &str, password: &str) -> Result<bool> {
+    match auth_store::login_by_id(env, login_id).await? {
+        Some(l) => Ok(password_kdf::verify(password, &l.password_hash).await),
+        None if login_id == OWNER_ID => Ok(secrets_equal(password, &env::admin_secret(env)?)),
+        None => Ok(false),
+    }
+}
+
+/// `POST /api/auth/login {password, name?}` (no credentials needed): the owner without `name`, an
+/// operator with it. Sets the session cookie.
+pub async fn login(req: &Request, env: &Env) -> Result<Response> {
+    let (secure, own_origin) = transport(req)?;
+    // A browser's login must come from the dashboard itself (no signing a victim into another login).
+    let (origin, site) = (header(req, "origin"), header(req, "sec-fetch-site"));
+    if origin.is_some() || site.is_some() {
+        csrf::check("POST", &own_origin, origin.as_deref(), site.as_deref())?;
+    }
+    let input = parse::<Login>(&read_body(req, MAX_AUTH_BODY).await?)?.validate()?;
+    let (bucket, remaining) = admit(req, env).await?;
+    let login_id = match &input.name {
+        None => password_matches(env, OWNER_ID, &input.password).await?.then(|| OWNER_ID.to_string()),
+        Some(name) => match auth_store::operator_by_name(env, name).await? {
+            Some(l) => password_kdf::verify(&input.password, &l.password_hash).await.then_some(l.id),
+            None => {
+                password_kdf::waste(&input.password).await;
+                None
+            }
+        },
+    };
+    let Some(login_id) = login_id else {
+        let what = if input.name.is_some() { "name or password" } else { "password" };
+        return Err(wrong_password(what, remaining, "password"));
+    };
+    LIMITER.apply(env, &bucket, &Command::Succeeded).await?;
+    let token_id = env::random_bytes::<32>()?;
+    let now = env::now_ms();
+    let expires_at = now + session::LIFETIME_MS;
+    let keys = env::keys(env)?;
+    let token = session::issue(&keys.sessions, &token_id, expires_at);
+    let claim = session::verify(&keys.sessions, &token, now)
+        .ok_or_else(|| GatewayError::internal("a new session token did not verify"))?;
+    let id = session::stored_id(&keys.sessions, &claim.id);
+    auth_store::insert_session(env, &id, &login_id, now, expires_at).await?;
+    let record = auth_store::session(env, &id).await?;
+    let p = Principal::from_session(&claim, id, record, now)?;
+    let resp = me(env, &p).await?;
+    resp.headers().set("set-cookie", &session::set_cookie(&token, session::LIFETIME_MS, secure))?;
+    Ok(resp)
+}
+
+/// `GET /api/auth/me`: who the request acts as, and whether the owner still uses `ADMIN_SECRET`.
+async fn me(env: &Env, p: &Principal) -> Result<Response> {
+    let password_set = match p.role {
+        Role::Owner => auth_store::login_by_id(env, OWNER_ID).await?.is_some(),
+        Role::Operator => true,
+    };
+    Ok(json_response(200, &json!({"principal": p.to_json(), "password_set": password_set}))?)
+}
+
+/// `POST /api/auth/logout`: deletes this session and clears the cookie.
+async fn logout(req: &Request, env: &Env, p: &Principal) -> Result<Response> {
+    if let Some(id) = p.session_id() {
+        auth_store::delete_session(env, id).await?;
+    }
+    let resp = json_response(200, &json!({"signed_out": p.session_id().is_some()}))?;
+    resp.headers().set("set-cookie", &session::clear_cookie(transport(req)?.0))?;
+    Ok(resp)
+}
+
+/// `POST /api/auth/password {current, new}`: the caller's own password; every other session of the
+/// login is signed out. Guesses of `current` count against the address like logins.
+async fn change_password(req: &Request, env: &Env, p: &Principal) -> Result<Response> {
+    let input = parse::<PasswordChange>(&read_body(req, MAX_AUTH_BODY).await?)?.validate()?;
+    let (bucket, remaining) = admit(req, env).await?;
+    if !password_matches(env, &p.login_id, &input.current).await? {
+        return Err(wrong_password("current password", remaining, "current").with_status(403));
+    }
+    LIMITER.apply(env, &bucket, &Command::Succeeded).await?;
+    let hash = password_kdf::hash(&input.new).await?;
+    let now = env::now_ms();
+    match p.role {
+        Role::Owner => auth_store::set_owner_password(env, &hash, now).await?,
+        Role::Operator => auth_store::set_password(env, &p.login_id, &hash, now).await?,
+    }
+    let revoked = auth_store::revoke_sessions(env, &p.login_id, p.session_id()).await?;
+    Ok(json_response(200, &json!({"changed": true, "other_sessions_signed_out": revoked}))?)
+}
+
+/// `POST /api/auth/operators {tenant, name, password}` (owner only): a login for one tenant.
+async fn create_operator(req: &Request, env: &Env, p: &Principal) -> Result<Response> {
+    p.require_owner()?;
+    let input = parse::<NewOperator>(&read_body(req, MAX_AUTH_BODY).await?)?.validate()?;
+    if !repo::tenant_exists(&repo::db(env)?, &input.tenant).await? {
+        return Err(GatewayError::not_found(format!("Unknown tenant `{}`.", input.tenant)).with_param("tenant"));
+    }
+    let id = env::new_id("op")?;
+    let hash = password_kdf::hash(&input.password).await?;
+    if !auth_store::insert_operator(env, &id, &input.name, &input.tenant, &hash, env::now_ms()).await? {
+        return Err(GatewayError::invalid_request(format!("The login name `{}` is taken.", input.name))
+            .with_param("name")
+            .with_status(409));
+    }
+    Ok(json_response(201, &json!({"id": id, "name": input.name, "role": "operator", "tenant": input.tenant}))?)
+}
