@@ -5,6 +5,7 @@
 //! written by another version of the gateway. Types that are both, such as combos and provider nodes,
 //! derive a lenient `Deserialize` and come in through [`parse_strict`].
 
+use super::key_access::KeyAccess;
 use crate::error::{GatewayError, Result};
 use crate::limits::{ConnectionLimits, KeyLimits};
 use crate::net_policy::validate_base_url;
@@ -82,6 +83,9 @@ pub struct NewApiKey {
     pub name: String,
     #[serde(default)]
     pub limits: KeyLimits,
+    /// Enabled, expiry, scopes (`config::key_access`); open when left out.
+    #[serde(default)]
+    pub access: KeyAccess,
 }
 
 /// `PATCH /api/keys/{id}`: a new name, and/or limits that replace the key's (`{}` removes them).
@@ -91,6 +95,9 @@ pub struct ApiKeyPatch {
     pub name: Option<String>,
     #[serde(default)]
     pub limits: Option<KeyLimits>,
+    /// Replaces the key's enabled flag, expiry and scopes (`{}`: enabled, no expiry, no scopes).
+    #[serde(default)]
+    pub access: Option<KeyAccess>,
 }
 
 pub fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
@@ -205,7 +212,11 @@ impl ConnectionPatch {
 
 impl NewApiKey {
     pub fn validate(self) -> Result<NewApiKey> {
-        Ok(NewApiKey { name: check_name(&self.name)?, limits: self.limits.validate()? })
+        Ok(NewApiKey {
+            name: check_name(&self.name)?,
+            limits: self.limits.validate()?,
+            access: self.access.validate()?,
+        })
     }
 }
 
@@ -214,6 +225,7 @@ impl ApiKeyPatch {
         Ok(ApiKeyPatch {
             name: self.name.as_deref().map(check_name).transpose()?,
             limits: self.limits.map(KeyLimits::validate).transpose()?,
+            access: self.access.map(KeyAccess::validate).transpose()?,
         })
     }
 }

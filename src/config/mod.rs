@@ -6,6 +6,7 @@
 //! OmniRoute instance that syncs here becomes another.
 
 pub mod input;
+pub mod key_access;
 pub mod rows;
 pub mod settings;
 pub mod snapshot;

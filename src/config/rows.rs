@@ -2,6 +2,7 @@
 //! (`platform::repo`) and cloud sync (`sync::store`, inside one D1 batch) store connections and
 //! keys through the same statements, so a column added later cannot be forgotten by one of them.
 
+use super::key_access::KeyAccess;
 use super::snapshot::ConnectionRecord;
 use crate::limits::KeyLimits;
 use crate::metering::sql::SqlValue;
@@ -49,11 +50,12 @@ pub struct NewKeyRow<'a> {
     pub key_prefix: &'a str,
     pub created_at: i64,
     pub limits: &'a KeyLimits,
+    pub access: &'a KeyAccess,
 }
 
 pub fn insert_api_key(tenant: &str, k: &NewKeyRow) -> Statement {
-    let sql = "INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, created_at, limits) \
-               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    let sql = "INSERT INTO api_keys (id, tenant_id, name, key_hash, key_prefix, created_at, limits, access) \
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
     let args = vec![
         SqlValue::text(k.id),
         SqlValue::text(tenant),
@@ -62,6 +64,7 @@ pub fn insert_api_key(tenant: &str, k: &NewKeyRow) -> Statement {
         SqlValue::text(k.key_prefix),
         SqlValue::Int(k.created_at),
         limits_column(k.limits),
+        limits_column(k.access),
     ];
     (sql.into(), args)
 }
@@ -89,9 +92,19 @@ mod tests {
         assert_eq!(sql.matches('?').count(), args.len());
         assert_eq!(args.last(), Some(&SqlValue::Null));
         let limits = KeyLimits { requests_per_minute: Some(10), ..Default::default() };
-        let key = NewKeyRow { id: "k", name: "n", key_hash: "h", key_prefix: "sk-", created_at: 3, limits: &limits };
+        let access = KeyAccess::default();
+        let key = NewKeyRow {
+            id: "k",
+            name: "n",
+            key_hash: "h",
+            key_prefix: "sk-",
+            created_at: 3,
+            limits: &limits,
+            access: &access,
+        };
         let (sql, args) = insert_api_key("t", &key);
         assert_eq!(sql.matches('?').count(), args.len());
+        assert_eq!(args[7], SqlValue::Null, "an open key stores no access");
         let SqlValue::Text(json) = &args[6] else { panic!("limits not stored") };
         assert_eq!(serde_json::from_str::<KeyLimits>(json).unwrap(), limits);
     }

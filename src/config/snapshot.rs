@@ -45,6 +45,9 @@ pub struct KeyEntry {
     /// Empty for a key without limits (and in entries written before limits existed).
     #[serde(default)]
     pub limits: crate::limits::KeyLimits,
+    /// Enabled, expiry and scopes (open in entries written before they existed).
+    #[serde(default)]
+    pub access: super::key_access::KeyAccess,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -15,6 +15,7 @@ use super::relay::{Relay, StreamWriter, Watch};
 use super::reuse::{self, Begun, Served};
 use super::translate::{self, StreamTranslator};
 use super::upstream;
+use crate::config::key_access::KeyAccess;
 use crate::config::TenantSnapshot;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::Format;
@@ -76,6 +77,8 @@ pub struct Inbound {
     pub idempotency_key: Option<String>,
     /// What the client's headers ask of the response cache.
     pub cache_ask: CacheAsk,
+    /// The calling key's scopes (`config::key_access`; open by default).
+    pub access: KeyAccess,
 }
 
 /// What to send back: status, headers, and how the body gets there.
@@ -170,6 +173,11 @@ async fn attempt_all<U: Upstream, C: Credentials>(
         r.requested_model = op.model().to_string();
         r.streamed = op.stream();
     });
+    // The key's scopes hold for answers served again too, so they come before the cache.
+    let access = &inbound.access;
+    if !access.allows_model(op.model()) {
+        return Err(KeyAccess::model_refused(op.model()));
+    }
     if let Some(tokens) = op.input_estimate() {
         meter.input_estimate = tokens;
     }
@@ -188,6 +196,9 @@ async fn attempt_all<U: Upstream, C: Credentials>(
         // 53 bits: the object stores it as a JavaScript number.
         let token = u64::from_le_bytes(random[28..36].try_into().unwrap_or_default()) & ((1 << 53) - 1);
         match reuse::begin(replays, &snapshot.settings, inbound, &op, &snapshot.tenant, token, meter).await? {
+            Begun::Replay { answer, .. } if !access.allows_provider(&answer.provider) => {
+                return Err(KeyAccess::providers_refused(op.model()))
+            }
             Begun::Replay { answer, how } => return Ok(replayed(answer, how, meter)),
             Begun::Fresh { cache } => {
                 meter.update(|r| r.cache = cache.map(str::to_string));
@@ -203,6 +214,13 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     let rr = view.round_robin();
     let mut targets = Targets::for_model(snapshot, op.model(), &mut rr.borrow_mut(), rng)?;
     targets.keep_kind(op.kind())?;
+    if !access.scopes.providers.is_empty() {
+        // Targets of providers outside the key's scope are skipped: a combo serves from the rest.
+        targets.list.retain(|t| access.allows_provider(&t.provider.id));
+        if targets.list.is_empty() {
+            return Err(KeyAccess::providers_refused(op.model()));
+        }
+    }
     meter.update(|r| r.combo = targets.combo.clone());
     let attempts = targets.attempts(snapshot, view, now, &mut rr.borrow_mut(), rng)?;
     if let Some(s) = settling {

@@ -54,6 +54,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             update_key(env, &tenant, id, &body).await
         }
         (Method::Get, ["keys", id, "usage"]) => key_usage(env, &tenant, id).await,
+        (Method::Post, ["keys", id, "rotate"]) => rotate_key(env, &tenant, id).await,
         (Method::Delete, ["keys", id]) => revoke_key(env, &tenant, id).await,
         (Method::Get, ["settings"]) => {
             Ok(json_response(200, &serde_json::to_value(repo::settings(&db, &tenant).await?).unwrap_or_default())?)
@@ -396,18 +397,19 @@ async fn create_key(env: &Env, tenant: &str, body: &[u8]) -> Result<Response> {
         created_at: env::now_ms(),
         revoked_at: None,
         limits: new.limits,
+        access: new.access,
     };
     repo::insert_api_key(&repo::db(env)?, tenant, &row, &hash).await?;
     config_store::publish_key(env, &hash, &key_entry(tenant, &row)).await?;
     Ok(json_response(
         201,
         &json!({"id": row.id, "name": row.name, "key": key, "key_prefix": row.key_prefix, "created_at": row.created_at,
-                "limits": row.limits, "note": "Store this key now: it is shown only once."}),
+                "limits": row.limits, "access": row.access, "note": "Store this key now: it is shown only once."}),
     )?)
 }
 
 fn key_entry(tenant: &str, row: &ApiKeyRow) -> KeyEntry {
-    KeyEntry { tenant: tenant.to_string(), key_id: row.id.clone(), limits: row.limits }
+    KeyEntry { tenant: tenant.to_string(), key_id: row.id.clone(), limits: row.limits, access: row.access.clone() }
 }
 
 /// `PATCH /api/keys/{id}`: a new name or new limits, in D1 and then in the key's entry (KV and this
@@ -424,6 +426,9 @@ async fn update_key(env: &Env, tenant: &str, id: &str, body: &[u8]) -> Result<Re
     if let Some(limits) = patch.limits {
         row.limits = limits;
     }
+    if let Some(access) = patch.access {
+        row.access = access;
+    }
     repo::update_api_key(&db, tenant, &row).await?;
     config_store::publish_key(env, &hash, &key_entry(tenant, &row)).await?;
     Ok(json_response(200, &serde_json::to_value(&row).unwrap_or_default())?)
@@ -436,6 +441,27 @@ async fn key_usage(env: &Env, tenant: &str, id: &str) -> Result<Response> {
         .ok_or_else(|| GatewayError::not_found(format!("No active key `{id}`.")))?;
     let mut ledger = limits_gate::LEDGERS.read(env, &limits_gate::object_name(tenant, id)).await?;
     Ok(json_response(200, &json!({"id": id, "limits": row.limits, "usage": ledger.usage(env::now_ms())}))?)
+}
+
+/// `POST /api/keys/{id}/rotate`: a new secret for the key (shown once), same id and settings; the
+/// old secret stops working at once here and everywhere once config caches refresh.
+async fn rotate_key(env: &Env, tenant: &str, id: &str) -> Result<Response> {
+    let db = repo::db(env)?;
+    let (mut row, old_hash) = repo::active_api_key(&db, tenant, id)
+        .await?
+        .ok_or_else(|| GatewayError::not_found(format!("No active key `{id}`.")))?;
+    let keys = env::keys(env)?;
+    let key = api_keys::generate(&env::random_bytes::<32>()?);
+    let hash = api_keys::hash(&keys.api_key_hash, &key);
+    row.key_prefix = api_keys::display_prefix(&key);
+    repo::rotate_api_key(&db, tenant, id, &hash, &row.key_prefix).await?;
+    config_store::forget_key(env, &old_hash).await?;
+    config_store::publish_key(env, &hash, &key_entry(tenant, &row)).await?;
+    Ok(json_response(
+        200,
+        &json!({"id": row.id, "name": row.name, "key": key, "key_prefix": row.key_prefix,
+                "note": "Store this key now: it is shown only once. The previous secret no longer works."}),
+    )?)
 }
 
 async fn revoke_key(env: &Env, tenant: &str, id: &str) -> Result<Response> {

@@ -5,6 +5,7 @@
 //! of the gateway, or damaged) is skipped with a warning naming it, so one row cannot take a tenant's
 //! whole configuration down; [`skipped_rows`] counts them.
 
+use crate::config::key_access::KeyAccess;
 use crate::config::rows;
 use crate::config::{ConnectionRecord, KeyEntry, Settings};
 use crate::error::{GatewayError, Result};
@@ -182,6 +183,8 @@ pub struct ApiKeyRow {
     pub revoked_at: Option<i64>,
     #[serde(default, deserialize_with = "stored_json")]
     pub limits: KeyLimits,
+    #[serde(default, deserialize_with = "stored_json")]
+    pub access: KeyAccess,
 }
 
 /// A `limits` column: JSON text, NULL for none; one that does not decode counts as none.
@@ -196,7 +199,7 @@ fn limits_column<T: Serialize + Default + PartialEq>(limits: &T) -> JsValue {
     js(&rows::limits_column(limits))
 }
 
-const KEY_COLUMNS: &str = "id, name, key_prefix, created_at, revoked_at, limits";
+const KEY_COLUMNS: &str = "id, name, key_prefix, created_at, revoked_at, limits, access";
 
 pub async fn api_keys(db: &D1Database, tenant: &str) -> Result<Vec<ApiKeyRow>> {
     let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = ?1 ORDER BY created_at, id");
@@ -211,6 +214,7 @@ pub async fn insert_api_key(db: &D1Database, tenant: &str, row: &ApiKeyRow, key_
         key_prefix: &row.key_prefix,
         created_at: row.created_at,
         limits: &row.limits,
+        access: &row.access,
     };
     let (sql, args) = rows::insert_api_key(tenant, &key);
     statement(db, &sql, &args)?.run().await.map_err(d1_err)?;
@@ -233,8 +237,19 @@ pub async fn active_api_key(db: &D1Database, tenant: &str, id: &str) -> Result<O
 pub async fn update_api_key(db: &D1Database, tenant: &str, row: &ApiKeyRow) -> Result<()> {
     run(
         db,
-        "UPDATE api_keys SET name = ?3, limits = ?4 WHERE tenant_id = ?1 AND id = ?2",
-        &[s(tenant), s(&row.id), s(&row.name), limits_column(&row.limits)],
+        "UPDATE api_keys SET name = ?3, limits = ?4, access = ?5 WHERE tenant_id = ?1 AND id = ?2",
+        &[s(tenant), s(&row.id), s(&row.name), limits_column(&row.limits), limits_column(&row.access)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Gives an active key a new secret (its hash and display prefix); its id and settings stay.
+pub async fn rotate_api_key(db: &D1Database, tenant: &str, id: &str, key_hash: &str, key_prefix: &str) -> Result<()> {
+    run(
+        db,
+        "UPDATE api_keys SET key_hash = ?3, key_prefix = ?4 WHERE tenant_id = ?1 AND id = ?2 AND revoked_at IS NULL",
+        &[s(tenant), s(id), s(key_hash), s(key_prefix)],
     )
     .await?;
     Ok(())
@@ -266,14 +281,16 @@ pub async fn key_entry(db: &D1Database, key_hash: &str) -> Result<Option<KeyEntr
         tenant_id: String,
         #[serde(default, deserialize_with = "stored_json")]
         limits: KeyLimits,
+        #[serde(default, deserialize_with = "stored_json")]
+        access: KeyAccess,
     }
     let row = first::<Row>(
         db,
-        "SELECT id, tenant_id, limits FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL",
+        "SELECT id, tenant_id, limits, access FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL",
         &[s(key_hash)],
     )
     .await?;
-    Ok(row.map(|r| KeyEntry { tenant: r.tenant_id, key_id: r.id, limits: r.limits }))
+    Ok(row.map(|r| KeyEntry { tenant: r.tenant_id, key_id: r.id, limits: r.limits, access: r.access }))
 }
 
 pub async fn settings(db: &D1Database, tenant: &str) -> Result<Settings> {

@@ -104,6 +104,7 @@ impl Connection {
             key_id: self.caller.key_id.clone(),
             arrived_at,
             forward_headers: self.forward_headers.clone(),
+            access: self.caller.access.clone(),
             ..Inbound::default()
         };
         let body = serde_json::to_vec(&body).map_err(|e| GatewayError::internal(e.to_string()));

@@ -234,7 +234,12 @@ pub async fn apply_push(env: &Env, enrollment_id: &str, machine: &str, body: &[u
         config_store::forget_key(env, gone).await?;
     }
     for k in &served.keys {
-        let entry = KeyEntry { tenant: machine.to_string(), key_id: k.id.clone(), limits: Default::default() };
+        let entry = KeyEntry {
+            tenant: machine.to_string(),
+            key_id: k.id.clone(),
+            limits: Default::default(),
+            access: Default::default(),
+        };
         if let Err(e) = config_store::publish_key(env, &k.key_hash, &entry).await {
             // D1 has it: a key missing from KV is read from D1 on first use.
             worker::console_warn!("publishing a synced key of {machine} failed: {}", e.message);

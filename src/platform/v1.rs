@@ -30,6 +30,7 @@ pub struct Caller {
     pub tenant: String,
     pub key_id: String,
     pub limits: crate::limits::KeyLimits,
+    pub access: crate::config::key_access::KeyAccess,
 }
 
 /// Checks the gateway key (`Authorization: Bearer`, `x-api-key`, `x-goog-api-key` or Gemini's
@@ -52,7 +53,8 @@ pub async fn authenticate(req: &impl Incoming, env: &Env, path_tenant: Option<&s
     let entry = config_store::key_entry(env, &hash).await?;
     match entry {
         Some(e) if path_tenant.is_none_or(|t| t == e.tenant) => {
-            Ok(Caller { tenant: e.tenant, key_id: e.key_id, limits: e.limits })
+            e.access.usable(env::now_ms())?;
+            Ok(Caller { tenant: e.tenant, key_id: e.key_id, limits: e.limits, access: e.access })
         }
         _ => Err(GatewayError::authentication("Invalid API key.")),
     }
@@ -122,6 +124,7 @@ pub async fn generate(
             header(req, "x-omniroute-no-cache").as_deref(),
             header(req, "x-omniroute-cache").as_deref(),
         ),
+        access: caller.access.clone(),
     };
     let responses = (format == Format::OpenAiResponses)
         .then(|| Rc::new(KeyResponses::of(env, ctx, &caller)) as Rc<dyn ResponseStore>);
@@ -253,8 +256,8 @@ pub async fn models(
     path_tenant: Option<&str>,
     provider: Option<&str>,
 ) -> Result<Response> {
-    let (_, snapshot) = caller_snapshot(req, env, path_tenant).await?;
-    let list = provider_models(&snapshot, provider)?;
+    let (caller, snapshot) = caller_snapshot(req, env, path_tenant).await?;
+    let list = provider_models(&caller, &snapshot, provider)?;
     Ok(json_response(200, &openai_chat::models::render(&list))?)
 }
 
@@ -267,12 +270,12 @@ pub async fn models_health(
     path_tenant: Option<&str>,
     provider: Option<&str>,
 ) -> Result<Response> {
-    let (_, snapshot) = caller_snapshot(req, env, path_tenant).await?;
+    let (caller, snapshot) = caller_snapshot(req, env, path_tenant).await?;
     let (tenant, settings) = (snapshot.tenant.as_str(), &snapshot.settings);
     let now = env::now_ms();
     resilience_view::refresh_if_stale(env, ctx, tenant, now, settings);
     let view = IsolateView { env, ctx, tenant, settings };
-    let ids: Vec<String> = provider_models(&snapshot, provider)?.into_iter().map(|m| m.id).collect();
+    let ids: Vec<String> = provider_models(&caller, &snapshot, provider)?.into_iter().map(|m| m.id).collect();
     let mut health = crate::engine::models_health::check(&snapshot, &ids, &view, now);
     if provider.is_some() {
         health.retain(|h| h.kind == "model");
@@ -281,8 +284,15 @@ pub async fn models_health(
 }
 
 /// The models the tenant can use, of one provider when a provider route names it.
-fn provider_models(snapshot: &TenantSnapshot, provider: Option<&str>) -> Result<Vec<crate::routing::model::Available>> {
+/// The models the calling key may use: of its scopes, and of one provider when a provider route
+/// names it.
+fn provider_models(
+    caller: &Caller,
+    snapshot: &TenantSnapshot,
+    provider: Option<&str>,
+) -> Result<Vec<crate::routing::model::Available>> {
     let mut list = available(&snapshot.connected_providers(), snapshot.catalog());
+    list.retain(|m| caller.access.allows_model(&m.id) && caller.access.allows_provider(&m.provider));
     if let Some(p) = provider {
         let spec = snapshot.catalog().find(p).ok_or_else(|| {
             GatewayError::not_found(format!("Unknown provider `{p}` in the route.")).with_code("provider_not_found")

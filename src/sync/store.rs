@@ -101,6 +101,7 @@ pub fn apply_push(
             key_prefix: &k.key_prefix,
             created_at: s.now,
             limits: &KeyLimits::default(),
+            access: &Default::default(),
         };
         out.push(rows::insert_api_key(m, &key));
     }
