@@ -5,6 +5,7 @@
 //! operator. Handlers get the principal and the tenant it resolved, never the raw headers.
 //! Pure: the platform supplies secrets, the clock, random bytes and the stored session.
 
+pub mod audit; // the audit log of management actions and sign-in attempts
 pub mod csrf; // cookie-authenticated mutations must come from the dashboard's own origin
 pub mod input; // login, password change and operator input, validated
 pub mod login_limit; // failed logins per client address: the `LoginLimit` machine (a Durable Object)

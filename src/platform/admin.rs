@@ -4,11 +4,15 @@
 //! default this instance's own; an operator's own tenant only). Every write goes to D1 first and then
 //! rebuilds the tenant's snapshot, so the request path sees it at once in this isolate.
 
+use super::http::header;
 use super::http::{json_response, read_body};
 use super::repo::RoutingTable;
 use super::repo::{self, ApiKeyRow};
 use super::{admin_auth, admin_sync, admin_usage, config_store, env, limits_gate, resilience_view};
+use crate::auth::audit::{self, AuditEntry};
+use crate::auth::principal::Principal;
 use crate::config::input::{self, ApiKeyPatch, ConnectionPatch, NewApiKey, NewConnection};
+use crate::config::DEFAULT_TENANT;
 use crate::config::{ConnectionRecord, KeyEntry};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::providers::{self, catalog, node, Catalog, ProviderNode};
@@ -24,33 +28,90 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
     let segments: Vec<&str> = path.trim_start_matches("/api/").trim_end_matches('/').split('/').collect();
     let method = req.method();
     if method == Method::Post && segments == ["auth", "login"] {
-        return admin_auth::login(&req, env).await;
+        let answer = admin_auth::login(&req, env).await;
+        let entry = AuditEntry::login(DEFAULT_TENANT, status_of(&answer), env::now_ms());
+        record(env, &req, entry).await;
+        return answer;
     }
     let principal = admin_auth::authenticate(&req, env).await?;
     let tenant = principal.tenant_for(query(&req, "tenant").as_deref())?;
+    let answer = route(&mut req, env, path, &segments, &principal, &tenant).await;
+    if audit::is_action(method.as_ref()) {
+        let entry = AuditEntry::action(&principal, &tenant, method.as_ref(), path, status_of(&answer), env::now_ms());
+        record(env, &req, entry).await;
+    }
+    answer
+}
+
+fn status_of(answer: &Result<Response>) -> u16 {
+    match answer {
+        Ok(r) => r.status_code(),
+        Err(e) => e.status,
+    }
+}
+
+/// Writes an audit row. A failed write is logged, not the request's failure: the action happened.
+async fn record(env: &Env, req: &Request, entry: AuditEntry) {
+    let entry = entry.from_ip(header(req, "cf-connecting-ip"));
+    let (sql, args) = entry.insert();
+    let written = async { repo::statement(&repo::db(env)?, &sql, &args)?.run().await.map_err(GatewayError::from) };
+    if let Err(e) = written.await {
+        worker::console_error!("audit log write failed: {}", e.message);
+    }
+}
+
+/// `GET /api/audit[?limit=<n>&after=<cursor>]`: the tenant's audit log, newest first; `next` is
+/// the cursor of the following page.
+async fn audit_page(req: &Request, env: &Env, tenant: &str) -> Result<Response> {
+    let limit = match query(req, "limit") {
+        Some(v) => {
+            v.parse::<u32>().map_err(|_| GatewayError::invalid_request("`limit` is a number.").with_param("limit"))?
+        }
+        None => 100,
+    }
+    .clamp(1, audit::MAX_PAGE);
+    let after = query(req, "after");
+    let (sql, args) = audit::page_sql(tenant, after.as_deref(), limit).ok_or_else(|| {
+        GatewayError::invalid_request("`after` is a cursor from a previous page.").with_param("after")
+    })?;
+    let rows: Vec<AuditEntry> = repo::rows(&repo::db(env)?, &sql, &args).await?;
+    let next = if rows.len() as u32 == limit { rows.last().and_then(audit::cursor) } else { None };
+    Ok(json_response(200, &json!({"data": rows, "next": next}))?)
+}
+
+async fn route(
+    req: &mut Request,
+    env: &Env,
+    path: &str,
+    segments: &[&str],
+    principal: &Principal,
+    tenant: &str,
+) -> Result<Response> {
+    let tenant = tenant.to_string();
+    let method = req.method();
     let db = repo::db(env)?;
     if !repo::tenant_exists(&db, &tenant).await? {
         return Err(GatewayError::not_found(format!("Unknown tenant `{tenant}`.")).with_param("tenant"));
     }
-    match (method, segments.as_slice()) {
+    match (method, segments) {
         (Method::Get, ["providers", "catalog"]) => catalog_list(),
         (Method::Get, ["providers"]) => list_connections(env, &tenant).await,
         (Method::Post, ["providers"]) => {
-            let body = read_body(&req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&*req, MAX_ADMIN_BODY).await?;
             create_connection(env, &tenant, &body).await
         }
         (Method::Patch, ["providers", id]) => {
-            let body = read_body(&req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&*req, MAX_ADMIN_BODY).await?;
             update_connection(env, &tenant, id, &body).await
         }
         (Method::Delete, ["providers", id]) => delete_connection(env, &tenant, id).await,
         (Method::Get, ["keys"]) => Ok(json_response(200, &json!({"data": repo::api_keys(&db, &tenant).await?}))?),
         (Method::Post, ["keys"]) => {
-            let body = read_body(&req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&*req, MAX_ADMIN_BODY).await?;
             create_key(env, &tenant, &body).await
         }
         (Method::Patch, ["keys", id]) => {
-            let body = read_body(&req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&*req, MAX_ADMIN_BODY).await?;
             update_key(env, &tenant, id, &body).await
         }
         (Method::Get, ["keys", id, "usage"]) => key_usage(env, &tenant, id).await,
@@ -60,7 +121,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             Ok(json_response(200, &serde_json::to_value(repo::settings(&db, &tenant).await?).unwrap_or_default())?)
         }
         (Method::Patch, ["settings"]) => {
-            let body = read_body(&req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&*req, MAX_ADMIN_BODY).await?;
             update_settings(env, &tenant, &body).await
         }
         (Method::Get, ["cooldowns"]) => {
@@ -71,8 +132,9 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
         }
         (Method::Get, ["health"]) => health(env, &tenant).await,
         (Method::Get, ["quotas"]) => quotas(env, &tenant).await,
+        (Method::Get, ["audit"]) => audit_page(req, env, &tenant).await,
         (Method::Delete, ["cooldowns"] | ["health"]) => {
-            let (scope, provider) = (query(&req, "scope"), query(&req, "provider"));
+            let (scope, provider) = (query(req, "scope"), query(req, "provider"));
             resilience_view::reset(env, &tenant, scope.as_deref(), provider.as_deref()).await?;
             let what = scope.or(provider).unwrap_or_else(|| "all".into());
             Ok(json_response(200, &json!({"reset": what}))?)
@@ -82,7 +144,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             Ok(json_response(200, &json!({"data": combos}))?)
         }
         (Method::Post, ["combos"]) => {
-            let body = read_body(&req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&*req, MAX_ADMIN_BODY).await?;
             let combo: Combo = input::parse_strict(&body)?;
             combo.validate()?;
             if providers::find(&combo.name).is_some() {
@@ -102,7 +164,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             Ok(json_response(200, &json!({"data": aliases.entries()}))?)
         }
         (Method::Post, ["aliases"]) => {
-            let body = read_body(&req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&*req, MAX_ADMIN_BODY).await?;
             let a: Alias = input::parse_strict(&body)?;
             alias::validate_alias(&a.pattern, &a.target)?;
             repo::put_alias(&db, &tenant, &a.pattern, &a.target, env::now_ms()).await?;
@@ -110,7 +172,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             Ok(json_response(201, &serde_json::to_value(&a).unwrap_or_default())?)
         }
         (Method::Delete, ["aliases"]) => {
-            let pattern = query(&req, "pattern")
+            let pattern = query(req, "pattern")
                 .ok_or_else(|| GatewayError::invalid_request("Give the alias as ?pattern=…").with_param("pattern"))?;
             delete_routing(env, &tenant, RoutingTable::Aliases, &pattern).await
         }
@@ -120,7 +182,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             Ok(json_response(200, &json!({"data": data}))?)
         }
         (Method::Post, ["fallback-chains"]) => {
-            let body = read_body(&req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&*req, MAX_ADMIN_BODY).await?;
             let c: ChainInput = input::parse(&body)?;
             alias::validate_chain(&c.model, &c.chain)?;
             repo::put_document(&db, &tenant, RoutingTable::FallbackChains, &c.model, &c.chain, env::now_ms()).await?;
@@ -128,7 +190,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             Ok(json_response(201, &json!({"model": c.model, "chain": c.chain}))?)
         }
         (Method::Delete, ["fallback-chains"]) => {
-            let model = query(&req, "model")
+            let model = query(req, "model")
                 .ok_or_else(|| GatewayError::invalid_request("Give the model as ?model=…").with_param("model"))?;
             delete_routing(env, &tenant, RoutingTable::FallbackChains, &model).await
         }
@@ -138,7 +200,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             &json!({"data": repo::documents::<ProviderNode>(&db, &tenant, RoutingTable::Nodes).await?}),
         )?),
         (Method::Post, ["provider-nodes"]) => {
-            let body = read_body(&req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&*req, MAX_ADMIN_BODY).await?;
             let node = input::parse_strict::<ProviderNode>(&body)?.validate(env::allow_private_upstreams(env))?;
             repo::put_document(&db, &tenant, RoutingTable::Nodes, &node.id, &node, env::now_ms()).await?;
             config_store::rebuild_snapshot(env, &tenant).await?;
@@ -154,7 +216,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             Ok(json_response(200, &json!({"data": data}))?)
         }
         (Method::Post, ["provider-models"]) => {
-            let body = read_body(&req, MAX_ADMIN_BODY).await?;
+            let body = read_body(&*req, MAX_ADMIN_BODY).await?;
             let m: ModelsInput = input::parse(&body)?;
             node::validate_models(&m.provider, &m.models)?;
             if config_store::snapshot(env, &tenant).await?.catalog().find(&m.provider).is_none() {
@@ -169,17 +231,17 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
         (Method::Delete, ["provider-models", provider]) => {
             delete_routing(env, &tenant, RoutingTable::CustomModels, provider).await
         }
-        (Method::Get, ["stats"]) => stats(&req, env, &tenant).await,
-        (_, ["usage" | "logs" | "pricing", ..]) => admin_usage::handle(&mut req, env, &tenant, &segments).await,
-        (_, ["auth", ..]) => admin_auth::handle(&mut req, env, &principal, &segments).await,
+        (Method::Get, ["stats"]) => stats(req, env, &tenant).await,
+        (_, ["usage" | "logs" | "pricing", ..]) => admin_usage::handle(req, env, &tenant, segments).await,
+        (_, ["auth", ..]) => admin_auth::handle(req, env, principal, segments).await,
         (_, ["sync", ..]) => {
             principal.require_owner()?; // enrollments and machines span tenants
-            admin_sync::handle(&mut req, env, &segments).await
+            admin_sync::handle(req, env, segments).await
         }
         (
             _,
             ["providers" | "keys" | "settings" | "stats" | "cooldowns" | "health" | "combos" | "aliases"
-            | "fallback-chains", ..],
+            | "fallback-chains" | "audit", ..],
         ) => Err(GatewayError::new(ErrorKind::InvalidRequest, "Method not allowed for this path.").with_status(405)),
         _ => Err(GatewayError::not_found(format!("No admin route `{path}`."))),
     }
