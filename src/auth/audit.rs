@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 const MAX_PATH: usize = 512;
 /// Most rows one read returns.
 pub const MAX_PAGE: u32 = 500;
+/// Days the log keeps a row (the hourly cron deletes older ones), as long as usage aggregates.
+pub const RETENTION_DAYS: i64 = 400;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {

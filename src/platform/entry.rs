@@ -25,7 +25,12 @@ fn start() {
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     match usage_store::purge(&env, env::now_ms()).await {
-        Ok(p) => worker::console_log!("retention: {} log rows, {} hourly rows deleted", p.log_rows, p.hourly_rows),
+        Ok(p) => worker::console_log!(
+            "retention: {} log rows, {} hourly rows, {} audit rows deleted",
+            p.log_rows,
+            p.hourly_rows,
+            p.audit_rows
+        ),
         Err(e) => worker::console_error!("retention purge failed: {}", e.message),
     }
     match sync::expire_idle(&env, env::now_ms()).await {

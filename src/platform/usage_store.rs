@@ -155,10 +155,12 @@ async fn write(env: &Env, batch: &[UsageRecord]) -> Result<()> {
 pub struct Purged {
     pub log_rows: usize,
     pub hourly_rows: usize,
+    pub audit_rows: usize,
 }
 
-/// Deletes each tenant's log rows older than its `log_retention_days`, and aggregates older than
-/// `hourly::RETENTION_DAYS`. Runs from the hourly cron trigger.
+/// Deletes each tenant's log rows older than its `log_retention_days`, aggregates older than
+/// `hourly::RETENTION_DAYS` and audit rows older than `audit::RETENTION_DAYS`. Runs from the hourly
+/// cron trigger.
 pub async fn purge(env: &Env, now: i64) -> Result<Purged> {
     let db = repo::db(env)?;
     let mut purged = Purged::default();
@@ -169,6 +171,8 @@ pub async fn purge(env: &Env, now: i64) -> Result<Purged> {
     }
     let args = [SqlValue::Int(now - hourly::RETENTION_DAYS * DAY_MS)];
     purged.hourly_rows = delete_all(&db, "usage_hourly", "hour_start_ms < ?1", &args).await?;
+    let args = [SqlValue::Int(now - crate::auth::audit::RETENTION_DAYS * DAY_MS)];
+    purged.audit_rows = delete_all(&db, "audit_log", "at < ?1", &args).await?;
     Ok(purged)
 }
 

@@ -1,5 +1,5 @@
 // The hourly cron trigger deletes request-log rows older than each tenant's log_retention_days, and
-// usage aggregates older than 400 days; everything newer stays.
+// usage aggregates and audit rows older than 400 days; everything newer stays.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway } from "../support/gateway.mjs";
@@ -17,6 +17,7 @@ test("the scheduled purge keeps each tenant's log for its retention and aggregat
     assert.equal((await gw.admin("PATCH", "/api/settings", { log_retention_days: 0 })).json.error.param, "log_retention_days");
 
     const log = db.prepare("INSERT INTO request_log (request_id, tenant_id, status, at) VALUES (?, ?, 200, ?)");
+    const audit = db.prepare("INSERT INTO audit_log (tenant_id, at, actor, role, via, method, path, status) VALUES ('default', ?, ?, 'owner', 'secret', 'POST', '/api/keys', 201)");
     const hourly = db.prepare("INSERT INTO usage_hourly (tenant_id, hour_start_ms, key_id, provider, model, requests) VALUES ('default', ?, '', 'openai', ?, 1)");
     await db.batch([
       log.bind("default-8d", "default", now - 8 * DAY), // past default's 7 days
@@ -25,6 +26,8 @@ test("the scheduled purge keeps each tenant's log for its retention and aggregat
       log.bind("other-31d", "other", now - 31 * DAY),
       hourly.bind(now - 401 * DAY, "old"),
       hourly.bind(now - 399 * DAY, "kept"),
+      audit.bind(now - 401 * DAY, "old"),
+      audit.bind(now - 399 * DAY, "kept"),
     ]);
 
     const result = await gw.scheduled();
@@ -34,6 +37,8 @@ test("the scheduled purge keeps each tenant's log for its retention and aggregat
     assert.deepEqual(ids, ["default-6d", "other-8d"]);
     const models = (await db.prepare("SELECT model FROM usage_hourly").all()).results.map((r) => r.model);
     assert.deepEqual(models, ["kept"]);
+    const actors = (await db.prepare("SELECT actor FROM audit_log WHERE path = '/api/keys'").all()).results.map((r) => r.actor);
+    assert.deepEqual(actors, ["kept"]);
     // The API reads what is left.
     const logs = await gw.admin("GET", "/api/logs");
     assert.deepEqual(logs.json.data.map((r) => r.request_id), ["default-6d"]);
