@@ -470,6 +470,15 @@ async fn create_key(env: &Env, tenant: &str, body: &[u8]) -> Result<Response> {
     )?)
 }
 
+/// An active key of the tenant and its hash, or the 404 that says there is none.
+async fn active_key(db: &worker::D1Database, tenant: &str, id: &str) -> Result<(ApiKeyRow, String)> {
+    repo::active_api_key(db, tenant, id).await?.ok_or_else(|| no_active_key(id))
+}
+
+fn no_active_key(id: &str) -> GatewayError {
+    GatewayError::not_found(format!("No active key `{id}`."))
+}
+
 fn key_entry(tenant: &str, row: &ApiKeyRow) -> KeyEntry {
     KeyEntry { tenant: tenant.to_string(), key_id: row.id.clone(), limits: row.limits, access: row.access.clone() }
 }
@@ -479,9 +488,7 @@ fn key_entry(tenant: &str, row: &ApiKeyRow) -> KeyEntry {
 async fn update_key(env: &Env, tenant: &str, id: &str, body: &[u8]) -> Result<Response> {
     let patch = input::parse_strict::<ApiKeyPatch>(body)?.validate()?;
     let db = repo::db(env)?;
-    let (mut row, hash) = repo::active_api_key(&db, tenant, id)
-        .await?
-        .ok_or_else(|| GatewayError::not_found(format!("No active key `{id}`.")))?;
+    let (mut row, hash) = active_key(&db, tenant, id).await?;
     if let Some(name) = patch.name {
         row.name = name;
     }
@@ -498,9 +505,7 @@ async fn update_key(env: &Env, tenant: &str, id: &str, body: &[u8]) -> Result<Re
 
 /// What a key has spent and used, from its ledger object (zeros for a key that never had limits).
 async fn key_usage(env: &Env, tenant: &str, id: &str) -> Result<Response> {
-    let (row, _) = repo::active_api_key(&repo::db(env)?, tenant, id)
-        .await?
-        .ok_or_else(|| GatewayError::not_found(format!("No active key `{id}`.")))?;
+    let (row, _) = active_key(&repo::db(env)?, tenant, id).await?;
     let mut ledger = limits_gate::LEDGERS.read(env, &limits_gate::object_name(tenant, id)).await?;
     Ok(json_response(200, &json!({"id": id, "limits": row.limits, "usage": ledger.usage(env::now_ms())}))?)
 }
@@ -509,9 +514,7 @@ async fn key_usage(env: &Env, tenant: &str, id: &str) -> Result<Response> {
 /// old secret stops working at once here and everywhere once config caches refresh.
 async fn rotate_key(env: &Env, tenant: &str, id: &str) -> Result<Response> {
     let db = repo::db(env)?;
-    let (mut row, old_hash) = repo::active_api_key(&db, tenant, id)
-        .await?
-        .ok_or_else(|| GatewayError::not_found(format!("No active key `{id}`.")))?;
+    let (mut row, old_hash) = active_key(&db, tenant, id).await?;
     let keys = env::keys(env)?;
     let key = api_keys::generate(&env::random_bytes::<32>()?);
     let hash = api_keys::hash(&keys.api_key_hash, &key);
@@ -527,9 +530,8 @@ async fn rotate_key(env: &Env, tenant: &str, id: &str) -> Result<Response> {
 }
 
 async fn revoke_key(env: &Env, tenant: &str, id: &str) -> Result<Response> {
-    let hash = repo::revoke_api_key(&repo::db(env)?, tenant, id, env::now_ms())
-        .await?
-        .ok_or_else(|| GatewayError::not_found(format!("No active key `{id}`.")))?;
+    let hash =
+        repo::revoke_api_key(&repo::db(env)?, tenant, id, env::now_ms()).await?.ok_or_else(|| no_active_key(id))?;
     config_store::forget_key(env, &hash).await?;
     Ok(json_response(200, &json!({"revoked": id}))?)
 }
