@@ -20,6 +20,7 @@ pub mod openai_chat;
 pub mod openai_responses;
 
 pub mod passthrough;
+pub mod preview;
 
 use crate::error::{GatewayError, Result};
 use crate::ir::{EncodeCtx, IrEvent, IrRequest, IrResponse};

@@ -232,6 +232,7 @@ async fn route(
             delete_routing(env, &tenant, RoutingTable::CustomModels, provider).await
         }
         (Method::Get, ["stats"]) => stats(req, env, &tenant).await,
+        (_, ["translate"]) => super::admin_translate::handle(req, env, segments).await,
         (_, ["usage" | "logs" | "pricing", ..]) => admin_usage::handle(req, env, &tenant, segments).await,
         (_, ["auth", ..]) => admin_auth::handle(req, env, principal, segments).await,
         (_, ["sync", ..]) => {

@@ -49,7 +49,7 @@ export async function startGateway({ bindings = {}, persistDir, assets = true, o
     d1Databases: { DB: "omniroute-edge-test" },
     kvNamespaces: { CONFIG_CACHE: "config-cache-test" },
     durableObjects: { RESILIENCE: { className: "ResilienceState", useSQLite: true }, SYNC: { className: "SyncMachine", useSQLite: true }, LIMITS: { className: "KeyLedger", useSQLite: true }, SLOTS: { className: "ConnectionSlots", useSQLite: true }, IDEMPOTENCY: { className: "IdempotencyKey", useSQLite: true }, RESPONSES: { className: "StoredResponses", useSQLite: true }, LOGIN_LIMITS: { className: "LoginLimiter", useSQLite: true } },
-    ...(assets ? { assets: { directory: path.join(ROOT, "dashboard"), binding: "ASSETS", routerConfig: { has_user_worker: true } } } : {}),
+    ...(assets ? { assets: { directory: path.join(ROOT, "dashboard", "dist"), binding: "ASSETS", routerConfig: { has_user_worker: true } } } : {}),
     bindings: {
       ADMIN_SECRET,
       MASTER_KEY: "test-master-key-0123456789abcdef",
