@@ -29,6 +29,14 @@ if ! pkg-config --exists openssl 2>/dev/null; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq pkg-config libssl-dev
 fi
 
+# The browser tests (tests/browser) drive Debian's Chromium; Playwright's own browser download
+# is not used.
+if [ ! -x /usr/bin/chromium ]; then
+  log "installing chromium (for the dashboard's browser tests)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium
+fi
+
 if ! has_version worker-build "$WORKER_BUILD_VERSION"; then
   log "installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
   cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked

@@ -64,7 +64,9 @@ function App() {
     return () => removeEventListener("hashchange", onHash);
   }, []);
   useEffect(() => { document.documentElement.dataset.theme = theme; localStorage.setItem("oe.theme", theme); }, [theme]);
-  useEffect(() => { setLang(lang); }, [lang]);
+  // The module's language is set before the state, so the render it causes is already translated.
+  const changeLang = (l: Lang) => { setLang(l); setLangState(l); };
+  useEffect(() => { setLang(lang); }, []);
 
   async function enter(who: Me) {
     const own = who.principal.tenant;
@@ -79,7 +81,7 @@ function App() {
   if (me === undefined) return <div class="boot">…</div>;
   const prefs = (
     <div class="prefs">
-      <select aria-label={t("Language")} data-testid="lang" value={lang} onChange={(e) => setLangState(e.currentTarget.value as Lang)}>
+      <select aria-label={t("Language")} data-testid="lang" value={lang} onChange={(e) => changeLang(e.currentTarget.value as Lang)}>
         {LANGS.map((l) => <option value={l}>{l === "en" ? "English" : "Português (Brasil)"}</option>)}
       </select>
       <button class="icon" data-testid="theme" aria-label={t("Switch theme")} title={t("Switch theme")}

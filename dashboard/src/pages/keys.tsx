@@ -95,13 +95,13 @@ function KeyForm({ initial, submitLabel, onSave, testid }: {
         await onSave({ name: String(v.name).trim(), limits, access });
         if (!initial) form.reset();
       })}>
-        <Field label={t("Name")}><input name="name" required value={initial?.name ?? ""} placeholder={t("name, e.g. laptop")} /></Field>
-        <Field label={t("Allowed models (patterns, comma-separated)")}><input name="models" value={(a?.scopes?.models ?? []).join(", ")} placeholder={t("(all)")} /></Field>
-        <Field label={t("Allowed providers (comma-separated)")}><input name="providers" value={(a?.scopes?.providers ?? []).join(", ")} placeholder={t("(all)")} /></Field>
-        <Field label={t("Expires")}><input name="expires_at" type="datetime-local" value={expires} /></Field>
-        <Field label={t("Enabled")}><input name="enabled" type="checkbox" checked={a?.enabled ?? true} /></Field>
+        <Field label={t("Name")}><input name="name" required defaultValue={initial?.name ?? ""} placeholder={t("name, e.g. laptop")} /></Field>
+        <Field label={t("Allowed models (patterns, comma-separated)")}><input name="models" defaultValue={(a?.scopes?.models ?? []).join(", ")} placeholder={t("(all)")} /></Field>
+        <Field label={t("Allowed providers (comma-separated)")}><input name="providers" defaultValue={(a?.scopes?.providers ?? []).join(", ")} placeholder={t("(all)")} /></Field>
+        <Field label={t("Expires")}><input name="expires_at" type="datetime-local" defaultValue={expires} /></Field>
+        <Field label={t("Enabled")}><input name="enabled" type="checkbox" defaultChecked={a?.enabled ?? true} /></Field>
         {LIMIT_FIELDS.map(([k, label]) => (
-          <Field label={t(label)}><input name={k} type="number" min="0" step="any" value={initial?.limits?.[k] ?? ""} placeholder={t("(no limit)")} /></Field>
+          <Field label={t(label)}><input name={k} type="number" min="0" step="any" defaultValue={initial?.limits?.[k] ?? ""} placeholder={t("(no limit)")} /></Field>
         ))}
         <button type="submit">{submitLabel}</button>
       </Form>

@@ -62,7 +62,8 @@ function Onboarding({ hasProvider, hasKey, reload }: { hasProvider: boolean; has
         </li>
         <li>{t("Point a client at the gateway")} — <a href="#/tools">{t("CLI tools")}</a></li>
       </ol>
-      {!hasProvider ? <Connect onDone={reload} /> : null}
+      {/* Stays after connecting: its live test needs the key of the next step. */}
+      <Connect onDone={reload} />
       {made ? <button onClick={reload}>{t("Continue")}</button> : null}
     </Section>
   );

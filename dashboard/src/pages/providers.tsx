@@ -99,7 +99,7 @@ export function Connect({ onDone }: { onDone: () => unknown }) {
         <Field label={t("Name")}><input name="name" placeholder={t("(provider name)")} /></Field>
         <Field label={t("API key")}><input name="api_key" type="password" required autocomplete="off" /></Field>
         <Field label={t("Base URL")}><input name="base_url" placeholder={t("(provider default)")} /></Field>
-        <Field label={t("Priority")}><input name="priority" type="number" min="0" max="10000" value="100" /></Field>
+        <Field label={t("Priority")}><input name="priority" type="number" min="0" max="10000" defaultValue="100" /></Field>
         <button type="submit">{t("Connect")}</button>
       </Form>
       <ErrorText text={error} />
@@ -157,17 +157,17 @@ function EditConnection({ conn, onClose, onSaved }: { conn: Connection; onClose:
         await onSaved();
         onClose();
       })}>
-        <Field label={t("Name")}><input name="name" value={conn.name} required /></Field>
+        <Field label={t("Name")}><input name="name" defaultValue={conn.name} required /></Field>
         <Field label={t("New API key")}><input name="api_key" type="password" autocomplete="off" placeholder={t("(unchanged)")} /></Field>
-        <Field label={t("Base URL")}><input name="base_url" value={conn.base_url ?? ""} placeholder={t("(provider default)")} /></Field>
-        <Field label={t("Priority")}><input name="priority" type="number" min="0" max="10000" value={conn.priority} /></Field>
-        <Field label={t("Active")}><input name="is_active" type="checkbox" checked={conn.is_active} /></Field>
-        <Field label={t("Requests per minute")}><input name="requests_per_minute" type="number" min="1" value={l.requests_per_minute ?? ""} /></Field>
-        <Field label={t("Min gap between requests (ms)")}><input name="min_gap_ms" type="number" min="1" value={l.min_gap_ms ?? ""} /></Field>
-        <Field label={t("Max concurrent")}><input name="max_concurrent" type="number" min="1" value={l.max_concurrent ?? ""} /></Field>
-        <Field label={t("Window (hours)")}><input name="window_hours" type="number" min="1" value={l.window?.hours ?? ""} /></Field>
-        <Field label={t("Window requests")}><input name="window_requests" type="number" min="1" value={l.window?.requests ?? ""} /></Field>
-        <Field label={t("Window tokens")}><input name="window_tokens" type="number" min="1" value={l.window?.tokens ?? ""} /></Field>
+        <Field label={t("Base URL")}><input name="base_url" defaultValue={conn.base_url ?? ""} placeholder={t("(provider default)")} /></Field>
+        <Field label={t("Priority")}><input name="priority" type="number" min="0" max="10000" defaultValue={conn.priority} /></Field>
+        <Field label={t("Active")}><input name="is_active" type="checkbox" defaultChecked={conn.is_active} /></Field>
+        <Field label={t("Requests per minute")}><input name="requests_per_minute" type="number" min="1" defaultValue={l.requests_per_minute ?? ""} /></Field>
+        <Field label={t("Min gap between requests (ms)")}><input name="min_gap_ms" type="number" min="1" defaultValue={l.min_gap_ms ?? ""} /></Field>
+        <Field label={t("Max concurrent")}><input name="max_concurrent" type="number" min="1" defaultValue={l.max_concurrent ?? ""} /></Field>
+        <Field label={t("Window (hours)")}><input name="window_hours" type="number" min="1" defaultValue={l.window?.hours ?? ""} /></Field>
+        <Field label={t("Window requests")}><input name="window_requests" type="number" min="1" defaultValue={l.window?.requests ?? ""} /></Field>
+        <Field label={t("Window tokens")}><input name="window_tokens" type="number" min="1" defaultValue={l.window?.tokens ?? ""} /></Field>
         <p class="hint wide">{t("Created {at}; updated {up}.", { at: when(conn.created_at), up: when(conn.updated_at) })}</p>
         <button type="submit">{t("Save")}</button>
       </Form>

@@ -51,10 +51,10 @@ function SettingsGroup({ group, current, onSaved }: { group: (typeof GROUPS)[num
   const input = (name: string, choices?: string[]) => {
     const v = current[name];
     if (choices) return <select name={name} value={String(v)}>{choices.map((c) => <option value={c}>{c}</option>)}</select>;
-    if (typeof v === "boolean") return <input name={name} type="checkbox" checked={v} />;
-    if (typeof v === "number") return <input name={name} type="number" min="0" value={v} required />;
-    if (Array.isArray(v)) return <input name={name} value={v.join(", ")} />;
-    return <input name={name} value={String(v ?? "")} />;
+    if (typeof v === "boolean") return <input name={name} type="checkbox" defaultChecked={v} />;
+    if (typeof v === "number") return <input name={name} type="number" min="0" defaultValue={v} required />;
+    if (Array.isArray(v)) return <input name={name} defaultValue={v.join(", ")} />;
+    return <input name={name} defaultValue={String(v ?? "")} />;
   };
   return (
     <Section title={t(group.title)} hint={group.hint ? t(group.hint) : undefined}>

@@ -49,10 +49,10 @@ export function Usage() {
       </Section>
       {d ? (
         <>
-          <Breakdown title={t("By provider")} rows={d.provider.data} label={(r) => String(r.group ?? t("(none)"))} latency />
+          <Breakdown title={t("By provider")} rows={d.provider.data} label={(r) => String(r.group || t("(none)"))} latency />
           {/* Requests refused before routing have no provider or model: their model group is "/". */}
           <Breakdown title={t("By model")} rows={d.model.data} label={(r) => (r.group && r.group !== "/" ? String(r.group) : t("(none)"))} latency />
-          <Breakdown title={t("By API key")} rows={d.key.data} label={(r) => r.key_name || String(r.group ?? t("(none)"))} />
+          <Breakdown title={t("By API key")} rows={d.key.data} label={(r) => r.key_name || String(r.group || t("(none)"))} />
         </>
       ) : null}
       <Budgets />
@@ -141,12 +141,12 @@ function Pricing() {
         form.reset();
         await prices.reload();
       })}>
-        <Field label={t("Provider")}><input name="provider" required value={edit.provider ?? ""} placeholder="openai" /></Field>
-        <Field label={t("Model")}><input name="model" required value={edit.model ?? ""} placeholder="gpt-4o-mini" /></Field>
-        <Field label={t("Input")}><input name="input" type="number" min="0" max="10000" step="any" required value={edit.input ?? ""} /></Field>
-        <Field label={t("Cached input")}><input name="cached_input" type="number" min="0" max="10000" step="any" value={edit.cached_input ?? ""} /></Field>
-        <Field label={t("Output")}><input name="output" type="number" min="0" max="10000" step="any" required value={edit.output ?? ""} /></Field>
-        <Field label={t("Reasoning")}><input name="reasoning" type="number" min="0" max="10000" step="any" value={edit.reasoning ?? ""} /></Field>
+        <Field label={t("Provider")}><input name="provider" required defaultValue={edit.provider ?? ""} placeholder="openai" /></Field>
+        <Field label={t("Model")}><input name="model" required defaultValue={edit.model ?? ""} placeholder="gpt-4o-mini" /></Field>
+        <Field label={t("Input")}><input name="input" type="number" min="0" max="10000" step="any" required defaultValue={edit.input ?? ""} /></Field>
+        <Field label={t("Cached input")}><input name="cached_input" type="number" min="0" max="10000" step="any" defaultValue={edit.cached_input ?? ""} /></Field>
+        <Field label={t("Output")}><input name="output" type="number" min="0" max="10000" step="any" required defaultValue={edit.output ?? ""} /></Field>
+        <Field label={t("Reasoning")}><input name="reasoning" type="number" min="0" max="10000" step="any" defaultValue={edit.reasoning ?? ""} /></Field>
         <button type="submit">{t("Save price")}</button>
       </Form>
       <ErrorText text={error || prices.error} />

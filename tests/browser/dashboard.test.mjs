@@ -1,0 +1,247 @@
+// The dashboard in a real browser (Debian's Chromium through playwright-core) against the worker in
+// workerd with mock upstreams: sign in, connect and test a provider, create a key and a combo, chat
+// through the playground, find it in usage and the log, open and reset a breaker, back up and
+// restore, switch language; HTML in names and model ids stays text. Then a screenshot of every page,
+// light and dark and on a phone, into test-artifacts/screenshots/ (not committed).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { startGateway, ADMIN_SECRET } from "../support/gateway.mjs";
+import { startMockOpenAI } from "../support/mock_openai.mjs";
+import { launch, openPage, screenshot } from "./browser.mjs";
+
+// Would run if ever parsed as HTML; the tests check it never does.
+const HOSTILE = `<img src=x onerror="window.__injected=1">`;
+const PAGES = ["overview", "providers", "routing", "keys", "usage", "health", "logs", "playground", "tools", "sync", "settings"];
+
+let gw, upstream, flaky, chromium, page, problems, dialogs;
+before(async () => {
+  [gw, upstream, flaky, chromium] = await Promise.all([
+    startGateway(), startMockOpenAI(), startMockOpenAI({ apiKey: "sk-flaky", failAs: "server-error" }), launch(),
+  ]);
+  ({ page, problems, dialogs } = await openPage(chromium.browser, gw.url));
+});
+after(async () => {
+  await chromium?.close();
+  await Promise.all([gw?.dispose(), upstream?.close(), flaky?.close()]);
+});
+
+const go = async (name) => {
+  await page.goto(`${gw.url}/#/${name}`);
+  await page.locator("nav.side a.active").filter({ hasText: new RegExp(".") }).waitFor();
+};
+const row = (table, text) => page.locator(`[data-testid=${table}] tbody tr`, { hasText: text });
+/** Fetch from the page itself, as a client of /v1 on the same origin. */
+const chat = (key, model, content = "hi") => page.evaluate(async ([key, model, content]) => {
+  const r = await fetch("/v1/chat/completions", {
+    method: "POST", headers: { "content-type": "application/json", Authorization: `Bearer ${key}` },
+    body: JSON.stringify({ model, messages: [{ role: "user", content }] }),
+  });
+  return r.status;
+}, [key, model, content]);
+
+test("sign in with the admin secret as the first password", async () => {
+  await page.fill("[data-testid=signin] input[name=password]", "wrong password");
+  await page.click("[data-testid=signin] button[type=submit]");
+  await page.locator(".signin .error").waitFor();
+  await page.fill("[data-testid=signin] input[name=password]", ADMIN_SECRET);
+  await page.click("[data-testid=signin] button[type=submit]");
+  await page.locator("[data-testid=whoami]").waitFor();
+  assert.equal(await page.textContent("[data-testid=whoami]"), "owner");
+  assert.match(await page.textContent("[data-testid=onboarding]"), /Connect a first provider/);
+});
+
+let gatewayKey;
+test("onboarding: connect a provider at a mock upstream, create a first key, test the provider live", async () => {
+  const form = page.locator("[data-testid=connect-provider]");
+  await form.locator("select[name=provider]").selectOption("openai");
+  await form.locator("input[name=name]").fill(HOSTILE);
+  await form.locator("input[name=api_key]").fill(upstream.apiKey);
+  await form.locator("input[name=base_url]").fill(upstream.url);
+  await form.locator("button[type=submit]").click();
+  await page.getByText(/Connected .*Test it with a live call/).waitFor();
+
+  await page.locator("[data-testid=onboarding] input[name=name]").fill("laptop");
+  await page.locator("[data-testid=onboarding] button[type=submit]").click();
+  gatewayKey = await page.locator("[data-testid=shown-once]").textContent();
+  assert.match(gatewayKey, /^sk-oe-/);
+  // The new key fills the test's key field by itself (kept in memory only).
+  assert.equal(await page.inputValue("[data-testid=gateway-key]"), gatewayKey);
+  await page.click("[data-testid=test-call]");
+  const result = await page.locator("[data-testid=test-result]").textContent();
+  assert.match(result, /^200 .*openai\//);
+  assert.equal(upstream.requests.at(-1).body.messages[0].content, "Say OK.");
+});
+
+test("providers: the account is listed with its health; the name stays text", async () => {
+  await go("providers");
+  const group = page.locator("[data-testid=provider-openai]");
+  await group.getByText("ready").waitFor();
+  assert.ok((await group.textContent()).includes(HOSTILE), "the name is shown literally");
+});
+
+test("routing: create a combo, reorder its targets with the buttons", async () => {
+  await go("routing");
+  await page.click("[data-testid=new-combo]");
+  const editor = page.locator("[data-testid=combo-editor]");
+  await editor.locator("input[name=combo-name]").fill("coding");
+  for (const m of ["openai/gpt-4o", "openai/gpt-4o-mini"]) {
+    await page.fill("[data-testid=combo-add-model]", m);
+    await page.press("[data-testid=combo-add-model]", "Enter");
+  }
+  await editor.locator("[data-testid=combo-target]").nth(1).getByRole("button", { name: "Move up" }).click();
+  assert.deepEqual(await editor.locator("[data-testid=combo-target] code").allTextContents(), ["openai/gpt-4o-mini", "openai/gpt-4o"]);
+  await page.click("[data-testid=save-combo]");
+  await row("combos", "coding").waitFor();
+  assert.match(await row("combos", "coding").textContent(), /openai\/gpt-4o-mini → openai\/gpt-4o/);
+  const combo = (await gw.admin("GET", "/api/combos")).json.data.find((c) => c.name === "coding");
+  assert.deepEqual(combo.targets.map((t) => t.model), ["openai/gpt-4o-mini", "openai/gpt-4o"]);
+});
+
+test("keys: create a key with a budget (shown once) and a hostile name", async () => {
+  await go("keys");
+  const form = page.locator("[data-testid=create-key]");
+  await form.locator("input[name=name]").fill(HOSTILE);
+  await form.locator("input[name=usd_per_day]").fill("5");
+  await form.locator("button[type=submit]").click();
+  const shown = await page.locator("[data-testid=shown-once]").textContent();
+  assert.match(shown, /^sk-oe-/);
+  assert.notEqual(shown, gatewayKey);
+  await row("keys", HOSTILE).waitFor();
+  assert.match(await row("keys", HOSTILE).textContent(), /USD per day \$5\.00/);
+});
+
+let requestId;
+test("playground: translate a request to every format, send it through the combo, see each step", async () => {
+  await go("playground");
+  await page.fill("[data-testid=gateway-key]", gatewayKey);
+  await page.fill("[data-testid=pg-model]", "coding");
+  await page.fill("[data-testid=pg-request]", JSON.stringify({ model: "coding", messages: [{ role: "user", content: "hello playground" }] }));
+  await page.click("[data-testid=pg-translate]");
+  const gemini = JSON.parse(await page.textContent("[data-testid=pg-out-gemini]"));
+  assert.equal(gemini.contents[0].parts[0].text, "hello playground");
+  const anthropic = JSON.parse(await page.textContent("[data-testid=pg-out-anthropic]"));
+  assert.equal(anthropic.messages[0].role, "user");
+
+  await page.click("[data-testid=pg-send]");
+  const steps = page.locator("[data-testid=pg-steps]");
+  await steps.locator("[data-testid=log-fields]").waitFor();
+  const text = await steps.textContent();
+  assert.match(text, /x-omniroute-provideropenai/);
+  assert.match(text, /x-omniroute-modelgpt-4o-mini/, "the combo's first target after the reorder");
+  assert.match(await page.textContent("[data-testid=pg-answer]"), /echo: hello playground/);
+  requestId = text.match(/x-request-id(\S+?)x-omniroute/)[1];
+  assert.match(await steps.locator("[data-testid=log-fields]").textContent(), /combocoding/);
+});
+
+test("usage shows the requests; the log lists the chat, opens its detail and tails new rows", async () => {
+  await go("usage");
+  await page.locator("[data-testid=usage-totals]").waitFor();
+  assert.match(await page.textContent("[data-testid=usage-totals]"), /Requests[1-9]/);
+  await page.locator("[data-testid=usage-chart] canvas").waitFor();
+  await row("budgets", HOSTILE).waitFor();
+  assert.match(await row("budgets", HOSTILE).textContent(), /day\$0\$5\.00/);
+
+  await go("logs");
+  await page.locator(`[data-testid=log-rows] tbody tr`, { hasText: "coding" }).first().waitFor();
+  await page.locator(`[data-testid=log-rows] tbody tr`, { hasText: "coding" }).first().locator("[data-testid=log-open]").click();
+  assert.match(await page.locator("dialog [data-testid=log-fields]").textContent(), new RegExp(`request_id${requestId}`));
+  await page.getByRole("button", { name: "Close" }).click();
+
+  await page.check("[data-testid=live-tail]");
+  assert.ok(await chat(gatewayKey, HOSTILE) >= 400, "an unknown model id, refused and logged as sent");
+  await row("log-rows", HOSTILE).waitFor({ timeout: 10_000 });
+});
+
+test("health: a provider failing twice opens its breaker; reset closes it", async () => {
+  await go("settings");
+  const resilience = page.locator("[data-testid=settings-Resilience]");
+  await resilience.locator("input[name=breaker_failure_threshold]").fill("2");
+  await resilience.locator("button[type=submit]").click();
+  await page.getByText("Saved.").waitFor();
+  assert.equal((await gw.admin("GET", "/api/settings")).json.breaker_failure_threshold, 2);
+
+  // Two accounts of a provider whose upstream fails: one request makes two failed attempts (a
+  // single account would be cooling down after its first).
+  await go("providers");
+  const form = page.locator("[data-testid=connect-provider]");
+  for (const priority of ["1", "2"]) {
+    await form.locator("select[name=provider]").selectOption("mistral");
+    await form.locator("input[name=api_key]").fill("sk-flaky");
+    await form.locator("input[name=base_url]").fill(flaky.url);
+    await form.locator("input[name=priority]").fill(priority);
+    await form.locator("button[type=submit]").click();
+    await page.locator("[data-testid=provider-mistral] tbody tr").nth(Number(priority) - 1).waitFor();
+  }
+  assert.equal(await chat(gatewayKey, "mistral/m"), 502);
+  assert.equal(flaky.requests.length, 2, "both accounts were tried");
+
+  await go("health");
+  await row("breakers", "mistral").getByText("open").waitFor({ timeout: 10_000 });
+  await page.click("[data-testid=reset-mistral]");
+  await row("breakers", "mistral").waitFor({ state: "detached" });
+  assert.equal((await gw.admin("GET", "/api/health")).json.breakers.mistral?.state ?? "closed", "closed");
+});
+
+test("settings: export the configuration and import it back", async (t) => {
+  if ((await gw.admin("GET", "/api/backup/export")).status === 404) return t.skip("no /api/backup routes in this build yet");
+  await go("settings");
+  const [download] = await Promise.all([page.waitForEvent("download"), page.locator("[data-testid=export] button[type=submit]").click()]);
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "oe-backup-")), "backup.json");
+  await download.saveAs(file);
+  assert.ok(JSON.stringify(JSON.parse(fs.readFileSync(file, "utf8"))).includes("coding"), "the archive holds the combo");
+  await gw.admin("DELETE", "/api/combos/coding");
+  await page.setInputFiles("[data-testid=import] input[name=file]", file);
+  await page.locator("[data-testid=import] button[type=submit]").click();
+  await page.locator("[data-testid=import-result]").waitFor();
+  assert.ok((await gw.admin("GET", "/api/combos")).json.data.some((c) => c.name === "coding"), "the combo is back");
+});
+
+test("language: switch to Brazilian Portuguese and back", async () => {
+  await go("keys");
+  await page.selectOption("[data-testid=lang]", "pt-BR");
+  await page.locator("nav.side a.active", { hasText: "Chaves de API" }).waitFor();
+  assert.equal(await page.getAttribute("html", "lang"), "pt-BR");
+  assert.match(await page.textContent("main"), /Criar uma chave/);
+  await page.reload();
+  await page.locator("nav.side", { hasText: "Provedores" }).waitFor(); // the choice is remembered
+  await page.selectOption("[data-testid=lang]", "en");
+  await page.locator("nav.side", { hasText: "Providers" }).waitFor();
+});
+
+test("nothing from the data ran as HTML, and the pages raised no script error", async () => {
+  assert.equal(await page.evaluate(() => window.__injected), undefined);
+  assert.equal(await page.locator("img[src=x]").count(), 0);
+  assert.deepEqual(problems, []);
+  assert.ok(dialogs.every((d) => !/injected/.test(d)), "no dialog came from data");
+});
+
+test("a screenshot of every page, light and dark, and on a phone", async () => {
+  for (const theme of ["light", "dark"]) {
+    await page.evaluate((t) => localStorage.setItem("oe.theme", t), theme);
+    for (const name of PAGES) {
+      await page.goto(`${gw.url}/#/${name}`);
+      await page.reload(); // applies the theme saved above
+      await page.locator("main .panel").first().waitFor();
+      assert.equal(await page.getAttribute("html", "data-theme"), theme);
+      await page.waitForLoadState("networkidle"); // every list and chart has its data
+      await screenshot(page, `${name}-${theme}`);
+    }
+  }
+  const phone = await openPage(chromium.browser, gw.url, { viewport: { width: 390, height: 844 } });
+  await phone.page.fill("[data-testid=signin] input[name=password]", ADMIN_SECRET);
+  await phone.page.click("[data-testid=signin] button[type=submit]");
+  await phone.page.locator("main .panel").first().waitFor();
+  for (const name of PAGES) {
+    await phone.page.goto(`${gw.url}/#/${name}`);
+    await phone.page.locator("main .panel").first().waitFor();
+    await phone.page.waitForLoadState("networkidle");
+    // Nothing but tables (which scroll inside their panel) is wider than the screen.
+    const width = await phone.page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `${name} is ${width}px wide on a 390px screen`);
+    await screenshot(phone.page, `${name}-phone`);
+  }
+  await phone.context.close();
+});
