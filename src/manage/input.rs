@@ -2,6 +2,7 @@
 //! in, values ready to store out. The platform only reads bodies and runs SQL.
 
 use crate::config::input::{parse, parse_strict};
+use crate::config::Settings;
 use crate::error::{GatewayError, Result};
 use crate::providers::{self, node, Catalog, ProviderNode};
 use crate::routing::alias::{self, Alias};
@@ -65,6 +66,49 @@ pub fn custom_models(body: &[u8], catalog: &Catalog) -> Result<CustomModels> {
     Ok(m)
 }
 
+/// Who asks for a settings change, as far as the instance-wide settings care.
+pub struct SettingsCaller {
+    pub owner: bool,
+    /// Whether the settings are the default tenant's (where instance settings live).
+    pub default_tenant: bool,
+    /// The caller's address, when the request came through Cloudflare.
+    pub ip: Option<std::net::IpAddr>,
+}
+
+/// `PATCH /api/settings`: the patched settings. Instance-wide keys (`Settings::INSTANCE_KEYS`) are
+/// the owner's, and only in the default tenant's settings; and a management IP list that would
+/// refuse the caller's own address is refused, so that no one locks themselves out by accident.
+pub fn settings_update(current: &Settings, patch: &serde_json::Value, who: &SettingsCaller) -> Result<Settings> {
+    let instance_key = Settings::INSTANCE_KEYS.into_iter().find(|k| patch.get(k).is_some());
+    if let Some(key) = instance_key {
+        if !who.owner {
+            return Err(GatewayError::new(
+                crate::error::ErrorKind::PermissionDenied,
+                format!("`{key}` applies to the whole instance: only the owner changes it."),
+            )
+            .with_param(key));
+        }
+        if !who.default_tenant {
+            return Err(GatewayError::invalid_request(format!(
+                "`{key}` applies to the whole instance: set it in the default tenant's settings."
+            ))
+            .with_param(key));
+        }
+    }
+    let next = current.patched(patch)?;
+    let ip_lists_changed =
+        next.admin_ip_allow != current.admin_ip_allow || next.admin_ip_block != current.admin_ip_block;
+    if ip_lists_changed && !crate::security::cidr::admits(&next.admin_ip_allow, &next.admin_ip_block, who.ip) {
+        let whose = who.ip.map_or("a caller without a client address".to_string(), |ip| format!("your address {ip}"));
+        return Err(GatewayError::invalid_request(format!(
+            "These management IP lists would refuse {whose}; include it in `admin_ip_allow` (and not in `admin_ip_block`)."
+        ))
+        .with_param(if next.admin_ip_allow != current.admin_ip_allow { "admin_ip_allow" } else { "admin_ip_block" })
+        .with_code("would_lock_out"));
+    }
+    Ok(next)
+}
+
 /// A required query parameter naming what to delete (`?pattern=`, `?model=`).
 pub fn required<'a>(value: Option<&'a str>, name: &str) -> Result<&'a str> {
     value
@@ -111,6 +155,40 @@ mod tests {
         assert!(custom_models(br#"{"provider":"openai","models":["gpt-x"]}"#, &catalog).is_ok());
         let e = custom_models(br#"{"provider":"nobody","models":["m"]}"#, &catalog).unwrap_err();
         assert_eq!(e.param.as_deref(), Some("provider"));
+    }
+
+    fn caller(owner: bool, default_tenant: bool, ip: &str) -> SettingsCaller {
+        SettingsCaller { owner, default_tenant, ip: ip.parse().ok() }
+    }
+
+    #[test]
+    fn instance_settings_are_the_owners_in_the_default_tenant() {
+        let s = Settings::default();
+        let patch = serde_json::json!({"cors_origins": ["https://app.example.com"]});
+        let next = settings_update(&s, &patch, &caller(true, true, "192.0.2.1")).unwrap();
+        assert_eq!(next.cors_origins, ["https://app.example.com"]);
+        assert_eq!(settings_update(&s, &patch, &caller(false, true, "192.0.2.1")).unwrap_err().status, 403);
+        assert_eq!(settings_update(&s, &patch, &caller(true, false, "192.0.2.1")).unwrap_err().status, 400);
+        // Tenant settings stay anyone's who may reach the tenant.
+        assert!(settings_update(&s, &serde_json::json!({"sticky_limit": 5}), &caller(false, false, "")).is_ok());
+    }
+
+    #[test]
+    fn management_ip_lists_may_not_lock_the_caller_out() {
+        let s = Settings::default();
+        let me = caller(true, true, "192.0.2.7");
+        let e = settings_update(&s, &serde_json::json!({"admin_ip_allow": ["10.0.0.0/8"]}), &me).unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("would_lock_out"));
+        let e = settings_update(&s, &serde_json::json!({"admin_ip_block": ["192.0.2.0/24"]}), &me).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("admin_ip_block"));
+        let ok = settings_update(&s, &serde_json::json!({"admin_ip_allow": ["192.0.2.0/24", "::1"]}), &me).unwrap();
+        assert_eq!(ok.admin_ip_allow.len(), 2);
+        // Without a client address (not behind Cloudflare) only open lists are safe.
+        let e = settings_update(&s, &serde_json::json!({"admin_ip_allow": ["::1"]}), &caller(true, true, ""));
+        assert!(e.is_err());
+        // Unrelated changes are not blocked by lists that already exclude the caller.
+        let locked = Settings { admin_ip_allow: vec!["10.0.0.0/8".into()], ..Settings::default() };
+        assert!(settings_update(&locked, &serde_json::json!({"sticky_limit": 4}), &me).is_ok());
     }
 
     #[test]

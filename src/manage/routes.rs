@@ -222,9 +222,15 @@ pub const ROUTES: &[Route] = &[
 /// What the table says about a request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Resolved<'a> {
-    Found { op: Op, access: Access, params: Params<'a> },
+    Found {
+        op: Op,
+        access: Access,
+        params: Params<'a>,
+    },
     /// The path exists, with these methods.
-    MethodNotAllowed { allow: Vec<Method> },
+    MethodNotAllowed {
+        allow: Vec<Method>,
+    },
     NotFound,
 }
 
