@@ -1,5 +1,6 @@
 // Builds the dashboard (dashboard/src, Preact + TypeScript) into dashboard/dist, the directory the
-// worker serves as static assets: one minified app.js and app.css, and index.html. Takes well under
+// worker serves as static assets: a minified app.js and app.css, chunks loaded on demand, and
+// index.html. Takes well under
 // a second, so scripts/build.sh runs it on every build.
 import * as esbuild from "esbuild";
 import fs from "node:fs";
@@ -17,6 +18,9 @@ await esbuild.build({
   bundle: true,
   minify: true,
   format: "esm",
+  // Code loaded on demand (the charting library) goes into chunks of its own.
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
   target: "es2022",
   jsx: "automatic",
   jsxImportSource: "preact",

@@ -41,6 +41,8 @@ pub struct GatewayError {
     pub code: Option<String>,
     /// Seconds the client should wait before retrying (sent as `Retry-After`).
     pub retry_after_secs: Option<u64>,
+    /// The methods a path takes, sent as `Allow` with a 405.
+    pub allow: Option<String>,
 }
 
 impl ErrorKind {
@@ -76,7 +78,15 @@ impl GatewayError {
             ErrorKind::UpstreamTimeout => 504,
             ErrorKind::Internal => 500,
         };
-        GatewayError { kind, status, message: message.into(), param: None, code: None, retry_after_secs: None }
+        GatewayError {
+            kind,
+            status,
+            message: message.into(),
+            param: None,
+            code: None,
+            retry_after_secs: None,
+            allow: None,
+        }
     }
 
     pub fn invalid_request(message: impl Into<String>) -> Self {
@@ -105,6 +115,10 @@ impl GatewayError {
     }
     pub fn with_status(mut self, status: u16) -> Self {
         self.status = status;
+        self
+    }
+    pub fn with_allow(mut self, methods: String) -> Self {
+        self.allow = Some(methods);
         self
     }
     pub fn with_retry_after(mut self, secs: Option<u64>) -> Self {

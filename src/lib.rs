@@ -14,6 +14,7 @@ pub mod error; // GatewayError: what went wrong and its HTTP status; rendered pe
 pub mod formats; // wire formats (one folder each): request inspection, error envelopes
 pub mod ir; // the hub of translation: one representation of requests, answers and stream events
 pub mod limits; // per-key budgets and rate limits, and the ledger that enforces them
+pub mod manage; // the management API as data: route table, access, input checks, OpenAPI document
 pub mod metering; // usage records: tokens, cost, latency of every request
 pub mod net_policy; // which upstream base URLs a connection may point at
 pub mod policy; // request policies: a tenant's system prompt and thinking mode, applied in the client's format

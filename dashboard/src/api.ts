@@ -94,7 +94,7 @@ export interface Routes {
   "DELETE /api/provider-models/{provider}": { body: undefined; res: { deleted: string } };
   "GET /api/usage": { body: undefined; res: Usage };
   "GET /api/logs": { body: undefined; res: { data: LogRecord[]; next: string | null } };
-  "GET /api/logs/{request_id}": { body: undefined; res: LogRecord };
+  "GET /api/logs/{id}": { body: undefined; res: LogRecord };
   "GET /api/pricing": { body: undefined; res: List<Price> };
   "PUT /api/pricing": { body: { prices: Price[] }; res: unknown };
   "DELETE /api/pricing": { body: undefined; res: unknown };
@@ -116,10 +116,11 @@ export class ApiError extends Error {
 }
 
 type Query = Record<string, string | number | undefined | null>;
-type Options<R extends Route> = {
-  params?: Record<string, string>;
-  query?: Query;
-} & (Routes[R]["body"] extends undefined ? { body?: undefined } : { body: Routes[R]["body"] });
+/** The `{names}` in a route's path: a call must give exactly these. */
+type ParamNames<S extends string> = S extends `${string}{${infer P}}${infer Rest}` ? P | ParamNames<Rest> : never;
+type Options<R extends Route> = { query?: Query }
+  & ([ParamNames<R>] extends [never] ? { params?: undefined } : { params: Record<ParamNames<R>, string> })
+  & (Routes[R]["body"] extends undefined ? { body?: undefined } : { body: Routes[R]["body"] });
 
 let tenant = "default";
 let onSignedOut: () => void = () => {};
@@ -128,7 +129,7 @@ export function currentTenant() { return tenant; }
 export function whenSignedOut(f: () => void) { onSignedOut = f; }
 
 /** The URL of a route with its `{params}` filled in (each encoded) and its query. */
-export function url<R extends Route>(route: R, params: Record<string, string> = {}, query: Query = {}): string {
+export function url(route: Route, params: Record<string, string> = {}, query: Query = {}): string {
   const path = route.slice(route.indexOf(" ") + 1).replace(/\{(\w+)\}/g, (_, name: string) => {
     if (!(name in params)) throw new Error(`${route}: no value for {${name}}`);
     return encodeURIComponent(params[name]);
@@ -140,7 +141,10 @@ export function url<R extends Route>(route: R, params: Record<string, string> = 
   return qs ? `${path}?${qs}` : path;
 }
 
-export async function api<R extends Route>(route: R, opts?: Options<R>): Promise<Routes[R]["res"]> {
+/** Options may be left out only when the route needs no params and no body. */
+type Args<R extends Route> = {} extends Options<R> ? [opts?: Options<R>] : [opts: Options<R>];
+
+export async function api<R extends Route>(route: R, ...[opts]: Args<R>): Promise<Routes[R]["res"]> {
   const method = route.slice(0, route.indexOf(" "));
   const body = opts?.body;
   const res = await fetch(url(route, opts?.params, opts?.query), {

@@ -1,6 +1,7 @@
 // Time charts drawn by uPlot (canvas; ~50 KB minified, fast with thousands of points), sized to their
-// container and redrawn in the current theme's colours.
-import uPlot from "uplot";
+// container and redrawn in the current theme's colours. uPlot is loaded when a chart is first shown,
+// so the first page does not wait for it.
+import type uPlot from "uplot";
 import { useEffect, useRef } from "preact/hooks";
 import { locale } from "./i18n";
 
@@ -13,6 +14,14 @@ export function TimeChart({ x, series, height = 220, testid }: { x: number[]; se
   useEffect(() => {
     const el = box.current;
     if (!el) return;
+    let cleanup = () => {};
+    let gone = false;
+    import("uplot").then(({ default: UPlot }) => {
+      if (!gone) cleanup = draw(UPlot, el);
+    });
+    return () => { gone = true; cleanup(); };
+  }, [x, series, height, document.documentElement.dataset.theme]);
+  const draw = (UPlot: typeof uPlot, el: HTMLDivElement) => {
     const grid = { stroke: css("--line"), width: 1 };
     const axis = (side: number, fmt?: (v: number) => string, scale?: string) => ({
       side, scale, stroke: css("--muted"), grid, ticks: grid,
@@ -32,15 +41,15 @@ export function TimeChart({ x, series, height = 220, testid }: { x: number[]; se
         ...series.map((s) => ({
           label: s.label, stroke: s.color, fill: `${s.color}33`, width: 2, scale: s.axis === "right" ? "r" : "y",
           value: (_u: uPlot, v: number | null) => (v == null ? "—" : s.format(v)),
-          paths: s.bars ? uPlot.paths.bars!({ size: [0.7, 40] }) : undefined,
+          paths: s.bars ? UPlot.paths.bars!({ size: [0.7, 40] }) : undefined,
         })),
       ],
     };
-    const plot = new uPlot(opts, [x.map((ms) => ms / 1000), ...series.map((s) => s.values)], el);
+    const plot = new UPlot(opts, [x.map((ms) => ms / 1000), ...series.map((s) => s.values)], el);
     const fit = new ResizeObserver(() => plot.setSize({ width: el.clientWidth, height }));
     fit.observe(el);
     return () => { fit.disconnect(); plot.destroy(); };
-  }, [x, series, height, document.documentElement.dataset.theme]);
+  };
   return <div class="chart" ref={box} data-testid={testid} />;
 }
 

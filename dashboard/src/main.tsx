@@ -8,32 +8,23 @@ import { api, setTenant, whenSignedOut, type CatalogProvider, type Me } from "./
 import { currentLang, en, LANGS, setLang, t, type Lang } from "./i18n";
 import { Session } from "./session";
 import { ErrorText } from "./ui";
-import { Overview } from "./pages/overview";
-import { Providers } from "./pages/providers";
-import { Routing } from "./pages/routing";
-import { Keys } from "./pages/keys";
-import { Usage } from "./pages/usage";
-import { Health } from "./pages/health";
-import { Logs } from "./pages/logs";
-import { Playground } from "./pages/playground";
-import { Tools } from "./pages/tools";
-import { Sync } from "./pages/sync";
-import { SettingsPage } from "./pages/settings";
 
-type Page = { path: string; label: string; view: () => preact.JSX.Element; owner?: boolean };
-// Labels are English keys, translated when shown.
+type View = () => preact.JSX.Element;
+type Page = { path: string; label: string; load: () => Promise<View>; owner?: boolean };
+// Labels are English keys, translated when shown. Each page's code is loaded when it is first
+// opened (its own chunk), so signing in and the first page load only what they show.
 export const PAGES: Page[] = [
-  { path: "overview", label: en("Overview"), view: Overview },
-  { path: "providers", label: en("Providers"), view: Providers },
-  { path: "routing", label: en("Routing"), view: Routing },
-  { path: "keys", label: en("API keys"), view: Keys },
-  { path: "usage", label: en("Usage"), view: Usage },
-  { path: "health", label: en("Health"), view: Health },
-  { path: "logs", label: en("Logs"), view: Logs },
-  { path: "playground", label: en("Playground"), view: Playground },
-  { path: "tools", label: en("CLI tools"), view: Tools },
-  { path: "sync", label: en("Sync"), view: Sync, owner: true },
-  { path: "settings", label: en("Settings"), view: SettingsPage },
+  { path: "overview", label: en("Overview"), load: () => import("./pages/overview").then((m) => m.Overview) },
+  { path: "providers", label: en("Providers"), load: () => import("./pages/providers").then((m) => m.Providers) },
+  { path: "routing", label: en("Routing"), load: () => import("./pages/routing").then((m) => m.Routing) },
+  { path: "keys", label: en("API keys"), load: () => import("./pages/keys").then((m) => m.Keys) },
+  { path: "usage", label: en("Usage"), load: () => import("./pages/usage").then((m) => m.Usage) },
+  { path: "health", label: en("Health"), load: () => import("./pages/health").then((m) => m.Health) },
+  { path: "logs", label: en("Logs"), load: () => import("./pages/logs").then((m) => m.Logs) },
+  { path: "playground", label: en("Playground"), load: () => import("./pages/playground").then((m) => m.Playground) },
+  { path: "tools", label: en("CLI tools"), load: () => import("./pages/tools").then((m) => m.Tools) },
+  { path: "sync", label: en("Sync"), load: () => import("./pages/sync").then((m) => m.Sync), owner: true },
+  { path: "settings", label: en("Settings"), load: () => import("./pages/settings").then((m) => m.SettingsPage) },
 ];
 
 type Theme = "light" | "dark";
@@ -93,7 +84,6 @@ function App() {
   const isOwner = me.principal.role === "owner";
   const pages = PAGES.filter((p) => !p.owner || isOwner);
   const current = pages.find((p) => p.path === page) ?? pages[0];
-  const View = current.view;
   return (
     <Session.Provider value={{ me, catalog, tenant, refreshMe: async () => enter(await api("GET /api/auth/me")) }}>
       <div class={menu ? "app menu-open" : "app"}>
@@ -112,10 +102,22 @@ function App() {
         <nav class="side" aria-label={t("Pages")}>
           {pages.map((p) => <a href={`#/${p.path}`} class={p === current ? "active" : ""} aria-current={p === current ? "page" : undefined}>{t(p.label)}</a>)}
         </nav>
-        <main key={`${current.path}/${tenant}/${lang}`}><View /></main>
+        <main key={`${current.path}/${tenant}/${lang}`}><PageView page={current} /></main>
       </div>
     </Session.Provider>
   );
+}
+
+const loaded = new Map<string, View>();
+function PageView({ page }: { page: Page }) {
+  const [view, setView] = useState<{ View: View } | null>(loaded.has(page.path) ? { View: loaded.get(page.path)! } : null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    if (view) return;
+    page.load().then((v) => { loaded.set(page.path, v); setView({ View: v }); }, (e) => setError(String(e)));
+  }, [page]);
+  if (error) return <ErrorText text={error} />;
+  return view ? <view.View /> : <p class="muted">…</p>;
 }
 
 function SignIn({ onIn, notice, prefs }: { onIn: (me: Me) => Promise<void>; notice: string; prefs: preact.ComponentChildren }) {

@@ -61,6 +61,14 @@ pub struct Settings {
     pub thinking_mode: ThinkingMode,
     pub thinking_budget_tokens: u64,
     pub thinking_effort: String,
+    /// Instance-wide (read from the default tenant's settings; only the owner changes them):
+    /// client addresses allowed to reach the management API (`/api/*`, the sign-in included).
+    pub admin_ip_allow: Vec<String>,
+    /// Instance-wide: client addresses refused on the management API.
+    pub admin_ip_block: Vec<String>,
+    /// Instance-wide: web origins whose pages may call `/v1` from a browser (`security::cors`);
+    /// `*` allows any.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for Settings {
@@ -86,6 +94,9 @@ impl Default for Settings {
             thinking_mode: ThinkingMode::Passthrough,
             thinking_budget_tokens: 8_192,
             thinking_effort: "medium".into(),
+            admin_ip_allow: Vec::new(),
+            admin_ip_block: Vec::new(),
+            cors_origins: vec!["*".into()],
         }
     }
 }
@@ -100,6 +111,9 @@ impl Settings {
     pub const RESPONSE_CACHE_TTL_RANGE: (u64, u64) = (60, 30 * 86_400);
     pub const IDEMPOTENCY_WINDOW_RANGE: (u64, u64) = (0, 86_400_000);
     pub const MAX_IP_ENTRIES: u64 = 256;
+    pub const MAX_CORS_ORIGINS: u64 = 64;
+    /// The settings that apply to the whole instance, kept in the default tenant's settings.
+    pub const INSTANCE_KEYS: [&'static str; 3] = ["admin_ip_allow", "admin_ip_block", "cors_origins"];
     pub const MAX_SYSTEM_PROMPT_BYTES: u64 = 32 * 1024;
     /// Anthropic's smallest budget up to the largest outputs models take.
     pub const THINKING_BUDGET_RANGE: (u64, u64) = (1_024, 128_000);
@@ -171,7 +185,13 @@ impl Settings {
         check("connection_wait_ms", self.connection_wait_ms, (0, 30_000))?;
         check("response_cache_ttl_secs", self.response_cache_ttl_secs, Self::RESPONSE_CACHE_TTL_RANGE)?;
         check("idempotency_window_ms", self.idempotency_window_ms, Self::IDEMPOTENCY_WINDOW_RANGE)?;
-        for (name, list) in [("v1_ip_allow", &self.v1_ip_allow), ("v1_ip_block", &self.v1_ip_block)] {
+        let ip_lists = [
+            ("v1_ip_allow", &self.v1_ip_allow),
+            ("v1_ip_block", &self.v1_ip_block),
+            ("admin_ip_allow", &self.admin_ip_allow),
+            ("admin_ip_block", &self.admin_ip_block),
+        ];
+        for (name, list) in ip_lists {
             check(name, list.len() as u64, (0, Self::MAX_IP_ENTRIES))?;
             if let Some(bad) = list.iter().find(|e| Cidr::parse(e).is_none()) {
                 return Err(GatewayError::invalid_request(format!(
@@ -179,6 +199,13 @@ impl Settings {
                 ))
                 .with_param(name));
             }
+        }
+        check("cors_origins", self.cors_origins.len() as u64, (0, Self::MAX_CORS_ORIGINS))?;
+        if let Some(bad) = self.cors_origins.iter().find(|e| !crate::security::cors::valid_entry(e)) {
+            return Err(GatewayError::invalid_request(format!(
+                "`cors_origins`: `{bad}` is not `*` or an origin (e.g. `https://app.example.com`, `https://*.example.com`)."
+            ))
+            .with_param("cors_origins"));
         }
         check("system_prompt", self.system_prompt.len() as u64, (0, Self::MAX_SYSTEM_PROMPT_BYTES))?;
         check("thinking_budget_tokens", self.thinking_budget_tokens, Self::THINKING_BUDGET_RANGE)?;

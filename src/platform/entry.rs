@@ -5,14 +5,15 @@
 //! enrollment; see `sync`); anything else is the dashboard (static assets). `/v1/v1/*` is treated as
 //! `/v1/*`, a common misconfiguration of base URLs.
 
-use super::http::{error_response, preflight, url_path, with_cors};
+use super::http::{error_response, header, preflight, url_path, with_cors};
 use super::v1::UrlParams;
-use super::{admin, env, responses, responses_ws, sync, usage_store, v1};
+use super::{env, instance, manage, responses, responses_ws, sync, usage_store, v1};
 use crate::config::valid_tenant_id;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::gemini::endpoint::gemini_target;
 use crate::formats::Format;
 use crate::providers::ModelKind;
+use crate::security::cors::Decision;
 use crate::sync::enroll::{self, SyncPath};
 use worker::{event, Context, Env, Method, Request, Response, ScheduleContext, ScheduledEvent};
 
@@ -46,11 +47,11 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
     // Shared with what outlives the handler: a stream's usage record is written when it ends.
     let ctx = std::rc::Rc::new(ctx);
     let method = Method::from(req.method());
-    if method == Method::Options {
-        return preflight().map(Into::into);
-    }
     let url = req.url();
     let raw = url_path(&url).to_string();
+    if method == Method::Options {
+        return options(&req, &env, &raw).await.map(Into::into);
+    }
     // Cloud sync: `/sync/{machine}`, and the client API under an enrollment's `/cloud/{token}`.
     let under = match enroll::route(&raw) {
         Some(SyncPath::Sync { token, machine }) => {
@@ -80,19 +81,64 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
     };
     if is_v1 {
         let format = client_format(&path);
+        let origin = header(&req, "origin");
+        let cors = match instance::cors(&env, origin.as_deref()).await {
+            Ok(Some(Decision::Refuse)) => return Ok(error_response(format, &cors_refused())?.into()),
+            Ok(c) => c,
+            Err(e) => return Ok(with_cors(error_response(format, &e)?).into()),
+        };
         let routed = match refused {
             Some(e) => Err(e),
             None => v1_route(&req, &method, &env, &ctx, tenant.as_deref(), provider.as_deref(), &path).await,
         };
-        return match routed {
-            Ok(r) => Ok(r),
+        let resp = match routed {
+            Ok(r) => r,
             Err(e) => {
                 drain_small_body(&req).await;
-                Ok(with_cors(error_response(format, &e)?).into())
+                with_cors(error_response(format, &e)?).into()
             }
         };
+        if let (Some(Decision::Echo), Some(origin)) = (cors, origin) {
+            echo_origin(&resp, &origin);
+        }
+        return Ok(resp);
     }
     other_route(req, &method, &env, &path, tenant.is_some(), refused).await.map(Into::into)
+}
+
+/// `OPTIONS`: a browser's preflight. `/v1` and cloud sync answer the origins the instance allows
+/// (`cors_origins`); the management API and the dashboard never answer cross-origin.
+async fn options(req: &web_sys::Request, env: &Env, path: &str) -> worker::Result<Response> {
+    if path == "/api" || path.starts_with("/api/") || !(path.contains("/v1") || path.starts_with("/sync/")) {
+        let e = GatewayError::new(ErrorKind::PermissionDenied, "This path does not answer cross-origin requests.")
+            .with_code("cross_origin_refused");
+        return error_response(Format::OpenAiChat, &e);
+    }
+    let origin = header(req, "origin");
+    match instance::cors(env, origin.as_deref()).await {
+        Ok(Some(Decision::Refuse)) => error_response(Format::OpenAiChat, &cors_refused()),
+        Ok(Some(Decision::Echo)) => {
+            let resp = preflight()?;
+            resp.headers().set("access-control-allow-origin", origin.as_deref().unwrap_or_default())?;
+            resp.headers().set("vary", "Origin")?;
+            Ok(resp)
+        }
+        Ok(_) => preflight(),
+        Err(e) => error_response(Format::OpenAiChat, &e),
+    }
+}
+
+fn cors_refused() -> GatewayError {
+    GatewayError::new(ErrorKind::PermissionDenied, "This gateway does not accept browser requests from this origin.")
+        .with_code("cors_origin_refused")
+}
+
+/// Names the request's own origin instead of `*` (the instance lists its origins). A response whose
+/// headers the runtime keeps immutable (a WebSocket upgrade) is left as it is.
+fn echo_origin(resp: &web_sys::Response, origin: &str) {
+    let h = resp.headers();
+    let _ = h.set("access-control-allow-origin", origin);
+    let _ = h.append("vary", "Origin");
 }
 
 /// Everything but `/v1`: health, the admin API, the dashboard's assets.
@@ -120,7 +166,7 @@ async fn other_route(
         );
     }
     if path.starts_with("/api/") {
-        return match admin::handle(Request::from(req), env, path).await {
+        return match manage::handle(Request::from(req), env, path).await {
             Ok(r) => Ok(r),
             Err(e) => error_response(Format::OpenAiChat, &e),
         };

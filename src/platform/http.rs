@@ -51,7 +51,7 @@ fn with_json_type(resp: Response) -> worker::Result<Response> {
     Ok(resp.with_headers(headers))
 }
 
-/// Renders `err` in the client's format, with `Retry-After` when the error carries one.
+/// Renders `err` in the client's format, with `Retry-After` and `Allow` when the error carries them.
 pub fn error_response(format: Format, err: &GatewayError) -> worker::Result<Response> {
     if err.kind == ErrorKind::Internal {
         worker::console_error!("internal error: {}", err.message);
@@ -59,6 +59,9 @@ pub fn error_response(format: Format, err: &GatewayError) -> worker::Result<Resp
     let resp = with_json_type(Response::ok(format.render_error(err))?.with_status(err.status))?;
     if let Some(secs) = err.retry_after_secs {
         resp.headers().set("retry-after", &secs.to_string())?;
+    }
+    if let Some(methods) = &err.allow {
+        resp.headers().set("allow", methods)?;
     }
     Ok(resp)
 }

@@ -1,11 +1,6 @@
 //! The Workers binding of the core: the only code that names `worker`, `js_sys` or `web_sys`.
 //! Handlers here are thin: read the request, call the core, perform the I/O the core planned, render.
 
-mod admin; // /api/* — management API (a principal from admin_auth)
-mod admin_auth; // the auth layer of /api (credentials → principal) and /api/auth/*: login, sessions, operators
-mod admin_sync; // /api/sync/* — cloud-sync enrollments and machines
-mod admin_translate; // /api/translate — a request shown in every upstream format (the playground)
-mod admin_usage; // /api/usage, /api/logs, /api/pricing — metering reads and the tenant's prices
 mod advisory; // advisory state: local views of Durable Object machines, refreshed in the background
 mod auth_store; // D1 storage of management logins and sessions
 mod config_store; // isolate cache -> KV -> D1 for tenant snapshots and key lookups
@@ -14,7 +9,9 @@ mod durable; // Durable Object classes: resilience_object (shared cooldowns and 
 mod entry; // #[event(fetch)] and the route table
 pub(crate) mod env; // binding names, secrets, clock and randomness
 mod http; // request/response helpers: JSON, errors, bounded body reads
+mod instance; // instance-wide settings: management IP lists, CORS origins for /v1
 mod limits_gate; // the pipeline's Admission port: limited keys' ledgers and connections' slots, awaited
+mod manage; // /api/* — the management API: the core's route table dispatched to one module per resource; auth (credentials → principal), audit
 mod password_kdf; // PBKDF2 password hashes by the runtime's WebCrypto (security::password's format)
 mod pipe; // same-format answers piped by the runtime, a copy skimmed in JS for metering
 mod replays; // the pipeline's Replays port: the response cache in KV, idempotency keys' objects

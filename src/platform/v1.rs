@@ -15,7 +15,7 @@ use crate::config::TenantSnapshot;
 use crate::engine::pipeline::{self, Answer, Inbound, Ports};
 use crate::engine::ports::{ResponseStore, UpstreamBody};
 use crate::engine::relay::{Relay, StreamWriter};
-use crate::error::{ErrorKind, GatewayError, Result};
+use crate::error::{GatewayError, Result};
 use crate::formats::{openai_chat, Format};
 use crate::providers::ModelKind;
 use crate::replay::key::CacheAsk;
@@ -71,11 +71,7 @@ async fn caller_snapshot(
     if !(settings.v1_ip_allow.is_empty() && settings.v1_ip_block.is_empty()) {
         let ip = header(req, "cf-connecting-ip").and_then(|v| v.trim().parse().ok());
         if !crate::security::cidr::admits(&settings.v1_ip_allow, &settings.v1_ip_block, ip) {
-            return Err(GatewayError::new(
-                ErrorKind::PermissionDenied,
-                "This client address may not use this gateway's keys (the tenant's IP allow or block list).",
-            )
-            .with_code("ip_not_allowed"));
+            return Err(crate::security::cidr::refused("this tenant's gateway keys"));
         }
     }
     Ok((caller, snapshot))

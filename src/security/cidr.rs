@@ -71,6 +71,15 @@ pub fn admits(allow: &[String], block: &[String], ip: Option<IpAddr>) -> bool {
     }
 }
 
+/// The 403 for an address a list refuses; `whose` names the lists ("the tenant's", "the management").
+pub fn refused(whose: &str) -> crate::error::GatewayError {
+    crate::error::GatewayError::new(
+        crate::error::ErrorKind::PermissionDenied,
+        format!("This client address may not use {whose} (its IP allow or block list)."),
+    )
+    .with_code("ip_not_allowed")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

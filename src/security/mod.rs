@@ -5,6 +5,7 @@
 
 pub mod api_keys;
 pub mod cidr;
+pub mod cors;
 pub mod crypto;
 pub mod password;
 pub mod secret;

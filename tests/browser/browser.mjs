@@ -32,8 +32,11 @@ export async function openPage(browser, url, { viewport = { width: 1280, height:
   // confirm() before deletes and rotations: accept, and remember what was asked.
   const dialogs = [];
   page.on("dialog", (d) => { dialogs.push(d.message()); d.accept(); });
+  // Every URL the page fetched, in order (to measure what the first page loads).
+  const fetched = [];
+  page.on("request", (r) => fetched.push(r.url()));
   await page.goto(url);
-  return { page, context, problems, dialogs };
+  return { page, context, problems, dialogs, fetched };
 }
 
 export async function screenshot(page, name) {

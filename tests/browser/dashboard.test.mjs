@@ -10,18 +10,20 @@ import os from "node:os";
 import path from "node:path";
 import { startGateway, ADMIN_SECRET } from "../support/gateway.mjs";
 import { startMockOpenAI } from "../support/mock_openai.mjs";
-import { launch, openPage, screenshot } from "./browser.mjs";
+import zlib from "node:zlib";
+import { ROOT } from "../support/gateway.mjs";
+import { launch, openPage, screenshot, SCREENSHOTS } from "./browser.mjs";
 
 // Would run if ever parsed as HTML; the tests check it never does.
 const HOSTILE = `<img src=x onerror="window.__injected=1">`;
 const PAGES = ["overview", "providers", "routing", "keys", "usage", "health", "logs", "playground", "tools", "sync", "settings"];
 
-let gw, upstream, flaky, chromium, page, problems, dialogs;
+let gw, upstream, flaky, chromium, page, problems, dialogs, fetched;
 before(async () => {
   [gw, upstream, flaky, chromium] = await Promise.all([
     startGateway(), startMockOpenAI(), startMockOpenAI({ apiKey: "sk-flaky", failAs: "server-error" }), launch(),
   ]);
-  ({ page, problems, dialogs } = await openPage(chromium.browser, gw.url));
+  ({ page, problems, dialogs, fetched } = await openPage(chromium.browser, gw.url));
 });
 after(async () => {
   await chromium?.close();
@@ -51,6 +53,22 @@ test("sign in with the admin secret as the first password", async () => {
   await page.locator("[data-testid=whoami]").waitFor();
   assert.equal(await page.textContent("[data-testid=whoami]"), "owner");
   assert.match(await page.textContent("[data-testid=onboarding]"), /Connect a first provider/);
+});
+
+test("the first page (sign-in, then the overview) loads under 40 KB of gzipped HTML, JS and CSS", async () => {
+  await page.waitForLoadState("networkidle");
+  const assets = [...new Set(fetched.map((u) => new URL(u)).filter((u) => u.origin === gw.url && !/^\/(api|v1|health)\b/.test(u.pathname)).map((u) => u.pathname))];
+  const files = assets.map((p) => {
+    const file = path.join(ROOT, "dashboard/dist", p === "/" ? "index.html" : p);
+    const bytes = fs.readFileSync(file);
+    return { path: p, bytes: bytes.length, gzip: zlib.gzipSync(bytes, { level: 9 }).length };
+  });
+  const total = files.reduce((n, f) => n + f.gzip, 0);
+  fs.mkdirSync(path.dirname(SCREENSHOTS), { recursive: true });
+  fs.writeFileSync(path.join(path.dirname(SCREENSHOTS), "first-page.json"), JSON.stringify({ total_gzip: total, files }, null, 2));
+  console.log(`first page: ${files.length} files, ${total} bytes gzipped`);
+  assert.ok(files.some((f) => f.path === "/app.js") && files.some((f) => f.path === "/app.css"));
+  assert.ok(total < 40_000, `${total} bytes`);
 });
 
 let gatewayKey;
@@ -223,7 +241,7 @@ test("a screenshot of every page, light and dark, and on a phone", async () => {
     await page.evaluate((t) => localStorage.setItem("oe.theme", t), theme);
     for (const name of PAGES) {
       await page.goto(`${gw.url}/#/${name}`);
-      await page.reload(); // applies the theme saved above
+      await page.reload(); // applies the theme saved above, and "network idle" is this page's
       await page.locator("main .panel").first().waitFor();
       assert.equal(await page.getAttribute("html", "data-theme"), theme);
       await page.waitForLoadState("networkidle"); // every list and chart has its data
@@ -236,6 +254,7 @@ test("a screenshot of every page, light and dark, and on a phone", async () => {
   await phone.page.locator("main .panel").first().waitFor();
   for (const name of PAGES) {
     await phone.page.goto(`${gw.url}/#/${name}`);
+    await phone.page.reload(); // a new load, so that "network idle" is this page's
     await phone.page.locator("main .panel").first().waitFor();
     await phone.page.waitForLoadState("networkidle");
     // Nothing but tables (which scroll inside their panel) is wider than the screen.

@@ -12,6 +12,13 @@ before(async () => { gw = await startGateway(); });
 after(async () => { await gw?.dispose(); });
 
 const get = async (p) => (await fetch(`${gw.url}${p}`)).text();
+/** Every script of the built dashboard (the entry and its chunks), as the gateway serves them. */
+async function allScripts() {
+  const dist = path.join(ROOT, "dashboard/dist");
+  const files = fs.readdirSync(dist, { recursive: true }).filter((f) => f.endsWith(".js"));
+  assert.ok(files.includes("app.js"));
+  return (await Promise.all(files.map((f) => get(`/${f.split(path.sep).join("/")}`)))).join("\n");
+}
 
 test("the dashboard page and its assets are served at the root", async () => {
   const page = await fetch(`${gw.url}/`);
@@ -28,7 +35,7 @@ test("the dashboard page and its assets are served at the root", async () => {
 });
 
 test("the dashboard's own calls are the admin API, which stays closed without the secret", async () => {
-  const js = await get("/app.js");
+  const js = await allScripts();
   for (const route of ["/api/providers", "/api/keys", "/api/settings", "/api/cooldowns", "/api/stats", "/api/health", "/api/quotas", "/api/combos", "/api/aliases",
     "/api/fallback-chains", "/api/provider-nodes", "/api/provider-models", "/api/usage", "/api/logs", "/api/pricing", "/api/translate"]) {
     assert.ok(js.includes(route), route);
@@ -41,7 +48,7 @@ test("the dashboard's own calls are the admin API, which stays closed without th
 });
 
 test("the dashboard signs in with a password and keeps no credential where scripts can read it", async () => {
-  const js = await get("/app.js");
+  const js = await allScripts();
   for (const route of ["/api/auth/login", "/api/auth/logout", "/api/auth/me", "/api/auth/password"]) assert.ok(js.includes(route), route);
   // The session is an HttpOnly cookie: no cookie read, nothing in session storage, and local storage
   // holds only the two preferences (each written under a literal name).

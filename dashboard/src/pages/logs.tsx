@@ -120,7 +120,7 @@ export function LogRecordView({ rec, keyNames = {} }: { rec: LogRecord; keyNames
 }
 
 function LogDetail({ id, keyNames, onClose }: { id: string; keyNames: Record<string, string>; onClose: () => void }) {
-  const rec = useLoad(() => api("GET /api/logs/{request_id}", { params: { request_id: id } }), [id]);
+  const rec = useLoad(() => api("GET /api/logs/{id}", { params: { id: id } }), [id]);
   return (
     <Modal title={<>{t("Request")} <code>{id}</code></>} onClose={onClose}>
       <ErrorText text={rec.error} />

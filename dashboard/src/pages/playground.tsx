@@ -48,7 +48,7 @@ export function Playground() {
     setSent(answer);
     // The log row is written after the answer: look for it a few times.
     for (let i = 0; i < 10 && answer.requestId; i++) {
-      const rec = await api("GET /api/logs/{request_id}", { params: { request_id: answer.requestId } }).catch(() => null);
+      const rec = await api("GET /api/logs/{id}", { params: { id: answer.requestId } }).catch(() => null);
       if (rec) { setRecord(rec); return; }
       await new Promise((r) => setTimeout(r, 300));
     }

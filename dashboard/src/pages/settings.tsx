@@ -8,9 +8,13 @@ import { useSession } from "../session";
 import { ErrorText, Field, Form, Section, Table, useAction, useLoad } from "../ui";
 
 // Which settings each group edits; labels are English keys. A choice list makes a select.
-const GROUPS: { title: string; hint?: string; fields: [string, string, string[]?][] }[] = [
+const GROUPS: { title: string; hint?: string; owner?: boolean; fields: [string, string, string[]?][] }[] = [
   { title: en("Security"), hint: en("Client addresses allowed or refused on /v1 (CIDR ranges or single addresses; an empty allow list allows all)."),
     fields: [["v1_ip_allow", en("Allowed addresses (comma-separated)")], ["v1_ip_block", en("Blocked addresses (comma-separated)")]] },
+  { title: en("Instance security"), owner: true,
+    hint: en("For the whole instance: who may reach this management API (the sign-in included; a list that would shut you out is refused), and which web origins may call /v1 from a browser (* for any)."),
+    fields: [["admin_ip_allow", en("Management: allowed addresses (comma-separated)")], ["admin_ip_block", en("Management: blocked addresses (comma-separated)")],
+      ["cors_origins", en("Browser origins allowed on /v1 (comma-separated)")]] },
   { title: en("Routing defaults"), fields: [
     ["account_strategy", en("How accounts of a provider are ordered"), ["priority", "round_robin", "random", "least_used", "p2c", "weighted", "cost_optimized"]],
     ["sticky_limit", en("Round robin: requests per account before the next")],
@@ -36,10 +40,11 @@ const GROUPS: { title: string; hint?: string; fields: [string, string, string[]?
 
 export function SettingsPage() {
   const settings = useLoad(() => api("GET /api/settings"));
+  const owner = useSession().me.principal.role === "owner";
   return (
     <>
       <Password />
-      {settings.data ? GROUPS.map((g) => <SettingsGroup key={g.title} group={g} current={settings.data!} onSaved={settings.reload} />) : <ErrorText text={settings.error} />}
+      {settings.data ? GROUPS.filter((g) => owner || !g.owner).map((g) => <SettingsGroup key={g.title} group={g} current={settings.data!} onSaved={settings.reload} />) : <ErrorText text={settings.error} />}
       <Backup />
     </>
   );

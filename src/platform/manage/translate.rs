@@ -2,13 +2,14 @@
 //! (`formats::preview`), for the dashboard's translator playground. Reads nothing stored, sends
 //! nothing upstream.
 
-use super::http::{json_response, read_body};
+use super::{value, Call};
 use crate::config::input;
-use crate::error::{ErrorKind, GatewayError, Result};
+use crate::error::Result;
 use crate::formats::preview;
 use serde_json::{json, Value};
-use worker::{Env, Method, Request, Response};
+use worker::Response;
 
+/// A request body as large as the playground lets a user paste.
 const MAX_TRANSLATE_BODY: u64 = 256 * 1024;
 
 #[derive(serde::Deserialize)]
@@ -20,13 +21,9 @@ struct TranslateInput {
     model: Option<String>,
 }
 
-pub async fn handle(req: &mut Request, _env: &Env, segments: &[&str]) -> Result<Response> {
-    if req.method() != Method::Post || segments != ["translate"] {
-        return Err(GatewayError::new(ErrorKind::InvalidRequest, "Method not allowed for this path.").with_status(405));
-    }
-    let body = read_body(req, MAX_TRANSLATE_BODY).await?;
-    let input: TranslateInput = input::parse(&body)?;
+pub async fn handle(call: &mut Call<'_>) -> Result<Response> {
+    let input: TranslateInput = input::parse(&call.body_up_to(MAX_TRANSLATE_BODY).await?)?;
     let client = preview::parse_name(&input.format)?;
     let formats = preview::every_upstream(client, &input.request, input.model.as_deref())?;
-    Ok(json_response(200, &json!({"formats": formats}))?)
+    value(200, &json!({"formats": formats}))
 }

@@ -2,18 +2,20 @@
 //! handler runs) and the `/api/auth/*` routes: login, logout, password change, who am I, and the
 //! owner's tenant operators. See docs/auth.md.
 
-use super::http::{header, json_response, read_body};
-use super::state_client::Objects;
-use super::{auth_store, env, password_kdf, repo};
+use super::{list, value, Call};
 use crate::auth::input::{Login, NewOperator, PasswordChange};
 use crate::auth::login_limit::{self, Command, LoginLimit, Reply, MAX_FAILURES, WINDOW_MS};
 use crate::auth::principal::{self, Resolved, OWNER_ID};
 use crate::auth::{csrf, session, Principal, Role};
 use crate::config::input::parse;
 use crate::error::{ErrorKind, GatewayError, Result};
+use crate::manage::routes::Auth as Op;
+use crate::platform::http::{header, json_response, read_body};
+use crate::platform::state_client::Objects;
+use crate::platform::{auth_store, env, password_kdf, repo};
 use crate::security::secrets_equal;
 use serde_json::json;
-use worker::{Env, Method, Request, Response};
+use worker::{Env, Request, Response};
 
 const LIMITER: Objects<LoginLimit> = Objects::new(env::LOGIN_LIMITS);
 const MAX_AUTH_BODY: u64 = 8 * 1024;
@@ -48,28 +50,23 @@ pub async fn authenticate(req: &Request, env: &Env) -> Result<Principal> {
     }
 }
 
-/// `/api/auth/*` for an authenticated principal.
-pub async fn handle(req: &mut Request, env: &Env, p: &Principal, segments: &[&str]) -> Result<Response> {
-    match (req.method(), segments) {
-        (Method::Get, ["auth", "me"]) => me(env, p).await,
-        (Method::Post, ["auth", "logout"]) => logout(req, env, p).await,
-        (Method::Post, ["auth", "password"]) => change_password(req, env, p).await,
-        (Method::Get, ["auth", "operators"]) => {
-            p.require_owner()?;
-            Ok(json_response(200, &json!({"data": auth_store::operators(env).await?}))?)
-        }
-        (Method::Post, ["auth", "operators"]) => create_operator(req, env, p).await,
-        (Method::Delete, ["auth", "operators", id]) => {
-            p.require_owner()?;
+/// `/api/auth/*` for an authenticated principal (the route table checks the owner-only ones).
+pub async fn handle(op: Op, call: &mut Call<'_>) -> Result<Response> {
+    let (req, env, p) = (&*call.req, call.env, call.principal);
+    match op {
+        Op::Login => login(req, env).await,
+        Op::Me => me(env, p).await,
+        Op::Logout => logout(req, env, p).await,
+        Op::ChangePassword => change_password(req, env, p).await,
+        Op::ListOperators => list(&auth_store::operators(env).await?),
+        Op::CreateOperator => create_operator(req, env).await,
+        Op::DeleteOperator => {
+            let id = call.param("id");
             if !auth_store::delete_operator(env, id).await? {
                 return Err(GatewayError::not_found(format!("No operator `{id}`.")));
             }
-            Ok(json_response(200, &json!({"deleted": id}))?)
+            value(200, &json!({"deleted": id}))
         }
-        (_, ["auth", "me" | "logout" | "password" | "login" | "operators", ..]) => {
-            Err(GatewayError::new(ErrorKind::InvalidRequest, "Method not allowed for this path.").with_status(405))
-        }
-        _ => Err(GatewayError::not_found("No such auth route.")),
     }
 }
 
@@ -194,8 +191,7 @@ async fn change_password(req: &Request, env: &Env, p: &Principal) -> Result<Resp
 }
 
 /// `POST /api/auth/operators {tenant, name, password}` (owner only): a login for one tenant.
-async fn create_operator(req: &Request, env: &Env, p: &Principal) -> Result<Response> {
-    p.require_owner()?;
+async fn create_operator(req: &Request, env: &Env) -> Result<Response> {
     let input = parse::<NewOperator>(&read_body(req, MAX_AUTH_BODY).await?)?.validate()?;
     if !repo::tenant_exists(&repo::db(env)?, &input.tenant).await? {
         return Err(GatewayError::not_found(format!("Unknown tenant `{}`.", input.tenant)).with_param("tenant"));
@@ -207,5 +203,5 @@ async fn create_operator(req: &Request, env: &Env, p: &Principal) -> Result<Resp
             .with_param("name")
             .with_status(409));
     }
-    Ok(json_response(201, &json!({"id": id, "name": input.name, "role": "operator", "tenant": input.tenant}))?)
+    value(201, &json!({"id": id, "name": input.name, "role": "operator", "tenant": input.tenant}))
 }

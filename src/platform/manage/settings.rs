@@ -1,0 +1,33 @@
+//! `/api/settings`: the tenant's settings, one JSON object; a patch changes only the keys it gives
+//! and is checked by the core (`config::settings`).
+
+use super::{value, Call};
+use crate::auth::Role;
+use crate::config::{input, DEFAULT_TENANT};
+use crate::error::Result;
+use crate::manage::input::{settings_update, SettingsCaller};
+use crate::manage::routes::Settings as Op;
+use crate::platform::http::header;
+use crate::platform::{env, repo};
+use serde_json::Value;
+use worker::Response;
+
+pub async fn handle(op: Op, call: &mut Call<'_>) -> Result<Response> {
+    let db = call.db()?;
+    let current = repo::settings(&db, call.tenant).await?;
+    match op {
+        Op::Get => value(200, &current),
+        Op::Update => {
+            let patch: Value = input::parse(&call.body().await?)?;
+            let who = SettingsCaller {
+                owner: call.principal.role == Role::Owner,
+                default_tenant: call.tenant == DEFAULT_TENANT,
+                ip: header(&*call.req, "cf-connecting-ip").and_then(|v| v.trim().parse().ok()),
+            };
+            let next = settings_update(&current, &patch, &who)?;
+            repo::save_settings(&db, call.tenant, &next, env::now_ms()).await?;
+            call.republish().await?;
+            value(200, &next)
+        }
+    }
+}
