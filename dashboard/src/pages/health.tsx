@@ -50,7 +50,7 @@ export function Health() {
       </Section>
       <Section title={t("Latency, last 24 hours")} hint={t("Estimated from hourly histograms, from arrival to the answer's last byte.")}>
         <Table testid="latency" head={[t("Provider"), t("Requests"), t("Errors"), "p50", "p95", "p99"]} empty={t("No requests in this range.")}
-          rows={(latency.data?.data ?? []).map((r) => [String(r.group ?? "—"), num(r.requests), num(r.errors), dur(r.latency_ms?.p50), dur(r.latency_ms?.p95), dur(r.latency_ms?.p99)])} />
+          rows={(latency.data?.data ?? []).map((r) => [r.group ? String(r.group) : t("(none)"), num(r.requests), num(r.errors), dur(r.latency_ms?.p50), dur(r.latency_ms?.p95), dur(r.latency_ms?.p99)])} />
       </Section>
       <Section title={t("Configuration cache")} hint={t("The request path reads configuration from memory and KV; D1 loads should stay flat under traffic.")}>
         <dl class="facts">
