@@ -13,4 +13,8 @@ echo "== build (release, as deployed)"
 bash scripts/build.sh >/dev/null
 
 echo "== integration: workerd + D1 + KV + official SDKs"
+rm -rf test-artifacts/secret-scan
 node --test --test-timeout=120000 --test-reporter=spec tests/integration/
+
+echo "== secret scan: storage and logs of every gateway the suite ran"
+node tests/support/secret_scan_report.mjs
