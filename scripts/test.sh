@@ -12,6 +12,9 @@ cargo test --locked --quiet
 echo "== build (release, as deployed)"
 bash scripts/build.sh >/dev/null
 
+echo "== deploy check: wrangler deploy --dry-run, bundle size against the plan limits"
+bash scripts/deploy_check.sh
+
 echo "== integration: workerd + D1 + KV + official SDKs"
 rm -rf test-artifacts/secret-scan
 node --test --test-timeout=120000 --test-reporter=spec tests/integration/
