@@ -3,5 +3,6 @@
 //! `manage` modules, one per resource, do the I/O.
 
 pub mod input;
+pub mod openapi;
 pub mod params;
 pub mod routes;
