@@ -1,13 +1,18 @@
 // The OpenAPI document (docs/openapi.json) against the running worker: every documented operation
 // exists (never 404 "no such route" nor 405), refuses callers without credentials with a 401 in its
-// format's error shape, and answers with statuses and bodies the document describes. The native
-// tests (src/manage/openapi.rs) keep the document equal to the route tables; these keep it true.
+// format's error shape, lets in whom `x-access` says, and answers with statuses and bodies the
+// document describes. The native tests (src/manage/openapi.rs) keep the document equal to the route
+// tables; these keep it true of the worker.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { WebSocket } from "ws";
 import { startGateway, ROOT } from "../support/gateway.mjs";
+import { startMockOpenAI } from "../support/mock_openai.mjs";
+import { startMockAnthropic } from "../support/mock_anthropic.mjs";
+import { startMockGemini } from "../support/mock_gemini.mjs";
+import { startMockCohere } from "../support/mock_cohere.mjs";
 
 const DOC = JSON.parse(fs.readFileSync(path.join(ROOT, "docs/openapi.json"), "utf8"));
 const METHODS = ["get", "put", "post", "patch", "delete"];
@@ -207,6 +212,47 @@ test("every documented /v1 operation refuses a request without a key with a 401 
     const r = await send(method, concrete(template), hasBody(method) ? { body: {} } : {});
     assert.equal(r.status, 401, `${label} → ${r.text}`);
     assertDocumented(label, op, r);
+  }
+});
+
+test("with a key, the JSON /v1 operations answer as documented (mock upstreams of each format)", async () => {
+  const mocks = { openai: await startMockOpenAI(), anthropic: await startMockAnthropic(), gemini: await startMockGemini(), cohere: await startMockCohere() };
+  try {
+    for (const [provider, m] of Object.entries(mocks)) await gw.addConnection({ provider, api_key: m.apiKey, base_url: m.url });
+    const key = await gw.createKey("v1-doc");
+    const user = [{ role: "user", content: "hello" }];
+    const calls = [
+      ["POST", "/v1/chat/completions", { model: "openai/gpt-4o-mini", messages: user }],
+      ["POST", "/v1/messages", { model: "anthropic/claude-sonnet-4-5", max_tokens: 20, messages: user }],
+      ["POST", "/v1/messages/count_tokens", { model: "anthropic/claude-sonnet-4-5", messages: user }],
+      ["POST", "/v1/responses", { model: "openai/gpt-4o-mini", input: "hello" }],
+      ["POST", "/v1beta/models/{model}:generateContent", { contents: [{ role: "user", parts: [{ text: "hello" }] }] }, "gemini-2.5-flash"],
+      ["POST", "/v1/models/{model}:generateContent", { contents: [{ role: "user", parts: [{ text: "hello" }] }] }, "gemini/gemini-2.5-flash"],
+      ["POST", "/v1/embeddings", { model: "openai/text-embedding-3-small", input: ["a", "b"] }],
+      ["POST", "/v1/images/generations", { model: "openai/dall-e-3", prompt: "a cat" }],
+      ["POST", "/v1/moderations", { input: "hello" }],
+      ["POST", "/v1/rerank", { model: "cohere/rerank-v3.5", query: "cats", documents: ["a cat", "a dog"] }],
+      ["GET", "/v1/models"],
+      ["GET", "/v1/models/health"],
+      ["GET", "/v1/verify"],
+    ];
+    let stored;
+    for (const [method, template, body, param] of calls) {
+      const op = DOC.paths[template][method.toLowerCase()];
+      if (body) assert.deepEqual(problems(op.requestBody.content["application/json"].schema, body), [], `${template} body`);
+      const r = await send(method, param ? concrete(template, param) : template, { headers: { authorization: `Bearer ${key}` }, body });
+      assert.equal(r.status, 200, `${method} ${template}: ${r.text}`);
+      assertDocumented(`${method} ${template}`, op, r);
+      if (template === "/v1/responses") stored = r.json.id;
+    }
+    // A stored response, read and deleted; then it is a 404 in OpenAI's shape.
+    for (const [method, status] of [["GET", 200], ["DELETE", 200], ["GET", 404]]) {
+      const r = await send(method, `/v1/responses/${stored}`, { headers: { authorization: `Bearer ${key}` } });
+      assert.equal(r.status, status, `${method} /v1/responses/{id}: ${r.text}`);
+      assertDocumented(`${method} /v1/responses/{id}`, DOC.paths["/v1/responses/{id}"][method.toLowerCase()], r);
+    }
+  } finally {
+    for (const m of Object.values(mocks)) await m.close();
   }
 });
 
