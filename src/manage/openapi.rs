@@ -278,6 +278,19 @@ mod tests {
     }
 
     #[test]
+    fn every_component_is_used() {
+        let d = doc();
+        let mut all = Vec::new();
+        refs(&d, &mut all);
+        let used: HashSet<String> = all.into_iter().collect();
+        for kind in ["schemas", "responses", "parameters"] {
+            for name in d["components"][kind].as_object().expect(kind).keys() {
+                assert!(used.contains(&format!("#/components/{kind}/{name}")), "components.{kind}.{name} is unused");
+            }
+        }
+    }
+
+    #[test]
     fn bodies_the_gateway_checks_strictly_refuse_unknown_fields() {
         // Admin inputs parsed with `deny_unknown_fields` or `parse_strict` (config::input, auth::input,
         // sync::enroll, pricing, manage::input).
