@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { WebSocket } from "ws";
-import { startGateway, ROOT } from "../support/gateway.mjs";
+import { startGateway, ROOT, ADMIN_SECRET } from "../support/gateway.mjs";
 import { startMockOpenAI } from "../support/mock_openai.mjs";
 import { startMockAnthropic } from "../support/mock_anthropic.mjs";
 import { startMockGemini } from "../support/mock_gemini.mjs";
@@ -196,6 +196,43 @@ test("x-access holds for a tenant operator: owner routes are 403 owner_only, ten
     else assert.notEqual(r.status, 403, `${label}: ${r.text}`);
     assertDocumented(label, op, r);
   }
+});
+
+test("every management route refuses a forged, expired or other-tenant credential", async () => {
+  const protectedOps = operations(["/api/"]).filter(({ op }) => op["x-access"] !== "public");
+  const db = await gw.mf.getD1Database("DB");
+  await db.prepare("INSERT OR IGNORE INTO tenants (id, name, created_at) VALUES ('machine-b', 'b', 0)").run();
+  const operator = { tenant: "machine-b", name: "b-ops", password: "yet-another-long-password" };
+  assert.equal((await gw.admin("POST", "/api/auth/operators", operator)).status, 201);
+  const signIn = async (body) => {
+    const r = await send("POST", "/api/auth/login", { body });
+    assert.equal(r.status, 200, r.text);
+    return r.headers.get("set-cookie").split(";")[0];
+  };
+  const owner = await signIn({ password: ADMIN_SECRET });
+  const [name, token] = owner.split("=");
+  const [v, id, exp, mac] = token.split(".");
+  const forged = [`${name}=${v}.${id}.${Number(exp) + 1000}.${mac}`, `${name}=${v}.${"B".repeat(id.length)}.${exp}.${mac}`, `${name}=v1.x.1.y`];
+  // Every session so far ends now (as if its 12 hours had passed); the operator's is signed in after.
+  const expired = owner;
+  await db.prepare("UPDATE auth_sessions SET expires_at = 1").run();
+  const other = await signIn({ name: operator.name, password: operator.password });
+  const sameSite = { "sec-fetch-site": "same-origin" };
+  for (const { method, template } of protectedOps) {
+    const path = concrete(template);
+    const body = hasBody(method) ? { body: {} } : {};
+    for (const cookie of [...forged, expired]) {
+      const r = await send(method, path, { headers: { cookie, ...sameSite }, ...body });
+      assert.equal(r.status, 401, `${method} ${template} with ${cookie.slice(0, 30)}…: ${r.text}`);
+    }
+    const wrongSecret = await send(method, path, { headers: { authorization: "Bearer not-the-admin-secret" }, ...body });
+    assert.equal(wrongSecret.status, 401, `${method} ${template} with a wrong bearer`);
+    const elsewhere = await send(method, `${path}${path.includes("?") ? "&" : "?"}tenant=default`, { headers: { cookie: other, ...sameSite }, ...body });
+    assert.equal(elsewhere.status, 403, `${method} ${template} by another tenant's operator: ${elsewhere.text}`);
+    assert.ok(["tenant_forbidden", "owner_only"].includes(elsewhere.json?.error?.code), `${method} ${template}: ${elsewhere.text}`);
+  }
+  // The operator's own tenant stays open to it.
+  assert.equal((await send("GET", "/api/keys?tenant=machine-b", { headers: { cookie: other } })).status, 200);
 });
 
 test("GET /health answers as documented", async () => {
