@@ -13,8 +13,15 @@ cargo test --locked --quiet
 echo "== build (release, as deployed)"
 bash scripts/build.sh >/dev/null
 
+echo "== deploy check: wrangler deploy --dry-run, bundle size against the plan limits"
+bash scripts/deploy_check.sh
+
 echo "== integration: workerd + D1 + KV + official SDKs"
+rm -rf test-artifacts/secret-scan
 node --test --test-timeout=120000 --test-reporter=spec tests/integration/
 
 echo "== browser: the dashboard in Chromium (screenshots in test-artifacts/screenshots)"
 node --test --test-timeout=120000 --test-reporter=spec tests/browser/
+
+echo "== secret scan: storage and logs of every gateway the suite ran"
+node tests/support/secret_scan_report.mjs

@@ -237,12 +237,16 @@ pub enum Resolved<'a> {
     NotFound,
 }
 
-/// The route for a method (`None`: one no route has) and a path (without query string).
+/// The route for a method (`None`: one no route has) and a path (without query string). A literal
+/// segment wins over a `{name}` one: `/api/providers/catalog` is the catalog's path only, never a
+/// connection called `catalog`.
 pub fn resolve(method: Option<Method>, path: &str) -> Resolved<'_> {
     let path = if path.len() > 1 { path.strip_suffix('/').unwrap_or(path) } else { path };
+    let matching: Vec<(&Route, Params<'_>)> =
+        ROUTES.iter().filter_map(|r| Params::matching(r.path, path).map(|p| (r, p))).collect();
+    let fewest = matching.iter().map(|(_, p)| p.len()).min().unwrap_or(0);
     let mut allow = Vec::new();
-    for r in ROUTES {
-        let Some(params) = Params::matching(r.path, path) else { continue };
+    for (r, params) in matching.into_iter().filter(|(_, p)| p.len() == fewest) {
         if Some(r.method) == method {
             return Resolved::Found { op: r.op, access: r.access, params };
         }
@@ -300,6 +304,9 @@ mod tests {
         assert_eq!(resolve(Some(Get), "/api/keys//usage"), Resolved::NotFound);
         let Resolved::Found { op, .. } = resolve(Some(Get), "/api/providers/catalog") else { panic!() };
         assert_eq!(op, Op::Providers(Providers::Catalog));
+        assert_eq!(resolve(Some(Patch), "/api/providers/catalog"), Resolved::MethodNotAllowed { allow: vec![Get] });
+        let Resolved::Found { op, .. } = resolve(Some(Patch), "/api/providers/conn_1") else { panic!() };
+        assert_eq!(op, Op::Providers(Providers::Update));
         let Resolved::Found { params, .. } = resolve(Some(Get), "/api/keys/key_9/usage/") else { panic!() };
         assert_eq!(params.get("id"), Some("key_9"));
     }

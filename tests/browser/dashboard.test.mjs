@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { startGateway, ADMIN_SECRET } from "../support/gateway.mjs";
 import { startMockOpenAI } from "../support/mock_openai.mjs";
+import { noteSecret } from "../support/secret_scan.mjs";
 import zlib from "node:zlib";
 import { ROOT } from "../support/gateway.mjs";
 import { launch, openPage, screenshot, SCREENSHOTS } from "./browser.mjs";
@@ -24,6 +25,8 @@ before(async () => {
     startGateway(), startMockOpenAI(), startMockOpenAI({ apiKey: "sk-flaky", failAs: "server-error" }), launch(),
   ]);
   ({ page, problems, dialogs, fetched } = await openPage(chromium.browser, gw.url));
+  // What the browser hands the gateway is looked for in its storage and log when it is disposed.
+  for (const s of [upstream.apiKey, flaky.apiKey]) noteSecret(s);
 });
 after(async () => {
   await chromium?.close();
@@ -84,6 +87,7 @@ test("onboarding: connect a provider at a mock upstream, create a first key, tes
   await page.locator("[data-testid=onboarding] input[name=name]").fill("laptop");
   await page.locator("[data-testid=onboarding] button[type=submit]").click();
   gatewayKey = await page.locator("[data-testid=shown-once]").textContent();
+  noteSecret(gatewayKey);
   assert.match(gatewayKey, /^sk-oe-/);
   // The new key fills the test's key field by itself (kept in memory only).
   assert.equal(await page.inputValue("[data-testid=gateway-key]"), gatewayKey);
@@ -125,6 +129,7 @@ test("keys: create a key with a budget (shown once) and a hostile name", async (
   await form.locator("input[name=usd_per_day]").fill("5");
   await form.locator("button[type=submit]").click();
   const shown = await page.locator("[data-testid=shown-once]").textContent();
+  noteSecret(shown);
   assert.match(shown, /^sk-oe-/);
   assert.notEqual(shown, gatewayKey);
   await row("keys", HOSTILE).waitFor();

@@ -2,7 +2,9 @@
 // and static assets, and the migrations from migrations/ applied. `npm test` builds the worker first.
 import { Miniflare } from "miniflare";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
+import { noteSecret, scan, watchGateway } from "./secret_scan.mjs";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -34,12 +36,18 @@ export async function applyMigrations(db) {
 /** `persistDir`: keep D1, KV and Durable Object storage there (to restart on the same state).
  *  `assets: false` leaves out the dashboard (and Miniflare's asset router in front of the worker). */
 /** `options`: more Miniflare options (e.g. `inspectorPort` for bench/profile.mjs). */
-export async function startGateway({ bindings = {}, persistDir, assets = true, options = {} } = {}) {
-  const persist = persistDir
-    ? { d1Persist: path.join(persistDir, "d1"), kvPersist: path.join(persistDir, "kv"), durableObjectsPersist: path.join(persistDir, "do") }
-    : {};
+/** Storage always goes to disk (a temporary directory without `persistDir`), so that the secret
+ *  scan can read every byte of it when the gateway is disposed (`secret_scan.mjs`). */
+/** `scanReport: false`: the scan still runs at dispose but writes no report (the scan's own tests). */
+export async function startGateway({ bindings = {}, persistDir, assets = true, options = {}, scanReport = true } = {}) {
+  const ownDir = persistDir ? null : fs.mkdtempSync(path.join(os.tmpdir(), "oe-gw-"));
+  const dir = persistDir ?? ownDir;
+  const persist = { d1Persist: path.join(dir, "d1"), kvPersist: path.join(dir, "kv"), durableObjectsPersist: path.join(dir, "do") };
+  let logs = "";
+  const capture = (stream, out) => stream.on("data", (chunk) => { logs += chunk; out.write(chunk); });
   const mf = new Miniflare({
     ...persist,
+    handleRuntimeStdio(stdout, stderr) { capture(stdout, process.stdout); capture(stderr, process.stderr); },
     // OE_BUILD: another build directory (bench/ab.mjs compares builds side by side).
     scriptPath: path.join(process.env.OE_BUILD ?? path.join(ROOT, "build"), "index.js"),
     modulesRoot: "/",
@@ -61,6 +69,8 @@ export async function startGateway({ bindings = {}, persistDir, assets = true, o
     ...options,
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
+  watchGateway(url);
+  for (const v of [ADMIN_SECRET, bindings.ADMIN_SECRET, bindings.MASTER_KEY, "test-master-key-0123456789abcdef"]) noteSecret(v);
   await applyMigrations(await mf.getD1Database("DB"));
 
   const admin = async (method, p, body, { secret = ADMIN_SECRET } = {}) => {
@@ -101,6 +111,12 @@ export async function startGateway({ bindings = {}, persistDir, assets = true, o
       const worker = await mf.getWorker();
       return worker.scheduled({ cron, scheduledTime: new Date() });
     },
-    async dispose() { await mf.dispose(); },
+    /** Stops the runtime, then scans its storage and log for plaintext secrets (a finding fails). */
+    async dispose() {
+      await mf.dispose();
+      const findings = scan({ dir, logs, label: `${path.basename(process.argv[1] ?? "")} ${url}`, report: scanReport });
+      if (ownDir) fs.rmSync(ownDir, { recursive: true, force: true });
+      if (findings.length) throw new Error(`plaintext secrets after the run: ${JSON.stringify(findings)}`);
+    },
   };
 }
