@@ -93,6 +93,7 @@ pub enum Providers {
     Create,
     Update,
     Delete,
+    Test,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +176,7 @@ pub const ROUTES: &[Route] = &[
     route(Post, "/api/providers", Op::Providers(Providers::Create), Tenant),
     route(Patch, "/api/providers/{id}", Op::Providers(Providers::Update), Tenant),
     route(Delete, "/api/providers/{id}", Op::Providers(Providers::Delete), Tenant),
+    route(Post, "/api/providers/{id}/test", Op::Providers(Providers::Test), Tenant),
     route(Get, "/api/keys", Op::Keys(Keys::List), Tenant),
     route(Post, "/api/keys", Op::Keys(Keys::Create), Tenant),
     route(Patch, "/api/keys/{id}", Op::Keys(Keys::Update), Tenant),
