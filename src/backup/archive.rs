@@ -388,24 +388,22 @@ pub(crate) mod tests {
 
     #[test]
     fn validation_names_the_entry_at_fault() {
-        let cases: Vec<(Box<dyn Fn(&mut Config)>, &str)> = vec![
-            (Box::new(|c| c.combos[0].targets.clear()), "config.combos[0].targets"),
-            (Box::new(|c| c.combos[0].name = "openai".into()), "config.combos[0].name"),
-            (Box::new(|c| c.aliases[1].target = "fast".into()), "config.aliases[1].target"),
-            (Box::new(|c| c.fallback_chains[0].chain.clear()), "config.fallback_chains[0].chain"),
-            (Box::new(|c| c.provider_nodes[0].id = "openai".into()), "config.provider_nodes[0].id"),
-            (Box::new(|c| c.connections[0].provider = "nope".into()), "config.connections[0].provider"),
-            (Box::new(|c| c.connections[0].priority = -1), "config.connections[0].priority"),
-            (Box::new(|c| c.connections[0].id = "a/b".into()), "config.connections[0].id"),
-            (
-                Box::new(|c| c.api_keys[0].limits.requests_per_minute = Some(0)),
-                "config.api_keys[0].limits.requests_per_minute",
-            ),
-            (Box::new(|c| c.prices[0].price.input = -1.0), "config.prices[0].input"),
-            (Box::new(|c| c.settings.sticky_limit = 0), "config.settings.sticky_limit"),
-            (Box::new(|c| c.provider_models[0].provider = "nope".into()), "config.provider_models[0].provider"),
-            (Box::new(|c| c.aliases.push(c.aliases[0].clone())), "config.aliases[2]"),
-            (Box::new(|c| c.connections.push(c.connections[0].clone())), "config.connections[1]"),
+        type Change = fn(&mut Config);
+        let cases: Vec<(Change, &str)> = vec![
+            (|c| c.combos[0].targets.clear(), "config.combos[0].targets"),
+            (|c| c.combos[0].name = "openai".into(), "config.combos[0].name"),
+            (|c| c.aliases[1].target = "fast".into(), "config.aliases[1].target"),
+            (|c| c.fallback_chains[0].chain.clear(), "config.fallback_chains[0].chain"),
+            (|c| c.provider_nodes[0].id = "openai".into(), "config.provider_nodes[0].id"),
+            (|c| c.connections[0].provider = "nope".into(), "config.connections[0].provider"),
+            (|c| c.connections[0].priority = -1, "config.connections[0].priority"),
+            (|c| c.connections[0].id = "a/b".into(), "config.connections[0].id"),
+            (|c| c.api_keys[0].limits.requests_per_minute = Some(0), "config.api_keys[0].limits.requests_per_minute"),
+            (|c| c.prices[0].price.input = -1.0, "config.prices[0].input"),
+            (|c| c.settings.sticky_limit = 0, "config.settings.sticky_limit"),
+            (|c| c.provider_models[0].provider = "nope".into(), "config.provider_models[0].provider"),
+            (|c| c.aliases.push(c.aliases[0].clone()), "config.aliases[2]"),
+            (|c| c.connections.push(c.connections[0].clone()), "config.connections[1]"),
         ];
         for (change, param) in cases {
             let mut c = sample();

@@ -234,6 +234,7 @@ async fn route(
         (Method::Get, ["stats"]) => stats(req, env, &tenant).await,
         (_, ["usage" | "logs" | "pricing", ..]) => admin_usage::handle(req, env, &tenant, segments).await,
         (_, ["auth", ..]) => admin_auth::handle(req, env, principal, segments).await,
+        (_, ["backup", ..]) => super::admin_backup::handle(req, env, principal, &tenant, segments).await,
         (_, ["sync", ..]) => {
             principal.require_owner()?; // enrollments and machines span tenants
             admin_sync::handle(req, env, segments).await

@@ -3,6 +3,7 @@
 
 mod admin; // /api/* — management API (a principal from admin_auth)
 mod admin_auth; // the auth layer of /api (credentials → principal) and /api/auth/*: login, sessions, operators
+mod admin_backup; // /api/backup/* — configuration export/import, automatic backups, MASTER_KEY re-encryption
 mod admin_sync; // /api/sync/* — cloud-sync enrollments and machines
 mod admin_usage; // /api/usage, /api/logs, /api/pricing — metering reads and the tenant's prices
 mod advisory; // advisory state: local views of Durable Object machines, refreshed in the background
