@@ -385,6 +385,9 @@ async fn restore(env: &Env, tenant: &str, id: &str) -> Result<Response> {
     replace(env, tenant, config, secrets, "restore").await
 }
 
+/// Statements per D1 batch of a rekey.
+const REKEY_BATCH: usize = 500;
+
 /// One kind of value sealed under the credentials key: how to list it, its AAD, how to replace it.
 struct SealedColumn {
     what: &'static str,
@@ -456,8 +459,10 @@ async fn rekey(env: &Env) -> Result<Response> {
             }
         }
     }
-    if !statements.is_empty() {
-        repo::batch(&db, statements).await?;
+    // In batches of bounded size; each is atomic, and a rekey cut short is simply run again.
+    let mut statements = statements.into_iter().peekable();
+    while statements.peek().is_some() {
+        repo::batch(&db, statements.by_ref().take(REKEY_BATCH).collect()).await?;
     }
     for tenant in &tenants {
         config_store::rebuild_snapshot(env, tenant).await?;

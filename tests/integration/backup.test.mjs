@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startGateway } from "../support/gateway.mjs";
 import { startMockOpenAI } from "../support/mock_openai.mjs";
+import { call, enroll, signatureValid } from "../support/sync_client.mjs";
 
 const PASSPHRASE = "correct horse battery staple";
 let gw, upstream, key;
@@ -211,9 +212,17 @@ test("MASTER_KEY rotation: the previous key decrypts and finds keys until rekey,
   const B = "rotation-new-master-key-9876543210";
   try {
     const first = await startGateway({ persistDir: dir, assets: false, bindings: { MASTER_KEY: A } });
-    let oldKey, hashBefore;
+    let oldKey, hashBefore, enrollment;
+    const pull = async () => {
+      const r = await call(`${enrollment.cloud_url}/sync/rotation-machine`, "GET");
+      assert.equal(r.status, 200, r.text);
+      assert.ok(signatureValid(enrollment.signing_secret, r), "signed with the enrollment's secret");
+    };
     try {
       oldKey = await buildConfig(first);
+      enrollment = await enroll(first, "rotation");
+      const pushed = await call(`${enrollment.cloud_url}/sync/rotation-machine`, "POST", { providers: [] });
+      assert.equal(pushed.status, 200, pushed.text);
       assert.equal((await chat(first, oldKey)).status, 200);
       await ok(first.admin("POST", "/api/backup/import", await exportText(first))); // a backup with secrets
       hashBefore = (await (await first.mf.getD1Database("DB")).prepare("SELECT key_hash FROM api_keys").first()).key_hash;
@@ -227,9 +236,11 @@ test("MASTER_KEY rotation: the previous key decrypts and finds keys until rekey,
       assert.equal(r.status, 200, await r.clone().text());
       const hashAfter = (await (await second.mf.getD1Database("DB")).prepare("SELECT key_hash FROM api_keys").first()).key_hash;
       assert.notEqual(hashAfter, hashBefore, "the key is stored under the new key's hash on first use");
+      enrollment.cloud_url = enrollment.cloud_url.replace(/^http:\/\/[^/]+/, second.url);
+      await pull(); // the enrollment's token was hashed, and its secret sealed, under the old key
       const rekey = await ok(second.admin("POST", "/api/backup/rekey"));
       assert.deepEqual(rekey.json.failed, []);
-      assert.equal(rekey.json.reencrypted, 2, "the connection and the backup's secrets");
+      assert.equal(rekey.json.reencrypted, 4, "the connection, the backup's secrets, the enrollment's and the machine's");
       const again = await ok(second.admin("POST", "/api/backup/rekey"));
       assert.deepEqual([again.json.reencrypted, again.json.already_current], [0, rekey.json.reencrypted + rekey.json.already_current]);
     } finally {
@@ -239,6 +250,8 @@ test("MASTER_KEY rotation: the previous key decrypts and finds keys until rekey,
     const third = await startGateway({ persistDir: dir, assets: false, bindings: { MASTER_KEY: B } });
     try {
       assert.equal((await chat(third, oldKey)).status, 200);
+      enrollment.cloud_url = enrollment.cloud_url.replace(/^http:\/\/[^/]+/, third.url);
+      await pull();
       const [backup] = (await ok(third.admin("GET", "/api/backup/backups"))).json.data;
       await ok(third.admin("POST", `/api/backup/backups/${backup.id}/restore`));
       assert.equal((await chat(third, oldKey)).status, 200);
