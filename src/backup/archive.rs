@@ -117,6 +117,22 @@ impl Archive {
     /// Reads an archive from a client: the format and version first (so a newer archive is named
     /// as such rather than as a list of unknown fields), then every field strictly.
     pub fn parse(raw: &Value) -> Result<Archive> {
+        let archive = Self::decode(raw)?;
+        // Serializing writes every field the types have, so a key of the input missing there is unknown.
+        let known = serde_json::to_value(&archive).map_err(|e| GatewayError::internal(e.to_string()))?;
+        if let Some(path) = input::unknown_key(raw, &known) {
+            return Err(input::unknown_key_error(&path));
+        }
+        Ok(archive)
+    }
+
+    /// Reads an automatic backup the gateway stored itself, leniently like all stored configuration
+    /// (another version of the gateway may have written it): unknown fields are ignored.
+    pub fn from_stored(raw: &Value) -> Result<Archive> {
+        Self::decode(raw)
+    }
+
+    fn decode(raw: &Value) -> Result<Archive> {
         let Some(obj) = raw.as_object() else {
             return Err(bad("archive", "A backup archive is a JSON object.".into()));
         };
@@ -136,11 +152,6 @@ impl Archive {
         }
         let archive: Archive = serde_json::from_value(raw.clone())
             .map_err(|e| GatewayError::invalid_request(format!("Invalid backup archive: {e}")))?;
-        // Serializing writes every field the types have, so a key of the input missing there is unknown.
-        let known = serde_json::to_value(&archive).map_err(|e| GatewayError::internal(e.to_string()))?;
-        if let Some(path) = input::unknown_key(raw, &known) {
-            return Err(input::unknown_key_error(&path));
-        }
         if !valid_tenant_id(&archive.tenant) {
             return Err(bad("tenant", "`tenant` is not a tenant id.".into()));
         }
@@ -380,6 +391,7 @@ pub(crate) mod tests {
         let mut v = archive_json();
         v["config"]["extra"] = 1.into();
         assert_eq!(Archive::parse(&v).unwrap_err().param.as_deref(), Some("config.extra"));
+        assert!(Archive::from_stored(&v).is_ok(), "what the gateway stored itself is read leniently");
         let mut v = archive_json();
         v["config"].as_object_mut().unwrap().remove("combos");
         assert!(Archive::parse(&v).unwrap_err().message.contains("combos"));

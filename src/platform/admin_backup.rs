@@ -236,10 +236,14 @@ async fn replace(env: &Env, tenant: &str, config: Config, secrets: Option<Secret
     }
     // A key that is active here keeps its own secret: an archive must not bring back one that was
     // rotated away (or hashed under a MASTER_KEY since rotated).
+    // A hash taken already (an archive's for another key) is not given twice: hashes are unique.
     let mut key_hashes = BTreeMap::new();
+    let mut taken = BTreeSet::new();
     for k in &config.api_keys {
         let hash = before.key_hashes.get(&k.id).or_else(|| secrets.api_key_hashes.get(&k.id));
-        key_hashes.extend(hash.map(|h| (k.id.clone(), h.clone())));
+        if let Some(h) = hash.filter(|h| taken.insert(h.as_str())) {
+            key_hashes.insert(k.id.clone(), h.clone());
+        }
     }
     refuse_conflicts(&db, tenant, &config, &key_hashes).await?;
 
@@ -372,7 +376,7 @@ async fn restore(env: &Env, tenant: &str, id: &str) -> Result<Response> {
     .next();
     let row = row.ok_or_else(|| GatewayError::not_found(format!("No backup `{id}`.")))?;
     let raw: Value = serde_json::from_str(&row.archive).map_err(|e| GatewayError::internal(e.to_string()))?;
-    let config = Archive::parse(&raw)?.config.validate(env::allow_private_upstreams(env))?;
+    let config = Archive::from_stored(&raw)?.config.validate(env::allow_private_upstreams(env))?;
     let secrets = match row.secrets_enc {
         Some(enc) => {
             let plain = env::open(env, &apply::backup_aad(id), &enc)?;
