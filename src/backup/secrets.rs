@@ -238,6 +238,29 @@ mod tests {
     }
 
     #[test]
+    fn plaintext_secrets_never_show_in_debug_output() {
+        assert!(!format!("{:?}", secrets()).contains("sk-provider-1234"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_secrets_round_trip_through_the_seal(
+            conns in proptest::collection::btree_map("[a-z_0-9]{1,12}", "[!-~]{1,40}", 0..5),
+            hashes in proptest::collection::btree_map("[a-z_0-9]{1,12}", "[0-9a-f]{64}", 0..5),
+            key in proptest::array::uniform32(proptest::num::u8::ANY),
+        ) {
+            let secrets = Secrets {
+                connections: conns.into_iter().map(|(k, v)| (k, Secret::new(v))).collect(),
+                api_key_hashes: hashes,
+            };
+            let sealed = Sealed::seal(&key, &[5; 16], &[6; 12], "t", &secrets).unwrap();
+            let json = serde_json::to_string(&sealed).unwrap();
+            let back: Sealed = serde_json::from_str(&json).unwrap();
+            proptest::prop_assert_eq!(back.open(&key, "t").unwrap(), secrets);
+        }
+    }
+
+    #[test]
     fn passphrases_have_a_minimum_length() {
         assert!(check_passphrase(&Secret::new("short")).is_err());
         assert!(check_passphrase(&Secret::new("a long enough phrase")).is_ok());
