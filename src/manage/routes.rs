@@ -66,6 +66,7 @@ pub enum Op {
     Pricing(Collection),
     Audit,
     Sync(Sync),
+    Backup(Backup),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +147,19 @@ pub enum Sync {
     DeleteMachine,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backup {
+    /// The archive without secrets.
+    Export,
+    /// With the secrets sealed under a passphrase (sent in the body, never the URL).
+    ExportSealed,
+    Import,
+    List,
+    Restore,
+    /// Re-encrypts every tenant's secrets under the current `MASTER_KEY`.
+    Rekey,
+}
+
 pub struct Route {
     pub method: Method,
     /// `/api/...` with `{name}` for one path segment.
@@ -219,6 +233,12 @@ pub const ROUTES: &[Route] = &[
     route(Delete, "/api/sync/enrollments/{id}", Op::Sync(Sync::Revoke), Owner),
     route(Get, "/api/sync/machines", Op::Sync(Sync::Machines), Owner),
     route(Delete, "/api/sync/machines/{machine}", Op::Sync(Sync::DeleteMachine), Owner),
+    route(Get, "/api/backup/export", Op::Backup(Backup::Export), Tenant),
+    route(Post, "/api/backup/export", Op::Backup(Backup::ExportSealed), Tenant),
+    route(Post, "/api/backup/import", Op::Backup(Backup::Import), Tenant),
+    route(Get, "/api/backup/backups", Op::Backup(Backup::List), Tenant),
+    route(Post, "/api/backup/backups/{id}/restore", Op::Backup(Backup::Restore), Tenant),
+    route(Post, "/api/backup/rekey", Op::Backup(Backup::Rekey), Owner),
 ];
 
 /// What the table says about a request.

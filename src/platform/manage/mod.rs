@@ -8,6 +8,7 @@
 
 mod aliases;
 pub(super) mod auth;
+mod backup;
 mod chains;
 mod combos;
 mod health;
@@ -137,6 +138,7 @@ async fn dispatch(op: Op, call: &mut Call<'_>) -> Result<Response> {
         Op::Pricing(op) => pricing::handle(op, call).await,
         Op::Audit => meta::audit_page(call).await,
         Op::Sync(op) => sync::handle(op, call).await,
+        Op::Backup(op) => backup::handle(op, call).await,
     }
 }
 

@@ -28,7 +28,7 @@ pub async fn handle(op: Op, call: &mut Call<'_>) -> Result<Response> {
             let input = crate::manage::input::connection_test(&call.body().await?)?;
             let snapshot = config_store::snapshot(call.env, call.tenant).await?;
             let keys = env::keys(call.env)?;
-            let credentials = Decrypted { key: &keys.credentials, tenant: call.tenant };
+            let credentials = Decrypted { keys: &keys, tenant: call.tenant };
             let id = call.param("id");
             let probe = probe::run(&snapshot, id, input.model.as_deref(), &FetchUpstream, &credentials, &WorkerClock);
             value(200, &probe.await?)
