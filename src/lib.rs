@@ -8,6 +8,7 @@
 //! the host.
 
 pub mod auth; // who is calling /api: principals (owner, tenant operators), sessions, login limits (docs/auth.md)
+pub mod backup; // configuration export and import: one JSON archive per tenant (docs/backup.md)
 pub mod config; // tenant configuration: stored records, validated admin input, the hot-path snapshot
 pub mod engine; // request planning (which upstream, URL, headers) and upstream response mapping
 pub mod error; // GatewayError: what went wrong and its HTTP status; rendered per client format

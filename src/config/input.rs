@@ -147,7 +147,7 @@ pub fn unknown_key_error(path: &str) -> GatewayError {
     GatewayError::invalid_request(format!("Unknown field `{path}`.")).with_param(path).with_code("unknown_field")
 }
 
-fn check_name(name: &str) -> Result<String> {
+pub fn check_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(GatewayError::invalid_request("`name` must be 1 to 100 characters.").with_param("name"));
@@ -155,7 +155,7 @@ fn check_name(name: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
-fn check_api_key(key: &Secret) -> Result<Secret> {
+pub fn check_api_key(key: &Secret) -> Result<Secret> {
     let key = key.expose().trim();
     if key.is_empty() || key.len() > 8192 || key.chars().any(|c| c.is_control() || c == ' ') {
         return Err(
@@ -165,7 +165,7 @@ fn check_api_key(key: &Secret) -> Result<Secret> {
     Ok(Secret::new(key))
 }
 
-fn check_priority(p: i64) -> Result<i64> {
+pub fn check_priority(p: i64) -> Result<i64> {
     if !(0..=10_000).contains(&p) {
         return Err(GatewayError::invalid_request("`priority` must be between 0 and 10000.").with_param("priority"));
     }

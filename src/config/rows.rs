@@ -8,6 +8,19 @@ use crate::limits::KeyLimits;
 use crate::metering::sql::SqlValue;
 use serde::Serialize;
 
+/// Every table with a tenant's configuration (its usage and logs are not configuration).
+pub const CONFIG_TABLES: &[&str] = &[
+    "provider_connections",
+    "api_keys",
+    "settings",
+    "combos",
+    "model_aliases",
+    "fallback_chains",
+    "provider_nodes",
+    "provider_models",
+    "prices",
+];
+
 /// SQL and its arguments.
 pub type Statement = (String, Vec<SqlValue>);
 
@@ -67,6 +80,12 @@ pub fn insert_api_key(tenant: &str, k: &NewKeyRow) -> Statement {
         limits_column(k.access),
     ];
     (sql.into(), args)
+}
+
+/// The highest `?n` of a statement, to check it against its arguments in tests.
+#[cfg(test)]
+pub fn highest_placeholder(sql: &str) -> usize {
+    (1..=20).rev().find(|i| sql.contains(&format!("?{i}"))).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod operation;
 pub mod pipeline;
 pub mod plan;
 pub mod ports;
+pub mod probe;
 pub mod relay;
 pub mod reuse;
 pub mod stored;

@@ -109,6 +109,21 @@ pub fn settings_update(current: &Settings, patch: &serde_json::Value, who: &Sett
     Ok(next)
 }
 
+/// `POST /api/providers/{id}/test`: the model to test with, if not the provider's first; an empty
+/// body is no choice.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionTest {
+    pub model: Option<String>,
+}
+
+pub fn connection_test(body: &[u8]) -> Result<ConnectionTest> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ConnectionTest::default());
+    }
+    parse(body)
+}
+
 /// A required query parameter naming what to delete (`?pattern=`, `?model=`).
 pub fn required<'a>(value: Option<&'a str>, name: &str) -> Result<&'a str> {
     value
@@ -189,6 +204,14 @@ mod tests {
         // Unrelated changes are not blocked by lists that already exclude the caller.
         let locked = Settings { admin_ip_allow: vec!["10.0.0.0/8".into()], ..Settings::default() };
         assert!(settings_update(&locked, &serde_json::json!({"sticky_limit": 4}), &me).is_ok());
+    }
+
+    #[test]
+    fn a_connection_test_takes_an_optional_model() {
+        assert_eq!(connection_test(b"").unwrap().model, None);
+        assert_eq!(connection_test(b"{}").unwrap().model, None);
+        assert_eq!(connection_test(br#"{"model":"gpt-x"}"#).unwrap().model.as_deref(), Some("gpt-x"));
+        assert!(connection_test(br#"{"modle":"gpt-x"}"#).is_err());
     }
 
     #[test]

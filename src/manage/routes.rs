@@ -68,6 +68,7 @@ pub enum Op {
     Sync(Sync),
     /// A client request shown in every upstream format (the dashboard's playground).
     Translate,
+    Backup(Backup),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +96,7 @@ pub enum Providers {
     Create,
     Update,
     Delete,
+    Test,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +149,19 @@ pub enum Sync {
     DeleteMachine,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backup {
+    /// The archive without secrets.
+    Export,
+    /// With the secrets sealed under a passphrase (sent in the body, never the URL).
+    ExportSealed,
+    Import,
+    List,
+    Restore,
+    /// Re-encrypts every tenant's secrets under the current `MASTER_KEY`.
+    Rekey,
+}
+
 pub struct Route {
     pub method: Method,
     /// `/api/...` with `{name}` for one path segment.
@@ -177,6 +192,7 @@ pub const ROUTES: &[Route] = &[
     route(Post, "/api/providers", Op::Providers(Providers::Create), Tenant),
     route(Patch, "/api/providers/{id}", Op::Providers(Providers::Update), Tenant),
     route(Delete, "/api/providers/{id}", Op::Providers(Providers::Delete), Tenant),
+    route(Post, "/api/providers/{id}/test", Op::Providers(Providers::Test), Tenant),
     route(Get, "/api/keys", Op::Keys(Keys::List), Tenant),
     route(Post, "/api/keys", Op::Keys(Keys::Create), Tenant),
     route(Patch, "/api/keys/{id}", Op::Keys(Keys::Update), Tenant),
@@ -220,6 +236,12 @@ pub const ROUTES: &[Route] = &[
     route(Delete, "/api/sync/enrollments/{id}", Op::Sync(Sync::Revoke), Owner),
     route(Get, "/api/sync/machines", Op::Sync(Sync::Machines), Owner),
     route(Delete, "/api/sync/machines/{machine}", Op::Sync(Sync::DeleteMachine), Owner),
+    route(Get, "/api/backup/export", Op::Backup(Backup::Export), Tenant),
+    route(Post, "/api/backup/export", Op::Backup(Backup::ExportSealed), Tenant),
+    route(Post, "/api/backup/import", Op::Backup(Backup::Import), Tenant),
+    route(Get, "/api/backup/backups", Op::Backup(Backup::List), Tenant),
+    route(Post, "/api/backup/backups/{id}/restore", Op::Backup(Backup::Restore), Tenant),
+    route(Post, "/api/backup/rekey", Op::Backup(Backup::Rekey), Owner),
 ];
 
 /// What the table says about a request.

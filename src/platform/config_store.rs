@@ -201,3 +201,14 @@ pub async fn forget_key(env: &Env, hash: &str) -> Result<()> {
     with_cache(|c| c.keys.insert(hash.to_string(), (None, env::now_ms())));
     Ok(())
 }
+
+/// A key found under `old` (its hash under `MASTER_KEY_PREVIOUS`) is stored under `new` (its hash
+/// under the current key) from now on: D1 first, then the key entries. Runs once per key during a
+/// rotation, on its first use.
+pub async fn rehash_key(env: &Env, old: &str, new: &str) -> Result<Option<KeyEntry>> {
+    let Some(entry) = key_entry(env, old).await? else { return Ok(None) };
+    repo::rehash_api_key(&repo::db(env)?, old, new).await?;
+    publish_key(env, new, &entry).await?;
+    forget_key(env, old).await?;
+    Ok(Some(entry))
+}

@@ -28,6 +28,29 @@ pub struct Keys {
     pub api_key_hash: [u8; 32],
     /// Signs login session tokens and hashes their ids for storage.
     pub sessions: [u8; 32],
+    /// From `MASTER_KEY_PREVIOUS` during a key rotation (docs/secrets.md): decrypts what the old key
+    /// sealed and finds keys hashed under it; nothing new is written with it.
+    pub previous: Option<Previous>,
+}
+
+pub struct Previous {
+    pub credentials: [u8; 32],
+    pub api_key_hash: [u8; 32],
+}
+
+impl Keys {
+    /// The credentials keys to decrypt with: the current one, then the previous one.
+    pub fn credential_keys(&self) -> Vec<&[u8; 32]> {
+        std::iter::once(&self.credentials).chain(self.previous.as_ref().map(|p| &p.credentials)).collect()
+    }
+
+    /// Decrypts what was sealed for `aad` under the current key or the previous one; says whether
+    /// it was the current one.
+    pub fn open(&self, aad: &str, stored: &str) -> Result<(Vec<u8>, bool)> {
+        crate::security::crypto::decrypt_any(&self.credential_keys(), aad.as_bytes(), stored)
+            .map(|(plain, i)| (plain, i == 0))
+            .map_err(|e| GatewayError::internal(format!("stored secret of `{aad}` unreadable: {}", e.0)))
+    }
 }
 
 fn not_configured(what: &str) -> GatewayError {
@@ -56,6 +79,10 @@ pub fn keys(env: &Env) -> Result<std::rc::Rc<Keys>> {
         credentials: derive_key(master.as_bytes(), "credentials/v1"),
         api_key_hash: derive_key(master.as_bytes(), "api-keys/v1"),
         sessions: derive_key(master.as_bytes(), "sessions/v1"),
+        previous: secret(env, "MASTER_KEY_PREVIOUS").filter(|p| *p != master).map(|p| Previous {
+            credentials: derive_key(p.as_bytes(), "credentials/v1"),
+            api_key_hash: derive_key(p.as_bytes(), "api-keys/v1"),
+        }),
     });
     KEYS.with(|k| k.set(keys.clone()).ok());
     Ok(keys)
@@ -67,10 +94,10 @@ pub fn seal(env: &Env, aad: &str, plaintext: &[u8]) -> Result<String> {
         .map_err(|e| GatewayError::internal(format!("encryption failed: {}", e.0)))
 }
 
-/// Decrypts what [`seal`] made for the same `aad`.
+/// Decrypts what [`seal`] made for the same `aad` (under `MASTER_KEY`, or `MASTER_KEY_PREVIOUS`
+/// during a rotation).
 pub fn open(env: &Env, aad: &str, stored: &str) -> Result<Vec<u8>> {
-    crate::security::crypto::decrypt(&keys(env)?.credentials, aad.as_bytes(), stored)
-        .map_err(|e| GatewayError::internal(format!("stored secret of `{aad}` unreadable: {}", e.0)))
+    Ok(keys(env)?.open(aad, stored)?.0)
 }
 
 pub fn admin_secret(env: &Env) -> Result<String> {

@@ -19,7 +19,8 @@ extern "C" {
     fn pbkdf2_sha256(password: &[u8], salt: &[u8], iterations: u32) -> js_sys::Promise;
 }
 
-async fn derive(password: &str, salt: &[u8], iterations: u32) -> Vec<u8> {
+/// PBKDF2-HMAC-SHA256 into 32 bytes: WebCrypto, else the pure implementation.
+pub async fn derive(password: &str, salt: &[u8], iterations: u32) -> Vec<u8> {
     match JsFuture::from(pbkdf2_sha256(password.as_bytes(), salt, iterations)).await {
         Ok(bytes) => js_sys::Uint8Array::new(&bytes).to_vec(),
         Err(_) => {

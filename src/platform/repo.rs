@@ -255,6 +255,12 @@ pub async fn rotate_api_key(db: &D1Database, tenant: &str, id: &str, key_hash: &
     Ok(())
 }
 
+/// Stores a key under its hash by the current `MASTER_KEY` (it was found under the previous one's).
+pub async fn rehash_api_key(db: &D1Database, old: &str, new: &str) -> Result<()> {
+    run(db, "UPDATE api_keys SET key_hash = ?2 WHERE key_hash = ?1", &[s(old), s(new)]).await?;
+    Ok(())
+}
+
 /// Revokes a key; returns its hash (to evict it from caches) if it existed and was active.
 pub async fn revoke_api_key(db: &D1Database, tenant: &str, id: &str, now: i64) -> Result<Option<String>> {
     #[derive(Deserialize)]

@@ -36,10 +36,10 @@ fn t(v: &str) -> SqlValue {
     SqlValue::text(v)
 }
 
-fn secret_aad(id: &str) -> String {
+pub fn secret_aad(id: &str) -> String {
     format!("sync-enrollment/{id}")
 }
-fn machine_aad(machine: &str) -> String {
+pub fn machine_aad(machine: &str) -> String {
     format!("sync-machine/{machine}")
 }
 
@@ -67,7 +67,7 @@ pub async fn bound_machine(env: &Env, token: &str) -> Result<Option<String>> {
     if let Some(hit) = BOUND.with(|c| c.borrow().get(&hash).filter(|e| fresh(e)).map(|(m, _)| m.clone())) {
         return Ok(hit);
     }
-    let machine = live_by_hash(env, &hash).await?.and_then(|e| e.machine_id);
+    let machine = live_by_token(env, &hash, token).await?.and_then(|e| e.machine_id);
     BOUND.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= MAX_CACHED_TOKENS {
@@ -87,7 +87,25 @@ pub async fn by_token(env: &Env, token: &str) -> Result<Option<Enrollment>> {
     if !enroll::is_token(token) {
         return Ok(None);
     }
-    live_by_hash(env, &token_hash(env, token)?).await
+    live_by_token(env, &token_hash(env, token)?, token).await
+}
+
+/// The live enrollment of `token` (`hash`: its hash under the current key); during a MASTER_KEY
+/// rotation, one still stored under the previous key's hash is found and moved to the current one.
+async fn live_by_token(env: &Env, hash: &str, token: &str) -> Result<Option<Enrollment>> {
+    if let Some(e) = live_by_hash(env, hash).await? {
+        return Ok(Some(e));
+    }
+    let keys = env::keys(env)?;
+    let Some(previous) = keys.previous.as_ref().map(|p| api_keys::hash(&p.api_key_hash, token)) else {
+        return Ok(None);
+    };
+    let found = live_by_hash(env, &previous).await?;
+    if found.is_some() {
+        let sql = "UPDATE sync_enrollments SET token_hash = ?2 WHERE token_hash = ?1";
+        repo::changes(&repo::db(env)?, sql, &[t(&previous), t(hash)]).await?;
+    }
+    Ok(found)
 }
 
 async fn live_by_hash(env: &Env, hash: &str) -> Result<Option<Enrollment>> {

@@ -50,7 +50,12 @@ pub async fn authenticate(req: &impl Incoming, env: &Env, path_tenant: Option<&s
     })?;
     let keys = env::keys(env)?;
     let hash = api_keys::hash(&keys.api_key_hash, &key);
-    let entry = config_store::key_entry(env, &hash).await?;
+    let mut entry = config_store::key_entry(env, &hash).await?;
+    if let (None, Some(previous)) = (&entry, &keys.previous) {
+        // During a MASTER_KEY rotation only: a key still stored under the previous key's hash.
+        let old = api_keys::hash(&previous.api_key_hash, &key);
+        entry = config_store::rehash_key(env, &old, &hash).await?;
+    }
     match entry {
         Some(e) if path_tenant.is_none_or(|t| t == e.tenant) => {
             e.access.usable(env::now_ms())?;
@@ -153,7 +158,7 @@ pub async fn run(
     let view = IsolateView { env, ctx, tenant, settings };
     let ports = Ports {
         upstream: &FetchUpstream,
-        credentials: &Decrypted { key: &keys.credentials, tenant },
+        credentials: &Decrypted { keys: &keys, tenant },
         resilience: &view,
         usage: Rc::new(StoreSink { env: env.clone(), ctx: ctx.clone() }),
         clock: Rc::new(WorkerClock),

@@ -31,6 +31,19 @@ pub fn decrypt(key: &[u8; 32], aad: &[u8], stored: &str) -> Result<Vec<u8>, Cryp
         .map_err(|_| CryptoError("decryption failed (wrong MASTER_KEY or tampered data)"))
 }
 
+/// Decrypts with the first of `keys` that opens `stored` (the current key, then a previous one
+/// during a key rotation); returns the plaintext and the index of the key that opened it.
+pub fn decrypt_any(keys: &[&[u8; 32]], aad: &[u8], stored: &str) -> Result<(Vec<u8>, usize), CryptoError> {
+    let mut last = CryptoError("no key to decrypt with");
+    for (i, key) in keys.iter().enumerate() {
+        match decrypt(key, aad, stored) {
+            Ok(plain) => return Ok((plain, i)),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,6 +56,16 @@ mod tests {
         assert_eq!(decrypt(&key, b"t1/c1", &s).unwrap(), b"sk-provider-secret");
         assert!(decrypt(&key, b"t1/c2", &s).is_err());
         assert!(decrypt(&[8u8; 32], b"t1/c1", &s).is_err());
+    }
+
+    #[test]
+    fn decrypt_any_says_which_key_opened_it() {
+        let (old, new) = ([1u8; 32], [2u8; 32]);
+        let s = encrypt(&old, &[3; 12], b"a", b"plain").unwrap();
+        assert_eq!(decrypt_any(&[&new, &old], b"a", &s).unwrap(), (b"plain".to_vec(), 1));
+        assert_eq!(decrypt_any(&[&old], b"a", &s).unwrap().1, 0);
+        assert!(decrypt_any(&[&new], b"a", &s).is_err());
+        assert!(decrypt_any(&[], b"a", &s).is_err());
     }
 
     #[test]

@@ -18,20 +18,8 @@ pub use crate::config::rows::Statement;
 
 /// The tenant's configuration tables a push rewrites.
 const PUSHED_TABLES: &[&str] = &["provider_connections", "api_keys", "combos", "model_aliases", "provider_nodes"];
-/// Every table with rows of a tenant, children before `tenants` (its foreign keys cascade).
-const TENANT_TABLES: &[&str] = &[
-    "provider_connections",
-    "api_keys",
-    "settings",
-    "combos",
-    "model_aliases",
-    "fallback_chains",
-    "provider_nodes",
-    "provider_models",
-    "prices",
-    "request_log",
-    "usage_hourly",
-];
+/// The tables with a tenant's rows besides its configuration: usage, and its automatic backups.
+const OTHER_TENANT_TABLES: &[&str] = &["request_log", "usage_hourly", "config_backups"];
 
 fn t(v: &str) -> SqlValue {
     SqlValue::text(v)
@@ -124,8 +112,9 @@ pub fn apply_push(
 
 /// Statements that delete everything of a machine: its tenant's rows (usage included) and record.
 pub fn delete_machine(machine_id: &str) -> Vec<Statement> {
-    let mut out: Vec<Statement> = TENANT_TABLES
+    let mut out: Vec<Statement> = rows::CONFIG_TABLES
         .iter()
+        .chain(OTHER_TENANT_TABLES)
         .map(|table| (format!("DELETE FROM {table} WHERE tenant_id = ?1"), vec![t(machine_id)]))
         .collect();
     out.push(("DELETE FROM sync_machines WHERE machine_id = ?1".into(), vec![t(machine_id)]));
@@ -151,12 +140,9 @@ pub fn status(m: &Machine, served: &Served) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::rows::highest_placeholder;
     use crate::sync::machine::{merge, Secrets};
     use crate::sync::wire::parse;
-
-    fn highest_placeholder(sql: &str) -> usize {
-        (1..=20).rev().find(|i| sql.contains(&format!("?{i}"))).unwrap_or(0)
-    }
 
     #[test]
     fn every_statement_binds_exactly_its_placeholders_and_secrets_stay_encrypted() {

@@ -8,6 +8,7 @@
 
 mod aliases;
 pub(super) mod auth;
+mod backup;
 mod chains;
 mod combos;
 mod health;
@@ -139,6 +140,7 @@ async fn dispatch(op: Op, call: &mut Call<'_>) -> Result<Response> {
         Op::Audit => meta::audit_page(call).await,
         Op::Sync(op) => sync::handle(op, call).await,
         Op::Translate => translate::handle(call).await,
+        Op::Backup(op) => backup::handle(op, call).await,
     }
 }
 

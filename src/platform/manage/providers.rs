@@ -4,8 +4,12 @@
 use super::{list, value, Call};
 use crate::config::input::{self, ConnectionPatch, NewConnection};
 use crate::config::ConnectionRecord;
+use crate::engine::probe;
 use crate::error::{GatewayError, Result};
 use crate::manage::routes::Providers as Op;
+use crate::platform::credentials::Decrypted;
+use crate::platform::upstream_fetch::FetchUpstream;
+use crate::platform::usage_sink::WorkerClock;
 use crate::platform::{config_store, env, repo, resilience_view};
 use crate::providers::catalog;
 use crate::security::Secret;
@@ -20,6 +24,15 @@ pub async fn handle(op: Op, call: &mut Call<'_>) -> Result<Response> {
             list(&conns.iter().map(public_connection).collect::<Vec<_>>())
         }
         Op::Create => create(call).await,
+        Op::Test => {
+            let input = crate::manage::input::connection_test(&call.body().await?)?;
+            let snapshot = config_store::snapshot(call.env, call.tenant).await?;
+            let keys = env::keys(call.env)?;
+            let credentials = Decrypted { keys: &keys, tenant: call.tenant };
+            let id = call.param("id");
+            let probe = probe::run(&snapshot, id, input.model.as_deref(), &FetchUpstream, &credentials, &WorkerClock);
+            value(200, &probe.await?)
+        }
         Op::Update => update(call).await,
         Op::Delete => {
             let id = call.param("id");

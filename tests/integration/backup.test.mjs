@@ -1,0 +1,266 @@
+// Configuration backups (docs/backup.md) and MASTER_KEY rotation (docs/secrets.md): export without
+// and with secrets, import all or nothing with an automatic backup, restore, tenant scoping, and a
+// gateway restarted over the same data under a new MASTER_KEY.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startGateway } from "../support/gateway.mjs";
+import { startMockOpenAI } from "../support/mock_openai.mjs";
+import { call, enroll, signatureValid } from "../support/sync_client.mjs";
+
+const PASSPHRASE = "correct horse battery staple";
+let gw, upstream, key;
+
+const chat = (g, apiKey, model = "openai/gpt-4o-mini") => fetch(`${g.url}/v1/chat/completions`, {
+  method: "POST",
+  headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+  body: JSON.stringify({ model, messages: [{ role: "user", content: "backup" }] }),
+});
+
+async function ok(r, status = 200) {
+  const res = await r;
+  assert.equal(res.status, status, res.text);
+  return res;
+}
+
+/** A configuration with something in every section, the connection pointing at the mock. */
+async function buildConfig(g) {
+  await g.addConnection({ provider: "openai", api_key: upstream.apiKey, base_url: upstream.url, name: "main", priority: 5, limits: { max_concurrent: 4 } });
+  const k = await ok(g.admin("POST", "/api/keys", { name: "ci", limits: { requests_per_minute: 100 }, access: { scopes: { models: ["openai/*", "coding", "fast"] } } }), 201);
+  await ok(g.admin("POST", "/api/provider-nodes", { id: "mylab", format: "openai", base_url: upstream.url, models: ["qwen"] }), 201);
+  await ok(g.admin("POST", "/api/combos", { name: "coding", targets: [{ model: "openai/gpt-4o" }, { model: "mylab/qwen", weight: 2 }] }), 201);
+  await ok(g.admin("POST", "/api/aliases", { pattern: "fast", target: "openai/gpt-4o-mini" }), 201);
+  await ok(g.admin("POST", "/api/aliases", { pattern: "gpt-*", target: "coding" }), 201);
+  await ok(g.admin("POST", "/api/fallback-chains", { model: "openai/gpt-4o", chain: ["openai/gpt-4o-mini"] }), 201);
+  await ok(g.admin("POST", "/api/provider-models", { provider: "openai", models: ["my-finetune"] }), 201);
+  await ok(g.admin("PUT", "/api/pricing", { prices: [{ provider: "openai", model: "my-finetune", input: 1.25, output: 5.1, reasoning: 7 }] }));
+  await ok(g.admin("PATCH", "/api/settings", { sticky_limit: 7, log_retention_days: 60 }));
+  return k.json.key;
+}
+
+const exportText = async (g = gw, q = "") => (await ok(g.admin("GET", `/api/backup/export${q}`))).text;
+const exportSealed = async (g = gw) => (await ok(g.admin("POST", "/api/backup/export", { passphrase: PASSPHRASE }))).json;
+
+before(async () => {
+  upstream = await startMockOpenAI();
+  gw = await startGateway({ assets: false });
+  key = await buildConfig(gw);
+  assert.equal((await chat(gw, key)).status, 200);
+});
+after(async () => { await gw?.dispose(); await upstream?.close(); });
+
+test("an export without secrets holds every section and no secret", async () => {
+  const text = await exportText();
+  const archive = JSON.parse(text);
+  assert.deepEqual([archive.format, archive.version, archive.tenant, archive.secrets], ["omniroute-edge/backup", 1, "default", null]);
+  const c = archive.config;
+  assert.deepEqual([c.connections.length, c.api_keys.length, c.combos.length, c.aliases.length, c.fallback_chains.length,
+    c.provider_nodes.length, c.provider_models.length, c.prices.length], [1, 1, 1, 2, 1, 1, 1, 1]);
+  assert.equal(c.settings.sticky_limit, 7);
+  assert.deepEqual(c.api_keys[0].access.scopes.models, ["openai/*", "coding", "fast"]);
+  assert.deepEqual(c.aliases.map((a) => a.pattern), ["fast", "gpt-*"], "aliases in definition order");
+  for (const secret of [upstream.apiKey, key, key.slice(6)]) assert.ok(!text.includes(secret), "no secret in the archive");
+  assert.ok(!text.includes("api_key_enc") && !text.includes("key_hash"));
+  const db = await gw.mf.getD1Database("DB");
+  const { key_hash } = await db.prepare("SELECT key_hash FROM api_keys").first();
+  assert.ok(!text.includes(key_hash), "no key hash either");
+  // Secrets never go in a URL.
+  assert.equal((await gw.admin("GET", "/api/backup/export?secrets=true")).status, 400);
+  const sealed = JSON.stringify(await exportSealed());
+  assert.ok(!sealed.includes(upstream.apiKey) && !sealed.includes(key_hash));
+  assert.equal((await gw.admin("POST", "/api/backup/export", { passphrase: "short" })).status, 400);
+});
+
+test("export → import → export is identical, with and without secrets, and keys keep working", async () => {
+  const first = await exportText();
+  const plain = await ok(gw.admin("POST", "/api/backup/import", first));
+  assert.equal(plain.json.backup_id.startsWith("bak_"), true);
+  assert.deepEqual([plain.json.connections_without_credentials, plain.json.keys_without_secret], [[], []], "same ids keep their own");
+  assert.equal(await exportText(), first);
+  assert.equal((await chat(gw, key)).status, 200);
+
+  const sealed = await exportSealed();
+  await ok(gw.admin("POST", "/api/backup/import", { archive: sealed, passphrase: PASSPHRASE }));
+  assert.equal(await exportText(), first);
+  assert.deepEqual((await exportSealed()).config, JSON.parse(first).config);
+  const r = await chat(gw, key, "fast");
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get("x-omniroute-model"), /^gpt-4o-mini/, "the alias came back with the import");
+});
+
+test("with a passphrase, the archive brings a fresh gateway up with the same keys", async () => {
+  const sealed = await exportSealed();
+  const fresh = await startGateway({ assets: false });
+  try {
+    assert.equal((await chat(fresh, key)).status, 401);
+    const r = await ok(fresh.admin("POST", "/api/backup/import", { archive: sealed, passphrase: PASSPHRASE }));
+    assert.deepEqual(r.json.imported.connections, 1);
+    const answer = await chat(fresh, key);
+    assert.equal(answer.status, 200, await answer.clone().text());
+    assert.equal(await exportText(fresh), await exportText());
+  } finally {
+    await fresh.dispose();
+  }
+});
+
+test("without secrets, a fresh gateway gets the configuration with inactive connections and keys to rotate", async () => {
+  const fresh = await startGateway({ assets: false });
+  try {
+    const r = await ok(fresh.admin("POST", "/api/backup/import", await exportText()));
+    assert.equal(r.json.connections_without_credentials.length, 1);
+    assert.equal(r.json.keys_without_secret.length, 1);
+    assert.equal((await chat(fresh, key)).status, 401);
+    const [conn] = (await fresh.admin("GET", "/api/providers")).json.data;
+    assert.equal(conn.is_active, false);
+    const rotated = await ok(fresh.admin("POST", `/api/keys/${r.json.keys_without_secret[0]}/rotate`));
+    await ok(fresh.admin("PATCH", `/api/providers/${conn.id}`, { api_key: upstream.apiKey, is_active: true }));
+    assert.equal((await chat(fresh, rotated.json.key)).status, 200);
+  } finally {
+    await fresh.dispose();
+  }
+});
+
+test("an invalid archive or a wrong passphrase is refused and changes nothing", async () => {
+  const before = await exportText();
+  const base = JSON.parse(before);
+  const sealed = await exportSealed();
+  const edit = (f) => { const a = structuredClone(base); f(a); return a; };
+  const cases = [
+    [edit((a) => { a.version = 2; }), "version"],
+    [edit((a) => { a.format = "other"; }), "format"],
+    [edit((a) => { a.config.combos[0].targets[0].wieght = 1; }), "config.combos[0].targets[0].wieght"],
+    [edit((a) => { a.config.connections.push(a.config.connections[0]); }), "config.connections[1]"],
+    [edit((a) => { a.config.aliases[0].target = a.config.aliases[0].pattern; }), "config.aliases[0].target"],
+    [edit((a) => { a.config.provider_nodes[0].id = "openai"; }), "config.provider_nodes[0].id"],
+    [edit((a) => { a.config.prices[0].price.input = -1; }), "config.prices[0].input"],
+    [sealed, "passphrase"],
+    [{ archive: sealed, passphrase: "wrong passphrase, long enough" }, "passphrase"],
+    [{ archive: { ...sealed, secrets: { ...sealed.secrets, data: sealed.secrets.data.slice(0, -4) + "AAAA" } }, passphrase: PASSPHRASE }, "passphrase"],
+    [{ archive: { ...sealed, tenant: "elsewhere" }, passphrase: PASSPHRASE }, "passphrase"],
+  ];
+  for (const [body, param] of cases) {
+    const r = await gw.admin("POST", "/api/backup/import", body);
+    assert.equal(r.status, 400, `${param}: ${r.text}`);
+    assert.equal(r.json.error.param, param, r.text);
+  }
+  const wrong = await gw.admin("POST", "/api/backup/import", { archive: sealed, passphrase: "wrong passphrase, long enough" });
+  assert.equal(wrong.json.error.code, "wrong_passphrase");
+  assert.equal((await gw.admin("POST", "/api/backup/import", "not json")).status, 400);
+  assert.equal((await gw.admin("POST", "/api/backup/import", "x".repeat(5 * 1024 * 1024))).status, 413);
+  assert.equal(await exportText(), before, "nothing changed");
+});
+
+test("every import keeps an automatic backup of what it replaced, restorable", async () => {
+  const original = await exportText();
+  const changed = JSON.parse(original);
+  changed.config.aliases = changed.config.aliases.filter((a) => a.pattern !== "fast");
+  changed.config.settings.sticky_limit = 9;
+  const imported = await ok(gw.admin("POST", "/api/backup/import", changed));
+  assert.notEqual(await exportText(), original);
+  assert.equal((await chat(gw, key, "fast")).status, 404, "the alias is gone");
+
+  const list = await ok(gw.admin("GET", "/api/backup/backups"));
+  const entry = list.json.data.find((b) => b.id === imported.json.backup_id);
+  assert.deepEqual([entry.reason, entry.has_secrets], ["import", true]);
+  assert.equal(list.json.data[0].id, entry.id, "newest first");
+  const db = await gw.mf.getD1Database("DB");
+  const rows = JSON.stringify(await db.prepare("SELECT * FROM config_backups").all());
+  assert.ok(!rows.includes(upstream.apiKey), "a backup's secrets are encrypted at rest");
+
+  const restored = await ok(gw.admin("POST", `/api/backup/backups/${entry.id}/restore`));
+  assert.equal(await exportText(), original);
+  assert.equal((await chat(gw, key, "fast")).status, 200);
+  const again = await ok(gw.admin("GET", "/api/backup/backups"));
+  assert.equal(again.json.data.find((b) => b.id === restored.json.backup_id).reason, "restore");
+  assert.equal((await gw.admin("POST", "/api/backup/backups/bak_nope/restore")).status, 404);
+});
+
+test("an operator reaches only its own tenant's backups; ids of another tenant conflict", async () => {
+  const db = await gw.mf.getD1Database("DB");
+  await db.prepare("INSERT INTO tenants (id, name, created_at) VALUES ('other', 'other', 0)").run();
+  const password = "operator-password-1";
+  await ok(gw.admin("POST", "/api/auth/operators", { tenant: "other", name: "other-ops", password }), 201);
+  const login = await fetch(`${gw.url}/api/auth/login`, {
+    method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": "192.0.2.77" },
+    body: JSON.stringify({ name: "other-ops", password }),
+  });
+  assert.equal(login.status, 200);
+  const cookie = login.headers.get("set-cookie").split(";")[0];
+  const as = (method, path, body) => fetch(`${gw.url}${path}`, {
+    method, headers: { cookie, origin: gw.url, "content-type": "application/json" }, body: body && JSON.stringify(body),
+  });
+  const before = await exportText();
+  assert.equal((await as("GET", "/api/backup/export?tenant=default")).status, 403);
+  assert.equal((await as("POST", "/api/backup/import?tenant=default", JSON.parse(before))).status, 403);
+  assert.equal((await as("GET", "/api/backup/backups?tenant=default")).status, 403);
+  assert.equal((await as("POST", "/api/backup/rekey")).status, 403);
+  const own = await as("GET", "/api/backup/export");
+  assert.equal(own.status, 200);
+  assert.equal((await own.json()).tenant, "other");
+  // The default tenant's archive into tenant `other`: its ids are taken on this deployment.
+  const conflict = await as("POST", "/api/backup/import", JSON.parse(before));
+  assert.equal(conflict.status, 409);
+  assert.equal((await conflict.json()).error.code, "id_conflict");
+  assert.equal(await exportText(), before);
+});
+
+test("MASTER_KEY rotation: the previous key decrypts and finds keys until rekey, then is not needed", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "oe-rekey-"));
+  const A = "rotation-old-master-key-0123456789";
+  const B = "rotation-new-master-key-9876543210";
+  try {
+    const first = await startGateway({ persistDir: dir, assets: false, bindings: { MASTER_KEY: A } });
+    let oldKey, hashBefore, enrollment;
+    const pull = async () => {
+      const r = await call(`${enrollment.cloud_url}/sync/rotation-machine`, "GET");
+      assert.equal(r.status, 200, r.text);
+      assert.ok(signatureValid(enrollment.signing_secret, r), "signed with the enrollment's secret");
+    };
+    try {
+      oldKey = await buildConfig(first);
+      enrollment = await enroll(first, "rotation");
+      const pushed = await call(`${enrollment.cloud_url}/sync/rotation-machine`, "POST", { providers: [] });
+      assert.equal(pushed.status, 200, pushed.text);
+      assert.equal((await chat(first, oldKey)).status, 200);
+      await ok(first.admin("POST", "/api/backup/import", await exportText(first))); // a backup with secrets
+      hashBefore = (await (await first.mf.getD1Database("DB")).prepare("SELECT key_hash FROM api_keys").first()).key_hash;
+    } finally {
+      await first.dispose();
+    }
+
+    const second = await startGateway({ persistDir: dir, assets: false, bindings: { MASTER_KEY: B, MASTER_KEY_PREVIOUS: A } });
+    try {
+      const r = await chat(second, oldKey);
+      assert.equal(r.status, 200, await r.clone().text());
+      const hashAfter = (await (await second.mf.getD1Database("DB")).prepare("SELECT key_hash FROM api_keys").first()).key_hash;
+      assert.notEqual(hashAfter, hashBefore, "the key is stored under the new key's hash on first use");
+      enrollment.cloud_url = enrollment.cloud_url.replace(/^http:\/\/[^/]+/, second.url);
+      await pull(); // the enrollment's token was hashed, and its secret sealed, under the old key
+      const rekey = await ok(second.admin("POST", "/api/backup/rekey"));
+      assert.deepEqual(rekey.json.failed, []);
+      assert.equal(rekey.json.reencrypted, 4, "the connection, the backup's secrets, the enrollment's and the machine's");
+      const again = await ok(second.admin("POST", "/api/backup/rekey"));
+      assert.deepEqual([again.json.reencrypted, again.json.already_current], [0, rekey.json.reencrypted + rekey.json.already_current]);
+    } finally {
+      await second.dispose();
+    }
+
+    const third = await startGateway({ persistDir: dir, assets: false, bindings: { MASTER_KEY: B } });
+    try {
+      assert.equal((await chat(third, oldKey)).status, 200);
+      enrollment.cloud_url = enrollment.cloud_url.replace(/^http:\/\/[^/]+/, third.url);
+      await pull();
+      const [backup] = (await ok(third.admin("GET", "/api/backup/backups"))).json.data;
+      await ok(third.admin("POST", `/api/backup/backups/${backup.id}/restore`));
+      assert.equal((await chat(third, oldKey)).status, 200);
+      const rekey = await ok(third.admin("POST", "/api/backup/rekey"));
+      assert.deepEqual([rekey.json.reencrypted, rekey.json.failed, rekey.json.previous_key_set], [0, [], false]);
+    } finally {
+      await third.dispose();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
