@@ -13,6 +13,10 @@ export type Connection = {
   id: string; provider: string; name: string; priority: number; is_active: boolean; base_url: string | null;
   api_key_hint: string; created_at: number; updated_at: number; limits: ConnLimits;
 };
+export type ConnectionTest = {
+  ok: boolean; connection: string; provider: string; model: string; status: number | null; latency_ms: number;
+  error: { code: string | null; message: string } | null;
+};
 export type NewConnection = { provider: string; api_key: string; name?: string; base_url?: string | null; priority?: number; is_active?: boolean; limits?: ConnLimits };
 export type CatalogProvider = { id: string; name: string; aliases: string[]; base_url: string; format: string; models: string[] };
 export type ModelGroup = { provider: string; name: string; format: string; models: { id: string; kind: string }[] };
@@ -47,8 +51,10 @@ export type Machine = {
   machine_id: string; enrollment_id: string; enrollment_name?: string | null; last_sync_at: number;
   synced?: SyncCounts; served?: SyncCounts; unservable?: { kind: string; id: string; reason: string }[];
 };
+export type Operator = { id: string; name: string; role: "operator"; tenant_id: string | null; created_at: number; updated_at: number };
 export type BackupArchive = Record<string, unknown>;
-export type BackupEntry = { id: string; created_at: number; [field: string]: unknown };
+export type BackupEntry = { id: string; created_at: number; reason: "import" | "restore"; bytes: number; has_secrets: boolean };
+export type ImportResult = { imported: Record<string, number>; backup_id: string; connections_without_credentials: string[]; keys_without_secret: string[] };
 export type TranslateFormat = "openai-chat" | "openai-responses" | "anthropic" | "gemini";
 
 /** Each route's body and answer. The keys are docs/openapi.json's (method, path) pairs. */
@@ -57,11 +63,15 @@ export interface Routes {
   "POST /api/auth/logout": { body: undefined; res: unknown };
   "GET /api/auth/me": { body: undefined; res: Me };
   "POST /api/auth/password": { body: { current: string; new: string }; res: { other_sessions_signed_out: number } };
+  "GET /api/auth/operators": { body: undefined; res: List<Operator> };
+  "POST /api/auth/operators": { body: { tenant: string; name: string; password: string }; res: Operator };
+  "DELETE /api/auth/operators/{id}": { body: undefined; res: { deleted: string } };
   "GET /api/providers/catalog": { body: undefined; res: List<CatalogProvider> };
   "GET /api/providers": { body: undefined; res: List<Connection> };
   "POST /api/providers": { body: NewConnection; res: Connection };
   "PATCH /api/providers/{id}": { body: Partial<NewConnection>; res: Connection };
   "DELETE /api/providers/{id}": { body: undefined; res: { deleted: string } };
+  "POST /api/providers/{id}/test": { body: { model?: string }; res: ConnectionTest };
   "GET /api/models/catalog": { body: undefined; res: List<ModelGroup> };
   "GET /api/keys": { body: undefined; res: List<ApiKey> };
   "POST /api/keys": { body: { name: string; limits?: Limits; access?: KeyAccess }; res: NewKey };
@@ -105,9 +115,9 @@ export interface Routes {
   "POST /api/translate": { body: { format: TranslateFormat; request: unknown; model?: string }; res: { formats: Record<TranslateFormat, unknown> } };
   "GET /api/backup/export": { body: undefined; res: BackupArchive };
   "POST /api/backup/export": { body: { passphrase: string }; res: BackupArchive };
-  "POST /api/backup/import": { body: { archive: BackupArchive; passphrase?: string }; res: Record<string, unknown> };
+  "POST /api/backup/import": { body: { archive: BackupArchive; passphrase?: string }; res: ImportResult };
   "GET /api/backup/backups": { body: undefined; res: List<BackupEntry> };
-  "POST /api/backup/backups/{id}/restore": { body: undefined; res: Record<string, unknown> };
+  "POST /api/backup/backups/{id}/restore": { body: undefined; res: ImportResult };
 }
 export type Route = keyof Routes;
 

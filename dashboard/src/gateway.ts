@@ -38,7 +38,3 @@ export async function send(path: string, key: string, body: unknown): Promise<Se
   for (const h of SHOWN_HEADERS) { const v = res.headers.get(h); if (v !== null) headers[h] = v; }
   return { status: res.status, ms: Math.round(performance.now() - started), headers, body: parsed, requestId: res.headers.get("x-request-id") };
 }
-
-/** A one-word chat to `model`: the live test of a provider connection. */
-export const ping = (key: string, model: string) =>
-  send("/v1/chat/completions", key, { model, max_tokens: 8, messages: [{ role: "user", content: "Say OK." }] });

@@ -29,9 +29,9 @@ export async function openPage(browser, url, { viewport = { width: 1280, height:
   const problems = [];
   page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
   page.on("console", (m) => { if (m.type() === "error" && !/Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`); });
-  // confirm() before deletes and rotations: accept, and remember what was asked.
+  // confirm() before deletes and rotations: accept, and remember what was asked and how.
   const dialogs = [];
-  page.on("dialog", (d) => { dialogs.push(d.message()); d.accept(); });
+  page.on("dialog", (d) => { dialogs.push({ type: d.type(), message: d.message() }); d.accept(); });
   // Every URL the page fetched, in order (to measure what the first page loads).
   const fetched = [];
   page.on("request", (r) => fetched.push(r.url()));

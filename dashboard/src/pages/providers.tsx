@@ -2,13 +2,11 @@
 // breaker, the account's cooldowns and quota windows. Connect (then test with a live call), edit,
 // disable, delete; custom provider nodes and extra model ids.
 import { useState } from "preact/hooks";
-import { api, type Connection, type Health, type Quota } from "../api";
+import { api, type Connection, type ConnectionTest, type Health, type Quota } from "../api";
 import { countdown, list, when } from "../format";
-import { getGatewayKey, ping, type Sent } from "../gateway";
 import { t } from "../i18n";
 import { useSession } from "../session";
 import { ErrorText, Field, Form, Modal, Pill, Section, Table, useAction, useEvery, useLoad } from "../ui";
-import { KeyField } from "./key_field";
 
 export function Providers() {
   const conns = useLoad(() => api("GET /api/providers"));
@@ -63,6 +61,7 @@ function ProviderGroup({ provider, accounts, health, quotas, onEdit, reload }: {
             : <Pill kind={c.is_active ? "ok" : "muted"}>{c.is_active ? t("ready") : t("disabled")}</Pill>,
           windows(c).length ? windows(c).map((q) => <QuotaLine q={q} />) : <span class="muted">—</span>,
           <div class="row-actions">
+            <TestButton conn={c} />
             <button class="small" onClick={() => onEdit(c)}>{t("Edit")}</button>
             <button class="small danger" onClick={() => confirm(t("Delete {name}?", { name: c.name })) && run(() => api("DELETE /api/providers/{id}", { params: { id: c.id } }).then(reload))}>{t("Delete")}</button>
           </div>,
@@ -108,30 +107,38 @@ export function Connect({ onDone }: { onDone: () => unknown }) {
   );
 }
 
+/** After connecting: one live call through the new account, with the model to try. */
 function TestCall({ conn }: { conn: Connection }) {
-  const { catalog } = useSession();
-  const first = catalog.find((p) => p.id === conn.provider)?.models[0] ?? "";
-  const [model, setModel] = useState(`${conn.provider}/${first}`);
-  const [result, setResult] = useState<Sent | null>(null);
-  const [error, run] = useAction();
+  const [model, setModel] = useState("");
   return (
     <div class="notice">
-      <p>{t("Connected {name}. Test it with a live call through the gateway:", { name: conn.name })}</p>
-      <div class="grid">
-        <KeyField />
-        <Field label={t("Model")}><input value={model} onInput={(e) => setModel(e.currentTarget.value)} /></Field>
-        <button type="button" data-testid="test-call" onClick={() => run(async () => {
-          if (!getGatewayKey()) throw new Error(t("Paste a gateway key first (create one under API keys)."));
-          setResult(await ping(getGatewayKey(), model));
-        })}>{t("Test")}</button>
+      <p>{t("Connected {name}. Test it with a live call through this account:", { name: conn.name })}</p>
+      <div class="inline">
+        <input aria-label={t("Model")} value={model} placeholder={t("(the provider's first chat model)")} onInput={(e) => setModel(e.currentTarget.value.trim())} />
+        <TestButton conn={conn} model={model} testid="test-call" />
       </div>
-      <ErrorText text={error} />
-      {result ? (
-        <p data-testid="test-result">
-          <Pill kind={result.status < 400 ? "ok" : "bad"}>{result.status}</Pill> {result.ms} ms · {result.headers["x-omniroute-provider"] ?? "—"}/{result.headers["x-omniroute-model"] ?? "—"}
-        </p>
-      ) : null}
     </div>
+  );
+}
+
+/** Tests one account with a tiny chat call (`POST /api/providers/{id}/test`) and says how it went. */
+function TestButton({ conn, model, testid }: { conn: Connection; model?: string; testid?: string }) {
+  const [result, setResult] = useState<ConnectionTest | null>(null);
+  const [error, run] = useAction();
+  return (
+    <span class="test">
+      <button class="small" data-testid={testid} onClick={() => run(async () => {
+        setResult(null);
+        setResult(await api("POST /api/providers/{id}/test", { params: { id: conn.id }, body: model ? { model } : {} }));
+      })}>{t("Test")}</button>
+      {result ? (
+        <span data-testid="test-result" title={result.error?.message ?? ""}>
+          <Pill kind={result.ok ? "ok" : "bad"}>{result.ok ? t("works") : result.status ?? t("unreachable")}</Pill> {result.model} · {result.latency_ms} ms
+          {result.error ? <span class="sub bad-text"> {result.error.message}</span> : null}
+        </span>
+      ) : null}
+      {error ? <span class="bad-text sub">{error}</span> : null}
+    </span>
   );
 }
 

@@ -1,8 +1,8 @@
 // Settings: security (password, IP lists), routing defaults, resilience, request policies, caching
 // and the request log, each a group of the tenant's settings; and backup (export / import / restore).
 import { useState } from "preact/hooks";
-import { api, type BackupArchive, type Settings } from "../api";
-import { list, when } from "../format";
+import { api, type BackupArchive, type ImportResult, type Settings } from "../api";
+import { list, num, when } from "../format";
 import { en, t } from "../i18n";
 import { useSession } from "../session";
 import { ErrorText, Field, Form, Section, Table, useAction, useLoad } from "../ui";
@@ -44,6 +44,7 @@ export function SettingsPage() {
   return (
     <>
       <Password />
+      {owner ? <Operators /> : null}
       {settings.data ? GROUPS.filter((g) => owner || !g.owner).map((g) => <SettingsGroup key={g.title} group={g} current={settings.data!} onSaved={settings.reload} />) : <ErrorText text={settings.error} />}
       <Backup />
     </>
@@ -108,6 +109,44 @@ function Password() {
   );
 }
 
+/** Logins that manage one tenant only (a synced machine's owner, say). */
+function Operators() {
+  const operators = useLoad(() => api("GET /api/auth/operators"));
+  const [error, run] = useAction();
+  return (
+    <Section title={t("Tenant operators")} hint={t("Logins that manage one tenant only; they sign in with their name and password.")}>
+      <Table testid="operators" head={[t("Name"), t("Tenant"), t("Created"), ""]} empty={t("No operators yet.")}
+        rows={(operators.data?.data ?? []).map((o) => [
+          o.name, <code>{o.tenant_id ?? "—"}</code>, when(o.created_at),
+          <button class="small danger" onClick={() => confirm(t("Delete {name}?", { name: o.name })) &&
+            run(() => api("DELETE /api/auth/operators/{id}", { params: { id: o.id } }).then(operators.reload))}>{t("Delete")}</button>,
+        ])} />
+      <Form class="inline" testid="add-operator" onSubmit={(v, form) => run(async () => {
+        await api("POST /api/auth/operators", { body: { tenant: String(v.tenant).trim(), name: String(v.name).trim(), password: String(v.password) } });
+        form.reset();
+        await operators.reload();
+      })}>
+        <input name="name" required placeholder={t("login name")} aria-label={t("login name")} />
+        <input name="tenant" required placeholder={t("tenant id")} aria-label={t("tenant id")} />
+        <input name="password" type="password" autocomplete="new-password" minLength={12} required placeholder={t("password (12+ characters)")} aria-label={t("password (12+ characters)")} />
+        <button type="submit">{t("Add operator")}</button>
+      </Form>
+      <ErrorText text={error || operators.error} />
+    </Section>
+  );
+}
+
+/** What an import or a restore brought in, and what it could not. */
+function Imported({ r }: { r: ImportResult }) {
+  return (
+    <div class="notice" data-testid="import-result">
+      <p>{t("Imported: {what}.", { what: Object.entries(r.imported).map(([k, n]) => `${k} ${n}`).join(", ") })} {t("The configuration before is kept as a backup.")}</p>
+      {r.connections_without_credentials.length ? <p>{t("Connections without credentials (set their API key under Providers): {ids}", { ids: r.connections_without_credentials.join(", ") })}</p> : null}
+      {r.keys_without_secret.length ? <p>{t("Keys without a secret (rotate them under API keys): {ids}", { ids: r.keys_without_secret.join(", ") })}</p> : null}
+    </div>
+  );
+}
+
 function download(name: string, archive: BackupArchive) {
   const a = document.createElement("a");
   a.href = URL.createObjectURL(new Blob([JSON.stringify(archive, null, 2)], { type: "application/json" }));
@@ -119,10 +158,10 @@ function download(name: string, archive: BackupArchive) {
 function Backup() {
   const backups = useLoad(() => api("GET /api/backup/backups"));
   const [error, run] = useAction();
-  const [result, setResult] = useState("");
+  const [result, setResult] = useState<ImportResult | null>(null);
   const stamp = () => new Date().toISOString().slice(0, 19).replace(/[:T]/g, "-");
   return (
-    <Section title={t("Backup")} hint={t("Export the configuration as a JSON archive: without secrets, or with them encrypted under a passphrase. Import merges an archive back.")}>
+    <Section title={t("Backup")} hint={t("Export the configuration as a JSON archive: without secrets, or with them encrypted under a passphrase. Importing an archive replaces the configuration with its own; the one before is kept as an automatic backup.")}>
       <Form class="inline" testid="export" onSubmit={(v) => run(async () => {
         const pass = String(v.passphrase ?? "");
         const archive = pass ? await api("POST /api/backup/export", { body: { passphrase: pass } }) : await api("GET /api/backup/export");
@@ -136,8 +175,7 @@ function Backup() {
         if (!file) throw new Error(t("Choose an archive file."));
         const archive = JSON.parse(await file.text()) as BackupArchive;
         const pass = String(v.passphrase ?? "");
-        const r = await api("POST /api/backup/import", { body: { archive, ...(pass ? { passphrase: pass } : {}) } });
-        setResult(JSON.stringify(r));
+        setResult(await api("POST /api/backup/import", { body: { archive, ...(pass ? { passphrase: pass } : {}) } }));
         form.reset();
         await backups.reload();
       })}>
@@ -145,14 +183,14 @@ function Backup() {
         <input name="passphrase" type="password" autocomplete="off" placeholder={t("passphrase (if it has secrets)")} aria-label={t("passphrase (if it has secrets)")} />
         <button type="submit">{t("Import")}</button>
       </Form>
-      {result ? <pre data-testid="import-result">{result}</pre> : null}
+      {result ? <Imported r={result} /> : null}
       <ErrorText text={error} />
       <h3>{t("Automatic backups")}</h3>
-      <Table head={[t("Id"), t("Taken"), ""]} empty={backups.error ? backups.error : t("No backups yet.")}
+      <Table testid="backups" head={[t("Taken"), t("Before"), t("Size"), t("Secrets"), ""]} empty={backups.error ? backups.error : t("No backups yet.")}
         rows={(backups.data?.data ?? []).map((b) => [
-          <code>{b.id}</code>, when(b.created_at),
+          when(b.created_at), b.reason === "import" ? t("an import") : t("a restore"), `${num(Math.ceil(b.bytes / 1024))} KB`, b.has_secrets ? t("yes") : t("no"),
           <button class="small" onClick={() => confirm(t("Restore this backup? The current configuration is replaced.")) &&
-            run(async () => setResult(JSON.stringify(await api("POST /api/backup/backups/{id}/restore", { params: { id: b.id } }))))}>{t("Restore")}</button>,
+            run(async () => { setResult(await api("POST /api/backup/backups/{id}/restore", { params: { id: b.id } })); await backups.reload(); })}>{t("Restore")}</button>,
         ])} />
     </Section>
   );
