@@ -73,7 +73,7 @@ function App() {
   const prefs = (
     <div class="prefs">
       <select aria-label={t("Language")} data-testid="lang" value={lang} onChange={(e) => changeLang(e.currentTarget.value as Lang)}>
-        {LANGS.map((l) => <option value={l}>{l === "en" ? "English" : "Português (Brasil)"}</option>)}
+        {LANGS.map((l) => <option value={l}>{l === "en" ? "English" : "Português (BR)"}</option>)}
       </select>
       <button class="icon" data-testid="theme" aria-label={t("Switch theme")} title={t("Switch theme")}
         onClick={() => setTheme(theme === "dark" ? "light" : "dark")}>{theme === "dark" ? "☀" : "☾"}</button>
@@ -84,6 +84,7 @@ function App() {
   const isOwner = me.principal.role === "owner";
   const pages = PAGES.filter((p) => !p.owner || isOwner);
   const current = pages.find((p) => p.path === page) ?? pages[0];
+  document.title = `${t(current.label)} · omniroute-edge`;
   return (
     <Session.Provider value={{ me, catalog, tenant, refreshMe: async () => enter(await api("GET /api/auth/me")) }}>
       <div class={menu ? "app menu-open" : "app"}>
