@@ -324,6 +324,7 @@ export const PT: Record<string, string> = {
   "Usage and costs": "Uso e custos",
   "Time range": "Período",
   "By provider": "Por provedor",
+  "Requests over time": "Requisições ao longo do tempo",
   "(none)": "(nenhum)",
   "By model": "Por modelo",
   "By API key": "Por chave de API",

@@ -298,12 +298,15 @@ pub struct UsageQuery {
     pub from: i64,
     pub to: i64,
     pub group_by: GroupBy,
+    /// Only the rows of one provider, model (`provider/model`) or key: a time series of each (the
+    /// dashboard's charts by provider, model and key).
+    pub only: Option<(GroupBy, String)>,
 }
 
 impl UsageQuery {
     /// Defaults: the last 24 hours, by provider.
     pub fn parse(pairs: &[(String, String)], now_ms: i64) -> Result<UsageQuery> {
-        let p = Params::new(pairs, &["from", "to", "group_by"])?;
+        let p = Params::new(pairs, &["from", "to", "group_by", "provider", "model", "key"])?;
         let to = p.ms("to")?.unwrap_or(now_ms);
         let from = p.ms("from")?.unwrap_or(to - DAY_MS).max(0);
         check_range(Some(from), Some(to))?;
@@ -312,19 +315,34 @@ impl UsageQuery {
             Some(g) => GroupBy::parse(g)
                 .ok_or_else(|| bad("group_by", "`group_by` must be provider, model, key, hour or day."))?,
         };
-        Ok(UsageQuery { from, to, group_by })
+        let mut only = None;
+        for (name, by, max) in
+            [("provider", GroupBy::Provider, 64), ("model", GroupBy::Model, 256), ("key", GroupBy::Key, 128)]
+        {
+            if let Some(v) = p.text(name, max)? {
+                if only.is_some() {
+                    return Err(bad(name, "Give at most one of `provider`, `model` and `key`."));
+                }
+                only = Some((by, v));
+            }
+        }
+        Ok(UsageQuery { from, to, group_by, only })
     }
 
     /// Sums per group of the hourly rows that overlap `[from, to)`: ranges resolve to whole hours.
     pub fn sql(&self, tenant: &str) -> (String, Vec<SqlValue>) {
         let sums: Vec<String> = hourly::sum_columns().iter().map(|c| format!("SUM({c}) AS {c}")).collect();
+        let only = self.only.as_ref().map(|(by, _)| format!(" AND {} = ?4", by.expression())).unwrap_or_default();
         let sql = format!(
-            "SELECT {} AS grp, {} FROM usage_hourly WHERE tenant_id = ?1 AND hour_start_ms >= ?2 AND hour_start_ms < ?3 \
+            "SELECT {} AS grp, {} FROM usage_hourly WHERE tenant_id = ?1 AND hour_start_ms >= ?2 AND hour_start_ms < ?3{only} \
              GROUP BY grp",
             self.group_by.expression(),
             sums.join(", ")
         );
-        (sql, vec![SqlValue::text(tenant), SqlValue::Int(hourly::hour_start(self.from)), SqlValue::Int(self.to)])
+        let mut values =
+            vec![SqlValue::text(tenant), SqlValue::Int(hourly::hour_start(self.from)), SqlValue::Int(self.to)];
+        values.extend(self.only.as_ref().map(|(_, v)| SqlValue::text(v)));
+        (sql, values)
     }
 
     /// The response: one entry per group (time groups in time order, others busiest first) and the
@@ -445,6 +463,20 @@ mod tests {
         assert!(sql.contains(&format!("hour_start_ms - (hour_start_ms % {DAY_MS}) AS grp")));
         assert!(sql.contains("SUM(lat_23) AS lat_23"));
         assert_eq!(values[1], SqlValue::Int(HOUR_MS), "from is widened to its hour");
+        assert_eq!(values.len(), 3);
+    }
+
+    #[test]
+    fn usage_queries_may_keep_one_provider_model_or_key() {
+        let (sql, values) = UsageQuery::parse(&q("group_by=hour&model=openai/gpt-4o"), DAY_MS).unwrap().sql("t");
+        assert!(sql.contains("AND provider || '/' || model = ?4 GROUP BY"), "{sql}");
+        assert_eq!(values[3], SqlValue::text("openai/gpt-4o"));
+        let (sql, values) = UsageQuery::parse(&q("group_by=day&key=key_1"), DAY_MS).unwrap().sql("t");
+        assert!(sql.contains("AND key_id = ?4"), "{sql}");
+        assert_eq!(values[3], SqlValue::text("key_1"));
+        let two = UsageQuery::parse(&q("provider=openai&key=key_1"), DAY_MS).unwrap_err();
+        assert_eq!(two.param.as_deref(), Some("key"));
+        assert_eq!(UsageQuery::parse(&q("provider="), DAY_MS).unwrap_err().param.as_deref(), Some("provider"));
     }
 
     #[test]
@@ -458,7 +490,7 @@ mod tests {
             m.insert(crate::metering::histogram::column(bucket), json!(requests));
             m
         };
-        let u = UsageQuery { from: 0, to: DAY_MS, group_by: GroupBy::Key };
+        let u = UsageQuery { from: 0, to: DAY_MS, group_by: GroupBy::Key, only: None };
         let names = HashMap::from([("k1".to_string(), "laptop".to_string())]);
         let out = u.render(&[row(json!("k2"), 1, 1, 0.5, 20), row(json!("k1"), 3, 0, 0.25, 5)], &names);
         assert_eq!(out["data"][0]["group"], "k1", "busiest first");
@@ -470,7 +502,7 @@ mod tests {
         assert!(out["totals"].get("group").is_none());
         let p50 = out["totals"]["latency_ms"]["p50"].as_u64().unwrap();
         assert!((63..=100).contains(&p50), "{p50}: bucket 5 is [63, 100)");
-        let u = UsageQuery { from: 0, to: DAY_MS, group_by: GroupBy::Hour };
+        let u = UsageQuery { from: 0, to: DAY_MS, group_by: GroupBy::Hour, only: None };
         let out = u.render(&[row(json!(7200000.0), 1, 0, 0.0, 0), row(json!(3600000), 1, 0, 0.0, 0)], &HashMap::new());
         assert_eq!(
             (out["data"][0]["group"].clone(), out["data"][1]["group"].clone()),

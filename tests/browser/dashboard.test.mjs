@@ -171,6 +171,9 @@ test("usage shows the requests; the log lists the chat, opens its detail and tai
   await page.locator("[data-testid=usage-totals]").waitFor();
   assert.match(await page.textContent("[data-testid=usage-totals]"), /Requests[1-9]/);
   await page.locator("[data-testid=usage-chart] canvas").waitFor();
+  // Each busy provider, model and key over time: openai's line has its requests.
+  for (const by of ["provider", "model", "key"]) await page.locator(`[data-testid=usage-by-${by}] canvas`).waitFor();
+  assert.match(await page.locator("[data-testid=usage-by-provider]").textContent(), /openai/);
   await row("budgets", HOSTILE).waitFor();
   assert.match(await row("budgets", HOSTILE).textContent(), /day\$0\$5\.00/);
 

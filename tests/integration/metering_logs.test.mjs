@@ -135,6 +135,11 @@ test("usage groups by provider, model, key, hour and day, with totals and latenc
   const byDay = (await t.gw.admin("GET", `/api/usage?group_by=day&from=${Date.now() - 3 * 86_400_000}`)).json;
   assert.ok(byDay.data.every((g) => g.group % 86_400_000 === 0));
   assert.equal(byDay.totals.requests, total);
+  // One model alone, per hour: its own requests only.
+  const oneModel = (await t.gw.admin("GET", "/api/usage?group_by=hour&model=openai/gpt-4o-mini")).json;
+  assert.equal(oneModel.totals.requests, 3);
+  assert.equal(oneModel.data.reduce((n, g) => n + g.requests, 0), 3);
+  assert.equal((await t.gw.admin("GET", "/api/usage?provider=openai&model=openai/gpt-4o")).json.error.param, "model");
   const past = (await t.gw.admin("GET", `/api/usage?from=0&to=${Date.now() - 3 * 86_400_000}`)).json;
   assert.deepEqual([past.data, past.totals.requests, past.totals.latency_ms.p50], [[], 0, null]);
 

@@ -49,10 +49,10 @@ export function Usage() {
       </Section>
       {d ? (
         <>
-          <Breakdown title={t("By provider")} rows={d.provider.data} label={(r) => String(r.group || t("(none)"))} latency />
+          <Breakdown title={t("By provider")} by="provider" range={d} bucket={bucket} rows={d.provider.data} label={(r) => String(r.group || t("(none)"))} latency />
           {/* Requests refused before routing have no provider or model: their model group is "/". */}
-          <Breakdown title={t("By model")} rows={d.model.data} label={(r) => (r.group && r.group !== "/" ? String(r.group) : t("(none)"))} latency />
-          <Breakdown title={t("By API key")} rows={d.key.data} label={(r) => r.key_name || String(r.group || t("(none)"))} />
+          <Breakdown title={t("By model")} by="model" range={d} bucket={bucket} rows={d.model.data} label={(r) => (r.group && r.group !== "/" ? String(r.group) : t("(none)"))} latency />
+          <Breakdown title={t("By API key")} by="key" range={d} bucket={bucket} rows={d.key.data} label={(r) => r.key_name || String(r.group || t("(none)"))} />
         </>
       ) : null}
       <Budgets />
@@ -74,10 +74,26 @@ function timeSeries(rows: UsageRow[], from: number, to: number, step: number) {
   return { x, requests: pick((r) => r.requests), errors: pick((r) => r.errors), cost: pick((r) => r.cost_usd) };
 }
 
-function Breakdown({ title, rows, label, latency }: { title: string; rows: UsageRow[]; label: (r: UsageRow) => string; latency?: boolean }) {
+type Range = { from: number; to: number };
+const COLORS = ["#3b82f6", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6"];
+
+function Breakdown({ title, by, range, bucket, rows, label, latency }: {
+  title: string; by: "provider" | "model" | "key"; range: Range; bucket: "hour" | "day"; rows: UsageRow[]; label: (r: UsageRow) => string; latency?: boolean;
+}) {
   const sorted = [...rows].sort((a, b) => b.requests - a.requests || b.cost_usd - a.cost_usd);
+  // The busiest groups over time, one line each (rows without a group cannot be asked for alone).
+  const top = sorted.filter((r) => r.group && r.group !== "/").slice(0, COLORS.length);
+  const overTime = useLoad(() => Promise.all(top.map((r) =>
+    api("GET /api/usage", { query: { from: range.from, to: range.to, group_by: bucket, [by]: String(r.group) } }))), [range, by]);
+  const lines = useMemo(() => {
+    if (!overTime.data) return null;
+    const step = bucket === "hour" ? HOUR : DAY;
+    const each = overTime.data.map((u) => timeSeries(u.data, range.from, range.to, step));
+    return each.length ? { x: each[0].x, series: each.map((ts, i) => ({ label: label(top[i]), values: ts.requests, color: COLORS[i], format: num })) } : null;
+  }, [overTime.data]);
   return (
     <Section title={title}>
+      {lines ? <><h3>{t("Requests over time")}</h3><TimeChart testid={`usage-by-${by}`} x={lines.x} series={lines.series} height={180} /></> : null}
       <div class="split">
         <div><h3>{t("Requests")}</h3><ShareBars rows={sorted.map((r) => ({ label: label(r), value: r.requests }))} format={num} /></div>
         <div><h3>{t("Cost")}</h3><ShareBars rows={sorted.map((r) => ({ label: label(r), value: r.cost_usd }))} format={money} /></div>
