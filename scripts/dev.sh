@@ -30,7 +30,7 @@ cat <<INFO
   omniroute-edge is starting on http://127.0.0.1:$PORT
 
   Dashboard   http://127.0.0.1:$PORT/        (first password: the admin secret $ADMIN_SECRET, also in .dev.vars;
-                                                  set your own under Account; docs/auth.md)
+                                                  set your own under Settings; docs/auth.md)
   API base    http://127.0.0.1:$PORT/v1
   Health      http://127.0.0.1:$PORT/health
 
