@@ -7,6 +7,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+// The API's types from docs/openapi.json first: the client is checked against them (api_contract.ts).
+await import("./openapi-types.mjs");
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const src = path.join(root, "dashboard/src");
 const out = path.join(root, "dashboard/dist");

@@ -3,56 +3,42 @@
 // route's entry in `Routes`. The session is an HttpOnly cookie the browser sends by itself; the browser
 // also adds `Origin`/`Sec-Fetch-Site` to changes, which is the gateway's CSRF check (docs/auth.md).
 
+import type { Ops, Schemas } from "./generated/openapi";
+
 export type List<T> = { data: T[] };
-export type Limits = Partial<Record<"usd_per_day" | "usd_per_week" | "usd_per_month" | "requests_per_minute" | "tokens_per_minute", number>>;
-export type KeyAccess = { enabled?: boolean; expires_at?: number | null; scopes?: { models?: string[]; providers?: string[] } };
-export type ApiKey = { id: string; name: string; key_prefix: string; created_at: number; revoked_at: number | null; limits: Limits; access: KeyAccess };
-export type NewKey = ApiKey & { key: string; note: string };
-export type ConnLimits = { requests_per_minute?: number; min_gap_ms?: number; max_concurrent?: number; window?: { hours: number; requests?: number; tokens?: number } };
-export type Connection = {
-  id: string; provider: string; name: string; priority: number; is_active: boolean; base_url: string | null;
-  api_key_hint: string; created_at: number; updated_at: number; limits: ConnLimits;
-};
-export type ConnectionTest = {
-  ok: boolean; connection: string; provider: string; model: string; status: number | null; latency_ms: number;
-  error: { code: string | null; message: string } | null;
-};
-export type NewConnection = { provider: string; api_key: string; name?: string; base_url?: string | null; priority?: number; is_active?: boolean; limits?: ConnLimits };
-export type CatalogProvider = { id: string; name: string; aliases: string[]; base_url: string; format: string; models: string[] };
+export type Limits = Schemas["KeyLimits"];
+export type KeyAccess = Schemas["KeyAccess"];
+export type ApiKey = Schemas["ApiKey"];
+export type NewKey = Schemas["CreatedApiKey"];
+/** A rotated key: its new secret, shown once. */
+export type RotatedKey = Ops["POST /api/keys/{id}/rotate"]["res"];
+export type ConnLimits = Schemas["ConnectionLimits"];
+export type Connection = Schemas["Connection"];
+export type ConnectionTest = Schemas["ConnectionTest"];
+export type NewConnection = Schemas["NewConnection"];
+export type CatalogProvider = Schemas["CatalogProvider"];
 export type ModelGroup = { provider: string; name: string; format: string; models: { id: string; kind: string }[] };
-export type Combo = { name: string; strategy: string; targets: { model: string; weight?: number }[]; config?: Record<string, unknown> };
+export type Combo = Schemas["Combo"];
 export type Alias = { pattern: string; target: string };
 export type Chain = { model: string; chain: string[] };
-export type ProviderNode = { id: string; format: string; base_url: string; models?: string[]; name?: string; headers?: Record<string, string> };
+export type ProviderNode = Schemas["ProviderNode"];
 export type CustomModels = { provider: string; models: string[] };
 export type Breaker = { state: string; retry_in_ms: number | null };
-export type Cooldown = { scope: string; reason: string; until_ms: number; level?: number };
-export type Health = { breakers: Record<string, Breaker>; cooldowns: Cooldown[] };
-export type QuotaPart = { limit: number; remaining: number; reset_at: number | null; resets_in_ms: number | null } | null;
-export type Quota = { source: string; connection: string; model: string | null; requests: QuotaPart; tokens: QuotaPart; exhausted_until?: number | null; hours?: number };
+export type Cooldown = Schemas["Cooldown"];
+export type Health = Schemas["Health"];
+export type QuotaPart = Schemas["QuotaPart"] | null;
+export type Quota = Schemas["Quota"];
 export type Settings = Record<string, string | number | boolean | string[]>;
-export type UsageRow = {
-  group: string | number | null; key_name?: string | null; requests: number; errors: number; tokens_in: number; tokens_out: number;
-  tokens_cached: number; tokens_reasoning: number; cost_usd: number; latency_ms?: { p50?: number; p95?: number; p99?: number };
-};
-export type Usage = { from: number; to: number; group_by: string; data: UsageRow[]; totals: UsageRow };
-export type LogRecord = {
-  request_id: string; at: number; status: number; error_code?: string | null; key_id?: string | null; endpoint: string; client_format: string;
-  requested_model?: string | null; combo?: string | null; provider?: string | null; connection?: string | null; upstream_model?: string | null;
-  attempts: number; continuations?: number; streamed: boolean; latency_ms?: number | null; ttfb_ms?: number | null; cost_usd?: number;
-  tokens?: { input?: number; output?: number; cached?: number; cache_write?: number; reasoning?: number; estimated?: boolean };
-  request_body?: string | null; response_body?: string | null; [field: string]: unknown;
-};
+export type UsageRow = Schemas["UsageGroup"];
+export type Usage = Schemas["UsageSummary"];
+export type LogRecord = Schemas["UsageRecord"];
 export type Price = { provider: string; model: string; input: number; output: number; cached_input?: number | null; reasoning?: number | null; source?: string };
 export type Me = { principal: { role: "owner" | "operator"; name?: string; tenant?: string | null }; password_set: boolean };
-export type Enrollment = { id: string; name: string; machine_id: string | null; created_at: number; return_secrets: boolean; revoked_at: number | null };
+export type Enrollment = Schemas["Enrollment"];
 export type SyncCounts = { connections: number; provider_nodes: number; combos: number; aliases: number; api_keys: number };
-export type Machine = {
-  machine_id: string; enrollment_id: string; enrollment_name?: string | null; last_sync_at: number;
-  synced?: SyncCounts; served?: SyncCounts; unservable?: { kind: string; id: string; reason: string }[];
-};
-export type Operator = { id: string; name: string; role: "operator"; tenant_id: string | null; created_at: number; updated_at: number };
-export type BackupArchive = Record<string, unknown>;
+export type Machine = Schemas["Machine"];
+export type Operator = Schemas["Operator"];
+export type BackupArchive = Schemas["BackupArchive"];
 export type BackupEntry = { id: string; created_at: number; reason: "import" | "restore"; bytes: number; has_secrets: boolean };
 export type ImportResult = { imported: Record<string, number>; backup_id: string; connections_without_credentials: string[]; keys_without_secret: string[] };
 export type TranslateFormat = "openai-chat" | "openai-responses" | "anthropic" | "gemini";
@@ -64,12 +50,12 @@ export interface Routes {
   "GET /api/auth/me": { body: undefined; res: Me };
   "POST /api/auth/password": { body: { current: string; new: string }; res: { other_sessions_signed_out: number } };
   "GET /api/auth/operators": { body: undefined; res: List<Operator> };
-  "POST /api/auth/operators": { body: { tenant: string; name: string; password: string }; res: Operator };
+  "POST /api/auth/operators": { body: { tenant: string; name: string; password: string }; res: Ops["POST /api/auth/operators"]["res"] };
   "DELETE /api/auth/operators/{id}": { body: undefined; res: { deleted: string } };
   "GET /api/providers/catalog": { body: undefined; res: List<CatalogProvider> };
   "GET /api/providers": { body: undefined; res: List<Connection> };
   "POST /api/providers": { body: NewConnection; res: Connection };
-  "PATCH /api/providers/{id}": { body: Partial<NewConnection>; res: Connection };
+  "PATCH /api/providers/{id}": { body: Schemas["ConnectionPatch"]; res: Connection };
   "DELETE /api/providers/{id}": { body: undefined; res: { deleted: string } };
   "POST /api/providers/{id}/test": { body: { model?: string }; res: ConnectionTest };
   "GET /api/models/catalog": { body: undefined; res: List<ModelGroup> };
@@ -77,7 +63,7 @@ export interface Routes {
   "POST /api/keys": { body: { name: string; limits?: Limits; access?: KeyAccess }; res: NewKey };
   "PATCH /api/keys/{id}": { body: { name?: string; limits?: Limits; access?: KeyAccess }; res: ApiKey };
   "DELETE /api/keys/{id}": { body: undefined; res: { revoked: string } };
-  "POST /api/keys/{id}/rotate": { body: undefined; res: NewKey };
+  "POST /api/keys/{id}/rotate": { body: undefined; res: RotatedKey };
   "GET /api/keys/{id}/usage": { body: undefined; res: { id: string; limits: Limits; usage: Record<string, unknown> } };
   "GET /api/settings": { body: undefined; res: Settings };
   "PATCH /api/settings": { body: Settings; res: Settings };
@@ -109,10 +95,10 @@ export interface Routes {
   "PUT /api/pricing": { body: { prices: Price[] }; res: unknown };
   "DELETE /api/pricing": { body: undefined; res: unknown };
   "GET /api/sync/enrollments": { body: undefined; res: List<Enrollment> };
-  "POST /api/sync/enrollments": { body: { name: string; return_secrets: boolean }; res: Enrollment & { cloud_url: string; signing_secret: string } };
+  "POST /api/sync/enrollments": { body: { name: string; return_secrets: boolean }; res: Schemas["CreatedEnrollment"] };
   "DELETE /api/sync/enrollments/{id}": { body: undefined; res: unknown };
   "GET /api/sync/machines": { body: undefined; res: List<Machine> };
-  "POST /api/translate": { body: { format: TranslateFormat; request: unknown; model?: string }; res: { formats: Record<TranslateFormat, unknown> } };
+  "POST /api/translate": { body: { format: TranslateFormat; request: Record<string, unknown>; model?: string }; res: { formats: Record<TranslateFormat, unknown> } };
   "GET /api/backup/export": { body: undefined; res: BackupArchive };
   "POST /api/backup/export": { body: { passphrase: string }; res: BackupArchive };
   "POST /api/backup/import": { body: { archive: BackupArchive; passphrase?: string }; res: ImportResult };

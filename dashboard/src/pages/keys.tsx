@@ -1,7 +1,7 @@
 // Gateway API keys: create (the secret is shown once), scopes, limits and budgets, expiry, enable,
 // rotate, revoke; what each limited key has spent against its budgets.
 import { useState } from "preact/hooks";
-import { api, type ApiKey, type KeyAccess, type Limits, type NewKey } from "../api";
+import { api, type ApiKey, type KeyAccess, type Limits, type NewKey, type RotatedKey } from "../api";
 import { list, money, num, when } from "../format";
 import { rememberGatewayKey } from "../gateway";
 import { en, t } from "../i18n";
@@ -14,10 +14,10 @@ const LIMIT_FIELDS: [keyof Limits, string][] = [
 
 export function Keys() {
   const keys = useLoad(() => api("GET /api/keys"));
-  const [shown, setShown] = useState<NewKey | null>(null);
+  const [shown, setShown] = useState<NewKey | RotatedKey | null>(null);
   const [editing, setEditing] = useState<ApiKey | null>(null);
   const [error, run] = useAction();
-  const fresh = (k: NewKey) => { setShown(k); rememberGatewayKey(k.key); };
+  const fresh = (k: NewKey | RotatedKey) => { setShown(k); rememberGatewayKey(k.key); };
   return (
     <>
       <Section title={t("API keys")} hint={t("Clients send a key as Authorization: Bearer … or x-api-key. A key is shown once, when it is created or rotated; only its hash is stored.")}>
@@ -115,7 +115,7 @@ function KeyUsage({ id }: { id: string }) {
   const u = useLoad(() => api("GET /api/keys/{id}/usage", { params: { id } }), [id]);
   const usage = (u.data?.usage ?? {}) as Record<string, number>;
   const limits = u.data?.limits ?? {};
-  const budget = (spent: number, cap?: number) => (cap ? `${money(spent)} / ${money(cap)} (${t("{left} left", { left: money(Math.max(0, cap - spent)) })})` : money(spent));
+  const budget = (spent: number, cap?: number | null) => (cap ? `${money(spent)} / ${money(cap)} (${t("{left} left", { left: money(Math.max(0, cap - spent)) })})` : money(spent));
   return u.data ? (
     <dl class="facts" data-testid="key-usage">
       <dt>{t("Today")}</dt><dd>{budget(usage.usd_today ?? 0, limits.usd_per_day)}</dd>

@@ -2,7 +2,7 @@
 // breaker, the account's cooldowns and quota windows. Connect (then test with a live call), edit,
 // disable, delete; custom provider nodes and extra model ids.
 import { useState } from "preact/hooks";
-import { api, type Connection, type ConnectionTest, type Health, type Quota } from "../api";
+import { api, type Connection, type ConnectionTest, type Health, type ProviderNode, type Quota } from "../api";
 import { countdown, list, when } from "../format";
 import { t } from "../i18n";
 import { useSession } from "../session";
@@ -194,7 +194,7 @@ function Nodes() {
           <button class="small danger" onClick={() => run(() => api("DELETE /api/provider-nodes/{id}", { params: { id: n.id } }).then(nodes.reload))}>{t("Delete")}</button>,
         ])} />
       <Form testid="add-node" onSubmit={(v, form) => run(async () => {
-        await api("POST /api/provider-nodes", { body: { id: String(v.id).trim(), format: String(v.format), base_url: String(v.base_url).trim(), models: list(String(v.models ?? "")) } });
+        await api("POST /api/provider-nodes", { body: { id: String(v.id).trim(), format: String(v.format) as ProviderNode["format"], base_url: String(v.base_url).trim(), models: list(String(v.models ?? "")) } });
         form.reset();
         await nodes.reload();
       })}>

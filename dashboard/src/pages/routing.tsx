@@ -52,7 +52,7 @@ function ComboEditor({ combo, models, onDone, onCancel }: { combo: Combo; models
       <div class="grid">
         <Field label={t("Name")}><input name="combo-name" value={name} readOnly={!!combo.name} onInput={(e) => setName(e.currentTarget.value)} placeholder="coding" /></Field>
         <Field label={t("Strategy")}>
-          <select value={strategy} onChange={(e) => setStrategy(e.currentTarget.value)}>{STRATEGIES.map((s) => <option value={s}>{s}</option>)}</select>
+          <select value={strategy} onChange={(e) => setStrategy(e.currentTarget.value as Combo["strategy"])}>{STRATEGIES.map((s) => <option value={s}>{s}</option>)}</select>
         </Field>
       </div>
       <ol class="targets">

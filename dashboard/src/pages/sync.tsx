@@ -6,6 +6,9 @@ import { when } from "../format";
 import { t } from "../i18n";
 import { ErrorText, Form, Pill, Section, ShownOnce, Table, useAction, useLoad } from "../ui";
 
+// The document leaves a machine's sync report open (it is what the machine's last push said).
+type Unservable = { kind: string; id: string; reason: string };
+const unservable = (u: unknown): Unservable[] => (Array.isArray(u) ? (u as Unservable[]) : []);
 const counts = (c?: SyncCounts) =>
   c ? t("{c} connections, {n} nodes, {m} combos, {a} aliases, {k} keys", { c: c.connections, n: c.provider_nodes, m: c.combos, a: c.aliases, k: c.api_keys }) : "—";
 
@@ -42,8 +45,8 @@ export function Sync() {
       <Section title={t("Machines")}>
         <Table head={[t("Machine"), t("Enrollment"), t("Last sync"), t("Synced"), t("Served"), t("Not served"), ""]} empty={t("No machine has synced yet.")}
           rows={(machines.data?.data ?? []).map((m) => [
-            <code>{m.machine_id}</code>, m.enrollment_name ?? m.enrollment_id, when(m.last_sync_at), counts(m.synced), counts(m.served),
-            m.unservable?.length ? m.unservable.map((u) => <div>{u.kind} {u.id}: {u.reason}</div>) : <span class="muted">{t("none")}</span>,
+            <code>{m.machine_id}</code>, m.enrollment_name ?? m.enrollment_id, when(m.last_sync_at), counts(m.synced as SyncCounts | undefined), counts(m.served as SyncCounts | undefined),
+            unservable(m.unservable).length ? unservable(m.unservable).map((u) => <div>{u.kind} {u.id}: {u.reason}</div>) : <span class="muted">{t("none")}</span>,
             revoke(m.enrollment_id, m.machine_id),
           ])} />
       </Section>
