@@ -9,9 +9,9 @@
 use super::secrets::Sealed;
 use crate::config::input::{self, check_name, check_priority};
 use crate::config::key_access::KeyAccess;
-use crate::config::{valid_tenant_id, ConnectionRecord, Settings};
+use crate::config::{valid_tenant_id, Settings};
 use crate::error::{GatewayError, Result};
-use crate::limits::{ConnectionLimits, KeyLimits};
+use crate::limits::KeyLimits;
 use crate::net_policy::validate_base_url;
 use crate::pricing::{PriceInput, PriceOverride, PricesInput};
 use crate::providers::{self, node, Catalog, ProviderNode};
@@ -48,20 +48,8 @@ pub struct Config {
     pub prices: Vec<PriceOverride>,
 }
 
-/// A provider connection without its credential.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Connection {
-    pub id: String,
-    pub provider: String,
-    pub name: String,
-    pub priority: i64,
-    pub is_active: bool,
-    pub base_url: Option<String>,
-    pub api_key_hint: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub limits: ConnectionLimits,
-}
+/// A provider connection without its credential (as the management API shows it).
+pub use crate::config::ConnectionView as Connection;
 
 /// A gateway key's metadata (revoked keys too: their usage stays attributed to them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,23 +73,6 @@ pub struct Chain {
 pub struct ProviderModels {
     pub provider: String,
     pub models: Vec<String>,
-}
-
-impl From<&ConnectionRecord> for Connection {
-    fn from(c: &ConnectionRecord) -> Self {
-        Connection {
-            id: c.id.clone(),
-            provider: c.provider.clone(),
-            name: c.name.clone(),
-            priority: c.priority,
-            is_active: c.is_active,
-            base_url: c.base_url.clone(),
-            api_key_hint: c.api_key_hint.clone(),
-            created_at: c.created_at,
-            updated_at: c.updated_at,
-            limits: c.limits,
-        }
-    }
 }
 
 impl Archive {
@@ -318,7 +289,7 @@ pub(crate) mod tests {
                 api_key_hint: "…1234".into(),
                 created_at: 1,
                 updated_at: 2,
-                limits: ConnectionLimits { max_concurrent: Some(2), ..Default::default() },
+                limits: crate::limits::ConnectionLimits { max_concurrent: Some(2), ..Default::default() },
             }],
             api_keys: vec![ApiKey {
                 id: "key_a".into(),

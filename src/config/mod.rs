@@ -12,7 +12,7 @@ pub mod settings;
 pub mod snapshot;
 
 pub use settings::Settings;
-pub use snapshot::{ConnectionRecord, KeyEntry, TenantSnapshot};
+pub use snapshot::{ConnectionRecord, ConnectionView, KeyEntry, TenantSnapshot};
 
 pub const DEFAULT_TENANT: &str = "default";
 

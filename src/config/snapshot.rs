@@ -37,6 +37,39 @@ pub struct ConnectionRecord {
     pub limits: ConnectionLimits,
 }
 
+/// A connection as the management API shows it and a backup archive keeps it: everything but the
+/// credential, of which only the hint is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionView {
+    pub id: String,
+    pub provider: String,
+    pub name: String,
+    pub priority: i64,
+    pub is_active: bool,
+    pub base_url: Option<String>,
+    pub api_key_hint: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub limits: ConnectionLimits,
+}
+
+impl From<&ConnectionRecord> for ConnectionView {
+    fn from(c: &ConnectionRecord) -> Self {
+        ConnectionView {
+            id: c.id.clone(),
+            provider: c.provider.clone(),
+            name: c.name.clone(),
+            priority: c.priority,
+            is_active: c.is_active,
+            base_url: c.base_url.clone(),
+            api_key_hint: c.api_key_hint.clone(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            limits: c.limits,
+        }
+    }
+}
+
 /// What a gateway API key (looked up by its hash) grants: the tenant it belongs to, and its limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyEntry {

@@ -3,7 +3,7 @@
 
 use super::{list, value, Call};
 use crate::config::input::{self, ConnectionPatch, NewConnection};
-use crate::config::ConnectionRecord;
+use crate::config::{ConnectionRecord, ConnectionView};
 use crate::engine::probe;
 use crate::error::{GatewayError, Result};
 use crate::manage::routes::Providers as Op;
@@ -21,7 +21,7 @@ pub async fn handle(op: Op, call: &mut Call<'_>) -> Result<Response> {
         Op::Catalog => catalog_list(),
         Op::List => {
             let conns = repo::connections(&call.db()?, call.tenant).await?;
-            list(&conns.iter().map(public_connection).collect::<Vec<_>>())
+            list(&conns.iter().map(ConnectionView::from).collect::<Vec<_>>())
         }
         Op::Create => create(call).await,
         Op::Test => {
@@ -61,15 +61,6 @@ fn catalog_list() -> Result<Response> {
     list(&data)
 }
 
-/// A connection as shown to admins: never the ciphertext, only the hint.
-fn public_connection(c: &ConnectionRecord) -> Value {
-    json!({
-        "id": c.id, "provider": c.provider, "name": c.name, "priority": c.priority, "is_active": c.is_active,
-        "base_url": c.base_url, "api_key_hint": c.api_key_hint, "created_at": c.created_at, "updated_at": c.updated_at,
-        "limits": c.limits,
-    })
-}
-
 fn seal_key(env: &Env, tenant: &str, conn_id: &str, api_key: &Secret) -> Result<String> {
     env::seal(env, &format!("{tenant}/{conn_id}"), api_key.expose().as_bytes())
 }
@@ -96,7 +87,7 @@ async fn create(call: &mut Call<'_>) -> Result<Response> {
     };
     repo::insert_connection(&call.db()?, tenant, &record).await?;
     call.republish().await?;
-    value(201, &public_connection(&record))
+    value(201, &ConnectionView::from(&record))
 }
 
 async fn update(call: &mut Call<'_>) -> Result<Response> {
@@ -130,5 +121,5 @@ async fn update(call: &mut Call<'_>) -> Result<Response> {
     call.republish().await?;
     // An edited connection (new key, re-enabled, new base URL) deserves a fresh start.
     resilience_view::reset(env, tenant, Some(&c.id), None).await?;
-    value(200, &public_connection(&c))
+    value(200, &ConnectionView::from(&c))
 }
