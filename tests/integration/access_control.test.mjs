@@ -12,7 +12,7 @@ let gw, key, upstream;
 before(async () => {
   upstream = await startMockOpenAI();
   gw = await startGateway({ assets: false });
-  await gw.addConnection({ provider: "openai", api_key: upstream.apiKey, base_url: upstream.url });
+  await gw.connect("openai", upstream);
   key = await gw.createKey("cors");
 });
 after(async () => { await gw?.dispose(); await upstream?.close(); });

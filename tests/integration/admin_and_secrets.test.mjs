@@ -65,7 +65,7 @@ test("gateway API keys are shown once and stored only as an HMAC", async () => {
 });
 
 test("a revoked key stops working at once", async () => {
-  const conn = await gw.addConnection({ provider: "openai", api_key: upstream.apiKey, base_url: upstream.url });
+  const conn = await gw.connect("openai", upstream);
   const r = await gw.admin("POST", "/api/keys", { name: "short-lived" });
   const call = () => fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${r.json.key}` } });
   assert.equal((await call()).status, 200);

@@ -27,7 +27,7 @@ async function ok(r, status = 200) {
 
 /** A configuration with something in every section, the connection pointing at the mock. */
 async function buildConfig(g) {
-  await g.addConnection({ provider: "openai", api_key: upstream.apiKey, base_url: upstream.url, name: "main", priority: 5, limits: { max_concurrent: 4 } });
+  await g.connect("openai", upstream, { name: "main", priority: 5, limits: { max_concurrent: 4 } });
   const k = await ok(g.admin("POST", "/api/keys", { name: "ci", limits: { requests_per_minute: 100 }, access: { scopes: { models: ["openai/*", "coding", "fast"] } } }), 201);
   await ok(g.admin("POST", "/api/provider-nodes", { id: "mylab", format: "openai", base_url: upstream.url, models: ["qwen"] }), 201);
   await ok(g.admin("POST", "/api/combos", { name: "coding", targets: [{ model: "openai/gpt-4o" }, { model: "mylab/qwen", weight: 2 }] }), 201);

@@ -17,7 +17,7 @@ before(async () => {
 after(async () => { await gw?.dispose(); await openai?.close(); await anthropic?.close(); });
 
 test("a working account answers ok, in its provider's own format, and is not logged as a request", async () => {
-  const conn = await gw.addConnection({ provider: "openai", api_key: openai.apiKey, base_url: openai.url });
+  const conn = await gw.connect("openai", openai);
   const calls = openai.requests.length;
   const r = await gw.admin("POST", `/api/providers/${conn.id}/test`);
   assert.equal(r.status, 200, r.text);
@@ -31,7 +31,7 @@ test("a working account answers ok, in its provider's own format, and is not log
   assert.equal(sent.path, "/v1/chat/completions");
   assert.equal(sent.body.model, r.json.model);
 
-  const claude = await gw.addConnection({ provider: "anthropic", api_key: anthropic.apiKey, base_url: anthropic.url });
+  const claude = await gw.connect("anthropic", anthropic);
   const a = await gw.admin("POST", `/api/providers/${claude.id}/test`, { model: "claude-sonnet-4-5" });
   assert.equal(a.status, 200, a.text);
   assert.deepEqual([a.json.ok, a.json.model], [true, "claude-sonnet-4-5"]);

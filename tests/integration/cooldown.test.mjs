@@ -15,7 +15,7 @@ const messages = [{ role: "user", content: "hi" }];
 before(async () => {
   upstream = await startMockOpenAI();
   gw = await startGateway();
-  await gw.addConnection({ provider: "openai", api_key: upstream.apiKey, base_url: upstream.url, name: "primary", priority: 1 });
+  await gw.connect("openai", upstream, { name: "primary", priority: 1 });
   client = new OpenAI({ apiKey: await gw.createKey(), baseURL: `${gw.url}/v1`, maxRetries: 0 });
 });
 after(async () => { await gw?.dispose(); await upstream?.close(); });
@@ -59,7 +59,7 @@ test("the cooldown is recorded in the Durable Object and can be reset by the adm
 test("a second connection takes the traffic while the first cools down", async () => {
   const other = await startMockOpenAI({ apiKey: "sk-second", scripted: false });
   try {
-    await gw.addConnection({ provider: "openai", api_key: other.apiKey, base_url: other.url, name: "backup", priority: 2 });
+    await gw.connect("openai", other, { name: "backup", priority: 2 });
     const r = await client.chat.completions.create({ model: "openai/rate-limited", messages }).withResponse().catch((e) => e);
     // The primary is cooling from the previous test, so the backup answers directly.
     assert.equal(r.data?.choices?.[0]?.message?.content, "echo: hi", String(r.message));
@@ -91,7 +91,7 @@ test("cooldowns survive a restart of the runtime, and a fresh isolate picks them
   const up = await startMockOpenAI({ apiKey: "sk-persist" });
   try {
     let first = await startGateway({ persistDir: dir });
-    await first.addConnection({ provider: "openai", api_key: up.apiKey, base_url: up.url });
+    await first.connect("openai", up);
     const key = await first.createKey();
     const c1 = new OpenAI({ apiKey: key, baseURL: `${first.url}/v1`, maxRetries: 0 });
     await assert.rejects(c1.chat.completions.create({ model: "openai/rate-limited", messages }), { status: 429 });

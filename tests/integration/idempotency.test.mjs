@@ -15,7 +15,7 @@ let gw, key, upstream;
 before(async () => {
   upstream = await startMockOpenAI({ slowMs: 400 });
   gw = await startGateway({ assets: false });
-  await gw.addConnection({ provider: "openai", api_key: upstream.apiKey, base_url: upstream.url });
+  await gw.connect("openai", upstream);
   key = await gw.createKey("idem");
 });
 after(async () => { await gw?.dispose(); await upstream?.close(); });
@@ -115,7 +115,7 @@ test("a key's answer survives a runtime restart", async () => {
   const dir = mkdtempSync(join(tmpdir(), "oe-idem-"));
   try {
     let first = await startGateway({ persistDir: dir, assets: false });
-    await first.addConnection({ provider: "openai", api_key: upstream.apiKey, base_url: upstream.url });
+    await first.connect("openai", upstream);
     const k = await first.createKey("restart");
     assert.equal((await first.admin("PATCH", "/api/settings", { idempotency_window_ms: 60000 })).status, 200);
     const send = (g) => fetch(`${g.url}/v1/chat/completions`, {

@@ -15,8 +15,8 @@ before(async () => {
   openaiUp = await startMockOpenAI();
   anthropicUp = await startMockAnthropic();
   gw = await startGateway({ assets: false });
-  await gw.addConnection({ provider: "openai", api_key: openaiUp.apiKey, base_url: openaiUp.url });
-  await gw.addConnection({ provider: "anthropic", api_key: anthropicUp.apiKey, base_url: anthropicUp.url });
+  await gw.connect("openai", openaiUp);
+  await gw.connect("anthropic", anthropicUp);
   const combo = await gw.admin("POST", "/api/combos", { name: "pair", targets: [{ model: "openai/gpt-4o-mini" }, { model: "anthropic/claude-sonnet-4-5" }] });
   assert.equal(combo.status, 201, combo.text);
 });

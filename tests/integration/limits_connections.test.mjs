@@ -12,10 +12,10 @@ before(async () => {
   capped = await startMockOpenAI({ apiKey: "sk-capped", slowMs: 400 });
   spare = await startMockOpenAI({ apiKey: "sk-spare", scripted: false });
   gw = await startGateway({ assets: false });
-  const c = await gw.addConnection({ provider: "openai", api_key: capped.apiKey, base_url: capped.url, name: "capped", priority: 1, limits: { max_concurrent: 2 } });
+  const c = await gw.connect("openai", capped, { name: "capped", priority: 1, limits: { max_concurrent: 2 } });
   capId = c.id;
   assert.equal(c.limits.max_concurrent, 2);
-  await gw.addConnection({ provider: "openai", api_key: spare.apiKey, base_url: spare.url, name: "spare", priority: 2 });
+  await gw.connect("openai", spare, { name: "spare", priority: 2 });
   key = await gw.createKey();
 });
 after(async () => { await gw?.dispose(); await capped?.close(); await spare?.close(); });

@@ -14,7 +14,7 @@ let gw, upstream;
 before(async () => {
   upstream = await startMockOpenAI({ scripted: false });
   gw = await startGateway({ assets: false });
-  await gw.addConnection({ provider: "openai", api_key: upstream.apiKey, base_url: upstream.url });
+  await gw.connect("openai", upstream);
 });
 after(async () => { await gw?.dispose(); await upstream?.close(); });
 
@@ -135,7 +135,7 @@ test("a key's ledger survives a restart of the runtime", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "oe-limits-"));
   try {
     const first = await startGateway({ persistDir: dir, assets: false });
-    await first.addConnection({ provider: "openai", api_key: upstream.apiKey, base_url: upstream.url });
+    await first.connect("openai", upstream);
     const key = (await first.admin("POST", "/api/keys", { name: "p", limits: { requests_per_minute: 2 } })).json;
     assert.equal((await chat(first.url, key.key)).status, 200);
     assert.equal((await chat(first.url, key.key)).status, 200);

@@ -13,8 +13,8 @@ before(async () => {
   first = await startMockOpenAI({ apiKey: "sk-first" });
   second = await startMockOpenAI({ apiKey: "sk-second", scripted: false });
   gw = await startGateway({ assets: false });
-  firstId = (await gw.addConnection({ provider: "openai", api_key: first.apiKey, base_url: first.url, priority: 1 })).id;
-  await gw.addConnection({ provider: "openai", api_key: second.apiKey, base_url: second.url, priority: 2 });
+  firstId = (await gw.connect("openai", first, { priority: 1 })).id;
+  await gw.connect("openai", second, { priority: 2 });
   key = await gw.createKey();
 });
 after(async () => { await gw?.dispose(); await first?.close(); await second?.close(); });
@@ -80,8 +80,8 @@ test("an account running low goes after one with quota left, until its window re
   const low = await startMockOpenAI({ apiKey: "sk-low", requestsLeft: 5 });
   const roomy = await startMockOpenAI({ apiKey: "sk-roomy", requestsLeft: 50 });
   try {
-    const lowId = (await gw.addConnection({ provider: "groq", api_key: low.apiKey, base_url: low.url, priority: 1 })).id;
-    const roomyId = (await gw.addConnection({ provider: "groq", api_key: roomy.apiKey, base_url: roomy.url, priority: 2 })).id;
+    const lowId = (await gw.connect("groq", low, { priority: 1 })).id;
+    const roomyId = (await gw.connect("groq", roomy, { priority: 2 })).id;
     const names = { [lowId]: "low", [roomyId]: "roomy" };
     const served = async () => names[await chat("groq/quota-low")];
 

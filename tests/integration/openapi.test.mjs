@@ -254,7 +254,7 @@ test("every documented /v1 operation refuses a request without a key with a 401 
 test("with a key, the JSON /v1 operations answer as documented (mock upstreams of each format)", async () => {
   const mocks = { openai: await startMockOpenAI(), anthropic: await startMockAnthropic(), gemini: await startMockGemini(), cohere: await startMockCohere() };
   try {
-    for (const [provider, m] of Object.entries(mocks)) await gw.addConnection({ provider, api_key: m.apiKey, base_url: m.url });
+    for (const [provider, m] of Object.entries(mocks)) await gw.connect(provider, m);
     const key = await gw.createKey("v1-doc");
     const user = [{ role: "user", content: "hello" }];
     const calls = [

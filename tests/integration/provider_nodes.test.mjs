@@ -62,7 +62,7 @@ test("provider nodes are validated", async () => {
 });
 
 test("custom model ids are listed and resolve bare names", async () => {
-  await gw.addConnection({ provider: "openai", api_key: openai.apiKey, base_url: openai.url });
+  await gw.connect("openai", openai);
   const r = await gw.admin("POST", "/api/provider-models", { provider: "openai", models: ["gpt-9-preview"] });
   assert.equal(r.status, 201, r.text);
   const ids = [];

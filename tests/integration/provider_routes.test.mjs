@@ -15,8 +15,8 @@ before(async () => {
   openai = await startMockOpenAI();
   anthropic = await startMockAnthropic();
   gw = await startGateway({ assets: false });
-  await gw.addConnection({ provider: "openai", api_key: openai.apiKey, base_url: openai.url });
-  await gw.addConnection({ provider: "anthropic", api_key: anthropic.apiKey, base_url: anthropic.url });
+  await gw.connect("openai", openai);
+  await gw.connect("anthropic", anthropic);
   assert.equal((await gw.admin("POST", "/api/combos", { name: "pair", targets: [{ model: "openai/gpt-4o-mini" }, { model: "anthropic/claude-sonnet-4-5" }] })).status, 201);
   key = await gw.createKey("routes");
 });

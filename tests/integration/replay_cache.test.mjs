@@ -14,7 +14,7 @@ let seq = 0;
 before(async () => {
   upstream = await startMockOpenAI();
   gw = await startGateway({ assets: false });
-  await gw.addConnection({ provider: "openai", api_key: upstream.apiKey, base_url: upstream.url });
+  await gw.connect("openai", upstream);
   key = await gw.createKey("cache");
 });
 after(async () => { await gw?.dispose(); await upstream?.close(); });

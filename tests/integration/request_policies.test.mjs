@@ -15,8 +15,8 @@ before(async () => {
   openaiUp = await startMockOpenAI();
   anthropicUp = await startMockAnthropic();
   gw = await startGateway({ assets: false });
-  await gw.addConnection({ provider: "openai", api_key: openaiUp.apiKey, base_url: openaiUp.url });
-  await gw.addConnection({ provider: "anthropic", api_key: anthropicUp.apiKey, base_url: anthropicUp.url });
+  await gw.connect("openai", openaiUp);
+  await gw.connect("anthropic", anthropicUp);
   key = await gw.createKey("policies");
   openai = new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
   anthropic = new Anthropic({ apiKey: key, baseURL: gw.url, maxRetries: 0 });

@@ -19,8 +19,8 @@ before(async () => {
   chat = await startMockOpenAI();
   anthropic = await startMockAnthropic();
   gw = await startGateway({ assets: false });
-  await gw.addConnection({ provider: "openai", api_key: chat.apiKey, base_url: chat.url });
-  await gw.addConnection({ provider: "anthropic", api_key: anthropic.apiKey, base_url: anthropic.url });
+  await gw.connect("openai", chat);
+  await gw.connect("anthropic", anthropic);
   keyA = await gw.createKey("a");
   keyB = await gw.createKey("b");
   a = new OpenAI({ apiKey: keyA, baseURL: `${gw.url}/v1`, maxRetries: 0 });
@@ -122,7 +122,7 @@ test("stored responses survive a runtime restart, and their storage holds only c
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "oe-responses-"));
   try {
     const first = await startGateway({ persistDir: dir, assets: false });
-    await first.addConnection({ provider: "openai", api_key: chat.apiKey, base_url: chat.url });
+    await first.connect("openai", chat);
     const key = await first.createKey("restart");
     const marker = `marker-${Date.now()}-zebra`;
     const r1 = await new OpenAI({ apiKey: key, baseURL: `${first.url}/v1`, maxRetries: 0 })

@@ -27,9 +27,9 @@ before(async () => {
   anthropic = await startMockAnthropic();
   gemini = await startMockGemini({ scripted: false });
   gw = await startGateway({ assets: false });
-  await gw.addConnection({ provider: "openai", api_key: chat.apiKey, base_url: chat.url });
-  await gw.addConnection({ provider: "anthropic", api_key: anthropic.apiKey, base_url: anthropic.url });
-  await gw.addConnection({ provider: "gemini", api_key: gemini.apiKey, base_url: gemini.url });
+  await gw.connect("openai", chat);
+  await gw.connect("anthropic", anthropic);
+  await gw.connect("gemini", gemini);
   key = (await gw.admin("POST", "/api/keys", { name: "ws" })).json;
   client = new OpenAI({ apiKey: key.key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
 });

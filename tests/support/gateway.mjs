@@ -106,6 +106,10 @@ export async function startGateway({ bindings = {}, persistDir, assets = true, o
       if (r.status !== 201) throw new Error(`addConnection: ${r.status} ${r.text}`);
       return r.json;
     },
+    /** Connects `provider` to a mock upstream from tests/support (its key and URL). */
+    connect(provider, mock, extra = {}) {
+      return this.addConnection({ provider, api_key: mock.apiKey, base_url: mock.url, ...extra });
+    },
     /** Fires the worker's scheduled (cron) handler as Cloudflare's trigger would, and waits for it. */
     async scheduled(cron = "17 * * * *") {
       const worker = await mf.getWorker();
