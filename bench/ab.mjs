@@ -1,6 +1,7 @@
 // A/B of built workers: all gateways (and the floor) up at once, short wrk runs alternated for
 // `--rounds`, per-round differences against the first build (paired, so slow load drifts cancel).
-// Usage: node bench/ab.mjs --builds dirA,dirB[,…] [--rounds 8] [--duration 3] [--stream true]
+// Usage: node bench/ab.mjs --builds dirA,dirB[,…] (`dir#phase`: a `bench-phases` build stopped after
+//        that phase, see src/platform/bench_stop.rs) [--empty: also a worker that only answers] [--rounds 8] [--duration 3] [--stream true]
 //        [--model openai/big-stream] [--connections 16] [--big <request KB>] [--anthropic: an Anthropic
 //        client, so the answer is translated]
 //        [--limits '{"usd_per_day":1e6,"requests_per_minute":1000000}'] [--temperature 0]
@@ -73,16 +74,23 @@ const floor = new Miniflare({ scriptPath: path.join(ROOT, "bench/floor_worker.js
   bindings: { UPSTREAM: upstream.url, UPSTREAM_KEY: "sk-bench" }, host: "127.0.0.1", port: 0 });
 const floorUrl = (await floor.ready).toString().replace(/\/$/, "");
 targets.push({ name: "floor", url: `${floorUrl}/`, script: lua(chatBody("x"), {}) });
+// `--empty`: also a worker that answers without any upstream call, the runtime's cost of a request.
+const empty = process.argv.includes("--empty") && new Miniflare({ script: `export default { fetch() { return new Response("{}"); } };`,
+  modules: true, compatibilityDate: "2026-05-01", host: "127.0.0.1", port: 0 });
+if (empty) targets.push({ name: "empty", url: (await empty.ready).toString(), script: lua(chatBody("x"), {}) });
 const persistDir = path.join(tmp, "state");
 const LIMITS = arg("limits", null);
-process.env.OE_BUILD = LIMITS ? BUILDS[BUILDS.length - 1] : BUILDS[0];
+process.env.OE_BUILD = (LIMITS ? BUILDS[BUILDS.length - 1] : BUILDS[0]).split("#")[0];
 const setup = await startGateway({ assets: false, persistDir });
 await setup.addConnection({ provider: "openai", api_key: "sk-bench", base_url: upstream.url });
 const key = await setup.createKey("bench");
 const limitedKey = LIMITS && (await setup.admin("POST", "/api/keys", { name: "bench-limits", limits: JSON.parse(LIMITS) })).json.key;
 await setup.dispose();
 const gws = [];
-for (const build of BUILDS) {
+for (const spec of BUILDS) {
+  // `dir#phase`: a build with the `bench-phases` feature, its requests stopped after that phase.
+  const [build, stop] = spec.split("#");
+  const stopHeaders = stop ? { "x-oe-bench-stop": stop, "x-oe-bench-upstream": upstream.url } : {};
   process.env.OE_BUILD = build;
   const dir = path.join(tmp, `state-${gws.length}`);
   fs.cpSync(persistDir, dir, { recursive: true });
@@ -92,10 +100,10 @@ for (const build of BUILDS) {
   if (ANTHROPIC) {
     // Translated: an Anthropic Messages client in front of the OpenAI-format upstream.
     const messages = { ...body, max_tokens: 256 };
-    targets.push({ name: path.basename(build), url: `${gw.url}/v1/messages`, script: lua(messages, { "x-api-key": key, "anthropic-version": "2023-06-01", ...HEADERS }) });
+    targets.push({ name: path.basename(spec), url: `${gw.url}/v1/messages`, script: lua(messages, { "x-api-key": key, "anthropic-version": "2023-06-01", ...stopHeaders, ...HEADERS }) });
     continue;
   }
-  targets.push({ name: path.basename(build), url: `${gw.url}/v1/chat/completions`, script: lua(body, { Authorization: `Bearer ${key}`, ...HEADERS }) });
+  targets.push({ name: path.basename(spec), url: `${gw.url}/v1/chat/completions`, script: lua(body, { Authorization: `Bearer ${key}`, ...stopHeaders, ...HEADERS }) });
   if (limitedKey) targets.push({ name: `${path.basename(build)}+limits`, url: `${gw.url}/v1/chat/completions`, script: lua(body, { Authorization: `Bearer ${limitedKey}`, ...HEADERS }) });
 }
 for (const t of targets) { t.pid = await pidOfPort(t.url); await exec("wrk", ["-t1", "-c4", "-d2s", "-s", t.script, t.url]); t.runs = []; t.p50 = []; }
@@ -119,5 +127,6 @@ fs.mkdirSync(path.join(ROOT, "bench/results"), { recursive: true });
 fs.appendFileSync(path.join(ROOT, "bench/results/ab.md"), report + "\n");
 for (const g of gws) await g.dispose();
 await floor.dispose();
+if (empty) await empty.dispose();
 await upstream.close();
 fs.rmSync(tmp, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 // A V8 CPU profile of the gateway's isolate under wrk load (workerd's inspector), summed by function:
 // self and inclusive time per request. Only the isolate's thread is sampled (not workerd's HTTP or
 // D1 work). Usage: node bench/profile.mjs [--duration 5] [--interval 50] [--top 45] [--stream false]
-// [--big <request KB>]. The raw profile is written next to the temp dir as oe-profile.cpuprofile.
+// [--big <request KB>] [--headers '{…}'] [--stop <phase>] (OE_BUILD=<dir> profiles another build). The raw profile is written next to the temp dir as oe-profile.cpuprofile.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import fs from "node:fs";
@@ -29,7 +29,10 @@ const BIG_KB = Number(arg("big", 0));
 const filler = "Refactor the function and explain why, with \"quotes\" and \\ escapes. ";
 const messages = BIG_KB ? Array.from({ length: Math.round(BIG_KB / 4) }, (_, i) => ({ role: i % 2 ? "assistant" : "user", content: filler.repeat(56) })) : [{ role: "user", content: "Say hello." }];
 const body = { model: "openai/gpt-4o-mini", messages, stream: arg("stream", "false") === "true" };
-fs.writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(JSON.stringify(body))}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${key}"\n`);
+// `--headers '{…}'` adds request headers; `--stop <phase>` stops a `bench-phases` build after it.
+const extra = { ...JSON.parse(arg("headers", "{}")), ...(arg("stop") ? { "x-oe-bench-stop": arg("stop"), "x-oe-bench-upstream": upstream.url } : {}) };
+const extraLines = Object.entries(extra).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}\n`).join("");
+fs.writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(JSON.stringify(body))}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${key}"\n${extraLines}`);
 const url = `${gw.url}/v1/chat/completions`;
 await exec("wrk", ["-t1", "-c4", "-d2s", "-s", script, url], { maxBuffer: 1 << 24 });
 

@@ -46,6 +46,10 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     // Shared with what outlives the handler: a stream's usage record is written when it ends.
     let ctx = std::rc::Rc::new(ctx);
+    #[cfg(feature = "bench-phases")]
+    if super::bench_stop::stop(&req).as_deref() == Some("entry") {
+        return super::bench_stop::done();
+    }
     let method = Method::from(req.method());
     let url = req.url();
     let raw = url_path(&url).to_string();

@@ -3,6 +3,8 @@
 
 mod advisory; // advisory state: local views of Durable Object machines, refreshed in the background
 mod auth_store; // D1 storage of management logins and sessions
+#[cfg(feature = "bench-phases")]
+mod bench_stop; // elimination variants for bench/phases.sh, never in a release build
 mod config_store; // isolate cache -> KV -> D1 for tenant snapshots and key lookups
 mod credentials; // the pipeline's Credentials port: decrypted provider keys, cached per isolate
 mod durable; // Durable Object classes: resilience_object (shared cooldowns and breakers), sync_object (one machine's pushes, in turn), ledger/slots (limits), idempotency_object, responses_object (stored responses)

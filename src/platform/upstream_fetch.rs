@@ -92,7 +92,7 @@ export function response_header_lines(resp) {
 extern "C" {
     /// POSTs `body` to `url` with `headers` ("name\nvalue\nname\nvalue…"), aborting with a
     /// `TimeoutError` when no response headers arrived within `timeout_ms`.
-    fn send_upstream(url: &str, headers: &str, body: &[u8], timeout_ms: f64) -> js_sys::Promise;
+    pub(super) fn send_upstream(url: &str, headers: &str, body: &[u8], timeout_ms: f64) -> js_sys::Promise;
     /// A response's headers in the same "name\nvalue\n…" form.
     fn response_header_lines(resp: &web_sys::Response) -> String;
     /// A reader of a `Request`'s or `Response`'s body (`undefined` when it has none).

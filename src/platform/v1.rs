@@ -106,7 +106,23 @@ pub async fn generate(
 ) -> Result<web_sys::Response> {
     let arrived_at = env::now_ms();
     let (caller, snapshot) = caller_snapshot(req, env, path_tenant).await?;
+    #[cfg(feature = "bench-phases")]
+    let stop = super::bench_stop::stop(req);
+    #[cfg(feature = "bench-phases")]
+    if stop.as_deref() == Some("auth") {
+        return Ok(super::bench_stop::done()?);
+    }
     let body = read_body(req, snapshot.settings.max_request_bytes).await;
+    #[cfg(feature = "bench-phases")]
+    match (stop.as_deref(), &body) {
+        (Some("body"), _) => return Ok(super::bench_stop::done()?),
+        (Some("forward"), Ok(b)) => return Ok(super::bench_stop::forward(req, b).await?),
+        (Some("hops"), Ok(b)) => {
+            super::bench_stop::hops(10).await;
+            return Ok(super::bench_stop::forward(req, b).await?);
+        }
+        (stop, _) => super::bench_stop::NOMETER.set(stop == Some("nometer")),
+    }
     let forward_headers = forward_headers(req, format);
     let inbound = Inbound {
         format,
@@ -160,7 +176,7 @@ pub async fn run(
         upstream: &FetchUpstream,
         credentials: &Decrypted { keys: &keys, tenant },
         resilience: &view,
-        usage: Rc::new(StoreSink { env: env.clone(), ctx: ctx.clone() }),
+        usage: usage_sink(env, ctx),
         clock: Rc::new(WorkerClock),
         random: &WorkerRandom,
         admission: super::limits_gate::gate(env, ctx, caller, snapshot),
@@ -168,6 +184,14 @@ pub async fn run(
         responses,
     };
     Ok(pipeline::run(&ports, snapshot, inbound, body).await)
+}
+
+fn usage_sink(env: &Env, ctx: &Rc<Context>) -> Rc<dyn crate::engine::ports::UsageSink> {
+    #[cfg(feature = "bench-phases")]
+    if super::bench_stop::NOMETER.get() {
+        return Rc::new(super::bench_stop::Dropped);
+    }
+    Rc::new(StoreSink { env: env.clone(), ctx: ctx.clone() })
 }
 
 /// The pipeline's answer as the runtime's `Response` (CORS headers included).

@@ -1,0 +1,46 @@
+//! Elimination variants for the benchmark (`bench/phases.sh`), compiled only with the
+//! `bench-phases` feature: a request carrying `x-oe-bench-stop: <phase>` ends right after that
+//! phase, so the CPU of each phase is the difference between two stops measured in workerd (timers
+//! do not advance inside a Worker's CPU burst, so the phases cannot time themselves).
+
+use super::http::header;
+
+/// Where a request stops: `entry` (the handler was called), `auth` (key and snapshot), `body` (the
+/// request read), `forward` (the body sent upstream by the same JS helper the gateway uses, the
+/// answer returned unread), `hops` (`forward` after ten awaits of resolved promises: what one await
+/// costs), `nometer` (the whole pipeline, its usage records dropped).
+pub fn stop(req: &web_sys::Request) -> Option<String> {
+    header(req, "x-oe-bench-stop")
+}
+
+pub fn done() -> worker::Result<web_sys::Response> {
+    Ok(web_sys::Response::new_with_opt_str(Some("{}"))?)
+}
+
+/// The floor's work from inside the gateway: the read body forwarded to `x-oe-bench-upstream`, the
+/// answer returned unread.
+pub async fn forward(req: &web_sys::Request, body: &[u8]) -> worker::Result<web_sys::Response> {
+    let url = format!("{}/chat/completions", header(req, "x-oe-bench-upstream").unwrap_or_default());
+    let headers = "content-type\napplication/json\nauthorization\nBearer sk-bench\n";
+    let sent = super::upstream_fetch::send_upstream(&url, headers, body, 30_000.0);
+    Ok(wasm_bindgen::JsCast::unchecked_into(wasm_bindgen_futures::JsFuture::from(sent).await?))
+}
+
+/// `hops`: what one await of a JS promise costs in wasm (resolved promises, awaited `n` times).
+pub async fn hops(n: usize) {
+    for _ in 0..n {
+        let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&wasm_bindgen::JsValue::NULL)).await;
+    }
+}
+
+thread_local! {
+    /// Set per request by `v1::generate` (one stop per benchmarked gateway, so requests agree).
+    pub static NOMETER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A usage sink that drops what it is given (the `nometer` stop).
+pub struct Dropped;
+
+impl crate::engine::ports::UsageSink for Dropped {
+    fn record(&self, _: crate::metering::UsageRecord) {}
+}
