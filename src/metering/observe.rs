@@ -87,21 +87,30 @@ const MAX_WHOLE: usize = 8 * 1024 * 1024;
 /// deltas (most of a stream) do not, and decoding each of them cost as much as translating the
 /// stream; they are counted instead (about a token each, for an estimate). Decoders emit errors
 /// only for error payloads and for a missing finish, so reading a subset of the events is safe.
+///
+/// One pass over the bytes, comparing only where a mark's first byte stands: `str::contains` per
+/// mark built a substring searcher each time, ~4 µs an event by CPU profile (ten marks, every
+/// event of a piped stream), more than the rest of the tap's reading.
 pub fn may_matter(data: &str) -> bool {
-    const MARKS: [&str; 10] = [
-        "usage",
-        "finish_reason\":\"",
-        "finish_reason\": \"",
-        "finishReason",
-        "stop",
-        "error",
-        "completed",
-        "incomplete",
-        "failed",
-        "[DONE]",
-    ];
-    MARKS.iter().any(|m| data.contains(m))
+    let b = data.as_bytes();
+    (0..b.len()).any(|i| {
+        matches!(b[i], b'u' | b'f' | b's' | b'e' | b'c' | b'i' | b'[')
+            && MARKS.iter().any(|m| m[0] == b[i] && b[i..].starts_with(m))
+    })
 }
+
+const MARKS: [&[u8]; 10] = [
+    b"usage",
+    b"finish_reason\":\"",
+    b"finish_reason\": \"",
+    b"finishReason",
+    b"stop",
+    b"error",
+    b"completed",
+    b"incomplete",
+    b"failed",
+    b"[DONE]",
+];
 
 /// Characters a skipped delta event stands for in an estimate (about one token).
 const CHARS_PER_SKIPPED_EVENT: u64 = 4;
@@ -276,6 +285,19 @@ mod tests {
         let mut cut = Tap::opaque();
         cut.push(b"RIFF");
         assert!(!cut.end(Some("reset")).complete());
+    }
+
+    proptest! {
+        /// The one-pass search finds a mark exactly where `contains` would, in any text made of
+        /// marks, their pieces and delta-like filler.
+        #[test]
+        fn may_matter_is_contains_of_any_mark(parts in proptest::collection::vec(0usize..16, 0..12)) {
+            const PIECES: [&str; 16] = ["usage", "usag", "finish_reason\":\"", "finish_reason\":null", "finishReason",
+                "sto", "stop", "err", "error", "complet", "completed", "incomplete", "fail", "[DONE]", "{\"delta\":{\"content\":\"x\"}}", "é"];
+            let text: String = parts.iter().map(|&i| PIECES[i]).collect();
+            let expected = MARKS.iter().any(|m| text.contains(std::str::from_utf8(m).unwrap_or_default()));
+            prop_assert_eq!(may_matter(&text), expected, "{}", text);
+        }
     }
 
     proptest! {

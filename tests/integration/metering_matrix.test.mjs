@@ -152,6 +152,21 @@ test("a same-format stream without usage (the client did not ask for it) is mete
   assertCost(rec, priceRow(prices, "openai", "gpt-4o"));
 });
 
+test("a long piped stream (hundreds of KB, cut at arbitrary offsets) is metered from its start and end", async () => {
+  // The tap reads a long stream's first piece and its last 16 KB, and counts the events in between.
+  const words = Array.from({ length: 3000 }, (_, i) => `w${i}`).join(" ");
+  const messages = [{ role: "user", content: words }];
+  const withUsage = await rawChatStream(newId("piped-long"), { messages, stream_options: { include_usage: true } });
+  assert.equal(withUsage.chunks.map((c) => c.choices[0]?.delta?.content ?? "").join(""), `echo: ${words}`, "relayed whole");
+  assert.deepEqual(tokensOf(withUsage.rec), MOCK_USAGE.openai(), "the usage at the stream's end was read");
+  assert.deepEqual([withUsage.rec.tokens.estimated, withUsage.rec.error_code ?? null], [false, null]);
+  const noUsage = await rawChatStream(newId("piped-long-estimate"), { messages });
+  const rec = noUsage.rec;
+  assert.deepEqual([rec.tokens.estimated, rec.status, rec.error_code ?? null], [true, 200, null], "finished: not taken for a cut");
+  // One token per text event: 3 001 words (with "echo: "), give or take the events at the seams.
+  assert.ok(Math.abs(rec.tokens.output - 3001) <= 10, `estimated output ${rec.tokens.output}`);
+});
+
 test("a failed attempt then a success is one record naming the connection that answered", async () => {
   const broken = await startMockOpenAI({ apiKey: "sk-broken", failAs: ["server-error", "rate-limited"] });
   const healthy = await startMockOpenAI({ apiKey: "sk-healthy", scripted: false });
