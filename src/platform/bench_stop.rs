@@ -22,8 +22,10 @@ pub fn done() -> worker::Result<web_sys::Response> {
 pub async fn forward(req: &web_sys::Request, body: &[u8]) -> worker::Result<web_sys::Response> {
     let url = format!("{}/chat/completions", header(req, "x-oe-bench-upstream").unwrap_or_default());
     let headers = "content-type\napplication/json\nauthorization\nBearer sk-bench\n";
-    let sent = super::upstream_fetch::send_upstream(&url, headers, body, 30_000.0);
-    Ok(wasm_bindgen::JsCast::unchecked_into(wasm_bindgen_futures::JsFuture::from(sent).await?))
+    let sent = super::upstream_fetch::send_upstream(&url, headers, body, 30_000.0, false);
+    let reply: super::upstream_fetch::SentReply =
+        wasm_bindgen::JsCast::unchecked_into(wasm_bindgen_futures::JsFuture::from(sent).await?);
+    Ok(reply.response())
 }
 
 /// `hops`: what one await of a JS promise costs in wasm (resolved promises, awaited `n` times).

@@ -12,7 +12,8 @@ use wasm_bindgen_futures::JsFuture;
 
 pub struct FetchUpstream;
 
-/// An upstream body: still the runtime's stream until someone reads it into wasm.
+/// An upstream body: still the runtime's stream until someone reads it into wasm, or already read
+/// whole by `send_upstream` (see [`FetchUpstream::send`]).
 ///
 /// Read with the runtime's own calls (`arrayBuffer()`, one reader's `read()`), not through
 /// `worker::Response`/`ByteStream`: those go through `wasm_streams`, which took and released a
@@ -21,13 +22,19 @@ pub struct FetchUpstream;
 pub struct FetchBody {
     response: Option<web_sys::Response>,
     reader: Option<JsValue>,
+    /// The body read whole along with the headers (`Err`: it broke off while being read).
+    whole: Option<std::result::Result<js_sys::Uint8Array, String>>,
 }
 
 impl FetchBody {
     /// The body as the JS stream it is, for piping it to the client without copying it into wasm.
     /// `None` once it was read from wasm (or when it is empty).
     pub fn into_js(mut self) -> Option<web_sys::ReadableStream> {
-        self.response.take()?.body()
+        match self.whole.take() {
+            Some(Ok(bytes)) => Some(stream_of(&bytes)),
+            Some(Err(_)) => None,
+            None => self.response.take()?.body(),
+        }
     }
 }
 
@@ -43,6 +50,9 @@ impl Drop for FetchBody {
 
 impl UpstreamBody for FetchBody {
     async fn bytes(mut self) -> Result<Vec<u8>> {
+        if let Some(whole) = self.whole.take() {
+            return whole.map(|b| b.to_vec()).map_err(GatewayError::upstream);
+        }
         let Some(resp) = self.response.take() else { return Ok(Vec::new()) };
         let read = resp.array_buffer().map_err(|e| GatewayError::upstream(describe(&e)))?;
         let buf = JsFuture::from(read).await.map_err(|e| GatewayError::upstream(describe(&e)))?;
@@ -50,6 +60,14 @@ impl UpstreamBody for FetchBody {
     }
 
     async fn next_chunk(&mut self) -> Option<Result<Vec<u8>>> {
+        if let Some(whole) = self.whole.take() {
+            self.response = None;
+            return match whole {
+                Ok(b) if b.length() == 0 => None,
+                Ok(b) => Some(Ok(b.to_vec())),
+                Err(e) => Some(Err(GatewayError::upstream(e))),
+            };
+        }
         if self.reader.is_none() {
             self.reader = Some(body_reader(self.response.take()?.as_ref())?);
         }
@@ -62,15 +80,30 @@ impl UpstreamBody for FetchBody {
 }
 
 #[wasm_bindgen(inline_js = r#"
-export function send_upstream(url, headers, body, timeoutMs) {
+// The call, its answer's headers as "name\nvalue\n…" and, for an answer that is read whole anyway
+// (`readWhole`: not a stream; or an error), its body: one promise, so wasm resumes once.
+export function send_upstream(url, headers, body, timeoutMs, readWhole) {
   const h = new Headers();
   const list = headers.split("\n");
   for (let i = 0; i + 1 < list.length; i += 2) h.set(list[i], list[i + 1]);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new DOMException("no response headers in time", "TimeoutError")), timeoutMs);
   // `body` is a view of wasm memory: copied before anything else runs.
-  return fetch(url, { method: "POST", headers: h, body: body.slice(), signal: controller.signal })
-    .finally(() => clearTimeout(timer));
+  return fetch(url, { method: "POST", headers: h, body: body.slice(), signal: controller.signal }).then(
+    (response) => {
+      clearTimeout(timer);
+      let lines = "";
+      for (const [k, v] of response.headers) lines += k + "\n" + v + "\n";
+      const reply = { response, lines, whole: undefined, failed: undefined };
+      if (!(readWhole || response.status >= 400) || !response.body) return reply;
+      return response.arrayBuffer().then(
+        (b) => { reply.whole = new Uint8Array(b); return reply; },
+        (e) => { reply.failed = String(e && e.message || e); return reply; });
+    },
+    (e) => { clearTimeout(timer); throw e; });
+}
+export function stream_of(bytes) {
+  return new Response(bytes).body;
 }
 export function body_reader(message) {
   return message.body ? message.body.getReader() : undefined;
@@ -83,18 +116,32 @@ export async function read_chunk(reader) {
 export function cancel_reader(reader) {
   reader.cancel().catch(() => {});
 }
-export function response_header_lines(resp) {
-  let out = "";
-  for (const [k, v] of resp.headers) out += k + "\n" + v + "\n";
-  return out;
-}
 "#)]
 extern "C" {
     /// POSTs `body` to `url` with `headers` ("name\nvalue\nname\nvalue…"), aborting with a
-    /// `TimeoutError` when no response headers arrived within `timeout_ms`.
-    pub(super) fn send_upstream(url: &str, headers: &str, body: &[u8], timeout_ms: f64) -> js_sys::Promise;
-    /// A response's headers in the same "name\nvalue\n…" form.
-    fn response_header_lines(resp: &web_sys::Response) -> String;
+    /// `TimeoutError` when no response headers arrived within `timeout_ms`. Resolves with a
+    /// [`SentReply`].
+    pub(super) fn send_upstream(
+        url: &str,
+        headers: &str,
+        body: &[u8],
+        timeout_ms: f64,
+        read_whole: bool,
+    ) -> js_sys::Promise;
+    /// What `send_upstream` resolves with.
+    pub(super) type SentReply;
+    #[wasm_bindgen(method, getter)]
+    pub(super) fn response(this: &SentReply) -> web_sys::Response;
+    /// The answer's headers in the same "name\nvalue\n…" form.
+    #[wasm_bindgen(method, getter)]
+    fn lines(this: &SentReply) -> String;
+    /// The body, when it was read whole.
+    #[wasm_bindgen(method, getter)]
+    fn whole(this: &SentReply) -> Option<js_sys::Uint8Array>;
+    /// Why reading the whole body failed.
+    #[wasm_bindgen(method, getter)]
+    fn failed(this: &SentReply) -> Option<String>;
+    fn stream_of(bytes: &js_sys::Uint8Array) -> web_sys::ReadableStream;
     /// A reader of a `Request`'s or `Response`'s body (`undefined` when it has none).
     pub(super) fn body_reader(message: &JsValue) -> Option<JsValue>;
     /// Resolves with the reader's next piece (a `Uint8Array`), or `null` at the end.
@@ -108,23 +155,31 @@ impl Upstream for FetchUpstream {
     /// One crossing into JS (`send_upstream`) sets up the headers, the abort controller, the timer
     /// and the fetch; done from Rust, each header, the `Request`, the timer's closure and the race
     /// between two futures crossed the boundary on their own, costing about as much CPU as the fetch.
+    /// An answer that will be read whole (not a stream, or an error) comes back with its body and
+    /// headers in the same promise: one resumption of wasm instead of three crossings.
     async fn send(&self, call: &UpstreamCall, timeout_ms: u64) -> Result<Reply<FetchBody>> {
         let mut lines = header_lines(&call.headers)?;
         push_header_line(&mut lines, &call.auth.0, call.auth.1.expose()).map_err(|_| {
             GatewayError::internal(format!("the credential of `{}` is not a valid header", call.connection_id))
         })?;
-        let outcome = JsFuture::from(send_upstream(&call.url, &lines, &call.body, timeout_ms as f64)).await;
-        match outcome {
-            Ok(resp) => {
-                let resp: web_sys::Response = resp.unchecked_into();
-                let text = response_header_lines(&resp);
+        let sent = send_upstream(&call.url, &lines, &call.body, timeout_ms as f64, !call.stream);
+        match JsFuture::from(sent).await {
+            Ok(reply) => {
+                let reply: SentReply = reply.unchecked_into();
+                let resp = reply.response();
+                let text = reply.lines();
                 let mut parts = text.split('\n');
                 let mut headers = Vec::new();
                 while let (Some(k), Some(v)) = (parts.next(), parts.next()) {
                     headers.push((k.to_string(), v.to_string()));
                 }
+                let whole = match (reply.whole(), reply.failed()) {
+                    (Some(bytes), _) => Some(Ok(bytes)),
+                    (None, Some(failed)) => Some(Err(failed)),
+                    (None, None) => None,
+                };
                 let status = resp.status();
-                let body = FetchBody { response: Some(resp), reader: None };
+                let body = FetchBody { response: Some(resp), reader: None, whole };
                 Ok(Reply { status, headers, body })
             }
             Err(e) if error_name(&e).as_deref() == Some("TimeoutError") => Err(GatewayError::new(
