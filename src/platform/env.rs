@@ -108,8 +108,10 @@ pub fn allow_private_upstreams(env: &Env) -> bool {
     env.var("ALLOW_PRIVATE_UPSTREAMS").map(|v| v.to_string() == "true").unwrap_or(false)
 }
 
+/// `Date.now()`: `worker::Date::now()` constructs a `Date` object for every reading, and a request
+/// takes several (the profile showed `new Date`; the A/B showed no measurable change, -11 ± 90 µs).
 pub fn now_ms() -> i64 {
-    worker::Date::now().as_millis() as i64
+    js_sys::Date::now() as i64
 }
 
 /// Fills `buf` from the runtime's CSPRNG (`crypto.getRandomValues`, which does not fail in a Worker).
