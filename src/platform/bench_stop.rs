@@ -13,6 +13,34 @@ pub fn stop(req: &web_sys::Request) -> Option<String> {
     header(req, "x-oe-bench-stop")
 }
 
+/// The `auth` stop.
+pub fn before_body(req: &web_sys::Request) -> worker::Result<Option<web_sys::Response>> {
+    if stop(req).as_deref() == Some("auth") {
+        return done().map(Some);
+    }
+    Ok(None)
+}
+
+/// The `body`, `forward` and `hops` stops; `nometer` is noted for the usage sink.
+pub async fn after_body(
+    req: &web_sys::Request,
+    body: &crate::error::Result<Vec<u8>>,
+) -> worker::Result<Option<web_sys::Response>> {
+    let stop = stop(req);
+    match (stop.as_deref(), body) {
+        (Some("body"), _) => done().map(Some),
+        (Some("forward"), Ok(b)) => forward(req, b).await.map(Some),
+        (Some("hops"), Ok(b)) => {
+            hops(10).await;
+            forward(req, b).await.map(Some)
+        }
+        (stop, _) => {
+            NOMETER.set(stop == Some("nometer"));
+            Ok(None)
+        }
+    }
+}
+
 pub fn done() -> worker::Result<web_sys::Response> {
     Ok(web_sys::Response::new_with_opt_str(Some("{}"))?)
 }

@@ -107,21 +107,13 @@ pub async fn generate(
     let arrived_at = env::now_ms();
     let (caller, snapshot) = caller_snapshot(req, env, path_tenant).await?;
     #[cfg(feature = "bench-phases")]
-    let stop = super::bench_stop::stop(req);
-    #[cfg(feature = "bench-phases")]
-    if stop.as_deref() == Some("auth") {
-        return Ok(super::bench_stop::done()?);
+    if let Some(resp) = super::bench_stop::before_body(req)? {
+        return Ok(resp);
     }
     let body = read_body(req, snapshot.settings.max_request_bytes).await;
     #[cfg(feature = "bench-phases")]
-    match (stop.as_deref(), &body) {
-        (Some("body"), _) => return Ok(super::bench_stop::done()?),
-        (Some("forward"), Ok(b)) => return Ok(super::bench_stop::forward(req, b).await?),
-        (Some("hops"), Ok(b)) => {
-            super::bench_stop::hops(10).await;
-            return Ok(super::bench_stop::forward(req, b).await?);
-        }
-        (stop, _) => super::bench_stop::NOMETER.set(stop == Some("nometer")),
+    if let Some(resp) = super::bench_stop::after_body(req, &body).await? {
+        return Ok(resp);
     }
     let forward_headers = forward_headers(req, format);
     let inbound = Inbound {
