@@ -93,10 +93,7 @@ const MAX_WHOLE: usize = 8 * 1024 * 1024;
 /// event of a piped stream), more than the rest of the tap's reading.
 pub fn may_matter(data: &str) -> bool {
     let b = data.as_bytes();
-    (0..b.len()).any(|i| {
-        matches!(b[i], b'u' | b'f' | b's' | b'e' | b'c' | b'i' | b'[')
-            && MARKS.iter().any(|m| m[0] == b[i] && b[i..].starts_with(m))
-    })
+    (0..b.len()).any(|i| STARTS_A_MARK[b[i] as usize] && MARKS.iter().any(|m| b[i..].starts_with(m)))
 }
 
 const MARKS: [&[u8]; 10] = [
@@ -111,6 +108,17 @@ const MARKS: [&[u8]; 10] = [
     b"failed",
     b"[DONE]",
 ];
+
+/// Which bytes begin one of [`MARKS`] (derived from them, so a new mark needs no other edit).
+const STARTS_A_MARK: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < MARKS.len() {
+        table[MARKS[i][0] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 /// Characters a skipped delta event stands for in an estimate (about one token).
 const CHARS_PER_SKIPPED_EVENT: u64 = 4;

@@ -154,10 +154,10 @@ test("a same-format stream without usage (the client did not ask for it) is mete
 
 test("a long piped stream (hundreds of KB, cut at arbitrary offsets) is metered from its start and end", async () => {
   // The tap reads a long stream's first piece and its last 16 KB, and counts the events in between.
-  const words = Array.from({ length: 3000 }, (_, i) => `w${i}`).join(" ");
-  const messages = [{ role: "user", content: words }];
+  const prompt = Array.from({ length: 3000 }, (_, i) => `w${i}`).join(" ");
+  const messages = [{ role: "user", content: prompt }];
   const withUsage = await rawChatStream(newId("piped-long"), { messages, stream_options: { include_usage: true } });
-  assert.equal(withUsage.chunks.map((c) => c.choices[0]?.delta?.content ?? "").join(""), `echo: ${words}`, "relayed whole");
+  assert.equal(withUsage.chunks.map((c) => c.choices[0]?.delta?.content ?? "").join(""), `echo: ${prompt}`, "relayed whole");
   assert.deepEqual(tokensOf(withUsage.rec), MOCK_USAGE.openai(), "the usage at the stream's end was read");
   assert.deepEqual([withUsage.rec.tokens.estimated, withUsage.rec.error_code ?? null], [false, null]);
   const noUsage = await rawChatStream(newId("piped-long-estimate"), { messages });
