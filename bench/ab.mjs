@@ -5,7 +5,9 @@
 //        [--model openai/big-stream] [--connections 16] [--big <request KB>] [--anthropic: an Anthropic
 //        client, so the answer is translated]
 //        [--limits '{"usd_per_day":1e6,"requests_per_minute":1000000}'] [--temperature 0]
-//        [--headers '{"x-omniroute-no-cache":"true"}'] [--unique-idempotency-keys]. A build is a copy of build/.
+//        [--headers '{"x-omniroute-no-cache":"true"}'] [--unique-idempotency-keys] [--pin]
+//        [--js a.js,b.js: also these JS workers, with the floor's bindings (UPSTREAM, UPSTREAM_KEY), to
+//        measure an I/O pattern in the runtime alone]. A build is a copy of build/.
 // `--limits` also runs every build with a second key that has those limits (target `<build>+limits`);
 // the key is created through the last build, so list a build that knows key limits last.
 import { Miniflare } from "miniflare";
@@ -24,6 +26,9 @@ const CONNECTIONS = Number(arg("connections", 16));
 const BUILDS = arg("builds", "").split(",").filter(Boolean);
 const STREAM = arg("stream", "false") === "true";
 const ANTHROPIC = process.argv.includes("--anthropic");
+// `--pin`: each workerd on the second core, wrk and the upstream (this process) on the first, so a
+// measured process does not share its core with the load (less spread on a 2-core machine).
+const PIN = process.argv.includes("--pin");
 const exec = promisify(execFile);
 const upstream = await startStaticUpstream();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "oe-ab-"));
@@ -61,7 +66,7 @@ function cpuMs(pid) {
 }
 async function runWrk(t, d = DURATION) {
   const before = cpuMs(t.pid);
-  const { stdout: out } = await exec("wrk", [`-t${Math.min(2, CONNECTIONS)}`, `-c${CONNECTIONS}`, `-d${d}s`, "--latency", "-s", t.script, t.url]);
+  const { stdout: out } = await exec(PIN ? "taskset" : "wrk", [...(PIN ? ["-c", "0", "wrk"] : []), `-t${Math.min(2, CONNECTIONS)}`, `-c${CONNECTIONS}`, `-d${d}s`, "--latency", "-s", t.script, t.url]);
   const [, p50, unit] = out.match(/50%\s+([\d.]+)(us|ms|s)/) ?? [];
   t.p50.push(Number(p50) * { us: 0.001, ms: 1, s: 1000 }[unit]);
   const requests = Number(out.match(/(\d+) requests in/)[1]);
@@ -78,6 +83,13 @@ targets.push({ name: "floor", url: `${floorUrl}/`, script: lua(chatBody("x"), {}
 const empty = process.argv.includes("--empty") && new Miniflare({ script: `export default { fetch() { return new Response("{}"); } };`,
   modules: true, compatibilityDate: "2026-05-01", host: "127.0.0.1", port: 0 });
 if (empty) targets.push({ name: "empty", url: (await empty.ready).toString(), script: lua(chatBody("x"), {}) });
+const jsWorkers = [];
+for (const file of arg("js", "").split(",").filter(Boolean)) {
+  const w = new Miniflare({ script: fs.readFileSync(file, "utf8"), modules: true, compatibilityDate: "2026-05-01",
+    bindings: { UPSTREAM: upstream.url, UPSTREAM_KEY: "sk-bench" }, host: "127.0.0.1", port: 0 });
+  jsWorkers.push(w);
+  targets.push({ name: path.basename(file, ".js"), url: (await w.ready).toString(), script: lua(chatBody("x"), {}) });
+}
 const persistDir = path.join(tmp, "state");
 const LIMITS = arg("limits", null);
 process.env.OE_BUILD = (LIMITS ? BUILDS[BUILDS.length - 1] : BUILDS[0]).split("#")[0];
@@ -106,7 +118,8 @@ for (const spec of BUILDS) {
   targets.push({ name: path.basename(spec), url: `${gw.url}/v1/chat/completions`, script: lua(body, { Authorization: `Bearer ${key}`, ...stopHeaders, ...HEADERS }) });
   if (limitedKey) targets.push({ name: `${path.basename(build)}+limits`, url: `${gw.url}/v1/chat/completions`, script: lua(body, { Authorization: `Bearer ${limitedKey}`, ...HEADERS }) });
 }
-for (const t of targets) { t.pid = await pidOfPort(t.url); await exec("wrk", ["-t1", "-c4", "-d2s", "-s", t.script, t.url]); t.runs = []; t.p50 = []; }
+if (PIN) await exec("taskset", ["-a", "-pc", "0", String(process.pid)]);
+for (const t of targets) { t.pid = await pidOfPort(t.url); if (PIN) await exec("taskset", ["-a", "-pc", "1", String(t.pid)]); await exec("wrk", ["-t1", "-c4", "-d2s", "-s", t.script, t.url]); t.runs = []; t.p50 = []; }
 for (let r = 0; r < ROUNDS; r++) {
   const order = r % 2 ? [...targets].reverse() : targets;
   for (const t of order) t.runs.push(await runWrk(t));
@@ -128,5 +141,6 @@ fs.appendFileSync(path.join(ROOT, "bench/results/ab.md"), report + "\n");
 for (const g of gws) await g.dispose();
 await floor.dispose();
 if (empty) await empty.dispose();
+for (const w of jsWorkers) await w.dispose();
 await upstream.close();
 fs.rmSync(tmp, { recursive: true, force: true });

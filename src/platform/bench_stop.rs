@@ -7,8 +7,9 @@ use super::http::header;
 
 /// Where a request stops: `entry` (the handler was called), `auth` (key and snapshot), `body` (the
 /// request read), `forward` (the body sent upstream by the same JS helper the gateway uses, the
-/// answer returned unread), `hops` (`forward` after ten awaits of resolved promises: what one await
-/// costs), `nometer` (the whole pipeline, its usage records dropped).
+/// answer returned unread), `fwdpromise` (`forward` with the fetch's promise handed back to the runtime
+/// instead of awaited in wasm), `hops` (`forward` after ten awaits of resolved promises: what one
+/// await costs), `nometer` (the whole pipeline, its usage records dropped).
 pub fn stop(req: &web_sys::Request) -> Option<String> {
     header(req, "x-oe-bench-stop")
 }
@@ -21,7 +22,7 @@ pub fn before_body(req: &web_sys::Request) -> worker::Result<Option<web_sys::Res
     Ok(None)
 }
 
-/// The `body`, `forward` and `hops` stops; `nometer` is noted for the usage sink.
+/// The `body`, `forward`, `fwdpromise` and `hops` stops; `nometer` is noted for the usage sink.
 pub async fn after_body(
     req: &web_sys::Request,
     body: &crate::error::Result<Vec<u8>>,
@@ -30,6 +31,7 @@ pub async fn after_body(
     match (stop.as_deref(), body) {
         (Some("body"), _) => done().map(Some),
         (Some("forward"), Ok(b)) => forward(req, b).await.map(Some),
+        (Some("fwdpromise"), Ok(b)) => Ok(Some(forward_unawaited(req, b))),
         (Some("hops"), Ok(b)) => {
             hops(10).await;
             forward(req, b).await.map(Some)
@@ -54,6 +56,21 @@ pub async fn forward(req: &web_sys::Request, body: &[u8]) -> worker::Result<web_
     let reply: super::upstream_fetch::SentReply =
         wasm_bindgen::JsCast::unchecked_into(wasm_bindgen_futures::JsFuture::from(sent).await?);
     Ok(reply.response())
+}
+
+/// `forward` without awaiting the fetch in wasm: the handler answers with the JS promise of it.
+pub fn forward_unawaited(req: &web_sys::Request, body: &[u8]) -> web_sys::Response {
+    let url = format!("{}/chat/completions", header(req, "x-oe-bench-upstream").unwrap_or_default());
+    let headers = "content-type\napplication/json\nauthorization\nBearer sk-bench\n";
+    let sent = super::upstream_fetch::send_upstream(&url, headers, body, 30_000.0, false);
+    wasm_bindgen::JsCast::unchecked_into(response_of(&sent))
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen(
+    inline_js = "export function response_of(p) { return p.then((r) => r.response); }"
+)]
+extern "C" {
+    fn response_of(sent: &js_sys::Promise) -> js_sys::Promise;
 }
 
 /// `hops`: what one await of a JS promise costs in wasm (resolved promises, awaited `n` times).
