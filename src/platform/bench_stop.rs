@@ -4,6 +4,7 @@
 //! do not advance inside a Worker's CPU burst, so the phases cannot time themselves).
 
 use super::http::header;
+use super::promise::settled;
 
 /// Where a request stops: `entry` (the handler was called), `auth` (key and snapshot), `body` (the
 /// request read), `forward` (the body sent upstream by the same JS helper the gateway uses, the
@@ -53,8 +54,7 @@ pub async fn forward(req: &web_sys::Request, body: &[u8]) -> worker::Result<web_
     let url = format!("{}/chat/completions", header(req, "x-oe-bench-upstream").unwrap_or_default());
     let headers = "content-type\napplication/json\nauthorization\nBearer sk-bench\n";
     let sent = super::upstream_fetch::send_upstream(&url, headers, body, 30_000.0, false);
-    let reply: super::upstream_fetch::SentReply =
-        wasm_bindgen::JsCast::unchecked_into(wasm_bindgen_futures::JsFuture::from(sent).await?);
+    let reply: super::upstream_fetch::SentReply = wasm_bindgen::JsCast::unchecked_into(settled(&sent).await?);
     Ok(reply.response())
 }
 
@@ -76,7 +76,7 @@ extern "C" {
 /// `hops`: what one await of a JS promise costs in wasm (resolved promises, awaited `n` times).
 pub async fn hops(n: usize) {
     for _ in 0..n {
-        let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&wasm_bindgen::JsValue::NULL)).await;
+        let _ = settled(&js_sys::Promise::resolve(&wasm_bindgen::JsValue::NULL)).await;
     }
 }
 

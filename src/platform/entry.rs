@@ -40,10 +40,26 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     }
 }
 
+/// The Worker's fetch handler: the export worker-build's entry class calls. Written out instead of
+/// `#[event(fetch)]` so that the handler runs as a `crate::task` (polled at once, resumed directly by
+/// the promises it awaits; see `promise`) rather than through wasm-bindgen's microtask queue.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> js_sys::Promise {
+    super::promise::spawn_handler(async move {
+        let resp = match handle(req, env, Context::new(ctx)).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                worker::console_error!("{e}");
+                worker::Response::error("INTERNAL SERVER ERROR", 500)?.into()
+            }
+        };
+        Ok(resp.into())
+    })
+}
+
 /// Takes the runtime's `Request` as it is: `/v1` reads it directly, the other routes wrap it in a
 /// `worker::Request` (see `http::Incoming`).
-#[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
+async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     // Shared with what outlives the handler: a stream's usage record is written when it ends.
     let ctx = std::rc::Rc::new(ctx);
     #[cfg(feature = "bench-phases")]

@@ -1,11 +1,11 @@
 //! Small helpers for building responses and reading bodies safely.
 
+use super::promise::settled;
 use super::upstream_fetch::{body_reader, read_chunk};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::Format;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
 use worker::{Headers, Response};
 
 /// A client's request as handlers read it: the runtime's `Request` itself. `worker::Request` wraps
@@ -92,14 +92,14 @@ pub async fn read_body(req: &impl Incoming, limit: u64) -> Result<Vec<u8>> {
         // The runtime holds the body to its declared length, so it is taken in one read: one
         // promise, where a stream reader costs a read per chunk, an end read and a lock release
         // (about a fifth of a passthrough request's CPU).
-        let buf = JsFuture::from(raw.array_buffer().map_err(unreadable)?).await.map_err(unreadable)?;
+        let buf = settled(&raw.array_buffer().map_err(unreadable)?).await.map_err(unreadable)?;
         let body = js_sys::Uint8Array::new(&buf).to_vec();
         return if body.len() as u64 > limit { Err(too_large()) } else { Ok(body) };
     }
     let Some(reader) = body_reader(raw.as_ref()) else { return Ok(Vec::new()) };
     let mut body = Vec::new();
     loop {
-        let chunk = JsFuture::from(read_chunk(&reader)).await.map_err(unreadable)?;
+        let chunk = settled(&read_chunk(&reader)).await.map_err(unreadable)?;
         if chunk.is_null() {
             return Ok(body);
         }

@@ -8,7 +8,7 @@ mod bench_stop; // elimination variants for bench/phases.sh, never in a release 
 mod config_store; // isolate cache -> KV -> D1 for tenant snapshots and key lookups
 mod credentials; // the pipeline's Credentials port: decrypted provider keys, cached per isolate
 mod durable; // Durable Object classes: resilience_object (shared cooldowns and breakers), sync_object (one machine's pushes, in turn), ledger/slots (limits), idempotency_object, responses_object (stored responses)
-mod entry; // #[event(fetch)] and the route table
+mod entry; // the fetch export and the route table
 pub(crate) mod env; // binding names, secrets, clock and randomness
 mod http; // request/response helpers: JSON, errors, bounded body reads
 mod instance; // instance-wide settings: management IP lists, CORS origins for /v1
@@ -16,6 +16,7 @@ mod limits_gate; // the pipeline's Admission port: limited keys' ledgers and con
 mod manage; // /api/* — the management API: the core's route table dispatched to one module per resource; auth (credentials → principal), audit
 mod password_kdf; // PBKDF2 password hashes by the runtime's WebCrypto (security::password's format)
 mod pipe; // same-format answers piped by the runtime, a copy skimmed in JS for metering
+mod promise; // the request's task and JS promises awaited without JsFuture (crate::task)
 mod replays; // the pipeline's Replays port: the response cache in KV, idempotency keys' objects
 mod repo; // D1 queries
 mod resilience_view; // the isolate's local view of cooldowns and breakers, synced with the ResilienceState object

@@ -2,10 +2,10 @@
 //! in the format of `security::password`. The pure implementation there is the reference, and the
 //! fallback when WebCrypto refuses (e.g. an iteration count above what Workers accept).
 
+use super::promise::settled;
 use crate::error::{GatewayError, Result};
 use crate::security::password;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(inline_js = r#"
 export async function pbkdf2_sha256(password, salt, iterations) {
@@ -21,7 +21,7 @@ extern "C" {
 
 /// PBKDF2-HMAC-SHA256 into 32 bytes: WebCrypto, else the pure implementation.
 pub async fn derive(password: &str, salt: &[u8], iterations: u32) -> Vec<u8> {
-    match JsFuture::from(pbkdf2_sha256(password.as_bytes(), salt, iterations)).await {
+    match settled(&pbkdf2_sha256(password.as_bytes(), salt, iterations)).await {
         Ok(bytes) => js_sys::Uint8Array::new(&bytes).to_vec(),
         Err(_) => {
             let mut out = vec![0u8; 32];

@@ -18,10 +18,10 @@
 //! native `pipeTo` of a tee branch would be cheaper still, but when the upstream breaks off it leaves
 //! the client's stream neither writable nor ended, so the error event could not be sent.
 
+use super::promise::settled;
 use crate::engine::relay::{PipeEnd, Watch};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use worker::Context;
 
 #[wasm_bindgen(inline_js = r#"
@@ -127,7 +127,7 @@ pub fn piped(source: web_sys::ReadableStream, mut watch: Watch, ctx: &Context) -
     let readable: web_sys::ReadableStream = field(&handles, "readable").unchecked_into();
     let done: js_sys::Promise = field(&handles, "done").unchecked_into();
     ctx.wait_until(async move {
-        let seen = JsFuture::from(done).await.unwrap_or(JsValue::NULL);
+        let seen = settled(&done).await.unwrap_or(JsValue::NULL);
         let w: web_sys::WritableStreamDefaultWriter = field(&seen, "writer").unchecked_into();
         if field(&seen, "gone").is_truthy() {
             // The client went away and the upstream was cancelled. Dropping the watch records the
@@ -142,13 +142,13 @@ pub fn piped(source: web_sys::ReadableStream, mut watch: Watch, ctx: &Context) -
         let done = match watch.end(error.as_deref()) {
             PipeEnd::Close => w.close(),
             PipeEnd::CloseWith(tail) => {
-                let _ = JsFuture::from(w.write_with_chunk(&js_sys::Uint8Array::from(tail.as_slice()))).await;
+                let _ = settled(&w.write_with_chunk(&js_sys::Uint8Array::from(tail.as_slice()))).await;
                 w.close()
             }
             // Plain bytes that broke off: the client's stream errors rather than look whole.
             PipeEnd::Abort => w.abort(),
         };
-        let _ = JsFuture::from(done).await;
+        let _ = settled(&done).await;
     });
     readable
 }

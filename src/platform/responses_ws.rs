@@ -8,6 +8,7 @@
 use super::config_store;
 use super::env;
 use super::http::header;
+use super::promise::settled;
 use super::responses_store::KeyResponses;
 use super::upstream_fetch::{body_reader, read_chunk};
 use super::v1::{self, authenticate, Caller};
@@ -23,7 +24,6 @@ use futures::StreamExt;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::rc::Rc;
-use wasm_bindgen_futures::JsFuture;
 use worker::{Context, Env, WebSocket, WebSocketPair, WebsocketEvent};
 
 /// Whether the request asks to be upgraded to a WebSocket.
@@ -116,7 +116,7 @@ impl Connection {
         let mut failed = Vec::new();
         let mut events = Events::new(lane.map(str::to_string));
         loop {
-            let chunk = match JsFuture::from(read_chunk(&reader)).await {
+            let chunk = match settled(&read_chunk(&reader)).await {
                 Ok(chunk) if chunk.is_null() => break,
                 Ok(chunk) => js_sys::Uint8Array::new(&chunk).to_vec(),
                 Err(_) => break, // the stream writer already ended it with its error event

@@ -3,12 +3,12 @@
 //! long as it keeps flowing.
 
 use super::http::push_header_line;
+use super::promise::settled;
 use crate::engine::plan::UpstreamCall;
 use crate::engine::ports::{Reply, Upstream, UpstreamBody};
 use crate::error::{ErrorKind, GatewayError, Result};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 pub struct FetchUpstream;
 
@@ -55,7 +55,7 @@ impl UpstreamBody for FetchBody {
         }
         let Some(resp) = self.response.take() else { return Ok(Vec::new()) };
         let read = resp.array_buffer().map_err(|e| GatewayError::upstream(describe(&e)))?;
-        let buf = JsFuture::from(read).await.map_err(|e| GatewayError::upstream(describe(&e)))?;
+        let buf = settled(&read).await.map_err(|e| GatewayError::upstream(describe(&e)))?;
         Ok(js_sys::Uint8Array::new(&buf).to_vec())
     }
 
@@ -71,7 +71,7 @@ impl UpstreamBody for FetchBody {
         if self.reader.is_none() {
             self.reader = Some(body_reader(self.response.take()?.as_ref())?);
         }
-        match JsFuture::from(read_chunk(self.reader.as_ref()?)).await {
+        match settled(&read_chunk(self.reader.as_ref()?)).await {
             Ok(chunk) if chunk.is_null() => None,
             Ok(chunk) => Some(Ok(js_sys::Uint8Array::new(&chunk).to_vec())),
             Err(e) => Some(Err(GatewayError::upstream(describe(&e)))),
@@ -164,7 +164,7 @@ impl Upstream for FetchUpstream {
             GatewayError::internal(format!("the credential of `{}` is not a valid header", call.connection_id))
         })?;
         let sent = send_upstream(&call.url, &lines, &call.body, timeout_ms as f64, !call.stream);
-        match JsFuture::from(sent).await {
+        match settled(&sent).await {
             Ok(reply) => {
                 let reply: SentReply = reply.unchecked_into();
                 let resp = reply.response();
