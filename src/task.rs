@@ -194,6 +194,13 @@ mod tests {
         n
     }
 
+    /// A task that waits on one slot.
+    fn waiting() -> (Rc<Slot<()>>, Rc<Task>) {
+        let slot = Rc::new(Slot::default());
+        let s = slot.clone();
+        (slot, Task::spawn(async move { Filled(s).await }, defer))
+    }
+
     #[test]
     fn a_ready_future_completes_inside_spawn() {
         let hit = Rc::new(Cell::new(0));
@@ -228,14 +235,7 @@ mod tests {
 
     #[test]
     fn a_wake_from_outside_a_js_callback_is_deferred_not_polled_in_place() {
-        let slot = Rc::new(Slot::default());
-        let s = slot.clone();
-        let task = Task::spawn(
-            async move {
-                Filled(s).await;
-            },
-            defer,
-        );
+        let (slot, task) = waiting();
         slot.fill(());
         assert!(!task.is_done(), "not polled inside the waker's caller");
         assert_eq!(run_deferred(), 1);
@@ -299,14 +299,7 @@ mod tests {
 
     #[test]
     fn wakers_keep_the_task_alive_and_release_it() {
-        let slot = Rc::new(Slot::default());
-        let s = slot.clone();
-        let task = Task::spawn(
-            async move {
-                Filled(s).await;
-            },
-            defer,
-        );
+        let (slot, task) = waiting();
         assert_eq!(Rc::strong_count(&task), 2, "ours and the stored waker's");
         direct(|| slot.fill(()));
         assert!(task.is_done());
