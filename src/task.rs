@@ -198,7 +198,7 @@ mod tests {
     fn waiting() -> (Rc<Slot<()>>, Rc<Task>) {
         let slot = Rc::new(Slot::default());
         let s = slot.clone();
-        (slot, Task::spawn(async move { Filled(s).await }, defer))
+        (slot, Task::spawn(Filled(s), defer))
     }
 
     #[test]
