@@ -1017,3 +1017,22 @@ fn a_streamed_answer_is_kept_from_its_final_event_and_failures_are_not_kept() {
     w.chat("openai/gpt-4o", false);
     assert_eq!(w.responses.as_ref().unwrap().kept.borrow().len(), 1);
 }
+
+/// Native timing of the core's own work for one non-streaming same-format request (scripted ports,
+/// no I/O): what the pipeline costs a passthrough before wasm and the runtime. Not a check; run with
+/// `cargo test --release --lib timing_of -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn timing_of_a_passthrough_run() {
+    let w = World::new(vec![conn("a", "openai", 1)]);
+    let runs = 20_000;
+    let start = std::time::Instant::now();
+    for _ in 0..runs {
+        w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![("content-type", "application/json")])]);
+        let (status, _, _) = w.chat("openai/gpt-4o-mini", false);
+        assert_eq!(status, 200);
+        w.records.0.borrow_mut().clear();
+    }
+    let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(runs);
+    println!("pipeline::run of a non-streaming passthrough, natively: {us:.1} µs a request");
+}
