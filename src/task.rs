@@ -4,8 +4,9 @@
 //! wasm-bindgen's `future_to_promise` defers every poll to a microtask, the first one included, and
 //! its `JsFuture` wakes the task through that queue again, after two wasm closures per await. With
 //! this executor (and `platform::promise::settled` for the hot path's awaits) a non-streaming
-//! passthrough costs ~45 µs less CPU (pinned A/B, three runs: −80, −55, +18, each ±~30), a piped
-//! stream −63 ± 39. Here a wake that arrives from a JS callback with no Rust
+//! passthrough costs ~35 µs less CPU (pinned A/B, four runs: −80, −55, −26, +18 µs, standard errors
+//! 18-31); streams showed no change beyond their spread. Here a wake that arrives from a JS callback
+//! with no Rust
 //! frame below it ([`direct`]) polls the task on the spot; any other wake (from inside some other
 //! future's poll, where polling could re-enter state that poll holds) is handed to `defer`, which
 //! polls it later from a fresh stack. A wake while the task polls itself just asks for another poll.
