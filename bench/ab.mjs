@@ -75,21 +75,18 @@ async function runWrk(t, d = DURATION) {
   return ((cpuMs(t.pid) - before) * 1000) / requests;
 }
 const targets = [];
-const floor = new Miniflare({ scriptPath: path.join(ROOT, "bench/floor_worker.js"), modules: true, compatibilityDate: "2026-05-01",
-  bindings: { UPSTREAM: upstream.url, UPSTREAM_KEY: "sk-bench" }, host: "127.0.0.1", port: 0 });
-const floorUrl = (await floor.ready).toString().replace(/\/$/, "");
-targets.push({ name: "floor", url: `${floorUrl}/`, script: lua(chatBody("x"), {}) });
-// `--empty`: also a worker that answers without any upstream call, the runtime's cost of a request.
-const empty = process.argv.includes("--empty") && new Miniflare({ script: `export default { fetch() { return new Response("{}"); } };`,
-  modules: true, compatibilityDate: "2026-05-01", host: "127.0.0.1", port: 0 });
-if (empty) targets.push({ name: "empty", url: (await empty.ready).toString(), script: lua(chatBody("x"), {}) });
+// Plain JS workers (the floor, `empty`, `--js`), with the floor's bindings, each a target.
 const jsWorkers = [];
-for (const file of arg("js", "").split(",").filter(Boolean)) {
-  const w = new Miniflare({ script: fs.readFileSync(file, "utf8"), modules: true, compatibilityDate: "2026-05-01",
+async function jsWorker(name, script) {
+  const w = new Miniflare({ script, modules: true, compatibilityDate: "2026-05-01",
     bindings: { UPSTREAM: upstream.url, UPSTREAM_KEY: "sk-bench" }, host: "127.0.0.1", port: 0 });
   jsWorkers.push(w);
-  targets.push({ name: path.basename(file, ".js"), url: (await w.ready).toString(), script: lua(chatBody("x"), {}) });
+  targets.push({ name, url: (await w.ready).toString(), script: lua(chatBody("x"), {}) });
 }
+await jsWorker("floor", fs.readFileSync(path.join(ROOT, "bench/floor_worker.js"), "utf8"));
+// `--empty`: also a worker that answers without any upstream call, the runtime's cost of a request.
+if (process.argv.includes("--empty")) await jsWorker("empty", `export default { fetch() { return new Response("{}"); } };`);
+for (const file of arg("js", "").split(",").filter(Boolean)) await jsWorker(path.basename(file, ".js"), fs.readFileSync(file, "utf8"));
 const persistDir = path.join(tmp, "state");
 const LIMITS = arg("limits", null);
 process.env.OE_BUILD = (LIMITS ? BUILDS[BUILDS.length - 1] : BUILDS[0]).split("#")[0];
@@ -139,8 +136,6 @@ console.log(report);
 fs.mkdirSync(path.join(ROOT, "bench/results"), { recursive: true });
 fs.appendFileSync(path.join(ROOT, "bench/results/ab.md"), report + "\n");
 for (const g of gws) await g.dispose();
-await floor.dispose();
-if (empty) await empty.dispose();
 for (const w of jsWorkers) await w.dispose();
 await upstream.close();
 fs.rmSync(tmp, { recursive: true, force: true });
