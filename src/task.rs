@@ -47,11 +47,6 @@ impl Task {
         task
     }
 
-    /// Whether the future has completed (and was dropped).
-    pub fn is_done(&self) -> bool {
-        self.future.borrow().is_none()
-    }
-
     /// Polls until the future is done or waits with no wake pending.
     pub fn run(self: Rc<Self>) {
         if self.polling.replace(true) {
@@ -130,8 +125,7 @@ unsafe fn drop_raw(p: *const ()) {
     drop(Rc::from_raw(p.cast::<Task>()));
 }
 
-/// Waits until `waker` is taken from `slot` and woken: a scriptable pending future for tests and
-/// for bindings that deliver through [`direct`].
+/// A value delivered later (by a JS callback, through [`direct`]) to the future that waits on it.
 pub struct Slot<T> {
     value: RefCell<Option<T>>,
     waker: RefCell<Option<Waker>>,
@@ -164,19 +158,25 @@ impl<T> Slot<T> {
     }
 }
 
-/// The future of a shared [`Slot`].
-pub struct Filled<T>(pub Rc<Slot<T>>);
-
-impl<T> Future for Filled<T> {
-    type Output = T;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        self.0.poll_take(cx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Task {
+        fn is_done(&self) -> bool {
+            self.future.borrow().is_none()
+        }
+    }
+
+    /// The future of a shared [`Slot`].
+    struct Filled<T>(Rc<Slot<T>>);
+
+    impl<T> Future for Filled<T> {
+        type Output = T;
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+            self.0.poll_take(cx)
+        }
+    }
 
     thread_local! {
         static DEFERRED: RefCell<Vec<Rc<Task>>> = const { RefCell::new(Vec::new()) };

@@ -51,19 +51,21 @@ pub fn done() -> worker::Result<web_sys::Response> {
 /// The floor's work from inside the gateway: the read body forwarded to `x-oe-bench-upstream`, the
 /// answer returned unread.
 pub async fn forward(req: &web_sys::Request, body: &[u8]) -> worker::Result<web_sys::Response> {
-    let url = format!("{}/chat/completions", header(req, "x-oe-bench-upstream").unwrap_or_default());
-    let headers = "content-type\napplication/json\nauthorization\nBearer sk-bench\n";
-    let sent = super::upstream_fetch::send_upstream(&url, headers, body, 30_000.0, false);
-    let reply: super::upstream_fetch::SentReply = wasm_bindgen::JsCast::unchecked_into(settled(&sent).await?);
+    let reply: super::upstream_fetch::SentReply =
+        wasm_bindgen::JsCast::unchecked_into(settled(&send(req, body)).await?);
     Ok(reply.response())
 }
 
 /// `forward` without awaiting the fetch in wasm: the handler answers with the JS promise of it.
 pub fn forward_unawaited(req: &web_sys::Request, body: &[u8]) -> web_sys::Response {
+    wasm_bindgen::JsCast::unchecked_into(response_of(&send(req, body)))
+}
+
+/// The floor's upstream call, by the gateway's own helper.
+fn send(req: &web_sys::Request, body: &[u8]) -> js_sys::Promise {
     let url = format!("{}/chat/completions", header(req, "x-oe-bench-upstream").unwrap_or_default());
     let headers = "content-type\napplication/json\nauthorization\nBearer sk-bench\n";
-    let sent = super::upstream_fetch::send_upstream(&url, headers, body, 30_000.0, false);
-    wasm_bindgen::JsCast::unchecked_into(response_of(&sent))
+    super::upstream_fetch::send_upstream(&url, headers, body, 30_000.0, false)
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen(
