@@ -206,7 +206,7 @@ async fn load(env: &Env, machine: &str) -> Result<Option<(String, Machine, Secre
 /// What the edge knows about the machine's connections now: its active cooldowns.
 async fn edge_state(env: &Env, machine: &str) -> EdgeState {
     match resilience_view::fetch_state(env, machine).await {
-        Ok(state) => EdgeState { cooldowns: state.cooldowns.into_iter().map(|c| (c.scope, c.until_ms)).collect() },
+        Ok(state) => EdgeState { cooldowns: state.cooldowns, ..EdgeState::default() },
         Err(e) => {
             worker::console_warn!("cooldowns of machine {machine} unavailable for the sync answer: {e}");
             EdgeState::default()
@@ -265,7 +265,15 @@ pub async fn apply_push(env: &Env, enrollment_id: &str, machine: &str, body: &[u
     }
     config_store::rebuild_snapshot(env, machine).await?;
     let edge = edge_state(env, machine).await;
-    Ok(answer::pushed(machine, &merged.machine, &merged.secrets, with_secrets, merged.changes, &edge, now))
+    let view = answer::View {
+        machine_id: machine,
+        machine: &merged.machine,
+        secrets: &merged.secrets,
+        with_secrets,
+        edge: &edge,
+        now,
+    };
+    Ok(answer::pushed(&view, &merged))
 }
 
 /// A synced key that is already another tenant's key would let one tenant's key reach the other's
@@ -297,7 +305,15 @@ pub async fn pull(env: &Env, e: &Enrollment, machine: &str) -> Result<Value> {
         .await?
         .ok_or_else(|| GatewayError::not_found(format!("Nothing synced for machine `{machine}`.")))?;
     let edge = edge_state(env, machine).await;
-    Ok(answer::pulled(machine, &record, &secrets, e.return_secrets != 0, &edge, env::now_ms()))
+    let view = answer::View {
+        machine_id: machine,
+        machine: &record,
+        secrets: &secrets,
+        with_secrets: e.return_secrets != 0,
+        edge: &edge,
+        now: env::now_ms(),
+    };
+    Ok(answer::pulled(&view))
 }
 
 /// Deletes everything the machine synced, and its keys from every cache. The enrollment stays.

@@ -14,7 +14,7 @@
 //! - Aliases, combos, keys, provider nodes and settings are replaced as a whole when the push has
 //!   the section, and kept when it does not.
 
-use super::wire::{Key, Push};
+use super::wire::{Key, Push, SECRET_FIELDS};
 use crate::security::to_hex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -59,6 +59,9 @@ pub struct EdgeChange {
     pub at: i64,
     /// [`fingerprint`] of the credentials before the change: what a client that has not seen it sends.
     pub base: String,
+    /// Public fields the change set with the credentials (a refresh's `expiresAt`, `expiresIn`).
+    #[serde(default)]
+    pub fields: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,6 +97,15 @@ pub struct Merged {
     pub machine: Machine,
     pub secrets: Secrets,
     pub changes: Changes,
+    /// Each connection as this push carried it: what the client holds right now.
+    pub pushed: BTreeMap<String, Pushed>,
+}
+
+/// A connection exactly as the client pushed it, public fields and credentials apart.
+#[derive(Clone, Default, PartialEq)]
+pub struct Pushed {
+    pub fields: Map<String, Value>,
+    pub secrets: Map<String, Value>,
 }
 
 /// A stable digest of a connection's credentials (keys are sorted: `serde_json::Map` is ordered).
@@ -114,7 +126,9 @@ pub fn merge(
     let mut changes = Changes::default();
     let mut secrets = Secrets::default();
     let mut providers = Vec::with_capacity(push.providers.len());
+    let mut pushed = BTreeMap::new();
     for c in push.providers {
+        pushed.insert(c.id.clone(), Pushed { fields: c.fields.clone(), secrets: c.secrets.clone() });
         let old = stored.providers.iter().find(|o| o.id == c.id);
         let old_secrets = stored_secrets.providers.get(&c.id).cloned().unwrap_or_default();
         let edge = old.and_then(|o| o.edge_change.clone());
@@ -157,7 +171,7 @@ pub fn merge(
         version: push.version.or_else(|| stored.version.clone()),
         synced_at: now,
     };
-    Merged { machine, secrets, changes }
+    Merged { machine, secrets, changes, pushed }
 }
 
 /// A pushed key: the key it carries, else (a stripped bundle) the one stored under its id.
@@ -185,7 +199,8 @@ fn merge_key(
 }
 
 /// Records that the edge changed a connection's credentials itself (a token refresh), so that the
-/// next push from a client that has not seen the change does not undo it.
+/// next push from a client that has not seen the change does not undo it. `changed` holds the new
+/// credentials and any public fields that go with them (`expiresAt`, `expiresIn`).
 pub fn record_edge_change(
     machine: &mut Machine,
     secrets: &mut Secrets,
@@ -196,9 +211,18 @@ pub fn record_edge_change(
     let Some(conn) = machine.providers.iter_mut().find(|c| c.id == id) else { return false };
     let creds = secrets.providers.entry(id.to_string()).or_default();
     // The base stays the client's last known copy across several edge changes in a row.
-    let base = conn.edge_change.as_ref().map_or_else(|| fingerprint(creds), |e| e.base.clone());
-    creds.extend(changed);
-    conn.edge_change = Some(EdgeChange { at: now, base });
+    let (base, mut fields) = match conn.edge_change.take() {
+        Some(e) => (e.base, e.fields),
+        None => (fingerprint(creds), Map::new()),
+    };
+    for (name, value) in changed {
+        if SECRET_FIELDS.contains(&name.as_str()) {
+            creds.insert(name, value);
+        } else {
+            fields.insert(name, value);
+        }
+    }
+    conn.edge_change = Some(EdgeChange { at: now, base, fields });
     conn.updated_at = now;
     true
 }
