@@ -244,15 +244,34 @@ pub async fn update_api_key(db: &D1Database, tenant: &str, row: &ApiKeyRow) -> R
     Ok(())
 }
 
-/// Gives an active key a new secret (its hash and display prefix); its id and settings stay.
-pub async fn rotate_api_key(db: &D1Database, tenant: &str, id: &str, key_hash: &str, key_prefix: &str) -> Result<()> {
-    run(
+/// Gives an active key a new secret (its hash and display prefix); its id and settings stay. The
+/// old secret is remembered as revoked, so that no push can bring it back.
+pub async fn rotate_api_key(
+    db: &D1Database,
+    tenant: &str,
+    id: &str,
+    (old_hash, key_hash): (&str, &str),
+    key_prefix: &str,
+    now: i64,
+) -> Result<()> {
+    batch(
         db,
-        "UPDATE api_keys SET key_hash = ?3, key_prefix = ?4 WHERE tenant_id = ?1 AND id = ?2 AND revoked_at IS NULL",
-        &[s(tenant), s(id), s(key_hash), s(key_prefix)],
+        vec![
+            statement(
+                db,
+                "UPDATE api_keys SET key_hash = ?3, key_prefix = ?4 WHERE tenant_id = ?1 AND id = ?2 AND revoked_at IS NULL",
+                &[SqlValue::text(tenant), SqlValue::text(id), SqlValue::text(key_hash), SqlValue::text(key_prefix)],
+            )?,
+            remember_revoked(db, old_hash, tenant, id, now)?,
+        ],
     )
-    .await?;
-    Ok(())
+    .await
+}
+
+/// Records a revoked secret (migrations/0012_revoked_keys.sql).
+fn remember_revoked(db: &D1Database, key_hash: &str, tenant: &str, id: &str, now: i64) -> Result<D1PreparedStatement> {
+    let sql = "INSERT OR IGNORE INTO revoked_keys (key_hash, tenant_id, key_id, revoked_at) VALUES (?1, ?2, ?3, ?4)";
+    statement(db, sql, &[SqlValue::text(key_hash), SqlValue::text(tenant), SqlValue::text(id), SqlValue::Int(now)])
 }
 
 /// Stores a key under its hash by the current `MASTER_KEY` (it was found under the previous one's).
@@ -274,8 +293,18 @@ pub async fn revoke_api_key(db: &D1Database, tenant: &str, id: &str, now: i64) -
     )
     .await?;
     let Some(H { key_hash }) = found else { return Ok(None) };
-    run(db, "UPDATE api_keys SET revoked_at = ?3 WHERE tenant_id = ?1 AND id = ?2", &[s(tenant), s(id), n(now)])
-        .await?;
+    batch(
+        db,
+        vec![
+            statement(
+                db,
+                "UPDATE api_keys SET revoked_at = ?3 WHERE tenant_id = ?1 AND id = ?2",
+                &[SqlValue::text(tenant), SqlValue::text(id), SqlValue::Int(now)],
+            )?,
+            remember_revoked(db, &key_hash, tenant, id, now)?,
+        ],
+    )
+    .await?;
     Ok(Some(key_hash))
 }
 

@@ -35,7 +35,7 @@ pub async fn handle(req: &mut Request, env: &Env, path_token: Option<&str>, mach
     };
     let e = match found {
         Ok(Some(e)) => e,
-        Ok(None) => return unsigned(&no_enrollment()),
+        Ok(None) => return revoked(req.method(), env, token.as_deref(), machine).await,
         Err(err) => return unsigned(&err),
     };
     let key = match sync_store::signing_secret(env, &e) {
@@ -52,6 +52,34 @@ pub async fn handle(req: &mut Request, env: &Env, path_token: Option<&str>, mach
         }
     };
     signed(&key, status, body)
+}
+
+/// A token the gateway does not know as live. A revoked one still has its signing secret, so the
+/// client is told plainly, in a signed answer it can verify: its data is gone already, so a `DELETE`
+/// (the client disabling sync) succeeds and the client's own view ends disabled; anything else is a
+/// 401 that says the enrollment was revoked. An unknown token gets an unsigned 401.
+async fn revoked(method: Method, env: &Env, token: Option<&str>, machine: &str) -> worker::Result<Response> {
+    let found = match token {
+        Some(t) => sync_store::revoked_by_token(env, t).await,
+        None => Ok(None),
+    };
+    let e = match found {
+        Ok(Some(e)) if e.machine_id.as_deref().is_none_or(|m| m == machine) => e,
+        Ok(_) => return unsigned(&no_enrollment()),
+        Err(err) => return unsigned(&err),
+    };
+    let Ok(key) = sync_store::signing_secret(env, &e) else { return unsigned(&no_enrollment()) };
+    let (status, body) = if method == Method::Delete {
+        let body = serde_json::json!({"success": true, "message": "Nothing to delete: the gateway's operator revoked this enrollment and its data was deleted then."});
+        (200, body)
+    } else {
+        let err = GatewayError::authentication(
+            "The gateway's operator revoked this enrollment: cloud sync stopped and its data was deleted. Ask for a new CLOUD_URL.",
+        )
+        .with_code("enrollment_revoked");
+        (err.status, answer::error(&err))
+    };
+    signed(&key, status, body.to_string().into_bytes())
 }
 
 fn no_enrollment() -> GatewayError {

@@ -10,7 +10,7 @@ use crate::metering::sql::SqlValue;
 use crate::security::api_keys;
 use crate::sync::answer::{self, EdgeState};
 use crate::sync::machine::{self, Machine, Secrets};
-use crate::sync::serve::Served;
+use crate::sync::serve::{self, Revoked, Served};
 use crate::sync::{enroll, store, wire};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -106,6 +106,22 @@ async fn live_by_token(env: &Env, hash: &str, token: &str) -> Result<Option<Enro
         repo::changes(&repo::db(env)?, sql, &[t(&previous), t(hash)]).await?;
     }
     Ok(found)
+}
+
+/// The revoked enrollment a token belonged to, if any (only to tell its client so).
+pub async fn revoked_by_token(env: &Env, token: &str) -> Result<Option<Enrollment>> {
+    if !enroll::is_token(token) {
+        return Ok(None);
+    }
+    let sql =
+        format!("SELECT {ENROLLMENT_COLUMNS} FROM sync_enrollments WHERE token_hash = ?1 AND revoked_at IS NOT NULL");
+    Ok(repo::rows::<Enrollment>(&repo::db(env)?, &sql, &[t(&token_hash(env, token)?)]).await?.into_iter().next())
+}
+
+/// Whether `tenant` is a synced machine's tenant (its keys are the machine's to manage).
+pub async fn is_machine(env: &Env, tenant: &str) -> Result<bool> {
+    let sql = "SELECT machine_id FROM sync_machines WHERE machine_id = ?1";
+    Ok(!repo::rows::<Value>(&repo::db(env)?, sql, &[t(tenant)]).await?.is_empty())
 }
 
 async fn live_by_hash(env: &Env, hash: &str) -> Result<Option<Enrollment>> {
@@ -229,10 +245,23 @@ pub async fn apply_push(env: &Env, enrollment_id: &str, machine: &str, body: &[u
     let (stored, stored_secrets) = load(env, machine).await?.map(|(_, m, s)| (m, s)).unwrap_or_default();
     let keys = env::keys(env)?;
     let hash = |k: &str| api_keys::hash(&keys.api_key_hash, k);
+    // During a MASTER_KEY rotation a revoked secret may still be recorded under the previous key's hash.
+    let previous: Vec<(String, String)> = match &keys.previous {
+        Some(p) => push
+            .api_keys
+            .iter()
+            .flatten()
+            .filter_map(|k| k.key.as_ref())
+            .map(|k| (hash(k.expose()), api_keys::hash(&p.api_key_hash, k.expose())))
+            .collect(),
+        None => Vec::new(),
+    };
     let now = env::now_ms();
     let merged = machine::merge(&stored, &stored_secrets, push, now, with_secrets, &hash);
-    let served = Served::of(machine, &merged.machine, &merged.secrets, env::allow_private_upstreams(env));
+    let mut served = Served::of(machine, &merged.machine, &merged.secrets, env::allow_private_upstreams(env));
     let db = repo::db(env)?;
+    let revoked = revoked_keys(&db, machine, &merged.machine, &previous).await?;
+    served.withdraw_revoked(machine, &revoked);
     refuse_foreign_keys(&db, machine, &served).await?;
     let secrets_json = serde_json::to_vec(&merged.secrets).map_err(|e| GatewayError::internal(e.to_string()))?;
     let secrets_enc = env::seal(env, &machine_aad(machine), &secrets_json)?;
@@ -264,7 +293,7 @@ pub async fn apply_push(env: &Env, enrollment_id: &str, machine: &str, body: &[u
         }
     }
     config_store::rebuild_snapshot(env, machine).await?;
-    let edge = edge_state(env, machine).await;
+    let edge = EdgeState { revoked_keys: revoked, ..edge_state(env, machine).await };
     let view = answer::View {
         machine_id: machine,
         machine: &merged.machine,
@@ -276,22 +305,72 @@ pub async fn apply_push(env: &Env, enrollment_id: &str, machine: &str, body: &[u
     Ok(answer::pushed(&view, &merged))
 }
 
-/// A synced key that is already another tenant's key would let one tenant's key reach the other's
-/// providers: the push is refused instead.
-async fn refuse_foreign_keys(db: &worker::D1Database, machine: &str, served: &Served) -> Result<()> {
-    for k in &served.keys {
-        let sql = "SELECT tenant_id FROM api_keys WHERE key_hash = ?1 AND tenant_id <> ?2";
-        if !repo::rows::<Value>(db, sql, &[t(&k.key_hash), t(machine)]).await?.is_empty() {
-            return Err(GatewayError::new(
-                ErrorKind::InvalidRequest,
-                "An API key in this push is already in use elsewhere.",
-            )
-            .with_status(409)
-            .with_param("apiKeys")
-            .with_code("key_in_use"));
-        }
+/// Hashes bound per statement when looking many up (D1 allows 100 parameters).
+const HASHES_PER_QUERY: usize = 90;
+
+/// Rows of `sql` (`… IN ({list})`, `?1` the machine) for `hashes`, a bounded number at a time.
+async fn by_hashes<T: serde::de::DeserializeOwned>(
+    db: &worker::D1Database,
+    sql: &str,
+    machine: &str,
+    hashes: &[&str],
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    for chunk in hashes.chunks(HASHES_PER_QUERY) {
+        let list = (2..chunk.len() + 2).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+        let args: Vec<SqlValue> = std::iter::once(machine).chain(chunk.iter().copied()).map(t).collect();
+        out.extend(repo::rows::<T>(db, &sql.replace("{list}", &list), &args).await?);
     }
-    Ok(())
+    Ok(out)
+}
+
+/// A synced key that is already another tenant's live key would let one tenant's key reach the
+/// other's providers: the push is refused instead.
+async fn refuse_foreign_keys(db: &worker::D1Database, machine: &str, served: &Served) -> Result<()> {
+    let hashes: Vec<&str> = served.keys.iter().map(|k| k.key_hash.as_str()).collect();
+    let sql = "SELECT tenant_id FROM api_keys WHERE tenant_id <> ?1 AND revoked_at IS NULL AND key_hash IN ({list})";
+    if by_hashes::<Value>(db, sql, machine, &hashes).await?.is_empty() {
+        return Ok(());
+    }
+    Err(GatewayError::new(ErrorKind::InvalidRequest, "An API key in this push is already in use elsewhere.")
+        .with_status(409)
+        .with_param("apiKeys")
+        .with_code("key_in_use"))
+}
+
+/// The machine's keys revoked at the edge: by row (this tenant's revocations) or by secret (any
+/// tenant's; `previous` pairs a current hash with the previous MASTER_KEY's).
+async fn revoked_keys(
+    db: &worker::D1Database,
+    machine: &str,
+    m: &Machine,
+    previous: &[(String, String)],
+) -> Result<std::collections::BTreeMap<String, i64>> {
+    #[derive(Deserialize)]
+    struct Row {
+        key_hash: String,
+        tenant_id: String,
+        key_id: String,
+        revoked_at: i64,
+    }
+    let mut hashes: Vec<&str> = m.api_keys.iter().filter_map(|k| k.key_hash.as_deref()).collect();
+    hashes.extend(previous.iter().map(|(_, old)| old.as_str()));
+    let sql =
+        "SELECT key_hash, tenant_id, key_id, revoked_at FROM revoked_keys WHERE tenant_id = ?1 OR key_hash IN ({list})";
+    let rows: Vec<Row> = if hashes.is_empty() {
+        repo::rows(db, &sql.replace(" OR key_hash IN ({list})", ""), &[t(machine)]).await?
+    } else {
+        by_hashes(db, sql, machine, &hashes).await?
+    };
+    let revoked: Vec<Revoked> = rows
+        .into_iter()
+        .map(|r| Revoked {
+            key_hash: previous.iter().find(|(_, old)| *old == r.key_hash).map_or(r.key_hash, |(cur, _)| cur.clone()),
+            row_id: if r.tenant_id == machine { r.key_id } else { String::new() },
+            at: r.revoked_at,
+        })
+        .collect();
+    Ok(serve::revoked_keys(machine, m, &revoked))
 }
 
 async fn run_batch(db: &worker::D1Database, statements: Vec<store::Statement>) -> Result<()> {
@@ -304,7 +383,8 @@ pub async fn pull(env: &Env, e: &Enrollment, machine: &str) -> Result<Value> {
     let (_, record, secrets) = load(env, machine)
         .await?
         .ok_or_else(|| GatewayError::not_found(format!("Nothing synced for machine `{machine}`.")))?;
-    let edge = edge_state(env, machine).await;
+    let revoked = revoked_keys(&repo::db(env)?, machine, &record, &[]).await?;
+    let edge = EdgeState { revoked_keys: revoked, ..edge_state(env, machine).await };
     let view = answer::View {
         machine_id: machine,
         machine: &record,

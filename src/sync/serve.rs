@@ -9,6 +9,7 @@
 //! restrict as the instance does) is left out here and reported with the reason; the machine's
 //! record still holds it and answers it back unchanged.
 
+use super::answer::iso;
 use super::machine::{Machine, Secrets};
 use crate::net_policy::validate_base_url;
 use crate::providers::node::NodeFormat;
@@ -154,6 +155,40 @@ impl Served {
             out.unservable.push(Unservable { kind: "api_key", id: k.id.clone(), reason });
         }
         out
+    }
+}
+
+/// A secret revoked at the edge (`revoked_keys`): its hash, the row it was revoked as, and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revoked {
+    pub key_hash: String,
+    pub row_id: String,
+    pub at: i64,
+}
+
+/// The machine's keys that were revoked at the edge, by their row or by their secret (revoked in any
+/// tenant): the client's key id and when. A push cannot bring them back.
+pub fn revoked_keys(machine_id: &str, m: &Machine, revoked: &[Revoked]) -> BTreeMap<String, i64> {
+    m.api_keys
+        .iter()
+        .filter_map(|k| {
+            let row = row_id(machine_id, &k.id);
+            let hit = revoked.iter().find(|r| r.row_id == row || k.key_hash.as_deref() == Some(r.key_hash.as_str()))?;
+            Some((k.id.clone(), hit.at))
+        })
+        .collect()
+}
+
+impl Served {
+    /// Takes the keys revoked at the edge (from [`revoked_keys`]) out of what is served.
+    pub fn withdraw_revoked(&mut self, machine_id: &str, revoked: &BTreeMap<String, i64>) {
+        for (id, at) in revoked {
+            let row = row_id(machine_id, id);
+            self.keys.retain(|k| k.id != row);
+            let reason = format!("the key was revoked at the edge ({}); a push cannot bring it back", iso(*at));
+            self.unservable.retain(|u| !(u.kind == "api_key" && u.id == *id));
+            self.unservable.push(Unservable { kind: "api_key", id: id.clone(), reason });
+        }
     }
 }
 
@@ -374,5 +409,23 @@ mod tests {
         let s = Served::of("m1", &m.machine, &m.secrets, false);
         assert_eq!(s.nodes.len(), 1);
         assert_eq!(reasons(&s), [("provider_node", "n2"), ("provider_node", "n3"), ("provider_node", "n4")]);
+    }
+
+    #[test]
+    fn a_key_revoked_at_the_edge_stays_unserved_by_row_or_by_secret() {
+        let body = json!({"providers": [], "apiKeys": [{"id": "k1", "key": "sk-1"}, {"id": "k2", "key": "sk-2"}, {"id": "k3", "key": "sk-3"}]});
+        let push = parse(body.to_string().as_bytes()).unwrap();
+        let m = merge(&Machine::default(), &Secrets::default(), push, 1, false, &|k| format!("h({k})"));
+        let revoked = [
+            Revoked { key_hash: "h(old)".into(), row_id: "m1.k1".into(), at: 10 },
+            Revoked { key_hash: "h(sk-2)".into(), row_id: "default.key_x".into(), at: 20 },
+        ];
+        let gone = revoked_keys("m1", &m.machine, &revoked);
+        assert_eq!(gone, [("k1".to_string(), 10), ("k2".to_string(), 20)].into());
+        let mut s = Served::of("m1", &m.machine, &m.secrets, false);
+        s.withdraw_revoked("m1", &gone);
+        assert_eq!(s.keys.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(), ["m1.k3"]);
+        assert_eq!(reasons(&s), [("api_key", "k1"), ("api_key", "k2")]);
+        assert!(s.unservable[0].reason.contains("revoked at the edge"));
     }
 }

@@ -48,7 +48,9 @@ pub fn apply_push(
         vec![t(m), t(&format!("OmniRoute machine {m}")), now.clone()],
     )];
     for table in PUSHED_TABLES {
-        out.push((format!("DELETE FROM {table} WHERE tenant_id = ?1"), vec![t(m)]));
+        // Revoked keys stay listed as revoked; a push never brings one back (serve::revoked_keys).
+        let live = if *table == "api_keys" { " AND revoked_at IS NULL" } else { "" };
+        out.push((format!("DELETE FROM {table} WHERE tenant_id = ?1{live}"), vec![t(m)]));
     }
     for c in &served.connections {
         let record = ConnectionRecord {

@@ -4,10 +4,10 @@
 use super::{list, value, Call};
 use crate::config::input::{parse_strict, ApiKeyPatch, NewApiKey};
 use crate::config::KeyEntry;
-use crate::error::{GatewayError, Result};
+use crate::error::{ErrorKind, GatewayError, Result};
 use crate::manage::routes::Keys as Op;
 use crate::platform::repo::{self, ApiKeyRow};
-use crate::platform::{config_store, env, limits_gate};
+use crate::platform::{config_store, env, limits_gate, sync_store};
 use crate::security::api_keys;
 use serde_json::json;
 use worker::Response;
@@ -103,9 +103,18 @@ async fn usage(call: &mut Call<'_>) -> Result<Response> {
 /// old secret stops working at once here and everywhere once config caches refresh.
 async fn rotate(call: &mut Call<'_>) -> Result<Response> {
     let (mut row, old_hash) = active_key(call).await?;
+    if sync_store::is_machine(call.env, call.tenant).await? {
+        // Its next push would bring the old secret back (refused, being revoked) and drop the new one.
+        return Err(GatewayError::new(
+            ErrorKind::InvalidRequest,
+            "This key belongs to a synced machine: rotate it in OmniRoute (its next push brings the new key here). Revoking it here works and sticks.",
+        )
+        .with_status(409)
+        .with_code("synced_key"));
+    }
     let (key, hash) = new_secret(call)?;
     row.key_prefix = api_keys::display_prefix(&key);
-    repo::rotate_api_key(&call.db()?, call.tenant, &row.id, &hash, &row.key_prefix).await?;
+    repo::rotate_api_key(&call.db()?, call.tenant, &row.id, (&old_hash, &hash), &row.key_prefix, env::now_ms()).await?;
     config_store::forget_key(call.env, &old_hash).await?;
     config_store::publish_key(call.env, &hash, &key_entry(call.tenant, &row)).await?;
     value(
