@@ -316,6 +316,7 @@ pub(crate) mod tests {
                 name: None,
                 format: node::NodeFormat::Openai,
                 base_url: "https://lab.example.com/v1".into(),
+                chat_path: None,
                 headers: BTreeMap::new(),
                 models: vec!["qwen".into()],
             }],

@@ -398,7 +398,7 @@ fn to_vec(body: &Value) -> Result<Vec<u8>> {
 
 fn upstream_url(spec: &ProviderSpec, conn: &ConnectionRecord, model: &str, stream: bool) -> String {
     let base = conn.base_url.as_deref().unwrap_or(&spec.base_url);
-    format!("{}{}", base.trim_end_matches('/'), spec.format.upstream_path(model, stream))
+    format!("{}{}", base.trim_end_matches('/'), spec.upstream_path(model, stream))
 }
 
 pub(crate) fn auth_header(spec: &ProviderSpec, credential: &Secret) -> (String, Secret) {

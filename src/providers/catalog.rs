@@ -728,6 +728,7 @@ mod tests {
     fn every_format_auth_combination_is_supported() {
         for p in ALL {
             assert!(auth_supported(p.format, p.auth), "{}: {:?} with {:?}", p.id, p.format, p.auth);
+            assert!(p.format != Format::Gemini || p.chat_path.is_none(), "{}: Gemini's path names the model", p.id);
         }
     }
 
@@ -798,7 +799,7 @@ mod tests {
 
     #[test]
     fn base_url_plus_format_path_is_the_documented_endpoint() {
-        let url = |id: &str| find(id).map(|p| format!("{}{}", p.base_url, p.format.upstream_path("m", false)));
+        let url = |id: &str| find(id).map(|p| format!("{}{}", p.base_url, p.upstream_path("m", false)));
         assert_eq!(url("cohere").as_deref(), Some("https://api.cohere.com/compatibility/v1/chat/completions"));
         assert_eq!(url("zai").as_deref(), Some("https://api.z.ai/api/anthropic/v1/messages"));
         assert_eq!(url("deepinfra").as_deref(), Some("https://api.deepinfra.com/v1/openai/chat/completions"));

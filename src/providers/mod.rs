@@ -1,6 +1,7 @@
 //! The provider catalog. A provider is data — a [`ProviderSpec`] in [`catalog::ALL`] — not a code
 //! path: adding an OpenAI-compatible provider is one entry there. Request handling reads only the spec
-//! (base URL, auth style, wire format; the format gives the request path), so nothing else changes.
+//! (base URL, auth style, wire format; the format gives the request path unless the spec names its
+//! own), so nothing else changes.
 //!
 //! Built-in specs are `'static` data (their strings borrowed, nothing allocated). A tenant's own
 //! providers and custom model ids make owned specs, which its [`Catalog`] holds and hands out as
@@ -39,6 +40,10 @@ pub struct ProviderSpec {
     /// Default base URL; a connection may override it.
     pub base_url: Cow<'static, str>,
     pub format: Format,
+    /// Where chat requests go below the base URL when not the format's own path (a provider node's
+    /// `/v4/chat/completions`). It replaces that path whole, so a format whose path names the model
+    /// (Gemini) cannot have one.
+    pub chat_path: Option<Cow<'static, str>>,
     pub auth: AuthStyle,
     /// Chat models known to exist; `GET /v1/models` lists them. Other ids are still passed through.
     pub models: Models,
@@ -70,6 +75,7 @@ impl ProviderSpec {
             aliases,
             base_url: Cow::Borrowed(base_url),
             format,
+            chat_path: None,
             auth,
             models: Models::Builtin(models),
             headers: Cow::Borrowed(&[]),
@@ -81,6 +87,14 @@ impl ProviderSpec {
     pub const fn offering(mut self, services: &'static [Service]) -> ProviderSpec {
         self.services = services;
         self
+    }
+
+    /// The path of a chat request below the base URL: the spec's own, or its format's.
+    pub fn upstream_path(&self, model: &str, stream: bool) -> Cow<'_, str> {
+        match &self.chat_path {
+            Some(path) => Cow::Borrowed(path),
+            None => Cow::Owned(self.format.upstream_path(model, stream)),
+        }
     }
 
     /// Its API for models of `kind` (chat is the provider's own format, not a service).

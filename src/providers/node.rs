@@ -1,12 +1,13 @@
-//! User-defined providers ("provider nodes"): any OpenAI- or Anthropic-compatible API, with its own
-//! id (used as the model prefix), base URL and extra headers; and custom model ids on any provider.
-//! Both become part of a tenant's [`Catalog`], so routing treats them exactly like built-ins.
+//! User-defined providers ("provider nodes"): any OpenAI Chat-, OpenAI Responses- or
+//! Anthropic-compatible API, with its own id (used as the model prefix), base URL, request path and
+//! extra headers; and custom model ids on any provider. Both become part of a tenant's [`Catalog`],
+//! so routing treats them exactly like built-ins.
 //!
 //! The catalog owns the specs it makes for them (built once per snapshot) and drops them with the
 //! snapshot: an edited or deleted node leaves nothing behind. Built-ins without custom models are
 //! referenced, not copied.
 
-use super::{catalog, service, AuthStyle, Models, ProviderRef, ProviderSpec};
+use super::{catalog, service, AuthStyle, Models, ProviderRef, ProviderSpec, Service};
 use crate::error::{GatewayError, Result};
 use crate::formats::Format;
 use crate::net_policy::validate_base_url;
@@ -20,8 +21,26 @@ use std::rc::Rc;
 pub enum NodeFormat {
     /// OpenAI Chat Completions, Bearer key.
     Openai,
+    /// OpenAI Responses (`/responses`), Bearer key.
+    OpenaiResponses,
     /// Anthropic Messages, `x-api-key`.
     Anthropic,
+}
+
+impl NodeFormat {
+    /// The wire format, how the key is sent, and the APIs besides chat.
+    fn spec(self) -> (Format, AuthStyle, &'static [Service]) {
+        match self {
+            NodeFormat::Openai => (Format::OpenAiChat, AuthStyle::Bearer, service::OPENAI_NODE),
+            NodeFormat::OpenaiResponses => (Format::OpenAiResponses, AuthStyle::Bearer, service::OPENAI_NODE),
+            NodeFormat::Anthropic => (Format::Anthropic, AuthStyle::Header("x-api-key"), &[]),
+        }
+    }
+
+    /// The request path below the base URL when the node names none (`/chat/completions`, …).
+    fn default_path(self) -> String {
+        self.spec().0.upstream_path("", false)
+    }
 }
 
 /// As stored: unknown fields are ignored (another version may have written them); admin input
@@ -34,6 +53,9 @@ pub struct ProviderNode {
     pub name: Option<String>,
     pub format: NodeFormat,
     pub base_url: String,
+    /// Where chat requests go below `base_url` when not the format's own path (`/v4/chat/completions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_path: Option<String>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     #[serde(default)]
@@ -54,6 +76,16 @@ impl ProviderNode {
             return Err(bad(format!("`{}` is a built-in provider or alias; pick another id.", self.id), "id"));
         }
         self.base_url = validate_base_url(&self.base_url, allow_private)?;
+        // The format's own path is no custom path.
+        self.chat_path = match self.chat_path.take() {
+            Some(path) if path == self.format.default_path() => None,
+            Some(path) if !path_ok(&path) => {
+                let rule = "must start with `/`, have at most 200 characters and hold only letters, digits and \
+                            `/-._~!$&'()*+,;=:@` (no `..`, query or fragment)";
+                return Err(bad(format!("`chat_path` {rule}."), "chat_path"));
+            }
+            path => path,
+        };
         let reserved = ["authorization", "x-api-key", "x-goog-api-key", "host", "content-length", "content-type"];
         for (k, v) in &self.headers {
             let name_ok = !k.is_empty() && k.len() <= 100 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
@@ -74,6 +106,16 @@ impl ProviderNode {
     }
 }
 
+/// Whether a node's request path may be appended to its base URL as it is: it stays below that
+/// URL (no `..`), carries no query or fragment, and has nothing a URL parser would read differently
+/// (no escapes, spaces or control characters: only what a path segment may hold unescaped).
+fn path_ok(path: &str) -> bool {
+    path.starts_with('/')
+        && path.len() <= 200
+        && !path.contains("..")
+        && path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@".contains(&b))
+}
+
 /// Custom model ids for one provider (`POST /api/provider-models`).
 pub fn validate_models(provider: &str, models: &[String]) -> Result<()> {
     if provider.is_empty() || models.is_empty() || models.len() > 200 {
@@ -88,10 +130,7 @@ pub fn validate_models(provider: &str, models: &[String]) -> Result<()> {
 }
 
 fn node_spec(node: &ProviderNode) -> ProviderSpec {
-    let (format, auth, services) = match node.format {
-        NodeFormat::Openai => (Format::OpenAiChat, AuthStyle::Bearer, service::OPENAI_NODE),
-        NodeFormat::Anthropic => (Format::Anthropic, AuthStyle::Header("x-api-key"), &[][..]),
-    };
+    let (format, auth, services) = node.format.spec();
     let owned = |s: &str| Cow::Owned(s.to_string());
     ProviderSpec {
         id: owned(&node.id),
@@ -99,6 +138,7 @@ fn node_spec(node: &ProviderNode) -> ProviderSpec {
         aliases: &[],
         base_url: owned(&node.base_url),
         format,
+        chat_path: node.chat_path.as_deref().map(owned),
         auth,
         models: Models::Owned(node.models.iter().map(|m| owned(m)).collect()),
         headers: node.headers.iter().map(|(k, v)| (owned(k), owned(v))).collect(),
@@ -161,6 +201,7 @@ mod tests {
             name: None,
             format: NodeFormat::Anthropic,
             base_url: "https://llm.example.com/v1".into(),
+            chat_path: None,
             headers: BTreeMap::from([("x-team".to_string(), "blue".to_string())]),
             models: vec!["big-model".into()],
         }
@@ -219,9 +260,64 @@ mod tests {
         let e = crate::config::input::parse_strict::<ProviderNode>(json.as_bytes()).unwrap_err();
         assert_eq!(e.param.as_deref(), Some("extra"));
         let stored: ProviderNode = serde_json::from_str(json).unwrap();
-        assert_eq!((stored.id.as_str(), stored.headers.len()), ("lab", 1));
+        assert_eq!(
+            (stored.id.as_str(), stored.headers.len(), stored.chat_path.as_deref()),
+            ("lab", 1, None),
+            "as older versions wrote it"
+        );
+        assert!(!serde_json::to_string(&stored).unwrap().contains("chat_path"), "and written back the same");
         let input = crate::config::input::parse_strict::<ProviderNode>(json.replace(r#","extra":1"#, "").as_bytes());
         assert_eq!(input.unwrap(), stored, "header names are data, not fields");
+    }
+
+    #[test]
+    fn a_node_may_speak_responses_and_name_its_own_path() {
+        let mut resp = node("resp");
+        resp.format = NodeFormat::OpenaiResponses;
+        let mut chat = node("chat");
+        (chat.format, chat.chat_path) = (NodeFormat::Openai, Some("/v4/chat/completions".into()));
+        let c = Catalog::new(&[resp, chat], &BTreeMap::new());
+        let resp = c.find("resp").unwrap();
+        assert_eq!((resp.format, resp.auth), (Format::OpenAiResponses, AuthStyle::Bearer));
+        assert_eq!(resp.upstream_path("m", true), "/responses");
+        assert!(resp.service(crate::providers::ModelKind::Embedding).is_some(), "an OpenAI-compatible API");
+        let chat = c.find("chat").unwrap();
+        assert_eq!(
+            (chat.format, chat.upstream_path("m", false).as_ref()),
+            (Format::OpenAiChat, "/v4/chat/completions")
+        );
+        assert_eq!(serde_json::to_value(NodeFormat::OpenaiResponses).unwrap(), "openai_responses");
+    }
+
+    #[test]
+    fn a_chat_path_stays_below_the_base_url() {
+        let with = |format: NodeFormat, path: &str| {
+            let mut n = node("lab");
+            (n.format, n.chat_path) = (format, Some(path.to_string()));
+            n.validate(false)
+        };
+        for (format, path) in [
+            (NodeFormat::Openai, "/v4/chat/completions"),
+            (NodeFormat::Openai, "/chat"),
+            (NodeFormat::Anthropic, "/chat/completions"),
+            (NodeFormat::OpenaiResponses, "/api/v1/responses"),
+            (NodeFormat::Openai, "/models/m:generate@v1"),
+        ] {
+            assert_eq!(with(format, path).unwrap().chat_path.as_deref(), Some(path));
+        }
+        for (format, path) in [
+            (NodeFormat::Openai, "/chat/completions"),
+            (NodeFormat::Anthropic, "/messages"),
+            (NodeFormat::OpenaiResponses, "/responses"),
+        ] {
+            assert_eq!(with(format, path).unwrap().chat_path, None, "the format's own path is no custom path");
+        }
+        let long = format!("/{}", "a".repeat(200));
+        for bad in
+            ["chat", "", "/a/../b", "/..", "/a?x=1", "/a#f", "/a b", "/a\tb", "/a\n", "/%2e%2e/x", "/a\\b", "/é", &long]
+        {
+            assert_eq!(with(NodeFormat::Openai, bad).unwrap_err().param.as_deref(), Some("chat_path"), "{bad:?}");
+        }
     }
 
     #[test]

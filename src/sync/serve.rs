@@ -2,12 +2,13 @@
 //! connections, provider nodes, combos, aliases and API keys of the machine's tenant.
 //!
 //! OmniRoute's ids and fields are mapped onto the catalog: a built-in provider id (or alias) is used
-//! as is; an OpenAI- or Anthropic-compatible node (`openai-compatible-chat-<uuid>`) becomes a provider
-//! node whose id is the node's `prefix`, which is also what its models are called by
-//! (`prefix/model`), and its connections and model names are renamed to it. Whatever cannot be served
-//! (an OAuth subscription account, an unknown provider, a Responses-API node, a key the edge cannot
-//! restrict as the instance does) is left out here and reported with the reason; the machine's
-//! record still holds it and answers it back unchanged.
+//! as is; an OpenAI- (Chat Completions or Responses) or Anthropic-compatible node
+//! (`openai-compatible-chat-<uuid>`) becomes a provider node whose id is the node's `prefix`, which is
+//! also what its models are called by (`prefix/model`), with its own chat path if it has one; its
+//! connections and model names are renamed to it. Whatever cannot be served
+//! (an OAuth subscription account, an unknown provider, a node with an unsafe base URL or chat path,
+//! a key the edge cannot restrict as the instance does) is left out here and reported with the
+//! reason; the machine's record still holds it and answers it back unchanged.
 
 use super::answer::iso;
 use super::machine::{Machine, Secrets};
@@ -192,7 +193,8 @@ impl Served {
     }
 }
 
-/// An OmniRoute provider node (`{id, type, prefix, apiType, baseUrl, chatPath}`) as a gateway node.
+/// An OmniRoute provider node (`{id, type, prefix, apiType, baseUrl, chatPath}`) as a gateway node:
+/// `apiType` picks Chat Completions or Responses, `chatPath` the node's own request path.
 fn node(n: &Map<String, Value>, allow_private: bool) -> Result<ProviderNode, String> {
     let id = text(n, "id").unwrap_or_default();
     let kind = text(n, "type").unwrap_or(id);
@@ -201,15 +203,12 @@ fn node(n: &Map<String, Value>, allow_private: bool) -> Result<ProviderNode, Str
     } else if kind.starts_with("openai") {
         match text(n, "apiType") {
             None | Some("chat") => NodeFormat::Openai,
-            Some(other) => return Err(format!("`{other}` API nodes are not served at the edge yet")),
+            Some("responses") => NodeFormat::OpenaiResponses,
+            Some(other) => return Err(format!("`{other}` API nodes are not served at the edge")),
         }
     } else {
         return Err(format!("unknown node type `{kind}`"));
     };
-    let default_path = if format == NodeFormat::Anthropic { "/messages" } else { "/chat/completions" };
-    if let Some(path) = text(n, "chatPath").filter(|p| *p != default_path) {
-        return Err(format!("a custom chat path (`{path}`) is not supported at the edge"));
-    }
     let prefix = text(n, "prefix").ok_or("the node has no `prefix`")?;
     let base_url = text(n, "baseUrl").ok_or("the node has no `baseUrl`")?;
     ProviderNode {
@@ -217,6 +216,7 @@ fn node(n: &Map<String, Value>, allow_private: bool) -> Result<ProviderNode, Str
         name: text(n, "name").map(str::to_string),
         format,
         base_url: base_url.to_string(),
+        chat_path: text(n, "chatPath").map(str::to_string),
         headers: BTreeMap::new(),
         models: Vec::new(),
     }
@@ -372,20 +372,28 @@ mod tests {
                 {"id": "lan", "provider": "openai", "apiKey": "k", "providerSpecificData": {"baseUrl": "http://192.168.1.2/v1"}},
             ],
             "providerNodes": [{"id": "openai-compatible-responses-x", "type": "openai-compatible", "prefix": "r",
-                               "apiType": "responses", "baseUrl": "https://r.example.com/v1"}],
+                               "apiType": "responses", "baseUrl": "https://r.example.com/v1"},
+                              {"id": "rt", "type": "openai-compatible", "prefix": "rt", "apiType": "realtime", "baseUrl": "https://rt.example.com"},
+                              {"id": "up", "type": "openai-compatible", "prefix": "up", "chatPath": "/../admin", "baseUrl": "https://up.example.com"}],
             "combos": [{"name": "openai", "models": ["a/b"]}, {"name": "bad name", "models": ["a/b"]}, {"name": "empty", "models": []}],
             "modelAliases": {"self": "self"},
             "apiKeys": [{"id": "restricted", "key": "sk-r", "allowedModels": ["x"]}, {"id": "stripped"}, {"id": "off", "key": "sk-o", "isActive": false}]
         }));
-        assert_eq!(s.connections.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["m1.ok"]);
+        assert_eq!(s.connections.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["m1.viaresp", "m1.ok"]);
+        assert_eq!(
+            (s.nodes[0].id.as_str(), s.nodes[0].format),
+            ("r", NodeFormat::OpenaiResponses),
+            "a Responses node is served"
+        );
+        assert_eq!(s.nodes.len(), 1);
         assert_eq!(
             reasons(&s),
             [
-                ("provider_node", "openai-compatible-responses-x"),
+                ("provider_node", "rt"),
+                ("provider_node", "up"),
                 ("connection", "oauth"),
                 ("connection", "unknown"),
                 ("connection", "nokey"),
-                ("connection", "viaresp"),
                 ("connection", "lan"),
                 ("combo", "openai"),
                 ("combo", "bad name"),
@@ -396,6 +404,30 @@ mod tests {
             ]
         );
         assert!(s.keys.is_empty());
+        assert!(s.unservable[1].reason.contains("chat_path"), "{}", s.unservable[1].reason);
+    }
+
+    #[test]
+    fn a_node_keeps_its_own_chat_path_unless_it_is_the_formats() {
+        let node = |id: &str, kind: &str, api: &str, path: Value| json!({"id": id, "type": kind, "prefix": id, "apiType": api, "baseUrl": "https://lab.example.com/v4", "chatPath": path});
+        let s = served(json!({"providers": [], "providerNodes": [
+            node("lab4", "openai-compatible", "chat", json!("/chat")),
+            node("plain", "openai-compatible", "chat", json!("/chat/completions")),
+            node("resp", "openai-compatible", "responses", json!("/api/responses")),
+            node("msgs", "anthropic-compatible", "chat", json!("/messages")),
+            node("none", "openai-compatible", "chat", json!(""))]}));
+        let paths: Vec<_> = s.nodes.iter().map(|n| (n.id.as_str(), n.format, n.chat_path.as_deref())).collect();
+        assert_eq!(
+            paths,
+            [
+                ("lab4", NodeFormat::Openai, Some("/chat")),
+                ("plain", NodeFormat::Openai, None),
+                ("resp", NodeFormat::OpenaiResponses, Some("/api/responses")),
+                ("msgs", NodeFormat::Anthropic, None),
+                ("none", NodeFormat::Openai, None),
+            ]
+        );
+        assert!(s.unservable.is_empty(), "{:?}", s.unservable);
     }
 
     #[test]

@@ -1,24 +1,29 @@
-// User-defined providers (OpenAI- or Anthropic-compatible endpoints) and custom model ids: routed,
-// translated and listed like built-in providers.
+// User-defined providers (OpenAI Chat-, OpenAI Responses- or Anthropic-compatible endpoints, at the
+// format's path or their own) and custom model ids: routed, translated and listed like built-ins.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { startGateway } from "../support/gateway.mjs";
 import { startMockAnthropic } from "../support/mock_anthropic.mjs";
 import { startMockOpenAI } from "../support/mock_openai.mjs";
+import { startMockResponses } from "../support/mock_responses.mjs";
 
-let gw, client, lab, openai;
+let gw, client, lab, openai, responses, paas;
 
 before(async () => {
   gw = await startGateway();
   lab = await startMockAnthropic();
   openai = await startMockOpenAI({ scripted: false });
+  responses = await startMockResponses();
+  paas = await startMockOpenAI({ scripted: false, chatPath: "/api/paas/v4/chat/completions" });
   client = new OpenAI({ apiKey: await gw.createKey("nodes"), baseURL: `${gw.url}/v1`, maxRetries: 0 });
 });
 after(async () => {
   await gw?.dispose();
   await lab?.close();
   await openai?.close();
+  await responses?.close();
+  await paas?.close();
 });
 
 const messages = [{ role: "user", content: "hello node" }];
@@ -59,6 +64,41 @@ test("provider nodes are validated", async () => {
     assert.equal(r.json.error.param, param);
   }
   assert.equal((await gw.admin("POST", "/api/provider-nodes", { id: "x", format: "grpc", base_url: "https://x.example.com" })).status, 400);
+});
+
+test("a node may speak the Responses API, or take chat requests at a path of its own", async () => {
+  const rlab = await gw.admin("POST", "/api/provider-nodes", { id: "rlab", format: "openai_responses", base_url: responses.url });
+  assert.equal(rlab.status, 201, rlab.text);
+  assert.equal(rlab.json.chat_path, undefined);
+  const conns = [await gw.addConnection({ provider: "rlab", api_key: responses.apiKey })];
+  const data = await client.chat.completions.create({ model: "rlab/gpt-5", messages });
+  assert.equal(data.choices[0].message.content, "echo: hello node");
+  const seen = responses.requests.at(-1);
+  assert.deepEqual([seen.path, seen.headers.authorization, seen.body.model], ["/v1/responses", `Bearer ${responses.apiKey}`, "gpt-5"]);
+  assert.ok(seen.body.input && !seen.body.messages, "the Responses wire format");
+
+  const own = await gw.admin("POST", "/api/provider-nodes", {
+    id: "paas", format: "openai", base_url: `${new URL(paas.url).origin}/api/paas`, chat_path: "/v4/chat/completions",
+  });
+  assert.equal(own.status, 201, own.text);
+  assert.equal(own.json.chat_path, "/v4/chat/completions");
+  conns.push(await gw.addConnection({ provider: "paas", api_key: paas.apiKey }));
+  const out = await client.chat.completions.create({ model: "paas/glm-4.6", messages });
+  assert.equal(out.choices[0].message.content, "echo: hello node");
+  assert.deepEqual([paas.requests.at(-1).path, paas.requests.at(-1).body.model], ["/api/paas/v4/chat/completions", "glm-4.6"]);
+  const listed = (await gw.admin("GET", "/api/provider-nodes")).json.data;
+  assert.equal(listed.find((n) => n.id === "paas").chat_path, "/v4/chat/completions");
+
+  const plain = await gw.admin("POST", "/api/provider-nodes", { id: "plain", format: "anthropic", base_url: lab.url, chat_path: "/messages" });
+  assert.equal(plain.status, 201, plain.text);
+  assert.equal(plain.json.chat_path, undefined, "the format's own path is no custom path");
+  for (const bad of ["chat", "/a/../admin", "/v4?x=1", "/v4#f", "/a b", "/%2e%2e/admin", `/${"a".repeat(200)}`]) {
+    const r = await gw.admin("POST", "/api/provider-nodes", { id: "bad", format: "openai", base_url: lab.url, chat_path: bad });
+    assert.equal(r.status, 400, bad);
+    assert.equal(r.json.error.param, "chat_path", bad);
+  }
+  for (const c of conns) assert.equal((await gw.admin("DELETE", `/api/providers/${c.id}`)).status, 200);
+  for (const id of ["rlab", "paas", "plain"]) assert.equal((await gw.admin("DELETE", `/api/provider-nodes/${id}`)).status, 200);
 });
 
 test("custom model ids are listed and resolve bare names", async () => {

@@ -30,12 +30,13 @@
 // the failure scenarios above apply to them too.
 // With `scripted: false` every model name gets a normal completion. With `failAs: "<scenario>"` (or an
 // array of scenarios, used in turn) every request behaves as that scenario whatever its model: a
-// connection to this instance is then a broken account.
+// connection to this instance is then a broken account. With `chatPath` chat is served at that path
+// (e.g. "/v4/chat/completions") instead of /v1/chat/completions, as some OpenAI-compatible APIs do.
 // Every request is recorded (method, path, headers, parsed body) for assertions.
 import { parseJson, readForm, readRaw, startMockServer, writeChunked, scriptedAnswer } from "./mock_server.mjs";
 import { SERVICE_PATHS, serveOpenAIService } from "./mock_openai_services.mjs";
 
-export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 3000, scripted = true, failAs = null, requestsLeft = 1 } = {}) {
+export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 3000, scripted = true, failAs = null, requestsLeft = 1, chatPath = "/v1/chat/completions" } = {}) {
   let completionCounter = 0;
   let faultCounter = 0;
 
@@ -60,7 +61,7 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
     const oaiError = (status, message, type, code = null, param = null, headers = {}) =>
       sendJson(status, { error: { message, type, param, code } }, headers);
 
-    if (!(req.url === "/v1/chat/completions" || SERVICE_PATHS.has(req.url)) || req.method !== "POST") {
+    if (!(req.url === chatPath || SERVICE_PATHS.has(req.url)) || req.method !== "POST") {
       return oaiError(404, `Unknown request URL: ${req.method} ${req.url}`, "invalid_request_error", "unknown_url");
     }
     if (req.headers.authorization !== `Bearer ${apiKey}`) {
@@ -107,7 +108,7 @@ export async function startMockOpenAI({ apiKey = "sk-upstream-test", slowMs = 30
         break;
     }
 
-    if (req.url !== "/v1/chat/completions") {
+    if (req.url !== chatPath) {
       return serveOpenAIService(req.url, body, { req, res, sendJson, oaiError, counter: ++completionCounter });
     }
     const id = `chatcmpl-mock${++completionCounter}`;

@@ -187,20 +187,21 @@ function Nodes() {
   const nodes = useLoad(() => api("GET /api/provider-nodes"));
   const [error, run] = useAction();
   return (
-    <Section title={t("Custom provider nodes")} hint={t("Your own OpenAI- or Anthropic-compatible endpoints; the id is the model prefix. Connect them above like any provider.")}>
-      <Table testid="nodes" head={[t("Id"), t("Format"), t("Base URL"), t("Models"), ""]} empty={t("No provider nodes yet.")}
+    <Section title={t("Custom provider nodes")} hint={t("Your own OpenAI- (Chat Completions or Responses) or Anthropic-compatible endpoints; the id is the model prefix. Connect them above like any provider.")}>
+      <Table testid="nodes" head={[t("Id"), t("Format"), t("Base URL"), t("Chat path"), t("Models"), ""]} empty={t("No provider nodes yet.")}
         rows={(nodes.data?.data ?? []).map((n) => [
-          <code>{n.id}</code>, n.format, n.base_url, (n.models ?? []).join(", "),
+          <code>{n.id}</code>, n.format, n.base_url, n.chat_path ?? "", (n.models ?? []).join(", "),
           <button class="small danger" onClick={() => run(() => api("DELETE /api/provider-nodes/{id}", { params: { id: n.id } }).then(nodes.reload))}>{t("Delete")}</button>,
         ])} />
       <Form testid="add-node" onSubmit={(v, form) => run(async () => {
-        await api("POST /api/provider-nodes", { body: { id: String(v.id).trim(), format: String(v.format) as ProviderNode["format"], base_url: String(v.base_url).trim(), models: list(String(v.models ?? "")) } });
+        await api("POST /api/provider-nodes", { body: { id: String(v.id).trim(), format: String(v.format) as ProviderNode["format"], base_url: String(v.base_url).trim(), chat_path: String(v.chat_path ?? "").trim() || null, models: list(String(v.models ?? "")) } });
         form.reset();
         await nodes.reload();
       })}>
         <Field label={t("Id")}><input name="id" required placeholder="mylab" /></Field>
-        <Field label={t("Format")}><select name="format"><option value="openai">{t("OpenAI-compatible")}</option><option value="anthropic">{t("Anthropic-compatible")}</option></select></Field>
+        <Field label={t("Format")}><select name="format"><option value="openai">{t("OpenAI-compatible")}</option><option value="openai_responses">{t("OpenAI Responses API")}</option><option value="anthropic">{t("Anthropic-compatible")}</option></select></Field>
         <Field label={t("Base URL")}><input name="base_url" required placeholder="https://llm.example.com/v1" /></Field>
+        <Field label={t("Chat path (optional)")}><input name="chat_path" placeholder="/chat/completions" /></Field>
         <Field label={t("Models (comma-separated)")}><input name="models" placeholder="qwen3-coder" /></Field>
         <button type="submit">{t("Save node")}</button>
       </Form>
