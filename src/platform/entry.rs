@@ -22,7 +22,8 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
-/// The hourly cron trigger (`wrangler.toml`): log retention, and the expiry of idle synced machines.
+/// The hourly cron trigger (`wrangler.toml`): log retention, the refresh of synced subscription
+/// accounts the edge owns, and the expiry of idle synced machines.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     match usage_store::purge(&env, env::now_ms()).await {
@@ -33,6 +34,10 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             p.audit_rows
         ),
         Err(e) => worker::console_error!("retention purge failed: {}", e.message),
+    }
+    match sync::refresh_accounts(&env).await {
+        Ok(n) => worker::console_log!("cloud sync: {n} subscription accounts refreshed"),
+        Err(e) => worker::console_error!("cloud sync refresh failed: {}", e.message),
     }
     match sync::expire_idle(&env, env::now_ms()).await {
         Ok(n) => worker::console_log!("cloud sync: {n} idle machines expired"),

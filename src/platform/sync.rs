@@ -195,6 +195,28 @@ pub async fn verify(req: &web_sys::Request, env: &Env, tenant: Option<&str>) -> 
     Ok(json_response(200, &body)?)
 }
 
+/// The cron's part: refreshes the synced subscription accounts the edge owns that are due, one
+/// machine at a time through its object (so no push interleaves). Returns how many were refreshed.
+pub async fn refresh_accounts(env: &Env) -> Result<usize> {
+    let mut refreshed = 0;
+    for m in sync_store::machine_ids(env).await? {
+        match in_object(env, &m, Method::Post, "/refresh", Vec::new(), "").await {
+            Ok((200, body)) => {
+                refreshed += serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v["refreshed"].as_u64())
+                    .unwrap_or(0) as usize
+            }
+            Ok((status, body)) => worker::console_error!(
+                "refreshing accounts of machine {m} failed ({status}): {}",
+                String::from_utf8_lossy(&body)
+            ),
+            Err(e) => worker::console_error!("refreshing accounts of machine {m}: {}", e.message),
+        }
+    }
+    Ok(refreshed)
+}
+
 /// The cron's part: deletes machines that have not pushed for `SYNC_MACHINE_TTL_DAYS` (default 30).
 /// Their enrollments stay, so a machine that comes back simply pushes again.
 pub async fn expire_idle(env: &Env, now: i64) -> Result<usize> {

@@ -11,7 +11,7 @@ use crate::security::api_keys;
 use crate::sync::answer::{self, EdgeState};
 use crate::sync::machine::{self, Machine, Secrets};
 use crate::sync::serve::{self, Revoked, Served};
-use crate::sync::{enroll, store, wire};
+use crate::sync::{enroll, refresh, store, wire};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -378,6 +378,81 @@ async fn run_batch(db: &worker::D1Database, statements: Vec<store::Statement>) -
     repo::batch(db, prepared).await
 }
 
+/// Refreshes the machine's subscription accounts the edge owns that are due (inside the machine's
+/// object, so no push interleaves): each through its provider's token endpoint, recorded as an edge
+/// change so that a stale push keeps it and the next answer brings it to the client
+/// (`crate::sync::refresh`). Returns how many were refreshed; a failure skips that account only.
+pub async fn refresh_accounts(env: &Env, machine: &str) -> Result<usize> {
+    let Some((enrollment_id, mut record, mut secrets)) = load(env, machine).await? else { return Ok(0) };
+    let e = live_enrollment_of(env, &enrollment_id, machine).await?;
+    let due = refresh::due(&record, &secrets, e.return_secrets != 0, env::now_ms());
+    let mut refreshed = 0;
+    for d in &due {
+        let url = token_url(env, d)?;
+        let answer = match call_token_endpoint(&url, d).await {
+            Ok((status, body)) => refresh::read_answer(status, &body, env::now_ms()),
+            Err(err) => Err(refresh::Failure { terminal: false, message: err.to_string() }),
+        };
+        match answer {
+            Ok(changed) => {
+                machine::record_edge_change(&mut record, &mut secrets, &d.id, changed, env::now_ms());
+                refreshed += 1;
+            }
+            Err(f) => worker::console_error!(
+                "refreshing account {} of machine {machine}: {}{}",
+                d.id,
+                f.message,
+                if f.terminal { " (it needs a new login)" } else { "" }
+            ),
+        }
+    }
+    if refreshed > 0 {
+        let secrets_json = serde_json::to_vec(&secrets).map_err(|e| GatewayError::internal(e.to_string()))?;
+        let sql = "UPDATE sync_machines SET data = ?2, secrets_enc = ?3 WHERE machine_id = ?1";
+        let data = serde_json::to_string(&record).map_err(|e| GatewayError::internal(e.to_string()))?;
+        let sealed = env::seal(env, &machine_aad(machine), &secrets_json)?;
+        repo::changes(&repo::db(env)?, sql, &[t(machine), SqlValue::Text(data), t(&sealed)]).await?;
+    }
+    Ok(refreshed)
+}
+
+/// The provider's token endpoint, or the operator's override (`OAUTH_TOKEN_URLS`, a JSON object of
+/// provider id → URL, e.g. for a relay), checked like any upstream URL.
+fn token_url(env: &Env, d: &refresh::Due) -> Result<String> {
+    let overrides: serde_json::Map<String, Value> =
+        env.var("OAUTH_TOKEN_URLS").ok().and_then(|v| serde_json::from_str(&v.to_string()).ok()).unwrap_or_default();
+    match d.endpoint.providers.iter().find_map(|p| overrides.get(*p).and_then(Value::as_str)) {
+        Some(url) => crate::net_policy::validate_base_url(url, env::allow_private_upstreams(env)),
+        None => Ok(d.endpoint.url.to_string()),
+    }
+}
+
+async fn call_token_endpoint(url: &str, d: &refresh::Due) -> worker::Result<(u16, Vec<u8>)> {
+    let headers = worker::Headers::new();
+    headers.set("content-type", "application/x-www-form-urlencoded")?;
+    headers.set("accept", "application/json")?;
+    for (k, v) in d.endpoint.headers {
+        headers.set(k, v)?;
+    }
+    let mut init = worker::RequestInit::new();
+    init.with_method(worker::Method::Post)
+        .with_headers(headers)
+        .with_redirect(worker::RequestRedirect::Manual)
+        .with_body(Some(refresh::request_body(d.endpoint, &d.refresh_token).into()));
+    let mut resp = worker::Fetch::Request(worker::Request::new_with_init(url, &init)?).send().await?;
+    Ok((resp.status_code(), resp.bytes().await?))
+}
+
+/// Machine ids with synced data.
+pub async fn machine_ids(env: &Env) -> Result<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        machine_id: String,
+    }
+    let rows: Vec<Row> = repo::rows(&repo::db(env)?, "SELECT machine_id FROM sync_machines", &[]).await?;
+    Ok(rows.into_iter().map(|r| r.machine_id).collect())
+}
+
 /// The `GET /sync/{machine}` answer.
 pub async fn pull(env: &Env, e: &Enrollment, machine: &str) -> Result<Value> {
     let (_, record, secrets) = load(env, machine)
@@ -448,18 +523,26 @@ pub async fn machines(env: &Env) -> Result<Vec<Value>> {
         created_at: i64,
         last_sync_at: i64,
         status: String,
+        return_secrets: Option<i64>,
+        data: String,
     }
-    let sql = "SELECT m.machine_id, m.enrollment_id, e.name, m.created_at, m.last_sync_at, m.status \
+    let sql = "SELECT m.machine_id, m.enrollment_id, e.name, e.return_secrets, m.created_at, m.last_sync_at, m.status, m.data \
                FROM sync_machines m LEFT JOIN sync_enrollments e ON e.id = m.enrollment_id ORDER BY m.machine_id";
     let rows: Vec<Row> = repo::rows(&repo::db(env)?, sql, &[]).await?;
     Ok(rows
         .into_iter()
         .map(|r| {
             let status: Value = serde_json::from_str(&r.status).unwrap_or(Value::Null);
+            // Who refreshes each subscription account, and until when its token is good (read live:
+            // an edge refresh changes it between pushes).
+            let accounts = serde_json::from_str::<Machine>(&r.data)
+                .map(|m| serde_json::json!(refresh::accounts(&m, r.return_secrets.unwrap_or(0) != 0)))
+                .unwrap_or(Value::Null);
             serde_json::json!({
                 "machine_id": r.machine_id, "enrollment_id": r.enrollment_id, "enrollment_name": r.name,
                 "created_at": r.created_at, "last_sync_at": r.last_sync_at,
                 "synced": status["synced"], "served": status["served"], "unservable": status["unservable"],
+                "accounts": accounts,
             })
         })
         .collect())

@@ -12,6 +12,7 @@
 pub mod answer;
 pub mod enroll;
 pub mod machine;
+pub mod refresh;
 pub mod serve;
 pub mod store;
 pub mod wire;

@@ -4,7 +4,8 @@
 //! The object's own storage is not used: D1 stays the truth, the object is the queue.
 //!
 //! Routes (internal, reached through the namespace stub only; `x-machine` and `x-enrollment` say
-//! whose): `POST /push` (the raw push body) → the answer · `DELETE /machine` → `{success, message}`.
+//! whose): `POST /push` (the raw push body) → the answer · `POST /refresh` (the subscription
+//! accounts the edge refreshes, when due) → `{success, refreshed}` · `DELETE /machine` → `{success, message}`.
 
 use crate::platform::sync_store;
 use crate::sync::answer;
@@ -33,6 +34,9 @@ impl DurableObject for SyncMachine {
                 let body = req.bytes().await?;
                 sync_store::apply_push(&self.env, &enrollment, &machine, &body).await
             }
+            (Method::Post, "/refresh") => sync_store::refresh_accounts(&self.env, &machine)
+                .await
+                .map(|n| serde_json::json!({"success": true, "refreshed": n})),
             (Method::Delete, "/machine") => sync_store::delete_machine(&self.env, &machine)
                 .await
                 .map(|()| serde_json::json!({"success": true, "message": "Data deleted successfully"})),
