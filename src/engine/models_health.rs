@@ -3,11 +3,16 @@
 //! it never disagrees with what a request would find: cooling accounts, exhausted quota windows and
 //! open breakers make a model unavailable, with when to try again.
 //!
+//! The ids are those `GET /v1/models` lists for the key (`models_list`), and like a request of the
+//! key, targets of providers outside its scope do not count.
+//!
 //! Authoritative limits (a connection's slots, a key's budget) are not consulted: they are held by
 //! objects a request awaits, and a health listing must not wait on one object per connection.
 
+use super::models_list::Listed;
 use super::plan::Targets;
 use super::ports::ResilienceView;
+use crate::config::key_access::KeyAccess;
 use crate::config::TenantSnapshot;
 use crate::routing::strategy::RoundRobinStates;
 use serde::Serialize;
@@ -15,7 +20,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelHealth {
     pub id: String,
-    /// `model` or `combo`.
+    /// `model`, `combo` or `alias`.
     pub kind: &'static str,
     pub available: bool,
     /// Accounts that could take a request now (every account of every target, in order).
@@ -27,21 +32,32 @@ pub struct ModelHealth {
     pub retry_after_secs: Option<u64>,
 }
 
-/// The health of each model in `models` and of every combo of the tenant.
-pub fn check(snapshot: &TenantSnapshot, models: &[String], view: &dyn ResilienceView, now: i64) -> Vec<ModelHealth> {
-    let combos = snapshot.combos.iter().map(|c| (c.name.clone(), "combo"));
-    models
-        .iter()
-        .map(|m| (m.clone(), "model"))
-        .chain(combos)
-        .map(|(id, kind)| one(snapshot, id, kind, view, now))
-        .collect()
+/// The health of each listed id, for a key with `access`.
+pub fn check(
+    snapshot: &TenantSnapshot,
+    listed: &[Listed],
+    access: &KeyAccess,
+    view: &dyn ResilienceView,
+    now: i64,
+) -> Vec<ModelHealth> {
+    listed.iter().map(|l| one(snapshot, l.id.clone(), l.named.as_str(), access, view, now)).collect()
 }
 
-fn one(snapshot: &TenantSnapshot, id: String, kind: &'static str, view: &dyn ResilienceView, now: i64) -> ModelHealth {
+fn one(
+    snapshot: &TenantSnapshot,
+    id: String,
+    kind: &'static str,
+    access: &KeyAccess,
+    view: &dyn ResilienceView,
+    now: i64,
+) -> ModelHealth {
     // Scratch round-robin positions: looking must not move a request's turn.
     let mut rr = RoundRobinStates::default();
-    let ready = Targets::for_model(snapshot, &id, &mut rr, 0).and_then(|t| {
+    let ready = Targets::for_model(snapshot, &id, &mut rr, 0).and_then(|mut t| {
+        t.list.retain(|r| access.allows_provider(&r.provider.id));
+        if t.list.is_empty() {
+            return Err(KeyAccess::providers_refused(&id));
+        }
         let attempts = t.attempts(snapshot, view, now, &mut rr, 0)?;
         Ok(attempts.len())
     });
@@ -61,6 +77,7 @@ fn one(snapshot: &TenantSnapshot, id: String, kind: &'static str, view: &dyn Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::models_list::callable;
     use crate::engine::scripted::{conn, snapshot, ScriptedView};
     use crate::routing::combo::Combo;
 
@@ -74,20 +91,41 @@ mod tests {
         let view = ScriptedView::default();
         view.cooling.borrow_mut().insert("a:gpt-4o".into(), 3_000);
         view.open.borrow_mut().insert("groq".into(), 9_500);
-        let models = ["openai/gpt-4o".to_string(), "groq/llama-3.3-70b-versatile".to_string(), "nope/x".to_string()];
-        let h = check(&s, &models, &view, 0);
-        assert_eq!((h[0].available, h[0].ready_connections), (true, 1), "`b` still serves gpt-4o");
+        let open = KeyAccess::default();
+        let listed = callable(&s, &open);
+        let ids = ["both", "openai/gpt-4o", "groq/llama-3.3-70b-versatile"];
+        let listed: Vec<Listed> = ids.iter().map(|id| listed.iter().find(|l| l.id == *id).unwrap().clone()).collect();
+        let h = check(&s, &listed, &open, &view, 0);
+        assert_eq!((h[0].id.as_str(), h[0].kind, h[0].available, h[0].ready_connections), ("both", "combo", true, 1));
+        assert_eq!((h[1].kind, h[1].available, h[1].ready_connections), ("model", true, 1), "`b` still serves gpt-4o");
         assert_eq!(
-            (h[1].available, h[1].reason.as_deref(), h[1].retry_after_secs),
+            (h[2].available, h[2].reason.as_deref(), h[2].retry_after_secs),
             (false, Some("circuit_open"), Some(10))
         );
-        assert_eq!((h[2].available, h[2].reason.as_deref()), (false, Some("model_not_found")));
-        assert_eq!((h[3].id.as_str(), h[3].kind, h[3].available, h[3].ready_connections), ("both", "combo", true, 1));
         view.cooling.borrow_mut().insert("b:gpt-4o".into(), 1_200);
-        let h = check(&s, &models[..1], &view, 0);
+        let h = check(&s, &listed[1..2], &open, &view, 0);
         assert_eq!(
             (h[0].available, h[0].reason.as_deref(), h[0].retry_after_secs),
             (false, Some("cooling_down"), Some(2))
         );
+    }
+
+    #[test]
+    fn a_scoped_key_counts_only_its_providers_accounts() {
+        let mut s = snapshot(vec![conn("a", "openai", 1), conn("g", "groq", 1)]);
+        s.combos = vec![serde_json::from_value::<Combo>(serde_json::json!({
+            "name": "both", "targets": [{"model": "openai/gpt-4o"}, {"model": "groq/llama-3.3-70b-versatile"}]
+        }))
+        .unwrap()];
+        let groq = KeyAccess {
+            scopes: crate::config::key_access::Scopes { models: vec![], providers: vec!["groq".into()] },
+            ..KeyAccess::default()
+        };
+        let listed = callable(&s, &groq);
+        let h = check(&s, &listed, &groq, &ScriptedView::default(), 0);
+        let both = h.iter().find(|h| h.id == "both").unwrap();
+        assert_eq!((both.available, both.ready_connections), (true, 1));
+        assert!(h.iter().all(|h| h.id == "both" || h.id.starts_with("groq/")));
+        assert_eq!(h.len(), listed.len(), "the same ids as the list");
     }
 }

@@ -12,6 +12,7 @@ use super::upstream_fetch::{FetchBody, FetchUpstream};
 use super::usage_sink::{StoreSink, WorkerClock, WorkerRandom};
 use super::{config_store, env};
 use crate::config::TenantSnapshot;
+use crate::engine::models_list::{self, Listed, Named};
 use crate::engine::pipeline::{self, Answer, Inbound, Ports};
 use crate::engine::ports::{ResponseStore, UpstreamBody};
 use crate::engine::relay::{Relay, StreamWriter};
@@ -19,7 +20,6 @@ use crate::error::{GatewayError, Result};
 use crate::formats::{openai_chat, Format};
 use crate::providers::ModelKind;
 use crate::replay::key::CacheAsk;
-use crate::routing::model::available;
 use crate::security::api_keys;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
@@ -278,7 +278,7 @@ pub async fn models(
     Ok(json_response(200, &openai_chat::models::render(&list))?)
 }
 
-/// `GET /v1/models/health`: per model and combo, whether a request could be served now
+/// `GET /v1/models/health`: per id `GET /v1/models` lists, whether a request could be served now
 /// (`engine::models_health`, over this isolate's resilience view).
 pub async fn models_health(
     req: &web_sys::Request,
@@ -292,29 +292,21 @@ pub async fn models_health(
     let now = env::now_ms();
     resilience_view::refresh_if_stale(env, ctx, tenant, now, settings);
     let view = IsolateView { env, ctx, tenant, settings };
-    let ids: Vec<String> = provider_models(&caller, &snapshot, provider)?.into_iter().map(|m| m.id).collect();
-    let mut health = crate::engine::models_health::check(&snapshot, &ids, &view, now);
-    if provider.is_some() {
-        health.retain(|h| h.kind == "model");
-    }
+    let listed = provider_models(&caller, &snapshot, provider)?;
+    let health = crate::engine::models_health::check(&snapshot, &listed, &caller.access, &view, now);
     Ok(json_response(200, &serde_json::json!({"object": "list", "data": health}))?)
 }
 
-/// The models the tenant can use, of one provider when a provider route names it.
-/// The models the calling key may use: of its scopes, and of one provider when a provider route
-/// names it.
-fn provider_models(
-    caller: &Caller,
-    snapshot: &TenantSnapshot,
-    provider: Option<&str>,
-) -> Result<Vec<crate::routing::model::Available>> {
-    let mut list = available(&snapshot.connected_providers(), snapshot.catalog());
-    list.retain(|m| caller.access.allows_model(&m.id) && caller.access.allows_provider(&m.provider));
+/// The ids the calling key may call (`engine::models_list`); under a provider route, only that
+/// provider's models, named as the route serves them unchanged.
+fn provider_models(caller: &Caller, snapshot: &TenantSnapshot, provider: Option<&str>) -> Result<Vec<Listed>> {
+    let mut list = models_list::callable(snapshot, &caller.access);
     if let Some(p) = provider {
         let spec = snapshot.catalog().find(p).ok_or_else(|| {
             GatewayError::not_found(format!("Unknown provider `{p}` in the route.")).with_code("provider_not_found")
         })?;
-        list.retain(|m| m.provider == spec.id);
+        let prefix = format!("{}/", spec.id);
+        list.retain(|m| m.named == Named::Model && m.owned_by == spec.id && m.id.starts_with(&prefix));
     }
     Ok(list)
 }

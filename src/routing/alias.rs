@@ -78,7 +78,8 @@ impl Aliases {
     }
 }
 
-fn has_wildcard(pattern: &str) -> bool {
+/// Whether an alias pattern is a glob (`*`/`?`), matching many names, rather than one name.
+pub fn has_wildcard(pattern: &str) -> bool {
     pattern.contains(['*', '?'])
 }
 

@@ -9,13 +9,23 @@
 //! (an OAuth subscription account, an unknown provider, a node with an unsafe base URL or chat path,
 //! a key the edge cannot restrict as the instance does) is left out here and reported with the
 //! reason; the machine's record still holds it and answers it back unchanged.
+//!
+//! A combo or alias none of whose targets this machine can serve (OmniRoute seeds `antigravity/*`
+//! aliases, a provider the edge does not have) is still stored, so that it works as soon as its
+//! provider is served (a later push, or a gateway whose catalog gained the provider), and a request
+//! for it gets a 404 naming the target rather than an unknown name; but it is not counted as served
+//! and is listed as unservable with the reason. The verdict is `engine::models_list`'s, the one that
+//! decides what `GET /v1/models` lists, so the status and the list agree.
 
 use super::answer::iso;
 use super::machine::{Machine, Secrets};
+use crate::config::{ConnectionRecord, TenantSnapshot};
+use crate::engine::models_list::why_unservable;
+use crate::limits::ConnectionLimits;
 use crate::net_policy::validate_base_url;
 use crate::providers::node::NodeFormat;
 use crate::providers::{self, ProviderNode};
-use crate::routing::alias;
+use crate::routing::alias::{self, Aliases};
 use crate::routing::combo::{Combo, ComboConfig, ComboTarget};
 use crate::routing::strategy::Strategy;
 use crate::security::Secret;
@@ -35,6 +45,26 @@ pub struct ServedConnection {
     /// A built-in provider's base URL as the connection overrides it (`providerSpecificData.baseUrl`).
     pub base_url: Option<String>,
     pub api_key: Secret,
+}
+
+impl ServedConnection {
+    /// The connection as stored, its key as `api_key_enc` (ciphertext, or nothing when only routing
+    /// is asked of it).
+    pub fn record(&self, api_key_enc: String, now: i64) -> ConnectionRecord {
+        ConnectionRecord {
+            id: self.id.clone(),
+            provider: self.provider.clone(),
+            name: self.name.clone(),
+            priority: self.priority,
+            is_active: self.is_active,
+            base_url: self.base_url.clone(),
+            api_key_enc,
+            api_key_hint: self.api_key.hint(),
+            created_at: now,
+            updated_at: now,
+            limits: ConnectionLimits::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +156,7 @@ impl Served {
                 Err(e) => out.unservable.push(Unservable { kind: "alias", id: pattern.clone(), reason: e.message }),
             }
         }
+        out.report_unservable_targets(machine_id);
         for k in &m.api_keys {
             if k.fields.get("isActive") == Some(&Value::Bool(false)) {
                 continue;
@@ -156,6 +187,42 @@ impl Served {
             out.unservable.push(Unservable { kind: "api_key", id: k.id.clone(), reason });
         }
         out
+    }
+
+    /// Lists the stored combos and aliases whose targets this machine cannot serve (they stay
+    /// stored; see the module's comment). An alias pattern is judged by its target.
+    fn report_unservable_targets(&mut self, machine_id: &str) {
+        let tenant = self.tenant(machine_id);
+        let combos = self.combos.iter().map(|c| ("combo", c.name.as_str(), c.name.as_str()));
+        let aliases = self.aliases.iter().map(|(pattern, target)| {
+            let name = if alias::has_wildcard(pattern) { target } else { pattern };
+            ("alias", pattern.as_str(), name.as_str())
+        });
+        let found: Vec<Unservable> = combos
+            .chain(aliases)
+            .filter_map(|(kind, id, name)| {
+                why_unservable(&tenant, name).map(|reason| Unservable { kind, id: id.to_string(), reason })
+            })
+            .collect();
+        self.unservable.extend(found);
+    }
+
+    /// The machine's tenant as requests will see it once stored (credentials left out).
+    fn tenant(&self, machine_id: &str) -> TenantSnapshot {
+        TenantSnapshot {
+            tenant: machine_id.to_string(),
+            connections: self.connections.iter().map(|c| c.record(String::new(), 0)).collect(),
+            combos: self.combos.clone(),
+            aliases: Aliases::new(self.aliases.iter().cloned()),
+            nodes: self.nodes.clone(),
+            ..TenantSnapshot::default()
+        }
+    }
+
+    /// How many stored rows of `kind` (`combo`, `alias`) among `ids` are served: not listed as
+    /// unservable.
+    pub fn served_count<'a>(&self, kind: &str, ids: impl Iterator<Item = &'a str>) -> usize {
+        ids.filter(|id| !self.unservable.iter().any(|u| u.kind == kind && u.id == *id)).count()
     }
 }
 
@@ -357,7 +424,78 @@ mod tests {
         assert_eq!(s.combos[0].strategy, Strategy::RoundRobin);
         assert_eq!(s.keys[0].key_hash, "h(sk-m-k1)");
         assert_eq!(s.keys[0].id, "m1.k1");
-        assert!(s.unservable.is_empty(), "{:?}", s.unservable);
+        assert_eq!(reasons(&s), [("alias", "gemini-3-pro-high")], "`antigravity` is not served: {:?}", s.unservable);
+    }
+
+    /// The first push the unmodified OmniRoute 3.7.9 sent (tests/fixtures), as a body.
+    fn captured_push() -> Value {
+        let capture: Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/omniroute-3.7.9-sync-capture.json")).unwrap();
+        let requests = capture["requests"].as_array().unwrap();
+        let push = requests.iter().find(|r| r["method"] == "POST").unwrap();
+        serde_json::from_str(push["body_raw"].as_str().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_seeded_antigravity_aliases_are_kept_but_reported_unservable_naming_their_target() {
+        // The capture's node URL is a loopback one; this test is about aliases, not URLs.
+        let push = merge(
+            &Machine::default(),
+            &Secrets::default(),
+            parse(captured_push().to_string().as_bytes()).unwrap(),
+            1,
+            false,
+            &|k| k.to_string(),
+        );
+        let s = Served::of("m1", &push.machine, &push.secrets, true);
+        assert_eq!(s.aliases.len(), 6, "stored, to work once `antigravity` is served");
+        assert_eq!(s.unservable.len(), 6, "{:?}", s.unservable);
+        for u in &s.unservable {
+            assert_eq!(u.kind, "alias");
+            let target = push.machine.model_aliases[&u.id].as_str().unwrap();
+            assert!(u.reason.contains(&format!("`{target}`: `antigravity` is not a provider")), "{}", u.reason);
+        }
+        let status = crate::sync::store::status(&push.machine, &s);
+        assert_eq!((status["synced"]["aliases"].as_u64(), status["served"]["aliases"].as_u64()), (Some(6), Some(0)));
+        assert_eq!(status["served"]["connections"], 1);
+    }
+
+    #[test]
+    fn combos_and_aliases_count_as_served_only_when_a_target_can_be_served() {
+        let s = served(json!({
+            "providers": [{"id": "o", "provider": "openai", "apiKey": "k"},
+                          {"id": "off", "provider": "groq", "apiKey": "k", "isActive": false}],
+            "combos": [
+                {"name": "ok", "models": ["openai/gpt-4o", "antigravity/x"]},
+                {"name": "idle", "models": ["groq/llama-3.3-70b-versatile"]},
+                {"name": "dangling", "models": [{"kind": "combo-ref", "comboName": "missing"}]},
+                {"name": "via-bad", "models": [{"kind": "combo-ref", "comboName": "idle"}]},
+                {"name": "via-good", "models": [{"kind": "combo-ref", "comboName": "idle"}, {"kind": "combo-ref", "comboName": "ok"}]},
+                {"name": "ping", "models": [{"kind": "combo-ref", "comboName": "pong"}]},
+                {"name": "pong", "models": [{"kind": "combo-ref", "comboName": "ping"}]}
+            ],
+            "modelAliases": {"to-ok": "ok", "to-idle": "idle", "to-nothing": "no-such-combo",
+                             "hop": "to-ok", "gpt-*": "antigravity/x", "o-*": "openai/gpt-4o"}
+        }));
+        let why = |kind: &str, id: &str| {
+            s.unservable.iter().find(|u| u.kind == kind && u.id == id).map(|u| u.reason.as_str())
+        };
+        for ok in ["ok", "via-good"] {
+            assert_eq!(why("combo", ok), None, "{ok}");
+        }
+        for ok in ["to-ok", "hop", "o-*"] {
+            assert_eq!(why("alias", ok), None, "{ok}");
+        }
+        assert!(why("combo", "idle").unwrap().contains("no active connection of `groq`"));
+        assert!(why("combo", "dangling").unwrap().contains("`missing`"));
+        assert!(why("combo", "via-bad").unwrap().contains("`groq/llama-3.3-70b-versatile`"));
+        assert!(why("combo", "ping").unwrap().contains("refers back to itself"));
+        assert!(why("alias", "to-idle").unwrap().contains("groq"));
+        assert!(why("alias", "to-nothing").unwrap().contains("`no-such-combo`"));
+        assert!(why("alias", "gpt-*").unwrap().contains("`antigravity`"), "a pattern is judged by its target");
+        assert_eq!((s.combos.len(), s.aliases.len()), (7, 6), "all stored");
+        let status = crate::sync::store::status(&Machine::default(), &s);
+        assert_eq!((status["served"]["combos"].as_u64(), status["served"]["aliases"].as_u64()), (Some(2), Some(3)));
     }
 
     #[test]

@@ -7,9 +7,8 @@
 use super::machine::Machine;
 use super::serve::Served;
 use crate::config::rows;
-use crate::config::ConnectionRecord;
 use crate::error::Result;
-use crate::limits::{ConnectionLimits, KeyLimits};
+use crate::limits::KeyLimits;
 use crate::metering::sql::SqlValue;
 use crate::security::Secret;
 use serde_json::{json, Value};
@@ -53,20 +52,7 @@ pub fn apply_push(
         out.push((format!("DELETE FROM {table} WHERE tenant_id = ?1{live}"), vec![t(m)]));
     }
     for c in &served.connections {
-        let record = ConnectionRecord {
-            id: c.id.clone(),
-            provider: c.provider.clone(),
-            name: c.name.clone(),
-            priority: c.priority,
-            is_active: c.is_active,
-            base_url: c.base_url.clone(),
-            api_key_enc: encrypt(&c.id, &c.api_key)?,
-            api_key_hint: c.api_key.hint(),
-            created_at: s.now,
-            updated_at: s.now,
-            limits: ConnectionLimits::default(),
-        };
-        out.push(rows::insert_connection(m, &record));
+        out.push(rows::insert_connection(m, &c.record(encrypt(&c.id, &c.api_key)?, s.now)));
     }
     let doc = |table: &str, key: &str, value: &str, k: &str, v: String| -> Statement {
         (
@@ -124,16 +110,19 @@ pub fn delete_machine(machine_id: &str) -> Vec<Statement> {
     out
 }
 
-/// What the machine synced, what the gateway serves of it, and what it cannot serve (and why).
+/// What the machine synced, what the gateway serves of it, and what it cannot serve (and why). A
+/// combo or alias that is stored but cannot be served is not counted as served.
 pub fn status(m: &Machine, served: &Served) -> Value {
+    let combos = served.served_count("combo", served.combos.iter().map(|c| c.name.as_str()));
+    let aliases = served.served_count("alias", served.aliases.iter().map(|(p, _)| p.as_str()));
     json!({
         "synced": {
             "connections": m.providers.len(), "provider_nodes": m.provider_nodes.len(), "combos": m.combos.len(),
             "aliases": m.model_aliases.len(), "api_keys": m.api_keys.len(),
         },
         "served": {
-            "connections": served.connections.len(), "provider_nodes": served.nodes.len(), "combos": served.combos.len(),
-            "aliases": served.aliases.len(), "api_keys": served.keys.len(),
+            "connections": served.connections.len(), "provider_nodes": served.nodes.len(), "combos": combos,
+            "aliases": aliases, "api_keys": served.keys.len(),
         },
         "unservable": served.unservable,
     })
