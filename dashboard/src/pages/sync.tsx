@@ -31,7 +31,7 @@ export function Sync() {
           await reload();
         })}>
           <input name="name" required placeholder={t("name, e.g. alice laptop")} aria-label={t("Name")} />
-          <label class="toggle"><input name="return_secrets" type="checkbox" /> {t("answer credentials back in plaintext")}</label>
+          <label class="toggle" title={t("The edge then also refreshes the machine's subscription accounts; OmniRoute 3.8.6+ needs OMNIROUTE_CLOUD_SYNC_SECRETS=true.")}><input name="return_secrets" type="checkbox" /> {t("answer credentials back in plaintext")}</label>
           <button type="submit">{t("Enroll a machine")}</button>
         </Form>
         {issued ? (
@@ -43,10 +43,14 @@ export function Sync() {
         <ErrorText text={error || machines.error || enrollments.error} />
       </Section>
       <Section title={t("Machines")}>
-        <Table head={[t("Machine"), t("Enrollment"), t("Last sync"), t("Synced"), t("Served"), t("Not served"), ""]} empty={t("No machine has synced yet.")}
+        <Table head={[t("Machine"), t("Enrollment"), t("Last sync"), t("Synced"), t("Served"), t("Not served"), t("Subscription accounts"), ""]} empty={t("No machine has synced yet.")}
           rows={(machines.data?.data ?? []).map((m) => [
             <code>{m.machine_id}</code>, m.enrollment_name ?? m.enrollment_id, when(m.last_sync_at), counts(m.synced as SyncCounts | undefined), counts(m.served as SyncCounts | undefined),
             unservable(m.unservable).length ? unservable(m.unservable).map((u) => <div>{u.kind} {u.id}: {u.reason}</div>) : <span class="muted">{t("none")}</span>,
+            m.accounts?.length ? m.accounts.map((a) => (
+              <div>{a.provider} {a.id}: {a.refreshed_by === "edge" ? t("refreshed here") : t("refreshed by the machine")}
+                {a.expires_at ? <span class="muted"> · {t("token until {when}", { when: when(a.expires_at) })}</span> : null}</div>
+            )) : <span class="muted">{t("none")}</span>,
             revoke(m.enrollment_id, m.machine_id),
           ])} />
       </Section>
