@@ -419,8 +419,14 @@ pub async fn refresh_accounts(env: &Env, machine: &str) -> Result<usize> {
 /// The provider's token endpoint, or the operator's override (`OAUTH_TOKEN_URLS`, a JSON object of
 /// provider id → URL, e.g. for a relay), checked like any upstream URL.
 fn token_url(env: &Env, d: &refresh::Due) -> Result<String> {
-    let overrides: serde_json::Map<String, Value> =
-        env.var("OAUTH_TOKEN_URLS").ok().and_then(|v| serde_json::from_str(&v.to_string()).ok()).unwrap_or_default();
+    let raw = env.var("OAUTH_TOKEN_URLS").map(|v| v.to_string()).unwrap_or_default();
+    // A set but unreadable override fails closed: the tokens go nowhere rather than somewhere unmeant.
+    let overrides: serde_json::Map<String, Value> = match raw.trim() {
+        "" => serde_json::Map::new(),
+        text => serde_json::from_str(text).map_err(|e| {
+            GatewayError::internal(format!("OAUTH_TOKEN_URLS is not a JSON object of provider → URL: {e}"))
+        })?,
+    };
     match d.endpoint.providers.iter().find_map(|p| overrides.get(*p).and_then(Value::as_str)) {
         Some(url) => crate::net_policy::validate_base_url(url, env::allow_private_upstreams(env)),
         None => Ok(d.endpoint.url.to_string()),
