@@ -42,7 +42,7 @@ fn one(snapshot: &TenantSnapshot, id: String, kind: &'static str, view: &dyn Res
     // Scratch round-robin positions: looking must not move a request's turn.
     let mut rr = RoundRobinStates::default();
     let ready = Targets::for_model(snapshot, &id, &mut rr, 0).and_then(|t| {
-        let attempts = t.attempts(snapshot, view, now, &mut rr, 0)?;
+        let attempts = t.attempts(snapshot, view, now, &|_| true, &mut rr, 0)?;
         Ok(attempts.len())
     });
     match ready {

@@ -58,7 +58,8 @@ pub async fn authenticate(req: &impl Incoming, env: &Env, path_tenant: Option<&s
     }
     match entry {
         Some(e) if path_tenant.is_none_or(|t| t == e.tenant) => {
-            e.access.usable(env::now_ms())?;
+            let now = env::now_ms();
+            e.access.usable(now, |zone| env::local_time(zone, now))?;
             Ok(Caller { tenant: e.tenant, key_id: e.key_id, limits: e.limits, access: e.access })
         }
         _ => Err(GatewayError::authentication("Invalid API key.")),
@@ -309,7 +310,7 @@ fn provider_models(
     provider: Option<&str>,
 ) -> Result<Vec<crate::routing::model::Available>> {
     let mut list = available(&snapshot.connected_providers(), snapshot.catalog());
-    list.retain(|m| caller.access.allows_model(&m.id) && caller.access.allows_provider(&m.provider));
+    list.retain(|m| caller.access.allows_model(&m.id) && caller.access.reaches(snapshot, &m.provider));
     if let Some(p) = provider {
         let spec = snapshot.catalog().find(p).ok_or_else(|| {
             GatewayError::not_found(format!("Unknown provider `{p}` in the route.")).with_code("provider_not_found")
