@@ -1,12 +1,17 @@
-//! What a gateway key may do besides its limits: whether it is enabled, until when it is valid, and
-//! its scopes: the models (model, combo or alias names as the client sends them) and providers it
+//! What a gateway key may do besides its limits: whether it is enabled, until when it is valid,
+//! when in the week it may be used (`schedule`), whether its bodies may be logged, and its scopes:
+//! the models (model, combo or alias names as the client sends them), providers and connections it
 //! may reach, as glob patterns (`*` any run of characters, `?` one: `routing::alias::glob_match`).
-//! Empty scopes allow everything.
+//! Empty scopes allow everything; a pattern starting with `!` refuses what it matches whatever else
+//! allows it (a synced key's refused combos are such patterns).
 //!
-//! Checked on the request path: a disabled or expired key is refused like a wrong one (401); a model
-//! outside the key's scope is refused (403) and a provider outside it is skipped, so a combo keeps
-//! serving from its allowed targets. `/v1/models` lists only what the key may use.
+//! Checked on the request path: a disabled or expired key is refused like a wrong one (401), a key
+//! outside its schedule with a 403; a model outside the key's scope is refused (403), and a provider
+//! or connection outside it is skipped, so a combo keeps serving from its allowed targets.
+//! `/v1/models` lists only what the key may use.
 
+use super::schedule::{LocalTime, Schedule};
+use super::TenantSnapshot;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::routing::alias::glob_match;
 use serde::{Deserialize, Serialize};
@@ -22,6 +27,10 @@ pub struct KeyAccess {
     /// When the key stops working (ms since epoch); `None`: never.
     pub expires_at: Option<i64>,
     pub scopes: Scopes,
+    /// When in the week the key may be used; `None`: any time.
+    pub schedule: Option<Schedule>,
+    /// The key's request and response bodies are never logged, whatever the tenant's `log_bodies`.
+    pub no_log: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,18 +38,25 @@ pub struct KeyAccess {
 pub struct Scopes {
     pub models: Vec<String>,
     pub providers: Vec<String>,
+    /// Connection ids: only these may serve the key's requests.
+    pub connections: Vec<String>,
 }
 
 impl Default for KeyAccess {
     fn default() -> Self {
-        KeyAccess { enabled: true, expires_at: None, scopes: Scopes::default() }
+        KeyAccess { enabled: true, expires_at: None, scopes: Scopes::default(), schedule: None, no_log: false }
     }
 }
 
 impl KeyAccess {
     /// Checks admin input.
     pub fn validate(self) -> Result<KeyAccess> {
-        for (name, list) in [("scopes.models", &self.scopes.models), ("scopes.providers", &self.scopes.providers)] {
+        let scopes = &self.scopes;
+        for (name, list) in [
+            ("scopes.models", &scopes.models),
+            ("scopes.providers", &scopes.providers),
+            ("scopes.connections", &scopes.connections),
+        ] {
             if list.len() > MAX_PATTERNS {
                 return Err(bad(name, format!("`{name}` holds at most {MAX_PATTERNS} patterns.")));
             }
@@ -54,18 +70,29 @@ impl KeyAccess {
         if self.expires_at.is_some_and(|t| t <= 0) {
             return Err(bad("expires_at", "`expires_at` is a time in milliseconds since the epoch.".into()));
         }
+        if let Some(s) = &self.schedule {
+            s.validate()?;
+        }
         Ok(self)
     }
 
-    /// Whether the key may be used at `now_ms` (else the 401 that says why).
-    pub fn usable(&self, now_ms: i64) -> Result<()> {
+    /// Whether the key may be used at `now_ms`, whose local time in a zone `local` gives (`None`
+    /// for a zone the runtime does not know); else the 401 or 403 that says why.
+    pub fn usable(&self, now_ms: i64, local: impl FnOnce(&str) -> Option<LocalTime>) -> Result<()> {
         if !self.enabled {
             return Err(GatewayError::authentication("This API key is disabled.").with_code("key_disabled"));
         }
         if self.expires_at.is_some_and(|t| t <= now_ms) {
             return Err(GatewayError::authentication("This API key has expired.").with_code("key_expired"));
         }
-        Ok(())
+        match &self.schedule {
+            None => Ok(()),
+            Some(s) => match local(&s.time_zone) {
+                Some(at) if s.admits(at) => Ok(()),
+                Some(at) => Err(s.refused(at)),
+                None => Err(s.unknown_zone()),
+            },
+        }
     }
 
     pub fn allows_model(&self, model: &str) -> bool {
@@ -74,6 +101,17 @@ impl KeyAccess {
 
     pub fn allows_provider(&self, provider: &str) -> bool {
         any_matches(&self.scopes.providers, provider)
+    }
+
+    pub fn allows_connection(&self, id: &str) -> bool {
+        any_matches(&self.scopes.connections, id)
+    }
+
+    /// Whether the key may reach `provider`: it is in scope, and so is one of its active connections.
+    pub fn reaches(&self, snapshot: &TenantSnapshot, provider: &str) -> bool {
+        self.allows_provider(provider)
+            && (self.scopes.connections.is_empty()
+                || snapshot.connections_for(provider).iter().any(|c| self.allows_connection(&c.id)))
     }
 
     /// The 403 for a model outside the key's scope.
@@ -92,6 +130,16 @@ impl KeyAccess {
         .with_param("model")
         .with_code("provider_not_allowed")
     }
+
+    /// The 403 when none of the connections that serve a model is in the key's scope.
+    pub fn connections_refused(model: &str) -> GatewayError {
+        GatewayError::new(
+            ErrorKind::PermissionDenied,
+            format!("This API key may not use the connections that serve `{model}`."),
+        )
+        .with_param("model")
+        .with_code("connection_not_allowed")
+    }
 }
 
 fn bad(param: &str, message: String) -> GatewayError {
@@ -99,12 +147,22 @@ fn bad(param: &str, message: String) -> GatewayError {
 }
 
 fn valid_pattern(p: &str) -> bool {
-    (1..=MAX_PATTERN_LEN).contains(&p.len()) && p.chars().all(|c| !c.is_control())
+    let bare = p.strip_prefix('!').unwrap_or(p);
+    (1..=MAX_PATTERN_LEN).contains(&bare.len()) && p.chars().all(|c| !c.is_control())
 }
 
-/// Empty lists allow everything.
+/// Whether a scope admits `text`: no `!` pattern matches it, and some other pattern does (or there
+/// is none: empty lists allow everything).
 fn any_matches(patterns: &[String], text: &str) -> bool {
-    patterns.is_empty() || patterns.iter().any(|p| glob_match(p, text))
+    let mut allowed = None;
+    for p in patterns {
+        match p.strip_prefix('!') {
+            Some(refused) if glob_match(refused, text) => return false,
+            Some(_) => {}
+            None => allowed = Some(allowed.unwrap_or(false) || glob_match(p, text)),
+        }
+    }
+    allowed.unwrap_or(true)
 }
 
 #[cfg(test)]
@@ -114,12 +172,13 @@ mod tests {
     #[test]
     fn a_disabled_or_expired_key_is_refused_with_why() {
         let open = KeyAccess::default();
-        assert!(open.usable(5).is_ok());
+        let utc = |_: &str| Some(LocalTime { weekday: 0, minute: 0 });
+        assert!(open.usable(5, utc).is_ok());
         let off = KeyAccess { enabled: false, ..KeyAccess::default() };
-        assert_eq!(off.usable(5).unwrap_err().code.as_deref(), Some("key_disabled"));
+        assert_eq!(off.usable(5, utc).unwrap_err().code.as_deref(), Some("key_disabled"));
         let dated = KeyAccess { expires_at: Some(10), ..KeyAccess::default() };
-        assert!(dated.usable(9).is_ok());
-        let e = dated.usable(10).unwrap_err();
+        assert!(dated.usable(9, utc).is_ok());
+        let e = dated.usable(10, utc).unwrap_err();
         assert_eq!((e.status, e.code.as_deref()), (401, Some("key_expired")));
     }
 
@@ -128,13 +187,76 @@ mod tests {
         let open = KeyAccess::default();
         assert!(open.allows_model("x") && open.allows_provider("y"));
         let narrow = KeyAccess {
-            scopes: Scopes { models: vec!["openai/*".into(), "coding".into()], providers: vec!["openai".into()] },
+            scopes: Scopes {
+                models: vec!["openai/*".into(), "coding".into()],
+                providers: vec!["openai".into()],
+                ..Scopes::default()
+            },
             ..KeyAccess::default()
         };
         assert!(narrow.allows_model("openai/gpt-4o") && narrow.allows_model("coding"));
         assert!(!narrow.allows_model("anthropic/claude-sonnet-4-5"));
         assert!(narrow.allows_provider("openai") && !narrow.allows_provider("anthropic"));
         assert_eq!(KeyAccess::model_refused("m").status, 403);
+        let conns = KeyAccess { scopes: Scopes { connections: vec!["m1.c1".into()], ..Scopes::default() }, ..open };
+        assert!(conns.allows_connection("m1.c1") && !conns.allows_connection("m1.c2"));
+        assert_eq!(KeyAccess::connections_refused("m").code.as_deref(), Some("connection_not_allowed"));
+    }
+
+    #[test]
+    fn a_bang_pattern_refuses_what_it_matches_whatever_else_allows() {
+        let access = |models: &[&str]| KeyAccess {
+            scopes: Scopes { models: models.iter().map(|m| m.to_string()).collect(), ..Scopes::default() },
+            ..KeyAccess::default()
+        };
+        let all_but = access(&["!secret", "!paid-*"]);
+        assert!(all_but.allows_model("openai/gpt-4o") && all_but.allows_model("duo"));
+        assert!(!all_but.allows_model("secret") && !all_but.allows_model("paid-combo"));
+        let narrow = access(&["openai/*", "!openai/o1*"]);
+        assert!(narrow.allows_model("openai/gpt-4o") && !narrow.allows_model("openai/o1-pro"));
+        assert!(!narrow.allows_model("anthropic/claude"));
+        assert!(access(&["!"]).validate().is_err(), "a bare `!` excludes nothing nameable");
+    }
+
+    /// The platform gives the local time in a zone; here fixed offsets stand in for it (a Thursday,
+    /// 1970-01-01 00:00 UTC, plus whole days and minutes).
+    #[test]
+    fn a_scheduled_key_is_usable_inside_its_window_in_its_zone_only() {
+        let at_offset = |offset_min: i64| {
+            move |now_ms: i64| {
+                let local = now_ms / 60_000 + offset_min;
+                LocalTime {
+                    weekday: ((local.div_euclid(1440) + 4).rem_euclid(7)) as u8,
+                    minute: local.rem_euclid(1440) as u16,
+                }
+            }
+        };
+        // Monday 2026-11-23 07:30 UTC.
+        let now = 1_795_419_000_000;
+        assert_eq!(at_offset(0)(now), LocalTime { weekday: 1, minute: 7 * 60 + 30 });
+        let schedule = |zone: &str| Schedule {
+            days: vec![1, 2, 3, 4, 5],
+            from: "09:00".into(),
+            until: "17:00".into(),
+            time_zone: zone.into(),
+        };
+        let key = |zone: &str| KeyAccess { schedule: Some(schedule(zone)), ..KeyAccess::default() };
+        let zones = |zone: &str| match zone {
+            "Europe/Berlin" => Some(at_offset(60)(now)),
+            "Asia/Tokyo" => Some(at_offset(9 * 60)(now)),
+            "America/New_York" => Some(at_offset(-5 * 60)(now)),
+            _ => None,
+        };
+        assert!(key("Europe/Berlin").usable(now, zones).is_err(), "08:30 in Berlin");
+        assert!(key("Asia/Tokyo").usable(now, zones).is_ok(), "16:30 in Tokyo");
+        let e = key("America/New_York").usable(now, zones).unwrap_err();
+        assert_eq!((e.status, e.code.as_deref()), (403, Some("outside_schedule")));
+        assert!(e.message.contains("it is Mon 02:30"), "{}", e.message);
+        let e = key("Mars/Olympus").usable(now, zones).unwrap_err();
+        assert_eq!((e.status, e.code.as_deref()), (403, Some("outside_schedule")));
+        assert!(e.message.contains("unknown"), "{}", e.message);
+        let off = KeyAccess { enabled: false, ..key("Asia/Tokyo") };
+        assert_eq!(off.usable(now, zones).unwrap_err().status, 401, "disabled before scheduled");
     }
 
     #[test]
@@ -146,6 +268,9 @@ mod tests {
             KeyAccess { scopes: Scopes { providers: vec!["".into()], ..Scopes::default() }, ..KeyAccess::default() };
         assert!(empty.validate().is_err());
         assert!(serde_json::from_str::<KeyAccess>(r#"{"scopes":{"model":["x"]}}"#).is_err());
+        let bad_schedule = r#"{"schedule":{"days":[1],"from":"09:00","until":"9:00","time_zone":"UTC"}}"#;
+        let e = serde_json::from_str::<KeyAccess>(bad_schedule).unwrap().validate().unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("schedule.until"));
         assert_eq!(serde_json::from_str::<KeyAccess>("{}").unwrap(), KeyAccess::default());
     }
 }

@@ -8,6 +8,7 @@
 pub mod input;
 pub mod key_access;
 pub mod rows;
+pub mod schedule;
 pub mod settings;
 pub mod snapshot;
 

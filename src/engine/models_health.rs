@@ -58,7 +58,7 @@ fn one(
         if t.list.is_empty() {
             return Err(KeyAccess::providers_refused(&id));
         }
-        let attempts = t.attempts(snapshot, view, now, &mut rr, 0)?;
+        let attempts = t.attempts(snapshot, view, now, &|c| access.allows_connection(&c.id), &mut rr, 0)?;
         Ok(attempts.len())
     });
     match ready {
@@ -118,7 +118,7 @@ mod tests {
         }))
         .unwrap()];
         let groq = KeyAccess {
-            scopes: crate::config::key_access::Scopes { models: vec![], providers: vec!["groq".into()] },
+            scopes: crate::config::key_access::Scopes { providers: vec!["groq".into()], ..Default::default() },
             ..KeyAccess::default()
         };
         let listed = callable(&s, &groq);

@@ -85,13 +85,13 @@ pub fn callable(snapshot: &TenantSnapshot, access: &KeyAccess) -> Vec<Listed> {
 }
 
 /// The targets of `name` a request with `access` could go to: resolved, of a provider with an
-/// active connection, and in the key's provider scope.
+/// active connection, and in the key's provider and connection scopes.
 fn servable(snapshot: &TenantSnapshot, name: &str, access: &KeyAccess) -> Vec<Resolved> {
     // Scratch round-robin positions: looking must not move a request's turn.
     let mut rr = RoundRobinStates::default();
     let Ok(targets) = Targets::for_model(snapshot, name, &mut rr, 0) else { return Vec::new() };
     let connected = |id: &str| snapshot.connections.iter().any(|c| c.is_active && c.provider == id);
-    targets.list.into_iter().filter(|t| connected(&t.provider.id) && access.allows_provider(&t.provider.id)).collect()
+    targets.list.into_iter().filter(|t| connected(&t.provider.id) && access.reaches(snapshot, &t.provider.id)).collect()
 }
 
 /// Why a request for `name` cannot be served at this tenant (whatever the key), naming each target
@@ -237,14 +237,14 @@ mod tests {
     fn a_key_sees_only_its_scope() {
         let s = tenant();
         let models = KeyAccess {
-            scopes: Scopes { models: vec!["openai/*".into(), "coding".into()], providers: vec![] },
+            scopes: Scopes { models: vec!["openai/*".into(), "coding".into()], ..Scopes::default() },
             ..KeyAccess::default()
         };
         let list = callable(&s, &models);
         assert!(list.iter().all(|l| l.id == "coding" || l.id.starts_with("openai/")), "{:?}", ids(&list));
         assert!(find(&list, "coding").is_some() && find(&list, "openai/o9-preview").is_some());
         let providers =
-            KeyAccess { scopes: Scopes { models: vec![], providers: vec!["lab".into()] }, ..KeyAccess::default() };
+            KeyAccess { scopes: Scopes { providers: vec!["lab".into()], ..Scopes::default() }, ..KeyAccess::default() };
         let list = callable(&s, &providers);
         assert!(find(&list, "coding").is_some(), "served from its lab target");
         assert!(find(&list, "embed").is_none() && find(&list, "gpt-5").is_none());

@@ -16,7 +16,7 @@ use super::reuse::{self, Begun, Served};
 use super::translate::{self, StreamTranslator};
 use super::upstream;
 use crate::config::key_access::KeyAccess;
-use crate::config::TenantSnapshot;
+use crate::config::{ConnectionRecord, TenantSnapshot};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::formats::Format;
 use crate::metering::observe::{Observed, Tap};
@@ -161,7 +161,7 @@ async fn attempt_all<U: Upstream, C: Credentials>(
 ) -> Result<Success<U::Body>> {
     let body = body?;
     meter.input_estimate = (body.len() as u64).div_ceil(4);
-    if snapshot.settings.log_bodies {
+    if snapshot.settings.log_bodies && !inbound.access.no_log {
         meter.log_bodies(&body, snapshot.settings.log_body_max_bytes as usize);
     }
     // The bytes are kept: a same-format call sends them on with only the model rewritten.
@@ -173,7 +173,8 @@ async fn attempt_all<U: Upstream, C: Credentials>(
         r.requested_model = op.model().to_string();
         r.streamed = op.stream();
     });
-    // The key's scopes hold for answers served again too, so they come before the cache.
+    // The key's scopes hold for answers served again too, so they come before the cache. (Its
+    // connection scope does not: an answer served again uses no connection.)
     let access = &inbound.access;
     if !access.allows_model(op.model()) {
         return Err(KeyAccess::model_refused(op.model()));
@@ -214,15 +215,20 @@ async fn attempt_all<U: Upstream, C: Credentials>(
     let rr = view.round_robin();
     let mut targets = Targets::for_model(snapshot, op.model(), &mut rr.borrow_mut(), rng)?;
     targets.keep_kind(op.kind())?;
-    if !access.scopes.providers.is_empty() {
-        // Targets of providers outside the key's scope are skipped: a combo serves from the rest.
-        targets.list.retain(|t| access.allows_provider(&t.provider.id));
-        if targets.list.is_empty() {
-            return Err(KeyAccess::providers_refused(op.model()));
+    if !(access.scopes.providers.is_empty() && access.scopes.connections.is_empty()) {
+        // Targets the key may not reach (their provider, or each of their connections, outside its
+        // scopes) are skipped: a combo serves from the rest.
+        let some_provider = targets.list.iter().any(|t| access.allows_provider(&t.provider.id));
+        targets.list.retain(|t| access.reaches(snapshot, &t.provider.id));
+        match (targets.list.is_empty(), some_provider) {
+            (false, _) => {}
+            (true, false) => return Err(KeyAccess::providers_refused(op.model())),
+            (true, true) => return Err(KeyAccess::connections_refused(op.model())),
         }
     }
     meter.update(|r| r.combo = targets.combo.clone());
-    let attempts = targets.attempts(snapshot, view, now, &mut rr.borrow_mut(), rng)?;
+    let in_scope = |c: &ConnectionRecord| access.allows_connection(&c.id);
+    let attempts = targets.attempts(snapshot, view, now, &in_scope, &mut rr.borrow_mut(), rng)?;
     if let Some(s) = settling {
         // The key's limits are checked once a target is known (its price makes the estimate) and
         // before any upstream call: a refused request costs nothing upstream.

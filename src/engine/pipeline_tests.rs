@@ -362,6 +362,47 @@ fn bodies_are_logged_only_when_asked_and_never_with_credentials() {
     assert!(resp.contains("Hel") && resp.contains("[DONE]"), "{resp}");
 }
 
+#[test]
+fn a_key_scoped_to_connections_is_served_only_by_them() {
+    use crate::config::key_access::{KeyAccess, Scopes};
+    let scoped = |connections: &[&str]| KeyAccess {
+        scopes: Scopes { connections: connections.iter().map(|c| c.to_string()).collect(), ..Scopes::default() },
+        ..KeyAccess::default()
+    };
+    let mut w = World::new(vec![conn("a", "openai", 1), conn("b", "openai", 2), conn("g", "groq", 1)]);
+    w.combo(json!({"name": "c", "targets": [{"model": "openai/gpt-4o"}, {"model": "groq/llama-3.3-70b-versatile"}]}));
+    for id in ["a", "b", "g"] {
+        w.upstream.script(id, vec![Script::Answer(200, CHAT_OK, vec![])]);
+    }
+    let chat = |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+    let (status, _, _) = w.request_with(Format::OpenAiChat, chat("openai/gpt-4o"), |i| i.access = scoped(&["b"]));
+    assert_eq!((status, w.upstream.calls()), (200, vec!["b:gpt-4o".to_string()]), "not the preferred `a`");
+    // A combo skips the targets the key cannot reach through its connections.
+    let (status, _, _) = w.request_with(Format::OpenAiChat, chat("c"), |i| i.access = scoped(&["g"]));
+    assert_eq!((status, w.upstream.calls().last().map(String::as_str)), (200, Some("g:llama-3.3-70b-versatile")));
+    let calls = w.upstream.calls().len();
+    let (status, _, body) = w.request_with(
+        Format::Anthropic,
+        json!({"model": "openai/gpt-4o", "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}]}),
+        |i| i.access = scoped(&["g"]),
+    );
+    assert_eq!(status, 403);
+    assert!(body.contains("permission_error") && body.contains("connections that serve"), "{body}");
+    assert_eq!(w.upstream.calls().len(), calls, "no upstream call");
+}
+
+#[test]
+fn a_no_log_key_never_has_its_bodies_logged() {
+    let mut w = World::new(vec![conn("a", "openai", 1)]);
+    w.snapshot.settings.log_bodies = true;
+    w.upstream.script("a", vec![Script::Answer(200, CHAT_OK, vec![])]);
+    let body = json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "private"}]});
+    let (status, _, _) = w.request_with(Format::OpenAiChat, body, |i| i.access.no_log = true);
+    let r = w.only_record();
+    assert_eq!((status, r.request_body, r.response_body), (200, None, None));
+}
+
 /// An Anthropic stream: one text block, cut (`tail` false: no stop, no message_stop) or whole.
 fn anthropic_stream(text: &'static str, whole: bool) -> Vec<std::result::Result<&'static str, &'static str>> {
     let head = concat!(

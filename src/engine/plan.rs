@@ -183,16 +183,18 @@ impl Targets {
         }
     }
 
-    /// Every way to serve the request, most preferred first. Left out: connections cooling down for
-    /// the model (`cooling(connection, model)` gives the milliseconds left) and providers whose
-    /// circuit breaker is open (`open(provider)` gives the wait). If nothing is left because of
-    /// either, the answer says so with the shortest wait (429 for cooldowns, 503 for an open
-    /// breaker), so an upstream does not get requests it is known to refuse.
+    /// Every way to serve the request, most preferred first, through the connections `in_scope`
+    /// admits (the calling key's). Left out: connections cooling down for the model
+    /// (`cooling(connection, model)` gives the milliseconds left) and providers whose circuit
+    /// breaker is open (`open(provider)` gives the wait). If nothing is left because of either, the
+    /// answer says so with the shortest wait (429 for cooldowns, 503 for an open breaker), so an
+    /// upstream does not get requests it is known to refuse.
     pub fn attempts<'a>(
         &'a self,
         snapshot: &'a TenantSnapshot,
         view: &dyn ResilienceView,
         now: i64,
+        in_scope: &dyn Fn(&ConnectionRecord) -> bool,
         rr: &mut RoundRobinStates,
         rng: u64,
     ) -> Result<Vec<Attempt<'a>>> {
@@ -201,7 +203,8 @@ impl Targets {
         let mut breaker_wait: Option<i64> = None;
         let shorter = |w: &mut Option<i64>, x: i64| *w = Some(w.map_or(x, |v| v.min(x)));
         for t in &self.list {
-            let conns = snapshot.connections_for(&t.provider.id);
+            let mut conns = snapshot.connections_for(&t.provider.id);
+            conns.retain(|c| in_scope(c));
             if conns.is_empty() {
                 continue;
             }
@@ -440,7 +443,7 @@ mod tests {
     fn plan(s: &TenantSnapshot, req: &ClientRequest, view: &ScriptedView) -> Result<UpstreamCall> {
         let mut rr = RoundRobinStates::default();
         let targets = Targets::for_model(s, &req.model, &mut rr, 0)?;
-        let attempts = targets.attempts(s, view, 0, &mut rr, 0)?;
+        let attempts = targets.attempts(s, view, 0, &|_| true, &mut rr, 0)?;
         let key = Secret::new(format!("key-of-{}", attempts[0].connection.id));
         build(&attempts[0], req, &key, &[], "seed", 0)
     }
@@ -511,11 +514,11 @@ mod tests {
         let t = Targets::for_model(&s, "openai/gpt-4o", &mut rr, 0).unwrap();
         let view = cooling(&[("b:gpt-4o", 1)]);
         let ids: Vec<_> =
-            t.attempts(&s, &view, 0, &mut rr, 0).unwrap().iter().map(|a| a.connection.id.as_str()).collect();
+            t.attempts(&s, &view, 0, &|_| true, &mut rr, 0).unwrap().iter().map(|a| a.connection.id.as_str()).collect();
         assert_eq!(ids, ["a", "c"]);
         let open = ScriptedView::default();
         open.open.borrow_mut().insert("openai".into(), 4_500);
-        let e = t.attempts(&s, &open, 0, &mut rr, 0).unwrap_err();
+        let e = t.attempts(&s, &open, 0, &|_| true, &mut rr, 0).unwrap_err();
         assert_eq!((e.status, e.code.as_deref(), e.retry_after_secs), (503, Some("circuit_open"), Some(5)));
     }
 
@@ -536,7 +539,7 @@ mod tests {
         let order = |model: &str, now: i64| -> Vec<String> {
             let mut rr = RoundRobinStates::default();
             let t = Targets::for_model(&s, model, &mut rr, 0).unwrap();
-            t.attempts(&s, &view, now, &mut rr, 0).unwrap().iter().map(|a| a.connection.id.clone()).collect()
+            t.attempts(&s, &view, now, &|_| true, &mut rr, 0).unwrap().iter().map(|a| a.connection.id.clone()).collect()
         };
         assert_eq!(order("openai/gpt-4o", 0), ["b", "c", "a"], "`a` has 1% left; `b` (unknown) keeps its place");
         assert_eq!(order("openai/o3", 0), ["a", "b", "c"], "per model, as quotas are");

@@ -15,12 +15,15 @@ pub struct KeyLimits {
     pub usd_per_month: Option<f64>,
     /// Requests admitted in any 60 s.
     pub requests_per_minute: Option<u32>,
+    /// Requests admitted in a UTC calendar day.
+    pub requests_per_day: Option<u32>,
     /// Tokens (input + output) of the requests admitted in any 60 s.
     pub tokens_per_minute: Option<u64>,
 }
 
 const MAX_USD: f64 = 1e9;
 const MAX_RPM: u32 = 1_000_000;
+const MAX_RPD: u32 = 1_000_000_000;
 const MAX_TPM: u64 = 1_000_000_000_000;
 
 impl KeyLimits {
@@ -41,6 +44,9 @@ impl KeyLimits {
         }
         if self.requests_per_minute.is_some_and(|v| !(1..=MAX_RPM).contains(&v)) {
             return Err(invalid("requests_per_minute", &format!("between 1 and {MAX_RPM}")));
+        }
+        if self.requests_per_day.is_some_and(|v| !(1..=MAX_RPD).contains(&v)) {
+            return Err(invalid("requests_per_day", &format!("between 1 and {MAX_RPD}")));
         }
         if self.tokens_per_minute.is_some_and(|v| !(1..=MAX_TPM).contains(&v)) {
             return Err(invalid("tokens_per_minute", &format!("between 1 and {MAX_TPM}")));
@@ -71,6 +77,7 @@ mod tests {
             (r#"{"usd_per_week":-1}"#, "limits.usd_per_week"),
             (r#"{"usd_per_month":1e12}"#, "limits.usd_per_month"),
             (r#"{"requests_per_minute":0}"#, "limits.requests_per_minute"),
+            (r#"{"requests_per_day":0}"#, "limits.requests_per_day"),
             (r#"{"tokens_per_minute":0}"#, "limits.tokens_per_minute"),
         ] {
             let e = parse(json).validate().unwrap_err();

@@ -5,8 +5,9 @@
 //! target's price) and **settles** with the real cost from its usage record afterwards (a failed
 //! request settles at 0). A reservation is admitted only while settled spend plus the open
 //! reservations are below each budget, and while fewer than the allowed requests (or tokens) were
-//! admitted in the last 60 s. So parallel requests overshoot a budget by at most the real cost of
-//! the requests in flight when it was reached; a property test checks this under any interleaving.
+//! admitted in the last 60 s, and fewer requests than allowed today (UTC). So parallel requests
+//! overshoot a budget by at most the real cost of the requests in flight when it was reached; a
+//! property test checks this under any interleaving.
 
 use super::minute::{Measure, Minute};
 use super::periods::Period;
@@ -25,7 +26,7 @@ const PENDING_TTL_MS: i64 = 15 * 60_000;
 pub struct Ledger {
     /// Requests admitted in the last minute and their tokens (estimates until settled).
     minute: Minute,
-    /// Settled spend in the current day, week and month.
+    /// Settled spend and admitted requests in the current day, week and month.
     spent: BTreeMap<Period, Window>,
     /// Admitted and not yet settled, by ticket.
     pending: BTreeMap<u64, Pending>,
@@ -36,6 +37,8 @@ pub struct Ledger {
 struct Window {
     start: i64,
     usd: f64,
+    #[serde(default)]
+    requests: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -101,6 +104,8 @@ pub struct LedgerUsage {
     pub usd_reserved: f64,
     pub requests_last_minute: u64,
     pub tokens_last_minute: u64,
+    /// Requests admitted today (UTC).
+    pub requests_today: u64,
 }
 
 /// Which limit refused a request, and when it will admit again.
@@ -119,6 +124,7 @@ pub struct Refusal {
 pub enum Limit {
     RequestsPerMinute,
     TokensPerMinute,
+    RequestsPerDay,
     Usd(Period),
 }
 
@@ -137,6 +143,14 @@ impl Refusal {
             ),
             Limit::TokensPerMinute => (
                 format!("This API key's limit of {} tokens per minute is reached; retry in {secs} s.", self.allowance),
+                "rate_limit_exceeded",
+            ),
+            Limit::RequestsPerDay => (
+                format!(
+                    "This API key's limit of {} requests per day is reached; it resets at {}.",
+                    self.allowance,
+                    iso(self.resets_at)
+                ),
                 "rate_limit_exceeded",
             ),
             Limit::Usd(p) => (
@@ -172,14 +186,19 @@ impl Ledger {
             let start = p.bounds(now).0;
             let w = self.spent.entry(p).or_default();
             if w.start != start {
-                *w = Window { start, usd: 0.0 };
+                *w = Window { start, ..Window::default() };
             }
         }
     }
 
     /// Settled spend in the window of `period` holding `now` (as of the last change).
     pub fn spent(&self, period: Period, now: i64) -> f64 {
-        self.spent.get(&period).filter(|w| w.start == period.bounds(now).0).map_or(0.0, |w| w.usd)
+        self.window(period, now).usd
+    }
+
+    /// What the window of `period` holding `now` counted (as of the last change).
+    fn window(&self, period: Period, now: i64) -> Window {
+        self.spent.get(&period).filter(|w| w.start == period.bounds(now).0).copied().unwrap_or_default()
     }
 
     pub fn usage(&mut self, now: i64) -> LedgerUsage {
@@ -191,6 +210,7 @@ impl Ledger {
             usd_reserved: self.reserved(),
             requests_last_minute: self.minute.total(Measure::Requests),
             tokens_last_minute: self.minute.total(Measure::Tokens),
+            requests_today: self.window(Period::Day, now).requests,
         }
     }
 
@@ -207,6 +227,9 @@ impl Ledger {
         let ticket = self.next_ticket;
         self.next_ticket += 1;
         let sec = self.minute.add(now, tokens);
+        for w in self.spent.values_mut() {
+            w.requests += 1;
+        }
         self.pending.insert(ticket, Pending { at: now, usd: sane(usd), tokens, sec });
         LedgerReply::Admitted { ticket }
     }
@@ -222,6 +245,14 @@ impl Ledger {
                 let refusal =
                     Refusal { limit, allowance: allowance as f64, retry_after_ms: wait, resets_at: now + wait };
                 return Some(refusal);
+            }
+        }
+        if let Some(allowance) = limits.requests_per_day {
+            let (_, resets_at) = Period::Day.bounds(now);
+            if self.window(Period::Day, now).requests >= u64::from(allowance) {
+                let limit = Limit::RequestsPerDay;
+                let allowance = f64::from(allowance);
+                return Some(Refusal { limit, allowance, retry_after_ms: resets_at - now, resets_at });
             }
         }
         let reserved = self.reserved();

@@ -80,6 +80,32 @@ fn a_budget_counts_reservations_and_resets_with_its_window() {
 }
 
 #[test]
+fn requests_per_day_count_admissions_until_the_utc_day_ends() {
+    let l = limits(r#"{"requests_per_day":2,"requests_per_minute":100}"#);
+    let mut ledger = Ledger::default();
+    let t = ticket(ledger.reserve(&l, 0.0, 0, DAY0 + 1_000));
+    ticket(ledger.reserve(&l, 0.0, 0, DAY0 + 3_600_000));
+    // A failed request settles at 0 but was admitted: it still counts, as upstream calls were made.
+    ledger.settle(t, 0.0, 0, DAY0 + 3_600_001);
+    let r = refusal(ledger.reserve(&l, 0.0, 0, DAY0 + 7_200_000));
+    let tomorrow = DAY0 + 86_400_000;
+    assert_eq!(
+        (r.limit, r.resets_at, r.retry_after_ms),
+        (Limit::RequestsPerDay, tomorrow, tomorrow - DAY0 - 7_200_000)
+    );
+    let e = r.error();
+    assert_eq!((e.status, e.code.as_deref(), e.retry_after_secs), (429, Some("rate_limit_exceeded"), Some(79_200)));
+    assert!(
+        e.message.contains("2 requests per day") && e.message.contains("2026-11-23T00:00:00.000Z"),
+        "{}",
+        e.message
+    );
+    assert_eq!(ledger.usage(DAY0 + 7_200_001).requests_today, 2, "a refused request is not counted");
+    ticket(ledger.reserve(&l, 0.0, 0, tomorrow));
+    assert_eq!(ledger.usage(tomorrow).requests_today, 1);
+}
+
+#[test]
 fn an_abandoned_reservation_stops_holding_budget() {
     let l = limits(r#"{"usd_per_month":1.0}"#);
     let mut ledger = Ledger::default();
@@ -180,7 +206,7 @@ proptest! {
                         LedgerReply::Refused { refusal } => match refusal.limit {
                             Limit::RequestsPerMinute => prop_assert!(recent >= rpm as usize),
                             Limit::Usd(_) => prop_assert!(settled + reserved >= budget - 1e-9),
-                            Limit::TokensPerMinute => prop_assert!(false, "no token limit was set"),
+                            Limit::TokensPerMinute | Limit::RequestsPerDay => prop_assert!(false, "no such limit was set"),
                         },
                         LedgerReply::Settled => prop_assert!(false, "a reservation never settles"),
                     }

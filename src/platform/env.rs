@@ -114,6 +114,37 @@ pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }
 
+/// The weekday and minute of the day at `now_ms` in the IANA time zone `zone`, from the runtime's
+/// time-zone database (`Intl.DateTimeFormat`); `None` for a zone it does not know. The formatter is
+/// constructed through `Reflect` because its constructor throws for an unknown zone.
+pub fn local_time(zone: &str, now_ms: i64) -> Option<crate::config::schedule::LocalTime> {
+    use js_sys::{Array, Function, Object, Reflect};
+    use wasm_bindgen::{JsCast, JsValue};
+    let get = |o: &JsValue, k: &str| Reflect::get(o, &JsValue::from_str(k)).ok();
+    let ctor: Function = get(&get(&js_sys::global(), "Intl")?, "DateTimeFormat")?.dyn_into().ok()?;
+    let options = Object::new();
+    for (k, v) in
+        [("timeZone", zone), ("weekday", "short"), ("hour", "2-digit"), ("minute", "2-digit"), ("hourCycle", "h23")]
+    {
+        Reflect::set(&options, &JsValue::from_str(k), &JsValue::from_str(v)).ok()?;
+    }
+    let args = Array::of2(&JsValue::from_str("en-US"), &options);
+    let format: js_sys::Intl::DateTimeFormat = Reflect::construct(&ctor, &args).ok()?.unchecked_into();
+    let date = js_sys::Date::new(&JsValue::from_f64(now_ms as f64));
+    let (mut weekday, mut hour, mut minute) = (None, None, None);
+    for part in format.format_to_parts(&date).iter() {
+        let value = get(&part, "value").and_then(|v| v.as_string()).unwrap_or_default();
+        match get(&part, "type").and_then(|v| v.as_string()).as_deref() {
+            Some("weekday") => weekday = crate::config::schedule::LocalTime::weekday_of(&value),
+            // Some runtimes write midnight as 24 even in a 23-hour cycle.
+            Some("hour") => hour = value.parse::<u16>().ok().map(|h| h % 24),
+            Some("minute") => minute = value.parse::<u16>().ok(),
+            _ => {}
+        }
+    }
+    Some(crate::config::schedule::LocalTime { weekday: weekday?, minute: hour? * 60 + minute? })
+}
+
 /// Fills `buf` from the runtime's CSPRNG (`crypto.getRandomValues`, which does not fail in a Worker).
 pub fn fill_random(buf: &mut [u8]) {
     if let Err(e) = getrandom::getrandom(buf) {

@@ -97,6 +97,8 @@ impl Connection {
 
     async fn generate(&self, socket: &WebSocket, body: Value, lane: Option<&str>) -> Result<()> {
         let arrived_at = env::now_ms();
+        // A socket outlives its upgrade: each response checks the key's expiry and schedule again.
+        self.caller.access.usable(arrived_at, |zone| env::local_time(zone, arrived_at))?;
         let snapshot = config_store::snapshot(&self.env, &self.caller.tenant).await?;
         let inbound = Inbound {
             format: Format::OpenAiResponses,

@@ -258,7 +258,9 @@ pub async fn apply_push(env: &Env, enrollment_id: &str, machine: &str, body: &[u
     };
     let now = env::now_ms();
     let merged = machine::merge(&stored, &stored_secrets, push, now, with_secrets, &hash);
-    let mut served = Served::of(machine, &merged.machine, &merged.secrets, env::allow_private_upstreams(env));
+    let zone_known = |zone: &str| env::local_time(zone, now).is_some();
+    let mut served =
+        Served::of(machine, &merged.machine, &merged.secrets, env::allow_private_upstreams(env), &zone_known);
     let db = repo::db(env)?;
     let revoked = revoked_keys(&db, machine, &merged.machine, &previous).await?;
     served.withdraw_revoked(machine, &revoked);
@@ -281,12 +283,8 @@ pub async fn apply_push(env: &Env, enrollment_id: &str, machine: &str, body: &[u
         config_store::forget_key(env, gone).await?;
     }
     for k in &served.keys {
-        let entry = KeyEntry {
-            tenant: machine.to_string(),
-            key_id: k.id.clone(),
-            limits: Default::default(),
-            access: Default::default(),
-        };
+        let entry =
+            KeyEntry { tenant: machine.to_string(), key_id: k.id.clone(), limits: k.limits, access: k.access.clone() };
         if let Err(e) = config_store::publish_key(env, &k.key_hash, &entry).await {
             // D1 has it: a key missing from KV is read from D1 on first use.
             worker::console_warn!("publishing a synced key of {machine} failed: {}", e.message);

@@ -58,7 +58,8 @@ pub async fn authenticate(req: &impl Incoming, env: &Env, path_tenant: Option<&s
     }
     match entry {
         Some(e) if path_tenant.is_none_or(|t| t == e.tenant) => {
-            e.access.usable(env::now_ms())?;
+            let now = env::now_ms();
+            e.access.usable(now, |zone| env::local_time(zone, now))?;
             Ok(Caller { tenant: e.tenant, key_id: e.key_id, limits: e.limits, access: e.access })
         }
         _ => Err(GatewayError::authentication("Invalid API key.")),

@@ -3,7 +3,7 @@
 //!
 //! This is the pure half: the push body ([`wire`]), enrollment tokens and the paths they live in
 //! ([`enroll`]), what is kept per machine and how a push merges into it ([`machine`]), what of it the
-//! gateway can serve and as which tenant rows ([`serve`], [`store`]), and the answer the client
+//! gateway can serve and as which tenant rows ([`serve`], [`keys`], [`store`]), and the answer the client
 //! expects, signed ([`answer`]). The platform (`platform::sync*`) does the I/O around it.
 //!
 //! Each synced machine is its own tenant, whose id is the machine id: `/{machineId}/v1/*` is the
@@ -11,6 +11,7 @@
 
 pub mod answer;
 pub mod enroll;
+pub mod keys;
 pub mod machine;
 pub mod refresh;
 pub mod serve;

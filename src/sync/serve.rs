@@ -8,7 +8,8 @@
 //! connections and model names are renamed to it. Whatever cannot be served
 //! (an OAuth subscription account, an unknown provider, a node with an unsafe base URL or chat path,
 //! a key the edge cannot restrict as the instance does) is left out here and reported with the
-//! reason; the machine's record still holds it and answers it back unchanged.
+//! reason; the machine's record still holds it and answers it back unchanged. A key's restrictions
+//! become the gateway key's access and limits (`sync::keys`).
 //!
 //! A combo or alias none of whose targets this machine can serve (OmniRoute seeds `antigravity/*`
 //! aliases, a provider the edge does not have) is still stored, so that it works as soon as its
@@ -18,10 +19,12 @@
 //! decides what `GET /v1/models` lists, so the status and the list agree.
 
 use super::answer::iso;
+use super::keys::{self, KeyContext};
 use super::machine::{Machine, Secrets};
+use crate::config::key_access::KeyAccess;
 use crate::config::{ConnectionRecord, TenantSnapshot};
 use crate::engine::models_list::why_unservable;
-use crate::limits::ConnectionLimits;
+use crate::limits::{ConnectionLimits, KeyLimits};
 use crate::net_policy::validate_base_url;
 use crate::providers::node::NodeFormat;
 use crate::providers::{self, ProviderNode};
@@ -73,6 +76,9 @@ pub struct ServedKey {
     pub name: String,
     pub key_hash: String,
     pub key_prefix: String,
+    /// The key's restrictions as the gateway's (`sync::keys`).
+    pub access: KeyAccess,
+    pub limits: KeyLimits,
 }
 
 /// Something synced that the edge keeps but does not serve, and why.
@@ -103,8 +109,15 @@ fn text<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
 }
 
 impl Served {
-    /// Maps what the machine synced onto the gateway's configuration.
-    pub fn of(machine_id: &str, m: &Machine, secrets: &Secrets, allow_private: bool) -> Served {
+    /// Maps what the machine synced onto the gateway's configuration. `zone_known` says whether
+    /// the runtime knows a time zone (a key scheduled in an unknown one is not served).
+    pub fn of(
+        machine_id: &str,
+        m: &Machine,
+        secrets: &Secrets,
+        allow_private: bool,
+        zone_known: &dyn Fn(&str) -> bool,
+    ) -> Served {
         let mut out = Served::default();
         let mut renames: BTreeMap<String, String> = BTreeMap::new();
         let mut node_errors: BTreeMap<String, String> = BTreeMap::new();
@@ -157,29 +170,20 @@ impl Served {
             }
         }
         out.report_unservable_targets(machine_id);
+        let combos: Vec<String> = out.combos.iter().map(|c| c.name.clone()).collect();
+        let cx = KeyContext { machine_id, renames: &renames, combos: &combos, zone_known };
         for k in &m.api_keys {
-            if k.fields.get("isActive") == Some(&Value::Bool(false)) {
-                continue;
-            }
-            let restricted = ["allowedModels", "allowedCombos", "allowedConnections"]
-                .iter()
-                .find(|f| k.fields.get(**f).and_then(Value::as_array).is_some_and(|a| !a.is_empty()))
-                .map(|f| f.to_string())
-                .or_else(|| {
-                    ["accessSchedule", "expiresAt", "revokedAt"]
-                        .iter()
-                        .find(|f| k.fields.get(**f).is_some_and(|v| !v.is_null()))
-                        .map(|f| f.to_string())
-                });
-            let reason = match (&restricted, &k.key_hash) {
-                (Some(f), _) => format!("the key has `{f}`, which the edge cannot enforce; it is not served there"),
-                (None, None) => "the key itself never reached the edge (push it once with the key)".to_string(),
-                (None, Some(hash)) => {
+            let reason = match (keys::restrictions(&k.fields, &cx), &k.key_hash) {
+                (Err(why), _) => format!("{why}; it is not served at the edge"),
+                (Ok(_), None) => "the key itself never reached the edge (push it once with the key)".to_string(),
+                (Ok((access, limits)), Some(hash)) => {
                     out.keys.push(ServedKey {
                         id: row_id(machine_id, &k.id),
                         name: text(&k.fields, "name").unwrap_or(&k.id).chars().take(100).collect(),
                         key_hash: hash.clone(),
                         key_prefix: k.key_hint.clone().unwrap_or_default(),
+                        access,
+                        limits,
                     });
                     continue;
                 }
@@ -389,7 +393,7 @@ mod tests {
     fn served(body: Value) -> Served {
         let push = parse(body.to_string().as_bytes()).unwrap();
         let m = merge(&Machine::default(), &Secrets::default(), push, 1, false, &|k| format!("h({k})"));
-        Served::of("m1", &m.machine, &m.secrets, false)
+        Served::of("m1", &m.machine, &m.secrets, false, &|zone| zone == "UTC")
     }
 
     fn reasons(s: &Served) -> Vec<(&str, &str)> {
@@ -447,7 +451,7 @@ mod tests {
             false,
             &|k| k.to_string(),
         );
-        let s = Served::of("m1", &push.machine, &push.secrets, true);
+        let s = Served::of("m1", &push.machine, &push.secrets, true, &|_| true);
         assert_eq!(s.aliases.len(), 6, "stored, to work once `antigravity` is served");
         assert_eq!(s.unservable.len(), 6, "{:?}", s.unservable);
         for u in &s.unservable {
@@ -515,7 +519,7 @@ mod tests {
                               {"id": "up", "type": "openai-compatible", "prefix": "up", "chatPath": "/../admin", "baseUrl": "https://up.example.com"}],
             "combos": [{"name": "openai", "models": ["a/b"]}, {"name": "bad name", "models": ["a/b"]}, {"name": "empty", "models": []}],
             "modelAliases": {"self": "self"},
-            "apiKeys": [{"id": "restricted", "key": "sk-r", "allowedModels": ["x"]}, {"id": "stripped"}, {"id": "off", "key": "sk-o", "isActive": false}]
+            "apiKeys": [{"id": "sessions", "key": "sk-r", "maxSessions": 2}, {"id": "stripped"}, {"id": "off", "key": "sk-o", "isActive": false}]
         }));
         assert_eq!(s.connections.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["m1.viaresp", "m1.ok"]);
         assert_eq!(
@@ -537,12 +541,14 @@ mod tests {
                 ("combo", "bad name"),
                 ("combo", "empty"),
                 ("alias", "self"),
-                ("api_key", "restricted"),
+                ("api_key", "sessions"),
                 ("api_key", "stripped"),
             ]
         );
-        assert!(s.keys.is_empty());
         assert!(s.unservable[1].reason.contains("chat_path"), "{}", s.unservable[1].reason);
+        let off: Vec<_> = s.keys.iter().map(|k| (k.id.as_str(), k.access.enabled)).collect();
+        assert_eq!(off, [("m1.off", false)], "an inactive key is kept, disabled");
+        assert!(s.unservable[10].reason.contains("`maxSessions`, which the edge cannot enforce"));
     }
 
     #[test]
@@ -569,6 +575,32 @@ mod tests {
     }
 
     #[test]
+    fn restricted_keys_are_served_with_their_scopes_limits_and_schedule_in_edge_names() {
+        let node = "openai-compatible-chat-1c9a";
+        let schedule =
+            |tz: &str| json!({"enabled": true, "from": "09:00", "until": "17:00", "days": [1, 2, 3, 4, 5], "tz": tz});
+        let s = served(json!({
+            "providers": [{"id": "c1", "provider": node, "apiKey": "sk-up"}, {"id": "c2", "provider": "openai", "apiKey": "sk-oa"}],
+            "providerNodes": [{"id": node, "type": "openai-compatible", "prefix": "mock", "baseUrl": "https://mock.example.com/v1"}],
+            "combos": [{"name": "duo", "models": [format!("{node}/a")]}, {"name": "solo", "models": ["openai/gpt-4o"]}],
+            "apiKeys": [
+                {"id": "k1", "key": "sk-1", "allowedModels": [format!("{node}/*"), "openai/gpt-4o"], "allowedConnections": ["c1"],
+                 "maxRequestsPerMinute": 5, "maxRequestsPerDay": 50, "accessSchedule": schedule("UTC")},
+                {"id": "k2", "key": "sk-2", "allowedCombos": ["duo"]},
+                {"id": "k3", "key": "sk-3", "accessSchedule": schedule("Mars/Olympus")},
+            ]
+        }));
+        let k1 = &s.keys[0];
+        assert_eq!(k1.access.scopes.models, ["mock/*", "openai/gpt-4o"]);
+        assert_eq!(k1.access.scopes.connections, ["m1.c1"]);
+        assert_eq!((k1.limits.requests_per_minute, k1.limits.requests_per_day), (Some(5), Some(50)));
+        assert_eq!(k1.access.schedule.as_ref().map(|s| s.time_zone.as_str()), Some("UTC"));
+        assert_eq!(s.keys[1].access.scopes.models, ["!solo"]);
+        assert_eq!(reasons(&s), [("api_key", "k3")]);
+        assert!(s.unservable[0].reason.contains("`Mars/Olympus`, which is unknown here"), "{}", s.unservable[0].reason);
+    }
+
+    #[test]
     fn a_node_must_have_a_safe_base_url_and_a_fresh_prefix() {
         let node = |id: &str, prefix: &str, url: &str| json!({"id": id, "type": "openai-compatible", "prefix": prefix, "baseUrl": url});
         let body = json!({"providers": [], "providerNodes": [
@@ -576,7 +608,7 @@ mod tests {
             node("n3", "openai", "https://x.example.com/v1"), node("n4", "priv", "http://10.0.0.1/v1")]});
         let push = parse(body.to_string().as_bytes()).unwrap();
         let m = merge(&Machine::default(), &Secrets::default(), push, 1, false, &|k| k.to_string());
-        let s = Served::of("m1", &m.machine, &m.secrets, false);
+        let s = Served::of("m1", &m.machine, &m.secrets, false, &|_| true);
         assert_eq!(s.nodes.len(), 1);
         assert_eq!(reasons(&s), [("provider_node", "n2"), ("provider_node", "n3"), ("provider_node", "n4")]);
     }
@@ -592,7 +624,7 @@ mod tests {
         ];
         let gone = revoked_keys("m1", &m.machine, &revoked);
         assert_eq!(gone, [("k1".to_string(), 10), ("k2".to_string(), 20)].into());
-        let mut s = Served::of("m1", &m.machine, &m.secrets, false);
+        let mut s = Served::of("m1", &m.machine, &m.secrets, false, &|_| true);
         s.withdraw_revoked("m1", &gone);
         assert_eq!(s.keys.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(), ["m1.k3"]);
         assert_eq!(reasons(&s), [("api_key", "k1"), ("api_key", "k2")]);

@@ -8,7 +8,6 @@ use super::machine::Machine;
 use super::serve::Served;
 use crate::config::rows;
 use crate::error::Result;
-use crate::limits::KeyLimits;
 use crate::metering::sql::SqlValue;
 use crate::security::Secret;
 use serde_json::{json, Value};
@@ -76,8 +75,8 @@ pub fn apply_push(
             key_hash: &k.key_hash,
             key_prefix: &k.key_prefix,
             created_at: s.now,
-            limits: &KeyLimits::default(),
-            access: &Default::default(),
+            limits: &k.limits,
+            access: &k.access,
         };
         out.push(rows::insert_api_key(m, &key));
     }
@@ -149,7 +148,7 @@ mod tests {
             false,
             &|k| format!("h:{}", k.len()),
         );
-        let served = Served::of("m1", &merged.machine, &merged.secrets, false);
+        let served = Served::of("m1", &merged.machine, &merged.secrets, false, &|_| true);
         let stored =
             Stored { machine_id: "m1", enrollment_id: "e1", record: &merged.machine, secrets_enc: "v1.x.y", now: 7 };
         let stmts = apply_push(&stored, &served, &|id, key| Ok(format!("enc({id},{})", key.expose().len()))).unwrap();

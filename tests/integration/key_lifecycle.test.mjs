@@ -87,3 +87,33 @@ test("bad access input is refused, naming the field", async () => {
   assert.match(r.text, /scopes\.models/);
   assert.equal((await gw.admin("POST", "/api/keys", { name: "bad", access: { scope: {} } })).status, 400);
 });
+
+test("connection scopes, schedules and a daily request limit for gateway keys", async () => {
+  const second = await startMockOpenAI();
+  try {
+    const conn = await gw.connect("openai", second, { priority: 50 });
+    const pinned = (await key({ name: "pinned", access: { scopes: { connections: [conn.id] } } })).key;
+    const [a, b] = [openaiUp.requests.length, second.requests.length];
+    assert.equal((await chat(pinned, "openai/gpt-4o-mini")).response.status, 200);
+    assert.deepEqual([openaiUp.requests.length - a, second.requests.length - b], [0, 1], "only its connection served it");
+    await assert.rejects(chat(pinned, "anthropic/claude-sonnet-4-5"), (e) => e.status === 403 && e.code === "connection_not_allowed");
+
+    const today = new Date().getUTCDay();
+    const schedule = (days, time_zone = "UTC") => ({ days, from: "00:00", until: "24:00", time_zone });
+    const closed = (await key({ name: "closed", access: { schedule: schedule([(today + 1) % 7]) } })).key;
+    await assert.rejects(chat(closed, "openai/gpt-4o-mini"), (e) => e.status === 403 && e.code === "outside_schedule");
+    const open = (await key({ name: "open", access: { schedule: schedule([today]) } })).key;
+    assert.equal((await chat(open, "openai/gpt-4o-mini")).response.status, 200);
+    const mars = await gw.admin("POST", "/api/keys", { name: "mars", access: { schedule: schedule([today], "Mars/Olympus") } });
+    assert.equal(mars.status, 400);
+    assert.equal(mars.json.error.param, "schedule.time_zone");
+
+    const daily = await key({ name: "daily", limits: { requests_per_day: 1 } });
+    assert.equal((await chat(daily.key, "openai/gpt-4o-mini")).response.status, 200);
+    await assert.rejects(chat(daily.key, "openai/gpt-4o-mini"), (e) => e.status === 429 && /per day/.test(e.message));
+    const usage = await gw.admin("GET", `/api/keys/${daily.id}/usage`);
+    assert.equal(usage.json.usage.requests_today, 1);
+  } finally {
+    await second.close();
+  }
+});

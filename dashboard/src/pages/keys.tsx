@@ -9,7 +9,8 @@ import { ErrorText, Field, Form, Modal, Pill, Section, ShownOnce, Table, useActi
 
 const LIMIT_FIELDS: [keyof Limits, string][] = [
   ["usd_per_day", en("USD per day")], ["usd_per_week", en("USD per week")], ["usd_per_month", en("USD per month")],
-  ["requests_per_minute", en("Requests per minute")], ["tokens_per_minute", en("Tokens per minute")],
+  ["requests_per_minute", en("Requests per minute")], ["requests_per_day", en("Requests per day")],
+  ["tokens_per_minute", en("Tokens per minute")],
 ];
 
 export function Keys() {
@@ -66,7 +67,12 @@ function KeyStatus({ k }: { k: ApiKey }) {
 }
 
 const scopesText = (a: KeyAccess) => {
-  const parts = [...(a?.scopes?.models ?? []), ...(a?.scopes?.providers ?? []).map((p) => `${p}:*`)];
+  const s = a?.schedule;
+  const parts = [
+    ...(a?.scopes?.models ?? []), ...(a?.scopes?.providers ?? []).map((p) => `${p}:*`),
+    ...(a?.scopes?.connections ?? []).map((c) => `${t("connection")} ${c}`),
+    ...(s ? [`${s.from}–${s.until} ${s.time_zone}`] : []),
+  ];
   return parts.length ? parts.join(", ") : t("everything");
 };
 const limitsText = (l: Limits) => {
@@ -87,10 +93,12 @@ function KeyForm({ initial, submitLabel, onSave, testid }: {
       <Form testid={testid} onSubmit={(v, form) => run(async () => {
         const limits: Limits = {};
         for (const [k] of LIMIT_FIELDS) if (typeof v[k] === "number") limits[k] = v[k] as number;
+        // What the form does not show (connection scopes, a schedule, no_log) is kept as it was.
         const access: KeyAccess = {
+          ...a,
           enabled: v.enabled as boolean,
           expires_at: v.expires_at ? new Date(String(v.expires_at)).getTime() : null,
-          scopes: { models: list(String(v.models ?? "")), providers: list(String(v.providers ?? "")) },
+          scopes: { ...a?.scopes, models: list(String(v.models ?? "")), providers: list(String(v.providers ?? "")) },
         };
         await onSave({ name: String(v.name).trim(), limits, access });
         if (!initial) form.reset();
@@ -122,6 +130,7 @@ function KeyUsage({ id }: { id: string }) {
       <dt>{t("This week")}</dt><dd>{budget(usage.usd_this_week ?? 0, limits.usd_per_week)}</dd>
       <dt>{t("This month")}</dt><dd>{budget(usage.usd_this_month ?? 0, limits.usd_per_month)}</dd>
       <dt>{t("Last minute")}</dt><dd>{num(usage.requests_last_minute)} {t("requests")} · {num(usage.tokens_last_minute)} {t("tokens")}</dd>
+      <dt>{t("Requests today")}</dt><dd>{num(usage.requests_today)}{limits.requests_per_day ? ` / ${num(limits.requests_per_day)}` : ""}</dd>
     </dl>
   ) : <ErrorText text={u.error} />;
 }

@@ -3,6 +3,7 @@
 
 use super::{list, value, Call};
 use crate::config::input::{parse_strict, ApiKeyPatch, NewApiKey};
+use crate::config::key_access::KeyAccess;
 use crate::config::KeyEntry;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::manage::routes::Keys as Op;
@@ -39,6 +40,7 @@ fn new_secret(call: &Call<'_>) -> Result<(String, String)> {
 
 async fn create(call: &mut Call<'_>) -> Result<Response> {
     let new = parse_strict::<NewApiKey>(&call.body().await?)?.validate()?;
+    known_zone(&new.access)?;
     let (key, hash) = new_secret(call)?;
     let row = ApiKeyRow {
         id: env::new_id("key")?,
@@ -68,6 +70,17 @@ fn no_active_key(id: &str) -> GatewayError {
     GatewayError::not_found(format!("No active key `{id}`."))
 }
 
+/// A schedule's time zone must be one this runtime knows, or the key could never be used.
+fn known_zone(access: &KeyAccess) -> Result<()> {
+    match &access.schedule {
+        Some(s) if env::local_time(&s.time_zone, env::now_ms()).is_none() => Err(GatewayError::invalid_request(
+            format!("`schedule.time_zone`: `{}` is not a time zone this runtime knows (IANA names such as `Europe/Berlin`).", s.time_zone),
+        )
+        .with_param("schedule.time_zone")),
+        _ => Ok(()),
+    }
+}
+
 fn key_entry(tenant: &str, row: &ApiKeyRow) -> KeyEntry {
     KeyEntry { tenant: tenant.to_string(), key_id: row.id.clone(), limits: row.limits, access: row.access.clone() }
 }
@@ -76,6 +89,9 @@ fn key_entry(tenant: &str, row: &ApiKeyRow) -> KeyEntry {
 /// this isolate; other isolates within the config cache's freshness).
 async fn update(call: &mut Call<'_>) -> Result<Response> {
     let patch = parse_strict::<ApiKeyPatch>(&call.body().await?)?.validate()?;
+    if let Some(access) = &patch.access {
+        known_zone(access)?;
+    }
     let (mut row, hash) = active_key(call).await?;
     if let Some(name) = patch.name {
         row.name = name;
