@@ -31,6 +31,7 @@ pub mod state; // state kept in Durable Objects: typed messages and one reducer 
 pub mod stored; // stored responses: `previous_response_id`, GET/DELETE /v1/responses/{id} (docs/responses.md)
 pub mod sync; // cloud sync: local OmniRoute instances push their configuration here (docs/cloud-sync.md)
 pub mod task; // the executor of a request handler: polled at once, and directly from the JS callback that wakes it
+pub mod time; // calendar arithmetic on epoch milliseconds, and reading the times clients write
 
 #[cfg(target_arch = "wasm32")]
 mod platform; // the only module that names `worker`, `js_sys` or `web_sys`

@@ -14,7 +14,7 @@ use super::periods::Period;
 use super::KeyLimits;
 use crate::error::{ErrorKind, GatewayError};
 use crate::state::Machine;
-use crate::sync::answer::iso;
+use crate::time::iso;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -1,10 +1,8 @@
 //! The calendar windows budgets count in, in UTC: a day, an ISO week (from Monday 00:00) and a
 //! calendar month. Pure arithmetic on milliseconds since the epoch.
 
-use crate::sync::answer::civil;
+use crate::time::{civil, days_from_civil, DAY_MS};
 use serde::{Deserialize, Serialize};
-
-const DAY_MS: i64 = 86_400_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -44,22 +42,10 @@ impl Period {
     }
 }
 
-/// Days since 1970-01-01 of the first day of month `m` of year `y` (proleptic Gregorian), by
-/// 400-year eras, the inverse of `civil` for day 1.
-pub(crate) fn days_from_civil(y: i64, m: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::answer::iso;
+    use crate::time::iso;
     use proptest::prelude::*;
 
     #[test]

@@ -10,7 +10,7 @@
 //! (`resilience::state`), instead of being found out with a failed call; one with little left goes
 //! after the accounts that have more (`routing::headroom`).
 
-use crate::limits::periods::days_from_civil;
+use crate::time::{parse_iso, NoZone};
 use serde::{Deserialize, Serialize};
 
 /// One window: what is left of an allowance, and when it is whole again (ms since epoch).
@@ -90,7 +90,7 @@ pub fn read(headers: &[(String, String)], now_ms: i64) -> Option<Quota> {
 /// A reset as an RFC 3339 time, a duration (`6m0s`, `20ms`) or plain seconds, as ms since epoch.
 fn reset_time(v: &str, now_ms: i64) -> Option<i64> {
     if v.contains('T') {
-        return rfc3339_ms(v);
+        return parse_iso(v, NoZone::Refuse);
     }
     if let Ok(secs) = v.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| now_ms + (secs * 1000.0) as i64);
@@ -126,42 +126,10 @@ fn duration_ms(v: &str) -> Option<i64> {
     (total.is_finite() && total < 1e12).then_some(total as i64)
 }
 
-/// `2026-12-02T00:40:00Z`, with optional fractional seconds and a `Z` or `±hh:mm` offset.
-fn rfc3339_ms(v: &str) -> Option<i64> {
-    let b = v.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| v.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    let mut rest = &v[19..];
-    let mut millis = 0i64;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.find(|c: char| !c.is_ascii_digit()).unwrap_or(frac.len());
-        let ms3: String = frac[..digits].chars().chain("000".chars()).take(3).collect();
-        millis = ms3.parse().ok()?;
-        rest = &frac[digits..];
-    }
-    let offset_min = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && &rest[3..4] == ":" => {
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            sign * (rest[1..3].parse::<i64>().ok()? * 60 + rest[4..6].parse::<i64>().ok()?)
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(y, mo as u32) + d - 1;
-    Some(((days * 24 + h) * 60 + mi - offset_min) * 60_000 + s * 1000 + millis)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::answer::iso;
+    use crate::time::iso;
     use proptest::prelude::*;
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -205,7 +173,7 @@ mod tests {
         assert_eq!(iso(q.requests.unwrap().reset_at), "2026-11-22T03:15:40.000Z");
         let t = q.tokens.unwrap();
         assert_eq!((t.remaining, iso(t.reset_at).as_str()), (0, "2026-11-22T03:15:31.000Z"));
-        assert_eq!(iso(rfc3339_ms("2026-11-22T03:16:00.5Z").unwrap()), "2026-11-22T03:16:00.500Z");
+        assert_eq!(iso(reset_time("2026-11-22T03:16:00.5Z", 0).unwrap()), "2026-11-22T03:16:00.500Z");
     }
 
     #[test]
@@ -256,11 +224,6 @@ mod tests {
                     prop_assert!(running.iter().any(|&r| f == r.min(1.0)));
                 }
             }
-        }
-
-        #[test]
-        fn rfc3339_round_trips_through_iso(ms in 0i64..7_000_000_000_000) {
-            prop_assert_eq!(rfc3339_ms(&iso(ms)), Some(ms));
         }
 
         #[test]

@@ -19,6 +19,7 @@ use super::serve::row_id;
 use crate::error::GatewayError;
 use crate::resilience::cooldown::Cooldown;
 use crate::security::{hmac_sha256, to_hex};
+use crate::time::{iso, parse_time};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -187,101 +188,11 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
     to_hex(&hmac_sha256(secret, body))
 }
 
-/// Milliseconds since the epoch as `2026-11-22T03:15:31.000Z` (proleptic Gregorian, UTC).
-pub fn iso(ms: i64) -> String {
-    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    let (y, m, d) = civil(days);
-    let (h, min, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
-}
-
-/// A client's time as JavaScript's `new Date(v).getTime()` reads the forms clients send: milliseconds,
-/// or ISO 8601 (`2026-11-22T03:15:31.042Z`, `…+02:00`, a date alone). `None` for anything else.
-pub fn parse_time(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
-        Value::String(s) => parse_iso(s.trim()),
-        _ => None,
-    }
-}
-
-fn parse_iso(s: &str) -> Option<i64> {
-    let num = |t: &str| -> Option<i64> { t.bytes().all(|b| b.is_ascii_digit()).then(|| t.parse().ok())? };
-    let (date, time) = s.split_once('T').unwrap_or((s, ""));
-    let mut parts = date.splitn(3, '-');
-    let (y, m, d) = (num(parts.next()?)?, num(parts.next()?)?, num(parts.next()?)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || date.len() != 10 {
-        return None;
-    }
-    let days = crate::limits::periods::days_from_civil(y, m as u32) + d - 1;
-    if civil(days) != (y, m as u32, d as u32) {
-        return None; // 31 February and the like
-    }
-    if time.is_empty() {
-        return Some(days * 86_400_000);
-    }
-    // Without a zone the time is read as UTC (JavaScript would take the client's own zone).
-    let (clock, offset_ms) = match (time.strip_suffix('Z'), time.rfind(['+', '-'])) {
-        (Some(c), _) => (c, 0),
-        (None, None) => (time, 0),
-        (None, Some(at)) => {
-            let (c, off) = time.split_at(at);
-            let (h, mi) = off[1..].split_once(':')?;
-            let mins = num(h)? * 60 + num(mi)?;
-            (c, if off.starts_with('-') { -mins } else { mins } * 60_000)
-        }
-    };
-    let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
-    let mut hms = hms.split(':');
-    let (h, mi) = (num(hms.next()?)?, num(hms.next()?)?);
-    let sec = hms.next().map_or(Some(0), num)?;
-    let milli = if frac.is_empty() { 0 } else { num(&format!("{:0<3}", &frac[..frac.len().min(3)]))? };
-    if h > 23 || mi > 59 || sec > 59 || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(days * 86_400_000 + ((h * 60 + mi) * 60 + sec) * 1000 + milli - offset_ms)
-}
-
-/// Days since 1970-01-01 → (year, month, day), by 400-year eras of 146 097 days.
-pub(crate) fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sync::machine::{merge, record_edge_change};
     use crate::sync::wire::parse;
-
-    #[test]
-    fn formats_times_like_javascript() {
-        assert_eq!(iso(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso(1_795_317_331_042), "2026-11-22T03:15:31.042Z");
-        assert_eq!(iso(951_782_400_000), "2000-02-29T00:00:00.000Z");
-        assert_eq!(iso(-1), "1969-12-31T23:59:59.999Z");
-    }
-
-    proptest::proptest! {
-        /// Consecutive days give consecutive dates: the day after is the next day of the month or
-        /// the first of the next month (or year).
-        #[test]
-        fn dates_advance_one_day_at_a_time(day in -800_000i64..800_000) {
-            let (y, m, d) = civil(day);
-            let (y2, m2, d2) = civil(day + 1);
-            let next_in_month = (y2, m2, d2) == (y, m, d + 1);
-            let next_month = d2 == 1 && ((y2, m2) == (y, m + 1) || (y2, m2, m) == (y + 1, 1, 12));
-            proptest::prop_assert!(next_in_month || next_month, "{:?} -> {:?}", (y, m, d), (y2, m2, d2));
-            proptest::prop_assert!((28..=31).contains(&d) || !next_month);
-        }
-    }
 
     #[test]
     fn signs_the_raw_body() {
@@ -416,36 +327,5 @@ mod tests {
         let edge = EdgeState { revoked_keys: [("k1".to_string(), 0)].into(), ..Default::default() };
         let k = &pulled(&view(&m, false, &edge, 1))["data"]["apiKeys"][0];
         assert_eq!((k["isActive"].as_bool(), k["revokedAt"].as_str()), (Some(false), Some("1970-01-01T00:00:00.000Z")));
-    }
-
-    #[test]
-    fn reads_times_as_javascript_does() {
-        for (text, ms) in [
-            ("2026-11-22T03:15:31.042Z", Some(1_795_317_331_042)),
-            ("2026-11-22T03:15:31Z", Some(1_795_317_331_000)),
-            ("2026-11-22T05:15:31.042+02:00", Some(1_795_317_331_042)),
-            ("2026-11-22", Some(1_795_305_600_000)),
-            ("2026-02-30T00:00:00Z", None),
-            ("yesterday", None),
-            ("", None),
-        ] {
-            assert_eq!(parse_time(&json!(text)), ms, "{text}");
-        }
-        assert_eq!(parse_time(&json!(5)), Some(5));
-        assert_eq!(parse_time(&json!(null)), None);
-    }
-
-    proptest::proptest! {
-        /// Every time the edge writes reads back as itself.
-        #[test]
-        fn written_times_read_back(ms in 0i64..253_402_300_800_000) {
-            proptest::prop_assert_eq!(parse_time(&json!(iso(ms))), Some(ms));
-        }
-
-        /// Any text reads as a time or as nothing, never a panic.
-        #[test]
-        fn any_text_reads_or_not(s in "\\PC{0,40}") {
-            let _ = parse_time(&json!(s));
-        }
     }
 }

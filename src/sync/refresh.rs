@@ -16,8 +16,8 @@
 //! The I/O (calling the token endpoint, storing the result) is the platform's; this module decides
 //! which accounts are due, builds the request and reads the answer.
 
-use super::answer::{iso, parse_time};
 use super::machine::{Machine, Secrets};
+use crate::time::{iso, parse_time};
 use serde::Serialize;
 use serde_json::{Map, Value};
 

@@ -18,7 +18,6 @@
 //! and is listed as unservable with the reason. The verdict is `engine::models_list`'s, the one that
 //! decides what `GET /v1/models` lists, so the status and the list agree.
 
-use super::answer::iso;
 use super::keys::{self, KeyContext};
 use super::machine::{Machine, Secrets};
 use crate::config::key_access::KeyAccess;
@@ -32,6 +31,7 @@ use crate::routing::alias::{self, Aliases};
 use crate::routing::combo::{Combo, ComboConfig, ComboTarget};
 use crate::routing::strategy::Strategy;
 use crate::security::Secret;
+use crate::time::iso;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
