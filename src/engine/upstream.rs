@@ -48,7 +48,17 @@ pub fn retry_after_secs(retry_after: Option<&str>, retry_after_ms: Option<&str>)
 /// Turns a non-2xx upstream answer into the error the client sees. The client's own mistakes keep
 /// their status (the message is read from the upstream's own error format); failures of the provider or of the gateway's credentials become 502, so a client SDK
 /// does not mistake them for a problem with its own gateway key.
+///
+/// A 3xx is an answer too: the gateway follows no redirect (it would carry the credential and the
+/// prompt to another origin), so it says so, without the target or the body.
 pub fn map_error(format: Format, provider: &str, status: u16, body: &[u8], retry_after: Option<u64>) -> GatewayError {
+    if (300..400).contains(&status) {
+        return GatewayError::upstream(format!(
+            "Upstream `{provider}` answered {status}, a redirect; the gateway follows no upstream redirects. \
+             Check the connection's base URL."
+        ))
+        .with_code("upstream_redirect");
+    }
     let retry_after = retry_after.or_else(|| format.retry_after_from_body(body));
     let detail = format.upstream_message(body).unwrap_or_else(|| {
         let text = String::from_utf8_lossy(body);
@@ -134,5 +144,15 @@ mod tests {
         assert_eq!(map_error(Format::OpenAiChat, "openai", 404, b"", None).status, 404);
         assert_eq!(map_error(Format::OpenAiChat, "openai", 503, b"<html>busy</html>", None).status, 502);
         assert!(map_error(Format::OpenAiChat, "openai", 500, b"", None).message.contains("no details"));
+    }
+
+    #[test]
+    fn a_redirect_is_an_upstream_error_that_names_its_status_and_not_its_target() {
+        for status in [301, 302, 303, 307, 308] {
+            let e = map_error(Format::Anthropic, "anthropic", status, b"<a href=\"https://elsewhere\">moved</a>", None);
+            assert_eq!((e.status, e.code.as_deref()), (502, Some("upstream_redirect")));
+            assert!(e.message.contains(&status.to_string()) && e.message.contains("follows no"), "{}", e.message);
+            assert!(!e.message.contains("elsewhere"), "{}", e.message);
+        }
     }
 }

@@ -82,6 +82,9 @@ impl UpstreamBody for FetchBody {
 #[wasm_bindgen(inline_js = r#"
 // The call, its answer's headers as "name\nvalue\n…" and, for an answer that is read whole anyway
 // (`readWhole`: not a stream; or an error), its body: one promise, so wasm resumes once.
+// No redirect is followed (`redirect: "manual"`): a 3xx comes back as the answer, and the gateway
+// reports it (`upstream::map_error`). Following one would carry the credential headers and the prompt
+// to whatever origin the upstream named, past the base-URL policy.
 export function send_upstream(url, headers, body, timeoutMs, readWhole) {
   const h = new Headers();
   const list = headers.split("\n");
@@ -89,14 +92,14 @@ export function send_upstream(url, headers, body, timeoutMs, readWhole) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new DOMException("no response headers in time", "TimeoutError")), timeoutMs);
   // `body` is a view of wasm memory: copied before anything else runs.
-  return fetch(url, { method: "POST", headers: h, body: body.slice(), signal: controller.signal }).then(
+  return fetch(url, { method: "POST", headers: h, body: body.slice(), signal: controller.signal, redirect: "manual" }).then(
     (response) => {
       clearTimeout(timer);
       let lines = "";
       for (const [k, v] of response.headers) lines += k + "\n" + v + "\n";
       const reply = { response, lines, whole: undefined, failed: undefined };
       // (Not `response.body`: reading that getter builds a stream object, ~tens of µs.)
-      if (!(readWhole || response.status >= 400)) return reply;
+      if (!(readWhole || response.status >= 300)) return reply;
       return response.arrayBuffer().then(
         (b) => { reply.whole = new Uint8Array(b); return reply; },
         (e) => { reply.failed = String(e && e.message || e); return reply; });

@@ -24,6 +24,8 @@ pub const QUOTA_COOLDOWN_MS: i64 = 10 * 60_000;
 pub const AUTH_COOLDOWN_MS: i64 = 2 * 60_000;
 /// An unknown model on this account stays unknown for a while.
 pub const MODEL_NOT_FOUND_COOLDOWN_MS: i64 = 2 * 60_000;
+/// A redirect is the connection's base URL: asking again gets the same one until someone fixes it.
+pub const REDIRECT_COOLDOWN_MS: i64 = 2 * 60_000;
 
 /// An upstream failure, as the platform saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +46,8 @@ pub enum Reason {
     QuotaExhausted,
     Capacity,
     AuthFailed,
+    /// A 3xx: the gateway follows no redirects (`upstream::map_error`).
+    Redirected,
     ModelNotFound,
     ContextOverflow,
     ClientError,
@@ -59,6 +63,7 @@ impl Reason {
             Reason::QuotaExhausted => "quota_exhausted",
             Reason::Capacity => "capacity",
             Reason::AuthFailed => "auth_failed",
+            Reason::Redirected => "redirected",
             Reason::ModelNotFound => "model_not_found",
             Reason::ContextOverflow => "context_overflow",
             Reason::ClientError => "client_error",
@@ -138,6 +143,18 @@ pub fn classify(f: &Failure) -> Verdict {
     // A hint only counts if it is a wait; zero or negative ones fall back to the rule's own.
     let hint = f.retry_after_ms.filter(|ms| *ms > 0);
     let body_status = matches!(f.status, Some(400 | 413 | 422));
+
+    // A redirect comes from the connection's URL, whatever its text says: another account (which may
+    // have its own base URL) can still answer; this one cannot until it is fixed, so it is parked
+    // whole and not retried.
+    if matches!(f.status, Some(300..=399)) {
+        return Verdict {
+            reason: Reason::Redirected,
+            action: Action::NextAccount,
+            cooldown: Some(CooldownRule { scope: CooldownScope::Account, fixed_ms: Some(REDIRECT_COOLDOWN_MS) }),
+            counts_for_breaker: false,
+        };
+    }
 
     // Quota before rate limit: OpenAI's insufficient_quota comes as a 429 whose text mentions both,
     // and waiting a few seconds will not bring a spent quota back.
@@ -294,6 +311,15 @@ mod tests {
         let expected = (Reason::AuthFailed, NextAccount, Some(Account), Some(AUTH_COOLDOWN_MS), false);
         assert_eq!(summary(status(401, "invalid x-api-key")), expected);
         assert_eq!(summary(status(403, "permission denied")), expected);
+    }
+
+    #[test]
+    fn redirects_park_the_account_whatever_they_say() {
+        let expected = (Reason::Redirected, NextAccount, Some(Account), Some(REDIRECT_COOLDOWN_MS), false);
+        for s in [301, 302, 307, 308] {
+            assert_eq!(summary(status(s, "")), expected, "{s}");
+            assert_eq!(summary(status(s, "rate limit moved")), expected, "{s}");
+        }
     }
 
     #[test]
