@@ -322,7 +322,14 @@ async fn attempt_all<U: Upstream, C: Credentials>(
                         upstream::retry_after_secs(reply.header("retry-after"), reply.header("retry-after-ms"));
                     let body = reply.body.bytes().await.unwrap_or_default();
                     (
-                        upstream::map_error(call.upstream_format, &call.provider, status, &body, retry_after),
+                        upstream::map_error(
+                            call.upstream_format,
+                            &call.provider,
+                            status,
+                            &body,
+                            retry_after,
+                            &credential,
+                        ),
                         Some(status),
                     )
                 }

@@ -101,7 +101,7 @@ pub async fn run<U: Upstream>(
             match body {
                 Ok(_) if (200..300).contains(&status) => probe.ok = true,
                 Ok(body) => {
-                    let e = map_error(call.upstream_format, &probe.provider, status, &body, None);
+                    let e = map_error(call.upstream_format, &probe.provider, status, &body, None, &credential);
                     probe.error = Some(e.into());
                 }
                 Err(e) => probe.error = Some(e.into()),

@@ -3,6 +3,13 @@
 
 use crate::error::{ErrorKind, GatewayError};
 use crate::formats::Format;
+use crate::metering::redact::capped_redacted_with;
+use crate::security::Secret;
+
+/// Longest upstream error message passed on; a body that is not in the format's error envelope
+/// (an HTML page from a proxy) is cut shorter.
+const MAX_DETAIL: usize = 2048;
+const MAX_RAW_DETAIL: usize = 300;
 
 /// Upstream response headers passed on to the client. Everything else (cookies, CDN and hop-by-hop
 /// headers, content-length of a body we may re-frame) stays behind.
@@ -51,7 +58,17 @@ pub fn retry_after_secs(retry_after: Option<&str>, retry_after_ms: Option<&str>)
 ///
 /// A 3xx is an answer too: the gateway follows no redirect (it would carry the credential and the
 /// prompt to another origin), so it says so, without the target or the body.
-pub fn map_error(format: Format, provider: &str, status: u16, body: &[u8], retry_after: Option<u64>) -> GatewayError {
+///
+/// The upstream's text can echo the credential (`Incorrect API key provided: sk-…`): it leaves the
+/// gateway with `credential` and anything key-shaped removed (`metering::redact`).
+pub fn map_error(
+    format: Format,
+    provider: &str,
+    status: u16,
+    body: &[u8],
+    retry_after: Option<u64>,
+    credential: &Secret,
+) -> GatewayError {
     if (300..400).contains(&status) {
         return GatewayError::upstream(format!(
             "Upstream `{provider}` answered {status}, a redirect; the gateway follows no upstream redirects. \
@@ -60,15 +77,18 @@ pub fn map_error(format: Format, provider: &str, status: u16, body: &[u8], retry
         .with_code("upstream_redirect");
     }
     let retry_after = retry_after.or_else(|| format.retry_after_from_body(body));
-    let detail = format.upstream_message(body).unwrap_or_else(|| {
-        let text = String::from_utf8_lossy(body);
-        let text = text.trim();
-        if text.is_empty() {
-            "no details".to_string()
-        } else {
-            text.chars().take(300).collect()
+    let detail = match format.upstream_message(body) {
+        Some(message) => capped_redacted_with(&message, credential.expose(), MAX_DETAIL),
+        None => {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            if text.is_empty() {
+                "no details".to_string()
+            } else {
+                capped_redacted_with(text, credential.expose(), MAX_RAW_DETAIL)
+            }
         }
-    });
+    };
     let msg = format!("Upstream `{provider}` returned {status}: {detail}");
     match status {
         429 => GatewayError::new(ErrorKind::RateLimited, msg)
@@ -87,6 +107,10 @@ pub fn map_error(format: Format, provider: &str, status: u16, body: &[u8], retry
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn no_key() -> Secret {
+        Secret::default()
+    }
 
     #[test]
     fn header_values_keep_model_ids_and_encode_the_rest() {
@@ -136,20 +160,42 @@ mod tests {
     #[test]
     fn maps_statuses_so_clients_blame_the_right_party() {
         let body = br#"{"error":{"message":"slow down","type":"requests"}}"#;
-        let e = map_error(Format::OpenAiChat, "openai", 429, body, Some(3));
+        let e = map_error(Format::OpenAiChat, "openai", 429, body, Some(3), &no_key());
         assert_eq!((e.status, e.retry_after_secs), (429, Some(3)));
         assert!(e.message.contains("slow down"));
-        assert_eq!(map_error(Format::OpenAiChat, "openai", 401, b"", None).status, 502);
-        assert_eq!(map_error(Format::OpenAiChat, "openai", 422, b"", None).status, 422);
-        assert_eq!(map_error(Format::OpenAiChat, "openai", 404, b"", None).status, 404);
-        assert_eq!(map_error(Format::OpenAiChat, "openai", 503, b"<html>busy</html>", None).status, 502);
-        assert!(map_error(Format::OpenAiChat, "openai", 500, b"", None).message.contains("no details"));
+        assert_eq!(map_error(Format::OpenAiChat, "openai", 401, b"", None, &no_key()).status, 502);
+        assert_eq!(map_error(Format::OpenAiChat, "openai", 422, b"", None, &no_key()).status, 422);
+        assert_eq!(map_error(Format::OpenAiChat, "openai", 404, b"", None, &no_key()).status, 404);
+        assert_eq!(map_error(Format::OpenAiChat, "openai", 503, b"<html>busy</html>", None, &no_key()).status, 502);
+        assert!(map_error(Format::OpenAiChat, "openai", 500, b"", None, &no_key()).message.contains("no details"));
+    }
+
+    #[test]
+    fn an_echoed_credential_never_reaches_the_client() {
+        let key = Secret::new("gw-conn-secret-0000aaaa");
+        let json = br#"{"error":{"message":"Incorrect API key provided: gw-conn-secret-0000aaaa (also sk-proj-0123456789abcdefghij)."}}"#;
+        let html = b"<html>bad key gw-conn-secret-0000aaaa</html>";
+        for (format, body) in [(Format::OpenAiChat, &json[..]), (Format::Anthropic, &html[..])] {
+            let e = map_error(format, "openai", 401, body, None, &key);
+            assert_eq!(e.code.as_deref(), Some("upstream_auth_failed"));
+            assert!(!e.message.contains("gw-conn-secret") && !e.message.contains("sk-proj-0123"), "{}", e.message);
+            assert!(e.message.contains("[REDACTED]"), "{}", e.message);
+        }
+        let long = "x".repeat(5000);
+        assert!(map_error(Format::OpenAiChat, "openai", 500, long.as_bytes(), None, &key).message.len() < 400);
     }
 
     #[test]
     fn a_redirect_is_an_upstream_error_that_names_its_status_and_not_its_target() {
         for status in [301, 302, 303, 307, 308] {
-            let e = map_error(Format::Anthropic, "anthropic", status, b"<a href=\"https://elsewhere\">moved</a>", None);
+            let e = map_error(
+                Format::Anthropic,
+                "anthropic",
+                status,
+                b"<a href=\"https://elsewhere\">moved</a>",
+                None,
+                &no_key(),
+            );
             assert_eq!((e.status, e.code.as_deref()), (502, Some("upstream_redirect")));
             assert!(e.message.contains(&status.to_string()) && e.message.contains("follows no"), "{}", e.message);
             assert!(!e.message.contains("elsewhere"), "{}", e.message);

@@ -1,5 +1,6 @@
-//! Request and response bodies as the log may keep them (only with the opt-in `log_bodies` setting):
-//! credentials removed, size capped.
+//! Request and response bodies as the log may keep them (only with the opt-in `log_bodies` setting),
+//! and upstream error texts as a client or a connection test may see them: credentials removed, size
+//! capped.
 //!
 //! Three passes, all over ASCII patterns so every cut lands on a char boundary:
 //! - JSON fields whose name says they hold a credential (`api_key`, `authorization`, `x-api-key`,
@@ -18,9 +19,26 @@ const LOOKAHEAD: usize = 4096;
 
 /// `text` with credentials removed, at most `max_bytes` long (cut on a char boundary, marked).
 pub fn capped_redacted(text: &str, max_bytes: usize) -> String {
+    capped_redacted_with(text, "", max_bytes)
+}
+
+/// Shortest credential replaced wherever it appears: a shorter one would garble ordinary text.
+const MIN_KNOWN: usize = 8;
+
+/// [`capped_redacted`], and every occurrence of `known` removed too: a credential the caller holds
+/// (an upstream error text that echoes the connection's own key or token, whatever its shape).
+pub fn capped_redacted_with(text: &str, known: &str, max_bytes: usize) -> String {
     let window = &text[..floor_boundary(text, max_bytes.saturating_add(LOOKAHEAD))];
+    let whole = window.len() == text.len();
+    let known_gone;
+    let window = if known.len() >= MIN_KNOWN && window.contains(known) {
+        known_gone = window.replace(known, REDACTED);
+        &known_gone
+    } else {
+        window
+    };
     let clean = redact_keys(&redact_bearer(&redact_fields(window)));
-    if clean.len() <= max_bytes && window.len() == text.len() {
+    if clean.len() <= max_bytes && whole {
         return clean;
     }
     if max_bytes < TRUNCATED.len() {
@@ -191,6 +209,19 @@ mod tests {
         }
         // Erring the other way is accepted: a glued key is caught, and so is a look-alike word.
         assert_eq!(capped_redacted("ask-0123456789abcdefghij", BIG), "a[REDACTED]");
+    }
+
+    #[test]
+    fn a_known_credential_goes_whatever_its_shape() {
+        let token = "ya29.a0Af_opaque-oauth.token";
+        let text = format!("Invalid token {token}; key {token}, and sk-proj-0123456789abcdefghijkl too");
+        assert_eq!(
+            capped_redacted_with(&text, token, BIG),
+            "Invalid token [REDACTED]; key [REDACTED], and [REDACTED] too"
+        );
+        assert_eq!(capped_redacted_with("a short word", "short", BIG), "a short word", "too short to be a credential");
+        let cut = capped_redacted_with(&format!("{}{token}", "x ".repeat(30)), token, 65);
+        assert!(cut.len() <= 65 && cut.ends_with(TRUNCATED) && !cut.contains("ya29"), "{cut}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 // What the gateway does not take from an upstream on trust: a redirect is never followed (it would
 // carry the credential and the prompt to another origin), and the client gets a clear error in its
-// own format instead.
+// own format instead; an error text that echoes the connection's credential leaves the gateway
+// without it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
@@ -8,8 +9,9 @@ import Anthropic from "@anthropic-ai/sdk";
 import { startGateway } from "../support/gateway.mjs";
 import { readRaw, startMockServer } from "../support/mock_server.mjs";
 
-let gw, key, elsewhere, redirector;
+let gw, key, elsewhere, redirector, echo;
 const messages = [{ role: "user", content: "the secret plan" }];
+const ECHOED = { deepseek: "sk-echoed0123456789abcdefghijklmnop", groq: "plain-credential-of-no-known-shape" };
 
 before(async () => {
   // Another loopback origin: it records whatever reaches it, and would answer it.
@@ -26,12 +28,22 @@ before(async () => {
     res.writeHead(status, { location: `${new URL(elsewhere.url).origin}${req.url}` });
     res.end();
   });
+  // A provider that refuses every key and repeats it in its 401, as some do.
+  echo = await startMockServer({ apiKey: "unused", basePath: "/v1" }, async (req, res) => {
+    await readRaw(req);
+    const given = (req.headers.authorization ?? "").replace(/^Bearer /, "");
+    res.writeHead(401, { "content-type": "application/json" });
+    res.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${given}. Check your key.`, type: "invalid_request_error", code: "invalid_api_key" } }));
+  });
   gw = await startGateway({ assets: false });
   await gw.connect("openai", redirector);
   await gw.connect("anthropic", redirector);
+  // A key-shaped credential, and one of no known shape (only the connection's own value says it is one).
+  await gw.addConnection({ provider: "deepseek", api_key: ECHOED.deepseek, base_url: echo.url });
+  await gw.addConnection({ provider: "groq", api_key: ECHOED.groq, base_url: echo.url });
   key = await gw.createKey("trust");
 });
-after(async () => { await gw?.dispose(); await elsewhere?.close(); await redirector?.close(); });
+after(async () => { await gw?.dispose(); await elsewhere?.close(); await redirector?.close(); await echo?.close(); });
 
 test("an upstream redirect is not followed: the other origin gets nothing, the OpenAI client a clear 502", async () => {
   const openai = new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
@@ -64,4 +76,35 @@ test("a connection's test reports the redirect as what it is, not as refused cre
   assert.equal(r.status, 200, r.text);
   assert.deepEqual([r.json.ok, r.json.status, r.json.error?.code], [false, 307, "upstream_redirect"]);
   assert.deepEqual(elsewhere.requests, []);
+});
+
+test("an upstream error that echoes the credential reaches the client without it", async () => {
+  const openai = new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+  for (const [provider, model] of [["deepseek", "deepseek-chat"], ["groq", "llama-3.1-8b-instant"]]) {
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: `${provider}/${model}`, messages }),
+    });
+    const text = await res.text();
+    assert.equal(res.status, 502, text);
+    assert.match(text, /Incorrect API key provided: \[REDACTED\]/);
+    assert.ok(!text.includes(ECHOED[provider]), text);
+    await gw.admin("DELETE", "/api/cooldowns"); // the refused key parked its connection
+    const err = await openai.chat.completions.create({ model: `${provider}/${model}`, messages }).catch((e) => e);
+    assert.equal(err.code, "upstream_auth_failed");
+    assert.ok(!err.message.includes(ECHOED[provider]), err.message);
+  }
+});
+
+test("a connection's test shows the upstream's reason without the echoed credential", async () => {
+  const conns = (await gw.admin("GET", "/api/providers")).json.data;
+  for (const provider of ["deepseek", "groq"]) {
+    const conn = conns.find((c) => c.provider === provider);
+    const r = await gw.admin("POST", `/api/providers/${conn.id}/test`);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual([r.json.ok, r.json.status, r.json.error?.code], [false, 401, "upstream_auth_failed"]);
+    assert.match(r.json.error.message, /Incorrect API key provided: \[REDACTED\]/);
+    assert.ok(!r.text.includes(ECHOED[provider]), r.text);
+  }
 });
