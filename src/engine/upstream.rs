@@ -22,15 +22,16 @@ pub fn forwarded_header(name: &str) -> bool {
 /// Longest value the gateway writes into a response header of its own.
 pub const MAX_HEADER_VALUE: usize = 1024;
 
-/// Request data made fit for a response header of the gateway's own (`x-omniroute-model`): visible
-/// ASCII stays, every other byte (and `%`) is percent-encoded, and the result is cut to
-/// [`MAX_HEADER_VALUE`] bytes. A header can then neither fail to be set (the runtime refuses
-/// non-Latin-1 values) nor grow with what the client sent.
+/// Request data made fit for a response header of the gateway's own (`x-omniroute-model`), and an
+/// upstream's header passed on: visible ASCII and the space stay, every other byte (and `%`) is
+/// percent-encoded, and the result is cut to [`MAX_HEADER_VALUE`] bytes. A header can then neither
+/// fail to be set (the runtime refuses non-Latin-1 values) nor grow with what the client sent, and
+/// an ordinary value (`application/json; charset=utf-8`) arrives as it was sent.
 pub fn header_value(s: &str) -> String {
     let mut out = String::with_capacity(s.len().min(MAX_HEADER_VALUE));
     for b in s.bytes() {
         let piece = match b {
-            b'!'..=b'~' if b != b'%' => (b as char).to_string(),
+            b' '..=b'~' if b != b'%' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         };
         if out.len() + piece.len() > MAX_HEADER_VALUE {
@@ -116,7 +117,8 @@ mod tests {
     fn header_values_keep_model_ids_and_encode_the_rest() {
         assert_eq!(header_value("gpt-4o-mini"), "gpt-4o-mini");
         assert_eq!(header_value("accounts/fireworks/models/llama:v3"), "accounts/fireworks/models/llama:v3");
-        assert_eq!(header_value("a b%\r\n模"), "a%20b%25%0D%0A%E6%A8%A1");
+        assert_eq!(header_value("a b%\r\n\t模"), "a b%25%0D%0A%09%E6%A8%A1");
+        assert_eq!(header_value("application/json; charset=utf-8"), "application/json; charset=utf-8");
         assert_eq!(header_value(&"x".repeat(5000)).len(), MAX_HEADER_VALUE);
         assert_eq!(
             header_value(&"é".repeat(1000)).len(),
@@ -130,8 +132,8 @@ mod tests {
         fn header_values_are_bounded_visible_ascii(s in "(?s).{0,600}") {
             let v = header_value(&s);
             proptest::prop_assert!(v.len() <= MAX_HEADER_VALUE);
-            proptest::prop_assert!(v.bytes().all(|b| b.is_ascii_graphic()));
-            if s.len() <= MAX_HEADER_VALUE && s.bytes().all(|b| b.is_ascii_graphic() && b != b'%') {
+            proptest::prop_assert!(v.bytes().all(|b| b.is_ascii_graphic() || b == b' '));
+            if s.len() <= MAX_HEADER_VALUE && s.bytes().all(|b| (b.is_ascii_graphic() || b == b' ') && b != b'%') {
                 proptest::prop_assert_eq!(v, s);
             }
         }

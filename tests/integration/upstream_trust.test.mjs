@@ -1,7 +1,7 @@
 // What the gateway does not take from an upstream on trust: a redirect is never followed (it would
 // carry the credential and the prompt to another origin), and the client gets a clear error in its
 // own format instead; an error text that echoes the connection's credential leaves the gateway
-// without it.
+// without it. What the gateway does pass on (its safe headers) arrives as the upstream sent it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
@@ -9,7 +9,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { startGateway } from "../support/gateway.mjs";
 import { readRaw, startMockServer } from "../support/mock_server.mjs";
 
-let gw, key, elsewhere, redirector, echo;
+let gw, key, elsewhere, redirector, echo, charset;
 const messages = [{ role: "user", content: "the secret plan" }];
 const ECHOED = { deepseek: "sk-echoed0123456789abcdefghijklmnop", groq: "plain-credential-of-no-known-shape" };
 
@@ -35,7 +35,24 @@ before(async () => {
     res.writeHead(401, { "content-type": "application/json" });
     res.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${given}. Check your key.`, type: "invalid_request_error", code: "invalid_api_key" } }));
   });
+  // A provider whose content types carry a charset parameter (a space after the `;`).
+  charset = await startMockServer({ apiKey: "sk-charset-0123456789abcdef", basePath: "/v1" }, async (req, res, { requests }) => {
+    const body = JSON.parse((await readRaw(req)).toString());
+    requests.push({ path: req.url });
+    const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
+    if (body.stream) {
+      res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8" });
+      const chunk = (delta, finish) => ({ id: "c1", object: "chat.completion.chunk", created: 1, model: body.model, choices: [{ index: 0, delta, finish_reason: finish }] });
+      res.write(`data: ${JSON.stringify(chunk({ role: "assistant", content: "hi" }, null))}\n\n`);
+      res.write(`data: ${JSON.stringify(chunk({}, "stop"))}\n\ndata: [DONE]\n\n`);
+      return res.end();
+    }
+    res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
+    res.end(JSON.stringify({ id: "c1", object: "chat.completion", created: 1, model: body.model,
+      choices: [{ index: 0, message: { role: "assistant", content: "hi" }, finish_reason: "stop" }], usage }));
+  });
   gw = await startGateway({ assets: false });
+  await gw.connect("mistral", charset);
   await gw.connect("openai", redirector);
   await gw.connect("anthropic", redirector);
   // A key-shaped credential, and one of no known shape (only the connection's own value says it is one).
@@ -43,7 +60,7 @@ before(async () => {
   await gw.addConnection({ provider: "groq", api_key: ECHOED.groq, base_url: echo.url });
   key = await gw.createKey("trust");
 });
-after(async () => { await gw?.dispose(); await elsewhere?.close(); await redirector?.close(); await echo?.close(); });
+after(async () => { await gw?.dispose(); await elsewhere?.close(); await redirector?.close(); await echo?.close(); await charset?.close(); });
 
 test("an upstream redirect is not followed: the other origin gets nothing, the OpenAI client a clear 502", async () => {
   const openai = new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
@@ -106,5 +123,27 @@ test("a connection's test shows the upstream's reason without the echoed credent
     assert.deepEqual([r.json.ok, r.json.status, r.json.error?.code], [false, 401, "upstream_auth_failed"]);
     assert.match(r.json.error.message, /Incorrect API key provided: \[REDACTED\]/);
     assert.ok(!r.text.includes(ECHOED[provider]), r.text);
+  }
+});
+
+test("an upstream's content type with parameters arrives intact, answered and from the cache", async () => {
+  for (const [stream, type] of [[false, "application/json; charset=utf-8"], [true, "text/event-stream; charset=utf-8"]]) {
+    const ask = () => fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "mistral/mistral-small-latest", messages, temperature: 0, stream }),
+    });
+    const first = await ask();
+    await first.text();
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get("content-type"), type);
+    let hit;
+    for (let i = 0; i < 50 && hit?.headers.get("x-omniroute-cache") !== "HIT"; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      hit = await ask();
+      await hit.text();
+    }
+    assert.equal(hit.headers.get("x-omniroute-cache"), "HIT", "a cache hit within 2.5 s");
+    assert.equal(hit.headers.get("content-type"), type);
   }
 });
