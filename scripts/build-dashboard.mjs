@@ -32,3 +32,5 @@ await esbuild.build({
   logLevel: "warning",
 });
 fs.copyFileSync(path.join(src, "index.html"), path.join(out, "index.html"));
+// The assets' response headers (anti-framing, CSP), applied by the runtime's asset server.
+fs.copyFileSync(path.join(src, "_headers"), path.join(out, "_headers"));

@@ -274,6 +274,20 @@ test("nothing from the data ran as HTML, and the pages raised no script error", 
   assert.deepEqual([...new Set(dialogs.map((d) => d.type))], ["confirm"]);
 });
 
+test("the page runs under its own CSP: an injected inline script is refused, the page's own code ran", async () => {
+  const seen = problems.length;
+  const refused = await page.evaluate(() => new Promise((resolve) => {
+    document.addEventListener("securitypolicyviolation", (e) => resolve(e.violatedDirective), { once: true });
+    const s = document.createElement("script");
+    s.textContent = "window.__inline = 1";
+    document.body.append(s);
+  }));
+  assert.match(refused, /^script-src/);
+  assert.equal(await page.evaluate(() => window.__inline), undefined);
+  problems.length = seen; // the refusal's own console message
+  assert.equal(await page.locator("nav.side").count(), 1);
+});
+
 test("a screenshot of every page, light and dark, and on a phone", async () => {
   for (const theme of ["light", "dark"]) {
     await page.evaluate((t) => localStorage.setItem("oe.theme", t), theme);

@@ -34,6 +34,22 @@ test("the dashboard page and its assets are served at the root", async () => {
   }
 });
 
+test("the dashboard cannot be framed and runs only its own scripts and styles", async () => {
+  for (const p of ["/", "/index.html", "/app.js", "/app.css"]) {
+    const r = await fetch(`${gw.url}${p}`);
+    await r.arrayBuffer();
+    assert.equal(r.status, 200, p);
+    assert.equal(r.headers.get("x-frame-options"), "DENY", p);
+    assert.equal(r.headers.get("x-content-type-options"), "nosniff", p);
+    const csp = Object.fromEntries((r.headers.get("content-security-policy") ?? "").split(";").map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v.join(" ")]));
+    assert.equal(csp["frame-ancestors"], "'none'", p);
+    assert.equal(csp["script-src"], "'self'", p);
+    assert.equal(csp["style-src"], "'self'", p);
+    assert.equal(csp["default-src"], "'self'", p);
+  }
+  assert.equal((await fetch(`${gw.url}/_headers`)).status, 404, "the rules file is not an asset");
+});
+
 test("the dashboard's own calls are the admin API, which stays closed without the secret", async () => {
   const js = await allScripts();
   for (const route of ["/api/providers", "/api/keys", "/api/settings", "/api/cooldowns", "/api/stats", "/api/health", "/api/quotas", "/api/combos", "/api/aliases",
