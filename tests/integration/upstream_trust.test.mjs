@@ -1,7 +1,8 @@
-// What the gateway does not take from an upstream on trust: a redirect is never followed (it would
-// carry the credential and the prompt to another origin), and the client gets a clear error in its
-// own format instead; an error text that echoes the connection's credential leaves the gateway
-// without it. What the gateway does pass on (its safe headers) arrives as the upstream sent it.
+// What the gateway does not take from an upstream on trust (docs/security.md): a redirect is never
+// followed (it would carry the credential and the prompt to another origin), and the client gets a
+// clear error in its own format instead; an error text that echoes the connection's credential leaves
+// the gateway without it. What the gateway does pass on (its safe headers) arrives as the upstream
+// sent it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
