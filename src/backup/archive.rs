@@ -135,7 +135,7 @@ fn bad(param: &str, message: String) -> GatewayError {
 }
 
 /// Puts `path` in front of an error's field: `targets` of combo 2 becomes `config.combos[2].targets`.
-fn at(path: &str) -> impl Fn(GatewayError) -> GatewayError + '_ {
+pub fn at(path: &str) -> impl Fn(GatewayError) -> GatewayError + '_ {
     move |e| {
         let param = match &e.param {
             Some(p) if p.starts_with('[') => format!("{path}{p}"),
