@@ -5,12 +5,13 @@ use crate::config::input::{parse, parse_strict};
 use crate::config::Settings;
 use crate::error::{GatewayError, Result};
 use crate::providers::{self, node, Catalog, ProviderNode};
-use crate::routing::alias::{self, Alias};
-use crate::routing::combo::Combo;
+use crate::routing::alias::{self, Alias, Aliases};
+use crate::routing::combo::{self, Combo};
 use serde::{Deserialize, Serialize};
 
-/// `POST /api/combos`: a valid combo whose name does not shadow a provider.
-pub fn combo(body: &[u8]) -> Result<Combo> {
+/// `POST /api/combos`: a valid combo whose name does not shadow a provider and that, saved next to
+/// the tenant's `stored` combos (replacing its namesake), closes no cycle.
+pub fn combo(body: &[u8], stored: &[Combo]) -> Result<Combo> {
     let combo: Combo = parse_strict(body)?;
     combo.validate()?;
     if providers::find(&combo.name).is_some() {
@@ -20,13 +21,19 @@ pub fn combo(body: &[u8]) -> Result<Combo> {
         ))
         .with_param("name"));
     }
+    // The new combo first, so that a cycle is named from it.
+    let others = stored.iter().filter(|c| c.name != combo.name).cloned();
+    let all: Vec<Combo> = std::iter::once(combo.clone()).chain(others).collect();
+    combo::refuse_cycles(&all, "targets")?;
     Ok(combo)
 }
 
-/// `POST /api/aliases`.
-pub fn alias(body: &[u8]) -> Result<Alias> {
+/// `POST /api/aliases`: a valid alias that, saved next to the tenant's `stored` aliases, leads
+/// back to no name it started from.
+pub fn alias(body: &[u8], stored: &Aliases) -> Result<Alias> {
     let a: Alias = parse_strict(body)?;
     alias::validate_alias(&a.pattern, &a.target)?;
+    stored.with(a.clone()).refuse_loops("target")?;
     Ok(a)
 }
 
@@ -170,10 +177,26 @@ mod tests {
 
     #[test]
     fn a_combo_may_not_take_a_provider_name() {
-        let e = combo(br#"{"name":"openai","targets":[{"model":"openai/gpt-4o"}]}"#).unwrap_err();
+        let e = combo(br#"{"name":"openai","targets":[{"model":"openai/gpt-4o"}]}"#, &[]).unwrap_err();
         assert_eq!(e.param.as_deref(), Some("name"));
-        assert!(combo(br#"{"name":"mine","targets":[{"model":"openai/gpt-4o"}]}"#).is_ok());
-        assert!(combo(br#"{"name":"mine","targets":[{"model":"openai/gpt-4o"}],"typo":1}"#).is_err());
+        assert!(combo(br#"{"name":"mine","targets":[{"model":"openai/gpt-4o"}]}"#, &[]).is_ok());
+        assert!(combo(br#"{"name":"mine","targets":[{"model":"openai/gpt-4o"}],"typo":1}"#, &[]).is_err());
+    }
+
+    #[test]
+    fn a_combo_or_alias_that_closes_a_cycle_is_refused_naming_it() {
+        let b = combo(br#"{"name":"b","targets":[{"model":"a"}]}"#, &[]).unwrap();
+        let e = combo(br#"{"name":"a","targets":[{"model":"b"}]}"#, std::slice::from_ref(&b)).unwrap_err();
+        assert_eq!((e.status, e.code.as_deref()), (400, Some("combo_cycle")));
+        assert!(e.message.contains("a -> b -> a"), "{}", e.message);
+        // Replacing `b` itself so that it no longer names `a` is fine.
+        assert!(combo(br#"{"name":"b","targets":[{"model":"openai/gpt-4o"}]}"#, &[b]).is_ok());
+
+        let stored = Aliases::new([("fast", "quick")]);
+        let e = alias(br#"{"pattern":"quick","target":"fast"}"#, &stored).unwrap_err();
+        assert_eq!((e.status, e.code.as_deref()), (400, Some("alias_loop")));
+        assert!(e.message.contains("fast -> quick -> fast"), "{}", e.message);
+        assert!(alias(br#"{"pattern":"quick","target":"openai/gpt-4o"}"#, &stored).is_ok());
     }
 
     #[test]
