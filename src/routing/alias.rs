@@ -206,7 +206,7 @@ impl FallbackChains {
 }
 
 /// Checks a model name, alias pattern or target from admin input: non-empty, at most
-/// [`MAX_NAME_LEN`] characters, no whitespace. `param` names the field in the error.
+/// [`MAX_NAME_LEN`] characters, no whitespace, no control or format characters. `param` names the field in the error.
 pub fn validate_name(param: &str, value: &str) -> Result<()> {
     let bad = |why: &str| Err(GatewayError::invalid_request(format!("`{param}` {why}.")).with_param(param));
     if value.is_empty() {
@@ -218,7 +218,7 @@ pub fn validate_name(param: &str, value: &str) -> Result<()> {
     if value.chars().any(char::is_whitespace) {
         return bad("must not contain whitespace");
     }
-    Ok(())
+    crate::security::names::check_visible(param, value)
 }
 
 /// Checks one alias from admin input. The target must be a concrete name, not a pattern.
@@ -397,6 +397,10 @@ mod tests {
         assert!(validate_name("target", "a\tb").is_err());
         assert!(validate_name("target", &"x".repeat(200)).is_ok());
         assert!(validate_name("target", &"x".repeat(201)).is_err());
+        for hidden in ["gpt\u{202E}-4o", "fast\0", "a\u{2066}*"] {
+            assert_eq!(validate_name("pattern", hidden).unwrap_err().code.as_deref(), Some("invalid_characters"));
+        }
+        assert_eq!(validate_alias("fast", "gpt\u{200B}4").unwrap_err().param.as_deref(), Some("target"));
         assert!(validate_alias("fast", "groq/llama-3.1-8b-instant").is_ok());
         assert_eq!(validate_alias("fast", "").unwrap_err().status, 400);
         assert!(validate_alias("fast", "gpt-*").is_err());

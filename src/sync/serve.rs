@@ -30,6 +30,7 @@ use crate::providers::{self, ProviderNode};
 use crate::routing::alias::{self, Aliases};
 use crate::routing::combo::{self, Combo, ComboConfig, ComboTarget};
 use crate::routing::strategy::Strategy;
+use crate::security::names;
 use crate::security::Secret;
 use crate::time::iso;
 use serde::Serialize;
@@ -180,7 +181,7 @@ impl Served {
                 (Ok((access, limits)), Some(hash)) => {
                     out.keys.push(ServedKey {
                         id: row_id(machine_id, &k.id),
-                        name: text(&k.fields, "name").unwrap_or(&k.id).chars().take(100).collect(),
+                        name: names::visible(text(&k.fields, "name").unwrap_or(&k.id)).chars().take(100).collect(),
                         key_hash: hash.clone(),
                         key_prefix: k.key_hint.clone().unwrap_or_default(),
                         access,
@@ -357,7 +358,7 @@ fn connection(
     Ok(ServedConnection {
         id: row_id(machine_id, id),
         provider,
-        name: name.trim().chars().take(100).collect(),
+        name: names::visible(name.trim()).chars().take(100).collect(),
         priority: fields.get("priority").and_then(Value::as_i64).unwrap_or(100).clamp(0, 10_000),
         is_active: fields.get("isActive").and_then(Value::as_bool).unwrap_or(true),
         base_url,
@@ -488,6 +489,19 @@ mod tests {
         let status = crate::sync::store::status(&push.machine, &s);
         assert_eq!((status["synced"]["aliases"].as_u64(), status["served"]["aliases"].as_u64()), (Some(6), Some(0)));
         assert_eq!(status["served"]["connections"], 1);
+    }
+
+    #[test]
+    fn pushed_names_lose_their_control_and_bidi_characters() {
+        let s = served(json!({
+            "providers": [{"id": "o", "provider": "openai", "apiKey": "k", "name": "main\u{202E}\u{0}"}],
+            "apiKeys": [{"id": "k1", "name": "ci\u{200B}key", "key": "sk-m-k1"}],
+            "modelAliases": {"fast\u{202E}": "openai/gpt-4o"}
+        }));
+        assert_eq!(s.connections[0].name, "main");
+        assert_eq!(s.keys[0].name, "cikey");
+        assert!(s.aliases.is_empty(), "an alias pattern is not rewritten: it is reported");
+        assert!(reasons(&s).contains(&("alias", "fast\u{202E}")), "{:?}", s.unservable);
     }
 
     #[test]
