@@ -273,7 +273,17 @@ test("an operator reaches only its own tenant's backups; ids of another tenant c
   // The default tenant's archive into tenant `other`: its ids are taken on this deployment.
   const conflict = await as("POST", "/api/backup/import", JSON.parse(before));
   assert.equal(conflict.status, 409);
-  assert.equal((await conflict.json()).error.code, "id_conflict");
+  const refused = (await conflict.json()).error;
+  assert.equal(refused.code, "id_conflict");
+  assert.ok(!refused.message.includes("default"), `the other tenant is not named: ${refused.message}`);
+  // With its secrets too: the archive's own entry is named, and nothing of the other tenant.
+  const sealed = (await ok(gw.admin("POST", "/api/backup/export", { passphrase: PASSPHRASE }))).json;
+  const withSecrets = await as("POST", "/api/backup/import", { archive: sealed, passphrase: PASSPHRASE });
+  assert.equal(withSecrets.status, 409);
+  const message = (await withSecrets.json()).error.message;
+  assert.ok(!message.includes("default"), message);
+  const ids = [...sealed.config.connections, ...sealed.config.api_keys].map((x) => x.id);
+  assert.ok(ids.some((id) => message.includes(`\`${id}\``)), `the archive's own entry is named: ${message}`);
   assert.equal(await exportText(), before);
 });
 

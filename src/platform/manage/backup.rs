@@ -289,7 +289,9 @@ async fn replace(
 }
 
 /// Connection and key ids are unique across the deployment, and so are key hashes: an archive of
-/// another tenant of this deployment cannot be imported next to it (409, naming the first).
+/// another tenant of this deployment cannot be imported next to it (409, naming the archive's first
+/// entry at fault). Neither the other tenant nor its own ids are named: the caller may manage only
+/// this one.
 async fn refuse_conflicts(
     db: &worker::D1Database,
     tenant: &str,
@@ -301,13 +303,13 @@ async fn refuse_conflicts(
     struct Row {
         what: String,
         id: String,
-        tenant_id: String,
+        key_hash: Option<String>,
     }
     let rows: Vec<Row> = repo::rows(
         db,
-        "SELECT 'connection' AS what, id, tenant_id FROM provider_connections WHERE tenant_id != ?1 \
+        "SELECT 'connection' AS what, id, NULL AS key_hash FROM provider_connections WHERE tenant_id != ?1 \
          AND id IN (SELECT value FROM json_each(?2)) UNION ALL \
-         SELECT 'key' AS what, id, tenant_id FROM api_keys WHERE tenant_id != ?1 \
+         SELECT 'key' AS what, id, key_hash FROM api_keys WHERE tenant_id != ?1 \
          AND (id IN (SELECT value FROM json_each(?3)) OR key_hash IN (SELECT value FROM json_each(?4))) LIMIT 1",
         &[
             SqlValue::text(tenant),
@@ -317,16 +319,21 @@ async fn refuse_conflicts(
         ],
     )
     .await?;
-    match rows.first() {
-        None => Ok(()),
-        Some(r) => Err(GatewayError::invalid_request(format!(
-            "The archive's {} `{}` belongs to tenant `{}` of this deployment; ids are unique across tenants, so \
-             import it into that tenant.",
-            r.what, r.id, r.tenant_id
-        ))
-        .with_status(409)
-        .with_code("id_conflict")),
-    }
+    let Some(r) = rows.first() else { return Ok(()) };
+    // A key found by its secret's hash has another id there: name the archive's key with that hash.
+    let by_hash = key_hashes.iter().find(|(_, h)| r.key_hash.as_deref() == Some(h.as_str())).map(|(id, _)| id);
+    let id = if r.what == "key" && !config.api_keys.iter().any(|k| k.id == r.id) {
+        by_hash.map_or("", String::as_str)
+    } else {
+        r.id.as_str()
+    };
+    Err(GatewayError::invalid_request(format!(
+        "The archive's {} `{id}` belongs to another tenant of this deployment; ids and key secrets are unique \
+         across tenants, so an archive is imported into the tenant it came from (or into another deployment).",
+        r.what
+    ))
+    .with_status(409)
+    .with_code("id_conflict"))
 }
 
 /// `GET /api/backup/backups`: the tenant's automatic backups, newest first.
