@@ -15,8 +15,8 @@ use crate::limits::KeyLimits;
 use crate::net_policy::validate_base_url;
 use crate::pricing::{PriceInput, PriceOverride, PricesInput};
 use crate::providers::{self, node, Catalog, ProviderNode};
-use crate::routing::alias::{self, Alias};
-use crate::routing::combo::Combo;
+use crate::routing::alias::{self, Alias, Aliases};
+use crate::routing::combo::{self, Combo};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -135,7 +135,7 @@ fn bad(param: &str, message: String) -> GatewayError {
 }
 
 /// Puts `path` in front of an error's field: `targets` of combo 2 becomes `config.combos[2].targets`.
-fn at(path: &str) -> impl Fn(GatewayError) -> GatewayError + '_ {
+pub fn at(path: &str) -> impl Fn(GatewayError) -> GatewayError + '_ {
     move |e| {
         let param = match &e.param {
             Some(p) if p.starts_with('[') => format!("{path}{p}"),
@@ -243,10 +243,20 @@ impl Config {
             }
         }
         unique("combos", self.combos.iter().map(|c| c.name.as_str()))?;
+        // A cycle is named at the combo it starts from.
+        if let Some(i) = combo::find_cycle(&self.combos).and_then(|cy| self.combos.iter().position(|c| c.name == cy[0]))
+        {
+            combo::refuse_cycles(&self.combos, "targets").map_err(at(&format!("config.combos[{i}]")))?;
+        }
         for (i, a) in self.aliases.iter().enumerate() {
             alias::validate_alias(&a.pattern, &a.target).map_err(at(&format!("config.aliases[{i}]")))?;
         }
         unique("aliases", self.aliases.iter().map(|a| a.pattern.as_str()))?;
+        // A loop is named at the alias of its first step.
+        let aliases = Aliases::new(self.aliases.iter().map(|a| (a.pattern.clone(), a.target.clone())));
+        if let Some(i) = aliases.find_loop().and_then(|cy| self.aliases.iter().position(|a| a.target == cy[1])) {
+            aliases.refuse_loops("target").map_err(at(&format!("config.aliases[{i}]")))?;
+        }
         for (i, c) in self.fallback_chains.iter().enumerate() {
             alias::validate_chain(&c.model, &c.chain).map_err(at(&format!("config.fallback_chains[{i}]")))?;
         }
@@ -388,6 +398,14 @@ pub(crate) mod tests {
             (|c| c.provider_models[0].provider = "nope".into(), "config.provider_models[0].provider"),
             (|c| c.aliases.push(c.aliases[0].clone()), "config.aliases[2]"),
             (|c| c.connections.push(c.connections[0].clone()), "config.connections[1]"),
+            (|c| c.combos[0].targets.push(ComboTarget::new("coding")), "config.combos[0].targets"),
+            (
+                |c| {
+                    c.aliases[1].target = "quick".into();
+                    c.aliases.push(Alias { pattern: "quick".into(), target: "fast".into() });
+                },
+                "config.aliases[1].target",
+            ),
         ];
         for (change, param) in cases {
             let mut c = sample();

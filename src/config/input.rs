@@ -147,11 +147,13 @@ pub fn unknown_key_error(path: &str) -> GatewayError {
     GatewayError::invalid_request(format!("Unknown field `{path}`.")).with_param(path).with_code("unknown_field")
 }
 
+/// A key's or connection's display name: 1 to 100 visible characters (`security::names`).
 pub fn check_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(GatewayError::invalid_request("`name` must be 1 to 100 characters.").with_param("name"));
     }
+    crate::security::names::check_visible("name", name)?;
     Ok(name.to_string())
 }
 
@@ -236,6 +238,17 @@ mod tests {
 
     fn new_conn(json: &str) -> Result<ValidConnection> {
         parse::<NewConnection>(json.as_bytes())?.validate(false, &Catalog::default())
+    }
+
+    #[test]
+    fn key_and_connection_names_refuse_control_and_bidi_characters() {
+        for bad in [r#""ci\u0000key""#, r#""\u202Egpj.exe""#, r#""a\u200Bb""#] {
+            let e = new_conn(&format!(r#"{{"provider":"ds","api_key":"sk-1","name":{bad}}}"#)).unwrap_err();
+            assert_eq!((e.param.as_deref(), e.code.as_deref()), (Some("name"), Some("invalid_characters")), "{bad}");
+            let key = parse::<NewApiKey>(format!(r#"{{"name":{bad}}}"#).as_bytes()).unwrap().validate();
+            assert_eq!(key.unwrap_err().code.as_deref(), Some("invalid_characters"), "{bad}");
+        }
+        assert_eq!(check_name(" Clé 生产 🚀 ").unwrap(), "Clé 生产 🚀");
     }
 
     #[test]

@@ -5,12 +5,13 @@ use crate::config::input::{parse, parse_strict};
 use crate::config::Settings;
 use crate::error::{GatewayError, Result};
 use crate::providers::{self, node, Catalog, ProviderNode};
-use crate::routing::alias::{self, Alias};
-use crate::routing::combo::Combo;
+use crate::routing::alias::{self, Alias, Aliases};
+use crate::routing::combo::{self, Combo};
 use serde::{Deserialize, Serialize};
 
-/// `POST /api/combos`: a valid combo whose name does not shadow a provider.
-pub fn combo(body: &[u8]) -> Result<Combo> {
+/// `POST /api/combos`: a valid combo whose name does not shadow a provider and that, saved next to
+/// the tenant's `stored` combos (replacing its namesake), closes no cycle.
+pub fn combo(body: &[u8], stored: &[Combo]) -> Result<Combo> {
     let combo: Combo = parse_strict(body)?;
     combo.validate()?;
     if providers::find(&combo.name).is_some() {
@@ -20,13 +21,19 @@ pub fn combo(body: &[u8]) -> Result<Combo> {
         ))
         .with_param("name"));
     }
+    // The new combo first, so that a cycle is named from it.
+    let others = stored.iter().filter(|c| c.name != combo.name).cloned();
+    let all: Vec<Combo> = std::iter::once(combo.clone()).chain(others).collect();
+    combo::refuse_cycles(&all, "targets")?;
     Ok(combo)
 }
 
-/// `POST /api/aliases`.
-pub fn alias(body: &[u8]) -> Result<Alias> {
+/// `POST /api/aliases`: a valid alias that, saved next to the tenant's `stored` aliases, leads
+/// back to no name it started from.
+pub fn alias(body: &[u8], stored: &Aliases) -> Result<Alias> {
     let a: Alias = parse_strict(body)?;
     alias::validate_alias(&a.pattern, &a.target)?;
+    stored.with(a.clone()).refuse_loops("target")?;
     Ok(a)
 }
 
@@ -75,18 +82,31 @@ pub struct SettingsCaller {
     pub ip: Option<std::net::IpAddr>,
 }
 
-/// `PATCH /api/settings`: the patched settings. Instance-wide keys (`Settings::INSTANCE_KEYS`) are
-/// the owner's, and only in the default tenant's settings; and a management IP list that would
-/// refuse the caller's own address is refused, so that no one locks themselves out by accident.
+/// `PATCH /api/settings`: the patched settings, checked by [`settings_write`].
 pub fn settings_update(current: &Settings, patch: &serde_json::Value, who: &SettingsCaller) -> Result<Settings> {
-    let instance_key = Settings::INSTANCE_KEYS.into_iter().find(|k| patch.get(k).is_some());
-    if let Some(key) = instance_key {
+    settings_write(current, current.patched(patch)?, who)
+}
+
+/// The one check every write of a tenant's settings goes through (`PATCH /api/settings`, a backup's
+/// import or restore), so that no write path can forget it: `next` is validated, an instance-wide
+/// setting (`Settings::INSTANCE_KEYS`) that changes must be the owner's change in the default
+/// tenant's settings, and management IP lists that would refuse the caller's own address are
+/// refused, so that no one locks themselves (or the owner, as an operator) out.
+pub fn settings_write(current: &Settings, next: Settings, who: &SettingsCaller) -> Result<Settings> {
+    next.validate()?;
+    let (before, after) = (serde_json::to_value(current), serde_json::to_value(&next));
+    let (Ok(before), Ok(after)) = (before, after) else {
+        return Err(GatewayError::internal("settings do not serialize"));
+    };
+    let changed = Settings::INSTANCE_KEYS.into_iter().find(|k| before.get(k) != after.get(k));
+    if let Some(key) = changed {
         if !who.owner {
             return Err(GatewayError::new(
                 crate::error::ErrorKind::PermissionDenied,
                 format!("`{key}` applies to the whole instance: only the owner changes it."),
             )
-            .with_param(key));
+            .with_param(key)
+            .with_code("owner_only"));
         }
         if !who.default_tenant {
             return Err(GatewayError::invalid_request(format!(
@@ -95,7 +115,6 @@ pub fn settings_update(current: &Settings, patch: &serde_json::Value, who: &Sett
             .with_param(key));
         }
     }
-    let next = current.patched(patch)?;
     let ip_lists_changed =
         next.admin_ip_allow != current.admin_ip_allow || next.admin_ip_block != current.admin_ip_block;
     if ip_lists_changed && !crate::security::cidr::admits(&next.admin_ip_allow, &next.admin_ip_block, who.ip) {
@@ -158,10 +177,26 @@ mod tests {
 
     #[test]
     fn a_combo_may_not_take_a_provider_name() {
-        let e = combo(br#"{"name":"openai","targets":[{"model":"openai/gpt-4o"}]}"#).unwrap_err();
+        let e = combo(br#"{"name":"openai","targets":[{"model":"openai/gpt-4o"}]}"#, &[]).unwrap_err();
         assert_eq!(e.param.as_deref(), Some("name"));
-        assert!(combo(br#"{"name":"mine","targets":[{"model":"openai/gpt-4o"}]}"#).is_ok());
-        assert!(combo(br#"{"name":"mine","targets":[{"model":"openai/gpt-4o"}],"typo":1}"#).is_err());
+        assert!(combo(br#"{"name":"mine","targets":[{"model":"openai/gpt-4o"}]}"#, &[]).is_ok());
+        assert!(combo(br#"{"name":"mine","targets":[{"model":"openai/gpt-4o"}],"typo":1}"#, &[]).is_err());
+    }
+
+    #[test]
+    fn a_combo_or_alias_that_closes_a_cycle_is_refused_naming_it() {
+        let b = combo(br#"{"name":"b","targets":[{"model":"a"}]}"#, &[]).unwrap();
+        let e = combo(br#"{"name":"a","targets":[{"model":"b"}]}"#, std::slice::from_ref(&b)).unwrap_err();
+        assert_eq!((e.status, e.code.as_deref()), (400, Some("combo_cycle")));
+        assert!(e.message.contains("a -> b -> a"), "{}", e.message);
+        // Replacing `b` itself so that it no longer names `a` is fine.
+        assert!(combo(br#"{"name":"b","targets":[{"model":"openai/gpt-4o"}]}"#, &[b]).is_ok());
+
+        let stored = Aliases::new([("fast", "quick")]);
+        let e = alias(br#"{"pattern":"quick","target":"fast"}"#, &stored).unwrap_err();
+        assert_eq!((e.status, e.code.as_deref()), (400, Some("alias_loop")));
+        assert!(e.message.contains("fast -> quick -> fast"), "{}", e.message);
+        assert!(alias(br#"{"pattern":"quick","target":"openai/gpt-4o"}"#, &stored).is_ok());
     }
 
     #[test]
@@ -204,6 +239,29 @@ mod tests {
         // Unrelated changes are not blocked by lists that already exclude the caller.
         let locked = Settings { admin_ip_allow: vec!["10.0.0.0/8".into()], ..Settings::default() };
         assert!(settings_update(&locked, &serde_json::json!({"sticky_limit": 4}), &me).is_ok());
+    }
+
+    #[test]
+    fn a_whole_settings_replacement_is_checked_like_a_patch() {
+        let s = Settings::default();
+        let operator = caller(false, true, "192.0.2.7");
+        // An import or restore carrying another instance setting: the owner's alone.
+        for next in [
+            Settings { cors_origins: vec!["https://evil.example".into()], ..s.clone() },
+            Settings { admin_ip_block: vec!["198.51.100.0/24".into()], ..s.clone() },
+        ] {
+            let e = settings_write(&s, next, &operator).unwrap_err();
+            assert_eq!((e.status, e.code.as_deref()), (403, Some("owner_only")));
+        }
+        // Unchanged instance settings are no change; the tenant's own are the operator's.
+        let own = Settings { sticky_limit: 9, ..s.clone() };
+        assert_eq!(settings_write(&s, own.clone(), &operator).unwrap(), own);
+        // The owner may not lock itself out by an import either, and the values are validated.
+        let me = caller(true, true, "192.0.2.7");
+        let locking = Settings { admin_ip_allow: vec!["10.0.0.0/8".into()], ..s.clone() };
+        assert_eq!(settings_write(&s, locking, &me).unwrap_err().code.as_deref(), Some("would_lock_out"));
+        let invalid = Settings { sticky_limit: 0, ..s.clone() };
+        assert_eq!(settings_write(&s, invalid, &me).unwrap_err().param.as_deref(), Some("sticky_limit"));
     }
 
     #[test]

@@ -6,11 +6,14 @@
 //! - JSON fields whose name says they hold a credential (`api_key`, `authorization`, `x-api-key`,
 //!   `password`, `client_secret`, `access_token`, …) get their string value replaced;
 //! - `Bearer <token>` loses its token;
-//! - provider-key-shaped words (`sk-…`, `sk-ant-…`, `AIza…`, `gsk_…`, `xai-…`, …) are replaced.
+//! - provider-key-shaped words (`sk-…`, `sk-ant-…`, `AIza…`, `gsk_…`, `xai-…`, …) and cloud-sync
+//!   tokens (`oes_…`) are replaced.
 //!
 //! It is a safety net for bodies that should not carry credentials at all, not a parser: text that
 //! is not JSON still gets the last two passes, and where a pattern could be a credential or a word
 //! (`bearer of …`, `task-2024…`) it is treated as a credential.
+
+use crate::sync::enroll::TOKEN_PREFIX;
 
 const REDACTED: &str = "[REDACTED]";
 const TRUNCATED: &str = "…[truncated]";
@@ -157,8 +160,9 @@ fn redact_bearer(text: &str) -> String {
 }
 
 /// Prefixes of provider API keys (OpenAI and most OpenAI-compatible ones, Anthropic, Google, Groq,
-/// xAI, Hugging Face, GitHub, and this gateway's own `sk-oe-`).
-const KEY_PREFIXES: [&str; 8] = ["sk-", "sk_", "AIza", "gsk_", "xai-", "hf_", "ghp_", "github_pat_"];
+/// xAI, Hugging Face, GitHub, and this gateway's own `sk-oe-`) and of this gateway's cloud-sync
+/// enrollment tokens (`oes_`, `sync::enroll::TOKEN_PREFIX`).
+const KEY_PREFIXES: [&str; 9] = ["sk-", "sk_", "AIza", "gsk_", "xai-", "hf_", "ghp_", "github_pat_", TOKEN_PREFIX];
 /// Characters a key needs after its prefix: fewer is a word such as `sk-learn`.
 const MIN_KEY_BODY: usize = 16;
 
@@ -172,8 +176,10 @@ fn redact_keys(text: &str) -> String {
         if let Some(p) = KEY_PREFIXES.iter().find(|p| b[i..].starts_with(p.as_bytes())) {
             let body = i + p.len();
             let end = (body..b.len()).find(|&j| !key_char(b[j])).unwrap_or(b.len());
-            // A key is long and mixes digits in; prose (`sk-learn-compatible-models`) does not.
-            if end - body >= MIN_KEY_BODY && b[body..end].iter().any(u8::is_ascii_digit) {
+            // A key is long and mixes digits in; prose (`sk-learn-compatible-models`) does not. A
+            // sync token is random base64 and may happen to have no digit; prose never says `oes_`.
+            let mixed = *p == TOKEN_PREFIX || b[body..end].iter().any(u8::is_ascii_digit);
+            if end - body >= MIN_KEY_BODY && mixed {
                 return Step::Redact { from: i, to: end, resume: end };
             }
         }
@@ -200,6 +206,19 @@ mod tests {
         let text = "curl -H 'authorization: Bearer abc.DEF-123' -H 'x-api-key: sk-ant-api03-AbCdEf0123456789xyz' ?key=AIzaSyA1234567890abcdefghijklmnopqrstu";
         let out = capped_redacted(text, BIG);
         assert_eq!(out, "curl -H 'authorization: Bearer [REDACTED]' -H 'x-api-key: [REDACTED]' ?key=[REDACTED]");
+    }
+
+    #[test]
+    fn sync_tokens_are_removed_even_without_a_digit() {
+        let token = crate::sync::enroll::token(&[7; 32]);
+        let all_letters = format!("oes_{}", "Ab_-".repeat(10) + "xyz");
+        for t in [token.as_str(), all_letters.as_str()] {
+            let text = format!(r#"{{"cloud_url":"https://gw.example/cloud/{t}","note":"{t} again"}}"#);
+            let out = capped_redacted(&text, BIG);
+            assert!(!out.contains(&t[4..20]), "{out}");
+            assert_eq!(out.matches(REDACTED).count(), 2, "{out}");
+        }
+        assert_eq!(capped_redacted("shoes_and_socks", BIG), "shoes_and_socks", "too short to be a token");
     }
 
     #[test]
@@ -278,7 +297,7 @@ mod tests {
         fn planted_keys_never_survive(
             before in "[a-z .,:;(){}\\[\\]'=\\n]{0,80}",
             after in "[ .,:;(){}\\[\\]'\\n][a-z .,]{0,80}",
-            prefix in "(sk-|sk-ant-api03-|sk-oe-|sk-proj-|AIza|gsk_|xai-|hf_)",
+            prefix in "(sk-|sk-ant-api03-|sk-oe-|sk-proj-|AIza|gsk_|xai-|hf_|oes_)",
             body in "[A-Za-z]{8,30}[0-9][A-Za-z0-9_-]{8,40}",
             max in 0usize..400,
         ) {

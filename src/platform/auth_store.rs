@@ -34,8 +34,13 @@ pub async fn login_by_id(env: &Env, id: &str) -> Result<Option<Login>> {
     Ok(rows::<Login>(&db(env)?, &sql, &[SqlValue::text(id)]).await?.into_iter().next())
 }
 
+/// Names are compared without case (`Ops` is `ops`); of rows that an earlier version let differ only
+/// in case, the exact one wins.
 pub async fn operator_by_name(env: &Env, name: &str) -> Result<Option<Login>> {
-    let sql = format!("SELECT {LOGIN_COLUMNS} FROM auth_logins WHERE name = ?1 AND role = 'operator'");
+    let sql = format!(
+        "SELECT {LOGIN_COLUMNS} FROM auth_logins WHERE name = ?1 COLLATE NOCASE AND role = 'operator' \
+         ORDER BY name = ?1 DESC, created_at LIMIT 1"
+    );
     Ok(rows::<Login>(&db(env)?, &sql, &[SqlValue::text(name)]).await?.into_iter().next())
 }
 
@@ -62,12 +67,15 @@ pub async fn set_password(env: &Env, login_id: &str, hash: &str, now: i64) -> Re
     Ok(())
 }
 
-/// Inserts an operator; `false` when the name is taken.
+/// Inserts an operator; `false` when the name is taken, in any case (`Ops` when `ops` exists): one
+/// statement, so two creations cannot both pass the check.
 pub async fn insert_operator(env: &Env, id: &str, name: &str, tenant: &str, hash: &str, now: i64) -> Result<bool> {
     let n = changes(
         &db(env)?,
         "INSERT INTO auth_logins (id, name, role, tenant_id, password_hash, created_at, updated_at) \
-         VALUES (?1, ?2, 'operator', ?3, ?4, ?5, ?5) ON CONFLICT (name) DO NOTHING",
+         SELECT ?1, ?2, 'operator', ?3, ?4, ?5, ?5 \
+         WHERE NOT EXISTS (SELECT 1 FROM auth_logins WHERE name = ?2 COLLATE NOCASE) \
+         ON CONFLICT (name) DO NOTHING",
         &[SqlValue::text(id), SqlValue::text(name), SqlValue::text(tenant), SqlValue::text(hash), SqlValue::Int(now)],
     )
     .await?;

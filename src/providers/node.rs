@@ -11,6 +11,7 @@ use super::{catalog, service, AuthStyle, Models, ProviderRef, ProviderSpec, Serv
 use crate::error::{GatewayError, Result};
 use crate::formats::Format;
 use crate::net_policy::validate_base_url;
+use crate::security::names::check_visible;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -102,6 +103,10 @@ impl ProviderNode {
         {
             return Err(bad("`models` must be up to 200 ids without spaces.".into(), "models"));
         }
+        if let Some(name) = &self.name {
+            check_visible("name", name)?;
+        }
+        self.models.iter().try_for_each(|m| check_visible("models", m))?;
         Ok(self)
     }
 }
@@ -126,7 +131,7 @@ pub fn validate_models(provider: &str, models: &[String]) -> Result<()> {
             GatewayError::invalid_request("Model ids must be non-empty and without spaces.").with_param("models")
         );
     }
-    Ok(())
+    models.iter().try_for_each(|m| check_visible("models", m))
 }
 
 fn node_spec(node: &ProviderNode) -> ProviderSpec {
@@ -323,6 +328,16 @@ mod tests {
     #[test]
     fn validates_nodes() {
         assert_eq!(node(" MyLab ").validate(false).unwrap().id, "mylab");
+        let mut n = node("lab");
+        n.name = Some("Lab\u{202E}".into());
+        assert_eq!(n.clone().validate(false).unwrap_err().param.as_deref(), Some("name"));
+        n.name = None;
+        n.models = vec!["qwen\0".into()];
+        assert_eq!(n.validate(false).unwrap_err().param.as_deref(), Some("models"));
+        assert_eq!(
+            validate_models("lab", &["m\u{2066}".into()]).unwrap_err().code.as_deref(),
+            Some("invalid_characters")
+        );
         for bad in [node("openai"), node("ds"), node("a/b"), node("")] {
             assert_eq!(bad.validate(false).unwrap_err().param.as_deref(), Some("id"));
         }

@@ -61,6 +61,50 @@ impl Aliases {
         last
     }
 
+    /// A loop among the aliases: names that lead back to one another (`a` → `b` → `a`), the first
+    /// repeated at the end. A name an alias maps to itself (`claude-*` → `claude-sonnet-4-5`, which
+    /// `claude-*` matches) is where resolution stops, not a loop. Each alias is followed from its
+    /// exact pattern, or from its target for a wildcard pattern.
+    pub fn find_loop(&self) -> Option<Vec<String>> {
+        for a in &self.entries {
+            let start = if has_wildcard(&a.pattern) { a.target.as_str() } else { a.pattern.as_str() };
+            let mut path = vec![start];
+            while let Some(next) = self.resolve_once(path[path.len() - 1]) {
+                if next == path[path.len() - 1] || path.len() > self.entries.len() {
+                    break;
+                }
+                if let Some(from) = path.iter().position(|n| *n == next) {
+                    let mut cycle: Vec<String> = path[from..].iter().map(|n| n.to_string()).collect();
+                    cycle.push(next.to_string());
+                    return Some(cycle);
+                }
+                path.push(next);
+            }
+        }
+        None
+    }
+
+    /// Refuses (400, naming the loop) aliases that lead back to one another: resolving them would
+    /// stop half-way at a name nothing serves, so they are refused when saved.
+    pub fn refuse_loops(&self, param: &str) -> Result<()> {
+        match self.find_loop() {
+            None => Ok(()),
+            Some(cycle) => Err(GatewayError::invalid_request(format!(
+                "These aliases lead back to one another: {}. An alias may not reach its own name.",
+                cycle.join(" -> ")
+            ))
+            .with_param(param)
+            .with_code("alias_loop")),
+        }
+    }
+
+    /// `entries` with `alias` put as saving it would (replacing its pattern's, last in order).
+    pub fn with(&self, alias: Alias) -> Aliases {
+        let mut entries: Vec<Alias> = self.entries.iter().filter(|a| a.pattern != alias.pattern).cloned().collect();
+        entries.push(alias);
+        Aliases { entries }
+    }
+
     /// One hop: the exact alias of `model`, else the most specific matching pattern.
     pub fn resolve_once(&self, model: &str) -> Option<&str> {
         if let Some(a) = self.entries.iter().find(|a| !has_wildcard(&a.pattern) && a.pattern == model) {
@@ -162,7 +206,7 @@ impl FallbackChains {
 }
 
 /// Checks a model name, alias pattern or target from admin input: non-empty, at most
-/// [`MAX_NAME_LEN`] characters, no whitespace. `param` names the field in the error.
+/// [`MAX_NAME_LEN`] characters, no whitespace, no control or format characters. `param` names the field in the error.
 pub fn validate_name(param: &str, value: &str) -> Result<()> {
     let bad = |why: &str| Err(GatewayError::invalid_request(format!("`{param}` {why}.")).with_param(param));
     if value.is_empty() {
@@ -174,7 +218,7 @@ pub fn validate_name(param: &str, value: &str) -> Result<()> {
     if value.chars().any(char::is_whitespace) {
         return bad("must not contain whitespace");
     }
-    Ok(())
+    crate::security::names::check_visible(param, value)
 }
 
 /// Checks one alias from admin input. The target must be a concrete name, not a pattern.
@@ -215,6 +259,45 @@ pub fn validate_chain(model: &str, chain: &[String]) -> Result<()> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn alias_loops_are_found_and_named_but_a_fixed_point_is_not_a_loop() {
+        let a = Aliases::new([("a", "b"), ("b", "c"), ("c", "a")]);
+        assert_eq!(a.find_loop().unwrap(), ["a", "b", "c", "a"]);
+        let e = a.refuse_loops("target").unwrap_err();
+        assert_eq!((e.status, e.code.as_deref()), (400, Some("alias_loop")));
+        assert!(e.message.contains("a -> b -> c -> a"), "{}", e.message);
+        // Through a wildcard: `y` → `x-1`, which `x-*` sends back to `y`.
+        assert_eq!(Aliases::new([("x-*", "y"), ("y", "x-1")]).find_loop().unwrap(), ["y", "x-1", "y"]);
+        // A pattern whose target it matches itself is where resolution stops.
+        let fixed = Aliases::new([("claude-*", "claude-sonnet-4-5"), ("fast", "claude-haiku")]);
+        assert_eq!(fixed.find_loop(), None);
+        assert_eq!(fixed.resolve("fast"), Some("claude-sonnet-4-5"));
+        // Saving replaces the pattern's alias: a loop closed by the new target is found.
+        let chain = Aliases::new([("a", "b"), ("b", "openai/gpt-4o")]);
+        assert!(chain.refuse_loops("target").is_ok());
+        let looped = chain.with(Alias { pattern: "b".into(), target: "a".into() });
+        assert_eq!(looped.entries().len(), 2);
+        assert_eq!(looped.find_loop().unwrap(), ["a", "b", "a"]);
+    }
+
+    proptest! {
+        /// A set without a loop resolves every name to one nothing aliases further (or to a name
+        /// where a pattern maps onto itself), within the hop bound's reach.
+        #[test]
+        fn without_a_loop_resolution_ends_where_no_alias_leads_elsewhere(
+            pairs in proptest::collection::vec((0u8..5, 0u8..5), 0..5)
+        ) {
+            let a = Aliases::new(pairs.iter().filter(|(p, t)| p != t).map(|(p, t)| (format!("n{p}"), format!("n{t}"))));
+            if a.find_loop().is_none() && a.entries().len() < MAX_HOPS {
+                for i in 0..5 {
+                    let name = format!("n{i}");
+                    let end = a.resolve(&name).unwrap_or(&name);
+                    prop_assert!(a.resolve_once(end).is_none_or(|n| n == end), "{name} ends at {end}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn glob_rules() {
@@ -314,6 +397,10 @@ mod tests {
         assert!(validate_name("target", "a\tb").is_err());
         assert!(validate_name("target", &"x".repeat(200)).is_ok());
         assert!(validate_name("target", &"x".repeat(201)).is_err());
+        for hidden in ["gpt\u{202E}-4o", "fast\0", "a\u{2066}*"] {
+            assert_eq!(validate_name("pattern", hidden).unwrap_err().code.as_deref(), Some("invalid_characters"));
+        }
+        assert_eq!(validate_alias("fast", "gpt\u{200B}4").unwrap_err().param.as_deref(), Some("target"));
         assert!(validate_alias("fast", "groq/llama-3.1-8b-instant").is_ok());
         assert_eq!(validate_alias("fast", "").unwrap_err().status, 400);
         assert!(validate_alias("fast", "gpt-*").is_err());

@@ -195,6 +195,60 @@ fn walk<'a>(
     Ok(())
 }
 
+/// A cycle among `combos` (a combo that reaches itself through the combos it names), as the names
+/// along it, the first repeated at the end: `["a", "b", "a"]`. Depth-first with three colours, so
+/// a diamond is not a cycle and no combo is walked twice.
+pub fn find_cycle(combos: &[Combo]) -> Option<Vec<String>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        OnPath,
+        Done,
+    }
+    fn visit<'a>(i: usize, combos: &'a [Combo], marks: &mut [Mark], path: &mut Vec<&'a str>) -> Option<Vec<String>> {
+        marks[i] = Mark::OnPath;
+        path.push(&combos[i].name);
+        for t in &combos[i].targets {
+            let Some(j) = combos.iter().position(|c| c.name == t.model) else { continue };
+            match marks[j] {
+                Mark::OnPath => {
+                    let from = path.iter().position(|n| *n == combos[j].name).unwrap_or(0);
+                    let mut cycle: Vec<String> = path[from..].iter().map(|n| n.to_string()).collect();
+                    cycle.push(combos[j].name.clone());
+                    return Some(cycle);
+                }
+                Mark::New => {
+                    if let Some(cycle) = visit(j, combos, marks, path) {
+                        return Some(cycle);
+                    }
+                }
+                Mark::Done => {}
+            }
+        }
+        path.pop();
+        marks[i] = Mark::Done;
+        None
+    }
+    let mut marks = vec![Mark::New; combos.len()];
+    (0..combos.len()).find_map(|i| match marks[i] {
+        Mark::New => visit(i, combos, &mut marks, &mut Vec::new()),
+        _ => None,
+    })
+}
+
+/// Refuses (400, naming the cycle) a set of combos in which one reaches itself: it could never be
+/// served, so it is refused when saved rather than at every request.
+pub fn refuse_cycles(combos: &[Combo], param: &str) -> Result<()> {
+    match find_cycle(combos) {
+        None => Ok(()),
+        Some(cycle) => Err(invalid(
+            param,
+            format!("These combos name each other in a cycle: {}. A combo may not reach itself.", cycle.join(" -> ")),
+        )
+        .with_code("combo_cycle")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,23 +379,56 @@ mod tests {
         assert!(expand("l1", |n| t.get(n), 4).is_ok());
     }
 
+    /// Combos `c0`, `c1`, … whose targets are the given indexes: an index of a combo names it,
+    /// any other a model `p/m<index>`.
+    fn graph(edges: &[Vec<usize>]) -> Vec<Combo> {
+        let name = |t: usize| if t < edges.len() { format!("c{t}") } else { format!("p/m{t}") };
+        let combo_of = |(i, ts): (usize, &Vec<usize>)| {
+            let names: Vec<String> = ts.iter().map(|&t| name(t)).collect();
+            combo(&name(i), &names.iter().map(String::as_str).collect::<Vec<_>>())
+        };
+        edges.iter().enumerate().map(combo_of).collect()
+    }
+
     proptest::proptest! {
         /// Any graph of combos either flattens within the depth bound or is refused; never loops.
         #[test]
         fn expand_terminates(edges in proptest::collection::vec(proptest::collection::vec(0usize..6, 1..4), 4)) {
-            let combos: Vec<Combo> = edges
-                .iter()
-                .enumerate()
-                .map(|(i, ts)| {
-                    let names: Vec<String> =
-                        ts.iter().map(|&t| if t < 4 { format!("c{t}") } else { format!("p/m{t}") }).collect();
-                    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-                    combo(&format!("c{i}"), &refs)
-                })
-                .collect();
-            let t = table(combos);
+            let t = table(graph(&edges));
             if let Ok(models) = expand("c0", |n| t.get(n), MAX_COMBO_DEPTH) {
                 proptest::prop_assert!(models.iter().all(|(m, _)| m.starts_with("p/")));
+            }
+        }
+    }
+
+    #[test]
+    fn a_cycle_among_combos_is_found_and_named() {
+        let combos = vec![combo("a", &["m", "b"]), combo("b", &["c"]), combo("c", &["a"]), combo("d", &["a"])];
+        assert_eq!(find_cycle(&combos).unwrap(), ["a", "b", "c", "a"]);
+        let e = refuse_cycles(&combos, "targets").unwrap_err();
+        assert_eq!((e.status, e.code.as_deref(), e.param.as_deref()), (400, Some("combo_cycle"), Some("targets")));
+        assert!(e.message.contains("a -> b -> c -> a"), "{}", e.message);
+        assert_eq!(find_cycle(&[combo("self", &["self"])]).unwrap(), ["self", "self"]);
+        // A diamond and plain models are not cycles.
+        let diamond = vec![combo("top", &["x", "y"]), combo("x", &["z"]), combo("y", &["z"]), combo("z", &["p/m"])];
+        assert_eq!(find_cycle(&diamond), None);
+        assert!(refuse_cycles(&diamond, "targets").is_ok());
+    }
+
+    proptest::proptest! {
+        /// `find_cycle` agrees with what a request meets: some combo's expansion (without a depth
+        /// bound) refuses a cycle exactly when a cycle is found.
+        #[test]
+        fn find_cycle_agrees_with_expand(edges in proptest::collection::vec(proptest::collection::vec(0usize..7, 1..4), 5)) {
+            let combos = graph(&edges);
+            let found = find_cycle(&combos);
+            let t = table(combos.clone());
+            let refused = combos.iter().any(|c| {
+                expand(&c.name, |n| t.get(n), combos.len() + 1).is_err_and(|e| e.code.as_deref() == Some("combo_cycle"))
+            });
+            proptest::prop_assert_eq!(found.is_some(), refused);
+            if let Some(cycle) = found {
+                proptest::prop_assert_eq!(cycle.first(), cycle.last());
             }
         }
     }

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod cidr;
 pub mod cors;
 pub mod crypto;
+pub mod names;
 pub mod password;
 pub mod secret;
 

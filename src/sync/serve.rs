@@ -28,8 +28,9 @@ use crate::net_policy::validate_base_url;
 use crate::providers::node::NodeFormat;
 use crate::providers::{self, ProviderNode};
 use crate::routing::alias::{self, Aliases};
-use crate::routing::combo::{Combo, ComboConfig, ComboTarget};
+use crate::routing::combo::{self, Combo, ComboConfig, ComboTarget};
 use crate::routing::strategy::Strategy;
+use crate::security::names;
 use crate::security::Secret;
 use crate::time::iso;
 use serde::Serialize;
@@ -169,6 +170,7 @@ impl Served {
                 Err(e) => out.unservable.push(Unservable { kind: "alias", id: pattern.clone(), reason: e.message }),
             }
         }
+        out.leave_out_cycles();
         out.report_unservable_targets(machine_id);
         let combos: Vec<String> = out.combos.iter().map(|c| c.name.clone()).collect();
         let cx = KeyContext { machine_id, renames: &renames, combos: &combos, zone_known };
@@ -179,7 +181,7 @@ impl Served {
                 (Ok((access, limits)), Some(hash)) => {
                     out.keys.push(ServedKey {
                         id: row_id(machine_id, &k.id),
-                        name: text(&k.fields, "name").unwrap_or(&k.id).chars().take(100).collect(),
+                        name: names::visible(text(&k.fields, "name").unwrap_or(&k.id)).chars().take(100).collect(),
                         key_hash: hash.clone(),
                         key_prefix: k.key_hint.clone().unwrap_or_default(),
                         access,
@@ -191,6 +193,31 @@ impl Served {
             out.unservable.push(Unservable { kind: "api_key", id: k.id.clone(), reason });
         }
         out
+    }
+
+    /// Leaves out (and reports) the combos and aliases on a cycle: unlike an unserved target, a
+    /// cycle never becomes servable, and the admin API and imports refuse them. A push is not
+    /// refused for it (OmniRoute accepts it); the machine's record keeps them as pushed.
+    fn leave_out_cycles(&mut self) {
+        while let Some(cycle) = combo::find_cycle(&self.combos) {
+            let reason = format!("the combos name each other in a cycle: {}", cycle.join(" -> "));
+            let (on, off): (Vec<Combo>, Vec<Combo>) =
+                std::mem::take(&mut self.combos).into_iter().partition(|c| cycle.contains(&c.name));
+            self.combos = off;
+            let found = on.into_iter().map(|c| Unservable { kind: "combo", id: c.name, reason: reason.clone() });
+            self.unservable.extend(found);
+        }
+        while let Some(cycle) = Aliases::new(self.aliases.iter().cloned()).find_loop() {
+            let reason = format!("the aliases lead back to one another: {}", cycle.join(" -> "));
+            // The aliases that make its steps: from a name on it (or a pattern matching one) to the next.
+            let step = |(pattern, target): &(String, String)| {
+                cycle.contains(target) && cycle.iter().any(|n| n == pattern || alias::glob_match(pattern, n))
+            };
+            let (on, off): (Vec<_>, Vec<_>) = std::mem::take(&mut self.aliases).into_iter().partition(step);
+            self.aliases = off;
+            let found = on.into_iter().map(|(p, _)| Unservable { kind: "alias", id: p, reason: reason.clone() });
+            self.unservable.extend(found);
+        }
     }
 
     /// Lists the stored combos and aliases whose targets this machine cannot serve (they stay
@@ -331,7 +358,7 @@ fn connection(
     Ok(ServedConnection {
         id: row_id(machine_id, id),
         provider,
-        name: name.trim().chars().take(100).collect(),
+        name: names::visible(name.trim()).chars().take(100).collect(),
         priority: fields.get("priority").and_then(Value::as_i64).unwrap_or(100).clamp(0, 10_000),
         is_active: fields.get("isActive").and_then(Value::as_bool).unwrap_or(true),
         base_url,
@@ -465,6 +492,19 @@ mod tests {
     }
 
     #[test]
+    fn pushed_names_lose_their_control_and_bidi_characters() {
+        let s = served(json!({
+            "providers": [{"id": "o", "provider": "openai", "apiKey": "k", "name": "main\u{202E}\u{0}"}],
+            "apiKeys": [{"id": "k1", "name": "ci\u{200B}key", "key": "sk-m-k1"}],
+            "modelAliases": {"fast\u{202E}": "openai/gpt-4o"}
+        }));
+        assert_eq!(s.connections[0].name, "main");
+        assert_eq!(s.keys[0].name, "cikey");
+        assert!(s.aliases.is_empty(), "an alias pattern is not rewritten: it is reported");
+        assert!(reasons(&s).contains(&("alias", "fast\u{202E}")), "{:?}", s.unservable);
+    }
+
+    #[test]
     fn combos_and_aliases_count_as_served_only_when_a_target_can_be_served() {
         let s = served(json!({
             "providers": [{"id": "o", "provider": "openai", "apiKey": "k"},
@@ -479,7 +519,8 @@ mod tests {
                 {"name": "pong", "models": [{"kind": "combo-ref", "comboName": "ping"}]}
             ],
             "modelAliases": {"to-ok": "ok", "to-idle": "idle", "to-nothing": "no-such-combo",
-                             "hop": "to-ok", "gpt-*": "antigravity/x", "o-*": "openai/gpt-4o"}
+                             "hop": "to-ok", "gpt-*": "antigravity/x", "o-*": "openai/gpt-4o",
+                             "loop-a": "loop-b", "loop-b": "loop-a"}
         }));
         let why = |kind: &str, id: &str| {
             s.unservable.iter().find(|u| u.kind == kind && u.id == id).map(|u| u.reason.as_str())
@@ -493,11 +534,16 @@ mod tests {
         assert!(why("combo", "idle").unwrap().contains("no active connection of `groq`"));
         assert!(why("combo", "dangling").unwrap().contains("`missing`"));
         assert!(why("combo", "via-bad").unwrap().contains("`groq/llama-3.3-70b-versatile`"));
-        assert!(why("combo", "ping").unwrap().contains("refers back to itself"));
+        for (kind, id) in [("combo", "ping"), ("combo", "pong")] {
+            assert!(why(kind, id).unwrap().contains("cycle: ping -> pong -> ping"), "{:?}", why(kind, id));
+        }
+        for id in ["loop-a", "loop-b"] {
+            assert!(why("alias", id).unwrap().contains("loop-a -> loop-b -> loop-a"), "{:?}", why("alias", id));
+        }
         assert!(why("alias", "to-idle").unwrap().contains("groq"));
         assert!(why("alias", "to-nothing").unwrap().contains("`no-such-combo`"));
         assert!(why("alias", "gpt-*").unwrap().contains("`antigravity`"), "a pattern is judged by its target");
-        assert_eq!((s.combos.len(), s.aliases.len()), (7, 6), "all stored");
+        assert_eq!((s.combos.len(), s.aliases.len()), (5, 6), "stored, but for the cycles");
         let status = crate::sync::store::status(&Machine::default(), &s);
         assert_eq!((status["served"]["combos"].as_u64(), status["served"]["aliases"].as_u64()), (Some(2), Some(3)));
     }

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startGateway } from "../support/gateway.mjs";
+import { startGateway, ADMIN_SECRET } from "../support/gateway.mjs";
 import { startMockOpenAI } from "../support/mock_openai.mjs";
 import { call, enroll, signatureValid } from "../support/sync_client.mjs";
 
@@ -177,6 +177,77 @@ test("every import keeps an automatic backup of what it replaced, restorable", a
   assert.equal((await gw.admin("POST", "/api/backup/backups/bak_nope/restore")).status, 404);
 });
 
+/** Signs in an operator of `tenant` and returns a management call as it (from client address `ip`). */
+async function operatorOf(tenant, name, ip = "192.0.2.77") {
+  const password = "operator-password-1";
+  await ok(gw.admin("POST", "/api/auth/operators", { tenant, name, password }), 201);
+  const login = await fetch(`${gw.url}/api/auth/login`, {
+    method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": ip },
+    body: JSON.stringify({ name, password }),
+  });
+  assert.equal(login.status, 200);
+  const cookie = login.headers.get("set-cookie").split(";")[0];
+  return (method, path, body) => fetch(`${gw.url}${path}`, {
+    method, headers: { cookie, origin: gw.url, "content-type": "application/json", "cf-connecting-ip": ip }, body: body && JSON.stringify(body),
+  });
+}
+
+/** A management call as the owner's script from client address `ip`. */
+async function ownerFrom(ip, method, path, body) {
+  const res = await fetch(`${gw.url}${path}`, {
+    method, headers: { authorization: `Bearer ${ADMIN_SECRET}`, "cf-connecting-ip": ip, "content-type": "application/json" },
+    body: body && JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : null, text };
+}
+
+test("an import or restore changes instance settings only as the owner, and never locks the caller out", async () => {
+  const as = await operatorOf("default", "default-ops");
+  const before = await exportText();
+  // An operator of the default tenant: the instance-wide settings are the owner's.
+  for (const [setting, value] of [["cors_origins", ["https://evil.example"]], ["admin_ip_block", ["198.51.100.0/24"]], ["admin_ip_allow", ["192.0.2.77"]]]) {
+    const archive = JSON.parse(before);
+    archive.config.settings[setting] = value;
+    const refused = await as("POST", "/api/backup/import", archive);
+    const body = await refused.json();
+    assert.equal(refused.status, 403, JSON.stringify(body));
+    assert.deepEqual([body.error.code, body.error.param], ["owner_only", `config.settings.${setting}`]);
+    assert.equal(await exportText(), before, `${setting}: nothing changed`);
+  }
+  // The tenant's own settings stay the operator's to import.
+  const own = JSON.parse(before);
+  own.config.settings.sticky_limit = 6;
+  assert.equal((await as("POST", "/api/backup/import", own)).status, 200);
+
+  // The owner: an archive whose management lists refuse the caller's own address is refused.
+  const me = "198.51.100.7";
+  const lockout = JSON.parse(before);
+  lockout.config.settings.admin_ip_allow = ["203.0.113.0/24"];
+  const refused = await ownerFrom(me, "POST", "/api/backup/import", lockout);
+  assert.equal(refused.status, 400, refused.text);
+  assert.deepEqual([refused.json.error.code, refused.json.error.param], ["would_lock_out", "config.settings.admin_ip_allow"]);
+  assert.equal((await ownerFrom("203.0.113.5", "GET", "/api/keys")).status, 200, "the lists stayed open");
+
+  // A restore goes through the same check: an automatic backup holding a list that admits `me` only.
+  assert.equal((await ownerFrom(me, "PATCH", "/api/settings", { admin_ip_allow: ["198.51.100.0/24"] })).status, 200);
+  const open = JSON.parse(await (await ownerFrom(me, "GET", "/api/backup/export")).text);
+  assert.deepEqual(open.config.settings.admin_ip_allow, ["198.51.100.0/24"]);
+  open.config.settings.admin_ip_allow = [];
+  const reopened = await ownerFrom(me, "POST", "/api/backup/import", open);
+  assert.equal(reopened.status, 200, reopened.text);
+  const backupId = reopened.json.backup_id;
+  const elsewhere = await ownerFrom("203.0.113.5", "POST", `/api/backup/backups/${backupId}/restore`);
+  assert.equal(elsewhere.status, 400, elsewhere.text);
+  assert.equal(elsewhere.json.error.code, "would_lock_out");
+  const byOperator = await as("POST", `/api/backup/backups/${backupId}/restore`);
+  assert.equal(byOperator.status, 403);
+  assert.equal((await byOperator.json()).error.code, "owner_only");
+  assert.equal((await ownerFrom("203.0.113.5", "GET", "/api/keys")).status, 200, "nothing was restored");
+  assert.equal((await gw.admin("PATCH", "/api/settings", { sticky_limit: 7 })).status, 200);
+  assert.equal(await exportText(), before);
+});
+
 test("an operator reaches only its own tenant's backups; ids of another tenant conflict", async () => {
   const db = await gw.mf.getD1Database("DB");
   await db.prepare("INSERT INTO tenants (id, name, created_at) VALUES ('other', 'other', 0)").run();
@@ -202,7 +273,17 @@ test("an operator reaches only its own tenant's backups; ids of another tenant c
   // The default tenant's archive into tenant `other`: its ids are taken on this deployment.
   const conflict = await as("POST", "/api/backup/import", JSON.parse(before));
   assert.equal(conflict.status, 409);
-  assert.equal((await conflict.json()).error.code, "id_conflict");
+  const refused = (await conflict.json()).error;
+  assert.equal(refused.code, "id_conflict");
+  assert.ok(!refused.message.includes("default"), `the other tenant is not named: ${refused.message}`);
+  // With its secrets too: the archive's own entry is named, and nothing of the other tenant.
+  const sealed = (await ok(gw.admin("POST", "/api/backup/export", { passphrase: PASSPHRASE }))).json;
+  const withSecrets = await as("POST", "/api/backup/import", { archive: sealed, passphrase: PASSPHRASE });
+  assert.equal(withSecrets.status, 409);
+  const message = (await withSecrets.json()).error.message;
+  assert.ok(!message.includes("default"), message);
+  const ids = [...sealed.config.connections, ...sealed.config.api_keys].map((x) => x.id);
+  assert.ok(ids.some((id) => message.includes(`\`${id}\``)), `the archive's own entry is named: ${message}`);
   assert.equal(await exportText(), before);
 });
 

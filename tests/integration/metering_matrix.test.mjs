@@ -236,18 +236,21 @@ test("refused requests are one record each, with their status and no attempt", a
   }));
 });
 
-test("with log_bodies on, a record shows both bodies, with a provider key in the prompt redacted", async () => {
+test("with log_bodies on, a record shows both bodies, with a provider key and a sync token in the prompt redacted", async () => {
   const secret = "sk-proj-Zx81Qa2Lm9Wc4Rt7Yb3N";
+  // A cloud-sync enrollment token (`oes_` + 43 base64url characters), here one without a digit.
+  const token = `oes_${"QwErTyUiOp_-".repeat(3)}AsDfGhJ`;
   assert.equal((await gw.admin("PATCH", "/api/settings", { log_bodies: true })).status, 200);
   try {
-    const { id, result } = await viaSdk("anthropic", "openai/gpt-4o", { prompt: `my key is ${secret} ok` }, "bodies");
-    assert.equal(result.text, `echo: my key is ${secret} ok`, "the upstream got the prompt as sent");
+    const { id, result } = await viaSdk("anthropic", "openai/gpt-4o", { prompt: `my key is ${secret} and ${token} ok` }, "bodies");
+    assert.equal(result.text, `echo: my key is ${secret} and ${token} ok`, "the upstream got the prompt as sent");
     const rec = await record(id);
     assert.equal(typeof rec.request_body, "string", JSON.stringify(rec));
     assert.equal(typeof rec.response_body, "string", JSON.stringify(rec));
     for (const body of [rec.request_body, rec.response_body]) {
       assert.ok(!body.includes(secret) && !body.includes(secret.slice(8)), body);
-      assert.match(body, /my key is \S+ ok/, "the rest of the text is kept");
+      assert.ok(!body.includes(token.slice(4, 24)), body);
+      assert.match(body, /my key is \S+ and \S+ ok/, "the rest of the text is kept");
     }
     assert.match(rec.request_body, /"max_tokens"/, "the request as the client sent it");
     assert.match(rec.response_body, /echo: my key is/, "the answer as the client received it");

@@ -12,8 +12,9 @@ pub async fn handle(op: Op, call: &mut Call<'_>) -> Result<Response> {
     match op {
         Op::List => list(repo::aliases(&call.db()?, call.tenant).await?.entries()),
         Op::Put => {
-            let a = input::alias(&call.body().await?)?;
-            repo::put_alias(&call.db()?, call.tenant, &a.pattern, &a.target, env::now_ms()).await?;
+            let db = call.db()?;
+            let a = input::alias(&call.body().await?, &repo::aliases(&db, call.tenant).await?)?;
+            repo::put_alias(&db, call.tenant, &a.pattern, &a.target, env::now_ms()).await?;
             call.republish().await?;
             value(201, &a)
         }

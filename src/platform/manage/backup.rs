@@ -6,11 +6,12 @@
 
 use super::Call;
 use crate::backup::apply::{self, Backup, Replacement};
-use crate::backup::archive::{ApiKey, Chain, Connection, ProviderModels};
+use crate::backup::archive::{self, ApiKey, Chain, Connection, ProviderModels};
 use crate::backup::secrets::{check_passphrase, ITERATIONS};
 use crate::backup::{Archive, Config, Sealed, Secrets};
 use crate::config::{input, ConnectionRecord, KeyEntry};
 use crate::error::{GatewayError, Result};
+use crate::manage::input::{settings_write, SettingsCaller};
 use crate::manage::routes::Backup as Op;
 use crate::metering::sql::SqlValue;
 use crate::platform::http::json_response;
@@ -42,9 +43,9 @@ pub async fn handle(op: Op, call: &mut Call<'_>) -> Result<Response> {
             let ask: ExportInput = if body.is_empty() { ExportInput::default() } else { input::parse(&body)? };
             export(env, tenant, ask.passphrase).await
         }
-        Op::Import => import(env, tenant, &call.body_up_to(MAX_BACKUP_BODY).await?).await,
+        Op::Import => import(env, tenant, &call.settings_caller(), &call.body_up_to(MAX_BACKUP_BODY).await?).await,
         Op::List => list(env, tenant).await,
-        Op::Restore => restore(env, tenant, call.param("id")).await,
+        Op::Restore => restore(env, tenant, &call.settings_caller(), call.param("id")).await,
         // Owner only (the route table): every tenant's credentials.
         Op::Rekey => rekey(env).await,
     }
@@ -175,7 +176,7 @@ async fn export(env: &Env, tenant: &str, passphrase: Option<Secret>) -> Result<R
 }
 
 /// Validates the whole archive (and opens its secrets) before anything is written.
-async fn import(env: &Env, tenant: &str, body: &[u8]) -> Result<Response> {
+async fn import(env: &Env, tenant: &str, who: &SettingsCaller, body: &[u8]) -> Result<Response> {
     let raw: Value = input::parse(body)?;
     let ImportInput { archive, passphrase } =
         if raw.get("archive").is_some() { input::parse(body)? } else { ImportInput { archive: raw, passphrase: None } };
@@ -197,15 +198,25 @@ async fn import(env: &Env, tenant: &str, body: &[u8]) -> Result<Response> {
             Some(secrets)
         }
     };
-    replace(env, tenant, config, secrets, "import").await
+    replace(env, tenant, who, config, secrets, "import").await
 }
 
 /// Replaces the tenant's configuration: the automatic backup of what it holds now and every write in
-/// one batch; then the snapshot and the key entries.
-async fn replace(env: &Env, tenant: &str, config: Config, secrets: Option<Secrets>, reason: &str) -> Result<Response> {
+/// one batch; then the snapshot and the key entries. The settings go through the same check as
+/// `PATCH /api/settings` (who may change which, no lock-out) before anything is written.
+async fn replace(
+    env: &Env,
+    tenant: &str,
+    who: &SettingsCaller,
+    mut config: Config,
+    secrets: Option<Secrets>,
+    reason: &str,
+) -> Result<Response> {
     let db = repo::db(env)?;
     let now = env::now_ms();
     let before = current(env, tenant).await?;
+    config.settings =
+        settings_write(&before.config.settings, config.settings, who).map_err(archive::at("config.settings"))?;
     let secrets = secrets.unwrap_or_default();
     // Without a credential in the archive, a connection that exists here keeps its own.
     let mut credentials = BTreeMap::new();
@@ -278,7 +289,9 @@ async fn replace(env: &Env, tenant: &str, config: Config, secrets: Option<Secret
 }
 
 /// Connection and key ids are unique across the deployment, and so are key hashes: an archive of
-/// another tenant of this deployment cannot be imported next to it (409, naming the first).
+/// another tenant of this deployment cannot be imported next to it (409, naming the archive's first
+/// entry at fault). Neither the other tenant nor its own ids are named: the caller may manage only
+/// this one.
 async fn refuse_conflicts(
     db: &worker::D1Database,
     tenant: &str,
@@ -290,13 +303,13 @@ async fn refuse_conflicts(
     struct Row {
         what: String,
         id: String,
-        tenant_id: String,
+        key_hash: Option<String>,
     }
     let rows: Vec<Row> = repo::rows(
         db,
-        "SELECT 'connection' AS what, id, tenant_id FROM provider_connections WHERE tenant_id != ?1 \
+        "SELECT 'connection' AS what, id, NULL AS key_hash FROM provider_connections WHERE tenant_id != ?1 \
          AND id IN (SELECT value FROM json_each(?2)) UNION ALL \
-         SELECT 'key' AS what, id, tenant_id FROM api_keys WHERE tenant_id != ?1 \
+         SELECT 'key' AS what, id, key_hash FROM api_keys WHERE tenant_id != ?1 \
          AND (id IN (SELECT value FROM json_each(?3)) OR key_hash IN (SELECT value FROM json_each(?4))) LIMIT 1",
         &[
             SqlValue::text(tenant),
@@ -306,16 +319,21 @@ async fn refuse_conflicts(
         ],
     )
     .await?;
-    match rows.first() {
-        None => Ok(()),
-        Some(r) => Err(GatewayError::invalid_request(format!(
-            "The archive's {} `{}` belongs to tenant `{}` of this deployment; ids are unique across tenants, so \
-             import it into that tenant.",
-            r.what, r.id, r.tenant_id
-        ))
-        .with_status(409)
-        .with_code("id_conflict")),
-    }
+    let Some(r) = rows.first() else { return Ok(()) };
+    // A key found by its secret's hash has another id there: name the archive's key with that hash.
+    let by_hash = key_hashes.iter().find(|(_, h)| r.key_hash.as_deref() == Some(h.as_str())).map(|(id, _)| id);
+    let id = if r.what == "key" && !config.api_keys.iter().any(|k| k.id == r.id) {
+        by_hash.map_or("", String::as_str)
+    } else {
+        r.id.as_str()
+    };
+    Err(GatewayError::invalid_request(format!(
+        "The archive's {} `{id}` belongs to another tenant of this deployment; ids and key secrets are unique \
+         across tenants, so an archive is imported into the tenant it came from (or into another deployment).",
+        r.what
+    ))
+    .with_status(409)
+    .with_code("id_conflict"))
 }
 
 /// `GET /api/backup/backups`: the tenant's automatic backups, newest first.
@@ -346,7 +364,7 @@ async fn list(env: &Env, tenant: &str) -> Result<Response> {
 }
 
 /// `POST /api/backup/backups/{id}/restore`: imports a backup (which backs up first, in turn).
-async fn restore(env: &Env, tenant: &str, id: &str) -> Result<Response> {
+async fn restore(env: &Env, tenant: &str, who: &SettingsCaller, id: &str) -> Result<Response> {
     #[derive(Deserialize)]
     struct Row {
         archive: String,
@@ -372,7 +390,7 @@ async fn restore(env: &Env, tenant: &str, id: &str) -> Result<Response> {
         }
         None => None,
     };
-    replace(env, tenant, config, secrets, "restore").await
+    replace(env, tenant, who, config, secrets, "restore").await
 }
 
 /// Statements per D1 batch of a rekey.

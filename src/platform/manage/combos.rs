@@ -13,9 +13,10 @@ pub async fn handle(op: Op, call: &mut Call<'_>) -> Result<Response> {
     match op {
         Op::List => list(&repo::documents::<Combo>(&call.db()?, call.tenant, RoutingTable::Combos).await?),
         Op::Put => {
-            let combo = input::combo(&call.body().await?)?;
-            repo::put_document(&call.db()?, call.tenant, RoutingTable::Combos, &combo.name, &combo, env::now_ms())
-                .await?;
+            let db = call.db()?;
+            let stored = repo::documents::<Combo>(&db, call.tenant, RoutingTable::Combos).await?;
+            let combo = input::combo(&call.body().await?, &stored)?;
+            repo::put_document(&db, call.tenant, RoutingTable::Combos, &combo.name, &combo, env::now_ms()).await?;
             call.republish().await?;
             value(201, &combo)
         }

@@ -26,8 +26,10 @@ use super::http::{header, json_response, read_body};
 use super::{config_store, env, repo};
 use crate::auth::audit::{self, AuditEntry};
 use crate::auth::principal::Principal;
+use crate::auth::Role;
 use crate::config::DEFAULT_TENANT;
 use crate::error::{ErrorKind, GatewayError, Result};
+use crate::manage::input::SettingsCaller;
 use crate::manage::params::Params;
 use crate::manage::routes::{self, Access, Method, Op, Resolved};
 use serde_json::json;
@@ -70,6 +72,16 @@ impl Call<'_> {
 
     pub fn db(&self) -> Result<worker::D1Database> {
         repo::db(self.env)
+    }
+
+    /// Who writes the tenant's settings, for the one check of every settings write
+    /// (`manage::input::settings_write`).
+    pub fn settings_caller(&self) -> SettingsCaller {
+        SettingsCaller {
+            owner: self.principal.role == Role::Owner,
+            default_tenant: self.tenant == DEFAULT_TENANT,
+            ip: header(&*self.req, "cf-connecting-ip").and_then(|v| v.trim().parse().ok()),
+        }
     }
 
     /// Rebuilds the tenant's snapshot after a write, so the request path sees it at once.

@@ -2,12 +2,10 @@
 //! and is checked by the core (`config::settings`).
 
 use super::{value, Call};
-use crate::auth::Role;
-use crate::config::{input, DEFAULT_TENANT};
+use crate::config::input;
 use crate::error::Result;
-use crate::manage::input::{settings_update, SettingsCaller};
+use crate::manage::input::settings_update;
 use crate::manage::routes::Settings as Op;
-use crate::platform::http::header;
 use crate::platform::{env, repo};
 use serde_json::Value;
 use worker::Response;
@@ -19,12 +17,7 @@ pub async fn handle(op: Op, call: &mut Call<'_>) -> Result<Response> {
         Op::Get => value(200, &current),
         Op::Update => {
             let patch: Value = input::parse(&call.body().await?)?;
-            let who = SettingsCaller {
-                owner: call.principal.role == Role::Owner,
-                default_tenant: call.tenant == DEFAULT_TENANT,
-                ip: header(&*call.req, "cf-connecting-ip").and_then(|v| v.trim().parse().ok()),
-            };
-            let next = settings_update(&current, &patch, &who)?;
+            let next = settings_update(&current, &patch, &call.settings_caller())?;
             repo::save_settings(&db, call.tenant, &next, env::now_ms()).await?;
             call.republish().await?;
             value(200, &next)
