@@ -70,10 +70,25 @@ pub async fn handle(op: Op, call: &mut Call<'_>) -> Result<Response> {
     }
 }
 
-/// Counts a password check against the client's address; refused (429) past the limit.
-async fn admit(req: &Request, env: &Env) -> Result<(String, usize)> {
+/// A password check of one account from the client's address, counted before the check.
+struct Admitted {
+    bucket: String,
+    account: String,
+    remaining: usize,
+}
+
+impl Admitted {
+    /// The password was right: forgives this account's attempts from this address (only its own).
+    async fn succeeded(self, env: &Env) -> Result<()> {
+        LIMITER.apply(env, &self.bucket, &Command::Succeeded { account: self.account }).await.map(drop)
+    }
+}
+
+/// Counts a password check of `account` (`login_limit::account`) against the client's address;
+/// refused (429) past the limit.
+async fn admit(req: &Request, env: &Env, account: String) -> Result<Admitted> {
     let bucket = login_limit::bucket(header(req, "cf-connecting-ip").as_deref());
-    match LIMITER.apply(env, &bucket, &Command::Attempt).await? {
+    match LIMITER.apply(env, &bucket, &Command::Attempt { account: account.clone() }).await? {
         Reply::Refused { retry_after_ms } => {
             let secs = (retry_after_ms as u64).div_ceil(1000);
             Err(GatewayError::new(
@@ -87,14 +102,14 @@ async fn admit(req: &Request, env: &Env) -> Result<(String, usize)> {
             .with_code("login_rate_limited")
             .with_retry_after(Some(secs)))
         }
-        Reply::Admitted { remaining } => Ok((bucket, remaining)),
-        Reply::Cleared => Ok((bucket, MAX_FAILURES)),
+        Reply::Admitted { remaining } => Ok(Admitted { bucket, account, remaining }),
+        Reply::Cleared => Ok(Admitted { bucket, account, remaining: MAX_FAILURES }),
     }
 }
 
 fn wrong_password(what: &str, remaining: usize, param: &str) -> GatewayError {
     GatewayError::authentication(format!(
-        "Wrong {what}. {remaining} more failed attempt(s) from your address before a {}-minute wait.",
+        "Wrong {what}. {remaining} more failed attempt(s) at this login from your address before a {}-minute wait.",
         WINDOW_MS / 60_000
     ))
     .with_param(param)
@@ -120,7 +135,7 @@ pub async fn login(req: &Request, env: &Env) -> Result<Response> {
         csrf::check("POST", &own_origin, origin.as_deref(), site.as_deref())?;
     }
     let input = parse::<Login>(&read_body(req, MAX_AUTH_BODY).await?)?.validate()?;
-    let (bucket, remaining) = admit(req, env).await?;
+    let admitted = admit(req, env, login_limit::account(input.name.as_deref())).await?;
     let login_id = match &input.name {
         None => password_matches(env, OWNER_ID, &input.password).await?.then(|| OWNER_ID.to_string()),
         Some(name) => match auth_store::operator_by_name(env, name).await? {
@@ -133,9 +148,9 @@ pub async fn login(req: &Request, env: &Env) -> Result<Response> {
     };
     let Some(login_id) = login_id else {
         let what = if input.name.is_some() { "name or password" } else { "password" };
-        return Err(wrong_password(what, remaining, "password"));
+        return Err(wrong_password(what, admitted.remaining, "password"));
     };
-    LIMITER.apply(env, &bucket, &Command::Succeeded).await?;
+    admitted.succeeded(env).await?;
     let token_id = env::random_bytes::<32>()?;
     let now = env::now_ms();
     let expires_at = now + session::LIFETIME_MS;
@@ -175,11 +190,12 @@ async fn logout(req: &Request, env: &Env, p: &Principal) -> Result<Response> {
 /// login is signed out. Guesses of `current` count against the address like logins.
 async fn change_password(req: &Request, env: &Env, p: &Principal) -> Result<Response> {
     let input = parse::<PasswordChange>(&read_body(req, MAX_AUTH_BODY).await?)?.validate()?;
-    let (bucket, remaining) = admit(req, env).await?;
+    let account = login_limit::account(matches!(p.role, Role::Operator).then_some(p.name.as_str()));
+    let admitted = admit(req, env, account).await?;
     if !password_matches(env, &p.login_id, &input.current).await? {
-        return Err(wrong_password("current password", remaining, "current").with_status(403));
+        return Err(wrong_password("current password", admitted.remaining, "current").with_status(403));
     }
-    LIMITER.apply(env, &bucket, &Command::Succeeded).await?;
+    admitted.succeeded(env).await?;
     let hash = password_kdf::hash(&input.new).await?;
     let now = env::now_ms();
     match p.role {
