@@ -54,7 +54,7 @@ pub async fn authenticate(req: &Request, env: &Env) -> Result<Principal> {
 pub async fn handle(op: Op, call: &mut Call<'_>) -> Result<Response> {
     let (req, env, p) = (&*call.req, call.env, call.principal);
     match op {
-        Op::Login => login(req, env).await,
+        Op::Login => login(req, env).await.map(|(_, resp)| resp),
         Op::Me => me(env, p).await,
         Op::Logout => logout(req, env, p).await,
         Op::ChangePassword => change_password(req, env, p).await,
@@ -126,8 +126,8 @@ async fn password_matches(env: &Env, login_id: &str, password: &str) -> Result<b
 }
 
 /// `POST /api/auth/login {password, name?}` (no credentials needed): the owner without `name`, an
-/// operator with it. Sets the session cookie.
-pub async fn login(req: &Request, env: &Env) -> Result<Response> {
+/// operator with it. Sets the session cookie. Also returns who signed in (for the audit log).
+pub async fn login(req: &Request, env: &Env) -> Result<(Principal, Response)> {
     let (secure, own_origin) = transport(req)?;
     // A browser's login must come from the dashboard itself (no signing a victim into another login).
     let (origin, site) = (header(req, "origin"), header(req, "sec-fetch-site"));
@@ -164,7 +164,7 @@ pub async fn login(req: &Request, env: &Env) -> Result<Response> {
     let p = Principal::from_session(&claim, id, record, now)?;
     let resp = me(env, &p).await?;
     resp.headers().set("set-cookie", &session::set_cookie(&token, session::LIFETIME_MS, secure))?;
-    Ok(resp)
+    Ok((p, resp))
 }
 
 /// `GET /api/auth/me`: who the request acts as, and whether the owner still uses `ADMIN_SECRET`.
