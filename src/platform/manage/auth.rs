@@ -137,11 +137,11 @@ pub async fn login(req: &Request, env: &Env) -> Result<(Principal, Response)> {
     let input = parse::<Login>(&read_body(req, MAX_AUTH_BODY).await?)?.validate()?;
     let admitted = admit(req, env, login_limit::account(input.name.as_deref())).await?;
     let login_id = match &input.name {
-        None => password_matches(env, OWNER_ID, &input.password).await?.then(|| OWNER_ID.to_string()),
+        None => password_matches(env, OWNER_ID, input.password.expose()).await?.then(|| OWNER_ID.to_string()),
         Some(name) => match auth_store::operator_by_name(env, name).await? {
-            Some(l) => password_kdf::verify(&input.password, &l.password_hash).await.then_some(l.id),
+            Some(l) => password_kdf::verify(input.password.expose(), &l.password_hash).await.then_some(l.id),
             None => {
-                password_kdf::waste(&input.password).await;
+                password_kdf::waste(input.password.expose()).await;
                 None
             }
         },
@@ -192,11 +192,11 @@ async fn change_password(req: &Request, env: &Env, p: &Principal) -> Result<Resp
     let input = parse::<PasswordChange>(&read_body(req, MAX_AUTH_BODY).await?)?.validate()?;
     let account = login_limit::account(matches!(p.role, Role::Operator).then_some(p.name.as_str()));
     let admitted = admit(req, env, account).await?;
-    if !password_matches(env, &p.login_id, &input.current).await? {
+    if !password_matches(env, &p.login_id, input.current.expose()).await? {
         return Err(wrong_password("current password", admitted.remaining, "current").with_status(403));
     }
     admitted.succeeded(env).await?;
-    let hash = password_kdf::hash(&input.new).await?;
+    let hash = password_kdf::hash(input.new.expose()).await?;
     let now = env::now_ms();
     match p.role {
         Role::Owner => auth_store::set_owner_password(env, &hash, now).await?,
@@ -213,7 +213,7 @@ async fn create_operator(req: &Request, env: &Env) -> Result<Response> {
         return Err(GatewayError::not_found(format!("Unknown tenant `{}`.", input.tenant)).with_param("tenant"));
     }
     let id = env::new_id("op")?;
-    let hash = password_kdf::hash(&input.password).await?;
+    let hash = password_kdf::hash(input.password.expose()).await?;
     if !auth_store::insert_operator(env, &id, &input.name, &input.tenant, &hash, env::now_ms()).await? {
         return Err(GatewayError::invalid_request(format!("The login name `{}` is taken.", input.name))
             .with_param("name")
