@@ -234,3 +234,16 @@ test("storage holds no password or session token in plaintext", async () => {
   const expected = pbkdf2Sync(ownerPassword, Buffer.from(salt, "base64url"), Number(iterations), 32, "sha256");
   assert.equal(expected.toString("base64url"), hash);
 });
+
+test("a password hash made by the reference implementation signs in through the runtime's WebCrypto", async () => {
+  // Made by security::password (the pure Rust PBKDF2 the Worker once derived with in wasm); its unit
+  // test pins the same value, and checks a WebCrypto-made hash the other way round.
+  const made = "pbkdf2-sha256$100000$KioqKioqKioqKioqKioqKg$timdvPWd_haDxUbNE0yg9xigIq8V4DvxVPKZh6u27qU";
+  const db = await gw.mf.getD1Database("DB");
+  await db.prepare("INSERT INTO tenants (id, name, created_at) VALUES ('machine-ref', 'ref', 0)").run();
+  await db.prepare("INSERT INTO auth_logins (id, name, role, tenant_id, password_hash, created_at, updated_at) VALUES ('op_ref', 'ref-ops', 'operator', 'machine-ref', ?1, 0, 0)").bind(made).run();
+  assert.equal((await login("made-by-the-reference-2", { name: "ref-ops", ip: "192.0.2.60" })).status, 401);
+  const r = await login("made-by-the-reference-1", { name: "ref-ops", ip: "192.0.2.60" });
+  assert.equal(r.status, 200);
+  assert.deepEqual([r.json.principal.name, r.json.principal.tenant], ["ref-ops", "machine-ref"]);
+});
