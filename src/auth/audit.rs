@@ -1,10 +1,12 @@
 //! The audit log: one row per management action — who (the principal's name and role, and how it
 //! signed in), what (method and path; never a body, which may hold credentials), on which tenant,
-//! with what outcome, when and from which address. Sign-in attempts are recorded too, successful
-//! or not, with their address (not the name they gave: a failed attempt proves no name). Read back
-//! with `GET /api/audit`.
+//! with what outcome, when and from which address. Sign-in attempts are recorded too, with their
+//! address: a successful one with who signed in and as what, in the log of the tenant it belongs to
+//! (the owner's in the default tenant's); a failed one in the default tenant's, without the name
+//! it gave (a failed attempt proves no name). Read back with `GET /api/audit`.
 
 use super::principal::{Principal, Via};
+use crate::config::DEFAULT_TENANT;
 use crate::metering::sql::SqlValue;
 use serde::{Deserialize, Serialize};
 
@@ -53,14 +55,19 @@ impl AuditEntry {
         }
     }
 
-    /// A sign-in attempt (its outcome says whether it was let in).
-    pub fn login(tenant: &str, status: u16, at: i64) -> AuditEntry {
+    /// A sign-in attempt: `signed_in` is who it let in (then it goes to that principal's tenant),
+    /// `None` for a refused one (the instance's log, the default tenant's).
+    pub fn login(signed_in: Option<&Principal>, status: u16, at: i64) -> AuditEntry {
+        let (tenant, actor, role) = match signed_in {
+            Some(p) => (p.tenant.as_deref().unwrap_or(DEFAULT_TENANT), p.name.as_str(), p.role.as_str()),
+            None => (DEFAULT_TENANT, "", ""),
+        };
         AuditEntry {
             id: None,
             at,
             tenant_id: tenant.to_string(),
-            actor: String::new(),
-            role: String::new(),
+            actor: actor.to_string(),
+            role: role.to_string(),
             via: "login".into(),
             method: "POST".into(),
             path: "/api/auth/login".into(),
@@ -153,11 +160,31 @@ mod tests {
     }
 
     #[test]
+    fn a_sign_in_names_who_and_as_what_in_the_tenant_it_belongs_to() {
+        let session = Via::Session { id: "s".into(), expires_at: 9 };
+        let op = Principal {
+            login_id: "op_1".into(),
+            name: "laptop-ops".into(),
+            role: Role::Operator,
+            tenant: Some("machine-a".into()),
+            via: session.clone(),
+        };
+        let e = AuditEntry::login(Some(&op), 200, 5);
+        let got = (e.tenant_id.as_str(), e.actor.as_str(), e.role.as_str(), e.via.as_str());
+        assert_eq!(got, ("machine-a", "laptop-ops", "operator", "login"));
+        let e = AuditEntry::login(Some(&Principal::owner(session)), 200, 5);
+        let got = (e.tenant_id.as_str(), e.actor.as_str(), e.role.as_str());
+        assert_eq!(got, (DEFAULT_TENANT, "owner", "owner"));
+        let refused = AuditEntry::login(None, 401, 5);
+        assert_eq!((refused.tenant_id.as_str(), refused.actor.as_str()), (DEFAULT_TENANT, ""));
+    }
+
+    #[test]
     fn reads_are_not_actions_and_long_values_are_bounded() {
         assert!(!is_action("GET") && is_action("POST") && is_action("DELETE"));
         let e = AuditEntry::action(&owner(), "t", "POST", &"é".repeat(400), 201, 1);
         assert!(e.path.len() <= MAX_PATH && e.path.chars().all(|c| c == 'é'));
-        let l = AuditEntry::login("t", 401, 1);
+        let l = AuditEntry::login(None, 401, 1);
         assert_eq!((l.actor.as_str(), l.via.as_str(), l.status), ("", "login", 401));
         let (sql, args) = page_sql("t", None, 10_000).unwrap();
         assert!(
@@ -165,7 +192,7 @@ mod tests {
             "each numbered placeholder has its argument"
         );
         assert_eq!(args[3], SqlValue::Int(MAX_PAGE as i64));
-        let mut read = AuditEntry::login("t", 200, 1_700);
+        let mut read = AuditEntry::login(None, 200, 1_700);
         read.id = Some(42);
         let c = cursor(&read).unwrap();
         assert_eq!(page_sql("t", Some(&c), 5).unwrap().1[1..3], [SqlValue::Int(1_700), SqlValue::Int(42)]);

@@ -2,6 +2,7 @@
 
 use crate::config::valid_tenant_id;
 use crate::error::{GatewayError, Result};
+use crate::security::Secret;
 use serde::Deserialize;
 
 /// Shortest password that may be set (the first one, `ADMIN_SECRET`, is not checked: it is a
@@ -10,21 +11,23 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Longest accepted, in bytes (bounds the work a login can ask for).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
+// Passwords are `Secret`s: a `Debug` of these inputs (a log line, a panic message) redacts them.
+
 /// `POST /api/auth/login`: the owner's password, or an operator's `name` and password.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     #[serde(default)]
     pub name: Option<String>,
-    pub password: String,
+    pub password: Secret,
 }
 
 /// `POST /api/auth/password`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
-    pub current: String,
-    pub new: String,
+    pub current: Secret,
+    pub new: Secret,
 }
 
 /// `POST /api/auth/operators`: a login that manages one tenant only.
@@ -33,12 +36,13 @@ pub struct PasswordChange {
 pub struct NewOperator {
     pub tenant: String,
     pub name: String,
-    pub password: String,
+    pub password: Secret,
 }
 
 impl Login {
     pub fn validate(self) -> Result<Login> {
-        if self.password.is_empty() || self.password.len() > MAX_PASSWORD_BYTES {
+        let password = self.password.expose();
+        if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
             return Err(GatewayError::invalid_request("Give the password.").with_param("password"));
         }
         if let Some(name) = &self.name {
@@ -50,7 +54,7 @@ impl Login {
 
 impl PasswordChange {
     pub fn validate(self) -> Result<PasswordChange> {
-        validate_new_password(&self.new, "new")?;
+        validate_new_password(self.new.expose(), "new")?;
         if self.new == self.current {
             return Err(
                 GatewayError::invalid_request("The new password must differ from the current one.").with_param("new")
@@ -66,7 +70,7 @@ impl NewOperator {
             return Err(GatewayError::invalid_request("Invalid tenant id.").with_param("tenant"));
         }
         validate_name(&self.name)?;
-        validate_new_password(&self.password, "password")?;
+        validate_new_password(self.password.expose(), "password")?;
         Ok(self)
     }
 }
@@ -129,5 +133,20 @@ mod tests {
         assert_eq!(op("m/1", "laptop"), Err(Some("tenant".into())));
         assert_eq!(op("m1", "Owner"), Err(Some("name".into())));
         assert_eq!(op("m1", "has space"), Err(Some("name".into())));
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_password() {
+        let login = parse::<Login>(br#"{"name":"laptop-ops","password":"hunter2-login-pw"}"#).unwrap();
+        let change = parse::<PasswordChange>(br#"{"current":"hunter2-current","new":"hunter2-new-pass"}"#).unwrap();
+        let new_op =
+            parse::<NewOperator>(br#"{"tenant":"m1","name":"laptop-ops","password":"hunter2-operator"}"#).unwrap();
+        for shown in
+            [format!("{login:?}"), format!("{change:?}"), format!("{new_op:?}"), format!("{:#?}", Some(&login))]
+        {
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
+        assert!(format!("{login:?}").contains("laptop-ops"), "names are not secret");
+        assert_eq!(login.password.expose(), "hunter2-login-pw");
     }
 }

@@ -60,3 +60,28 @@ test("the log pages backwards and needs auth", async () => {
   assert.equal((await call("GET", "/api/audit?after=x")).status, 400);
   assert.equal((await fetch(`${gw.url}/api/audit`)).status, 401);
 });
+
+test("a sign-in is recorded with who signed in and as what, in the log of the tenant it belongs to", async () => {
+  const db = await gw.mf.getD1Database("DB");
+  await db.prepare("INSERT INTO tenants (id, name, created_at) VALUES ('machine-audit', 'laptop', 0)").run();
+  const password = "operator-password-9";
+  assert.equal((await call("POST", "/api/auth/operators", { tenant: "machine-audit", name: "audit-ops", password })).status, 201);
+  const signIn = (body, ip) => fetch(`${gw.url}/api/auth/login`, {
+    method: "POST", headers: { "content-type": "application/json", origin: gw.url, "cf-connecting-ip": ip }, body: JSON.stringify(body),
+  });
+  const asOperator = await signIn({ name: "audit-ops", password }, "203.0.113.21");
+  assert.equal(asOperator.status, 200);
+  assert.equal((await signIn({ password: ADMIN_SECRET }, "203.0.113.22")).status, 200);
+
+  const logins = async (tenant) => (await (await call("GET", `/api/audit?tenant=${tenant}`)).json()).data
+    .filter((e) => e.path === "/api/auth/login")
+    .map((e) => `${e.status} ${e.actor}/${e.role}/${e.via} ${e.tenant_id} ${e.ip}`);
+  assert.deepEqual(await logins("machine-audit"), ["200 audit-ops/operator/login machine-audit 203.0.113.21"]);
+  const own = await logins("default");
+  assert.equal(own[0], "200 owner/owner/login default 203.0.113.22");
+  assert.ok(!own.some((r) => r.includes("203.0.113.21")), "the operator's sign-in is not in the default tenant's log");
+  // The operator reads its own sign-in in its tenant's log.
+  const cookie = (asOperator.headers.get("set-cookie") ?? "").split(";")[0];
+  const mine = await (await fetch(`${gw.url}/api/audit`, { headers: { cookie } })).json();
+  assert.ok(mine.data.some((e) => e.path === "/api/auth/login" && e.actor === "audit-ops" && e.role === "operator"));
+});

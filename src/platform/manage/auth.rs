@@ -54,7 +54,7 @@ pub async fn authenticate(req: &Request, env: &Env) -> Result<Principal> {
 pub async fn handle(op: Op, call: &mut Call<'_>) -> Result<Response> {
     let (req, env, p) = (&*call.req, call.env, call.principal);
     match op {
-        Op::Login => login(req, env).await,
+        Op::Login => login(req, env).await.map(|(_, resp)| resp),
         Op::Me => me(env, p).await,
         Op::Logout => logout(req, env, p).await,
         Op::ChangePassword => change_password(req, env, p).await,
@@ -70,10 +70,25 @@ pub async fn handle(op: Op, call: &mut Call<'_>) -> Result<Response> {
     }
 }
 
-/// Counts a password check against the client's address; refused (429) past the limit.
-async fn admit(req: &Request, env: &Env) -> Result<(String, usize)> {
+/// A password check of one account from the client's address, counted before the check.
+struct Admitted {
+    bucket: String,
+    account: String,
+    remaining: usize,
+}
+
+impl Admitted {
+    /// The password was right: forgives this account's attempts from this address (only its own).
+    async fn succeeded(self, env: &Env) -> Result<()> {
+        LIMITER.apply(env, &self.bucket, &Command::Succeeded { account: self.account }).await.map(drop)
+    }
+}
+
+/// Counts a password check of `account` (`login_limit::account`) against the client's address;
+/// refused (429) past the limit.
+async fn admit(req: &Request, env: &Env, account: String) -> Result<Admitted> {
     let bucket = login_limit::bucket(header(req, "cf-connecting-ip").as_deref());
-    match LIMITER.apply(env, &bucket, &Command::Attempt).await? {
+    match LIMITER.apply(env, &bucket, &Command::Attempt { account: account.clone() }).await? {
         Reply::Refused { retry_after_ms } => {
             let secs = (retry_after_ms as u64).div_ceil(1000);
             Err(GatewayError::new(
@@ -87,14 +102,14 @@ async fn admit(req: &Request, env: &Env) -> Result<(String, usize)> {
             .with_code("login_rate_limited")
             .with_retry_after(Some(secs)))
         }
-        Reply::Admitted { remaining } => Ok((bucket, remaining)),
-        Reply::Cleared => Ok((bucket, MAX_FAILURES)),
+        Reply::Admitted { remaining } => Ok(Admitted { bucket, account, remaining }),
+        Reply::Cleared => Ok(Admitted { bucket, account, remaining: MAX_FAILURES }),
     }
 }
 
 fn wrong_password(what: &str, remaining: usize, param: &str) -> GatewayError {
     GatewayError::authentication(format!(
-        "Wrong {what}. {remaining} more failed attempt(s) from your address before a {}-minute wait.",
+        "Wrong {what}. {remaining} more failed attempt(s) at this login from your address before a {}-minute wait.",
         WINDOW_MS / 60_000
     ))
     .with_param(param)
@@ -111,8 +126,8 @@ async fn password_matches(env: &Env, login_id: &str, password: &str) -> Result<b
 }
 
 /// `POST /api/auth/login {password, name?}` (no credentials needed): the owner without `name`, an
-/// operator with it. Sets the session cookie.
-pub async fn login(req: &Request, env: &Env) -> Result<Response> {
+/// operator with it. Sets the session cookie. Also returns who signed in (for the audit log).
+pub async fn login(req: &Request, env: &Env) -> Result<(Principal, Response)> {
     let (secure, own_origin) = transport(req)?;
     // A browser's login must come from the dashboard itself (no signing a victim into another login).
     let (origin, site) = (header(req, "origin"), header(req, "sec-fetch-site"));
@@ -120,22 +135,22 @@ pub async fn login(req: &Request, env: &Env) -> Result<Response> {
         csrf::check("POST", &own_origin, origin.as_deref(), site.as_deref())?;
     }
     let input = parse::<Login>(&read_body(req, MAX_AUTH_BODY).await?)?.validate()?;
-    let (bucket, remaining) = admit(req, env).await?;
+    let admitted = admit(req, env, login_limit::account(input.name.as_deref())).await?;
     let login_id = match &input.name {
-        None => password_matches(env, OWNER_ID, &input.password).await?.then(|| OWNER_ID.to_string()),
+        None => password_matches(env, OWNER_ID, input.password.expose()).await?.then(|| OWNER_ID.to_string()),
         Some(name) => match auth_store::operator_by_name(env, name).await? {
-            Some(l) => password_kdf::verify(&input.password, &l.password_hash).await.then_some(l.id),
+            Some(l) => password_kdf::verify(input.password.expose(), &l.password_hash).await.then_some(l.id),
             None => {
-                password_kdf::waste(&input.password).await;
+                password_kdf::waste(input.password.expose()).await;
                 None
             }
         },
     };
     let Some(login_id) = login_id else {
         let what = if input.name.is_some() { "name or password" } else { "password" };
-        return Err(wrong_password(what, remaining, "password"));
+        return Err(wrong_password(what, admitted.remaining, "password"));
     };
-    LIMITER.apply(env, &bucket, &Command::Succeeded).await?;
+    admitted.succeeded(env).await?;
     let token_id = env::random_bytes::<32>()?;
     let now = env::now_ms();
     let expires_at = now + session::LIFETIME_MS;
@@ -149,7 +164,7 @@ pub async fn login(req: &Request, env: &Env) -> Result<Response> {
     let p = Principal::from_session(&claim, id, record, now)?;
     let resp = me(env, &p).await?;
     resp.headers().set("set-cookie", &session::set_cookie(&token, session::LIFETIME_MS, secure))?;
-    Ok(resp)
+    Ok((p, resp))
 }
 
 /// `GET /api/auth/me`: who the request acts as, and whether the owner still uses `ADMIN_SECRET`.
@@ -175,12 +190,13 @@ async fn logout(req: &Request, env: &Env, p: &Principal) -> Result<Response> {
 /// login is signed out. Guesses of `current` count against the address like logins.
 async fn change_password(req: &Request, env: &Env, p: &Principal) -> Result<Response> {
     let input = parse::<PasswordChange>(&read_body(req, MAX_AUTH_BODY).await?)?.validate()?;
-    let (bucket, remaining) = admit(req, env).await?;
-    if !password_matches(env, &p.login_id, &input.current).await? {
-        return Err(wrong_password("current password", remaining, "current").with_status(403));
+    let account = login_limit::account(matches!(p.role, Role::Operator).then_some(p.name.as_str()));
+    let admitted = admit(req, env, account).await?;
+    if !password_matches(env, &p.login_id, input.current.expose()).await? {
+        return Err(wrong_password("current password", admitted.remaining, "current").with_status(403));
     }
-    LIMITER.apply(env, &bucket, &Command::Succeeded).await?;
-    let hash = password_kdf::hash(&input.new).await?;
+    admitted.succeeded(env).await?;
+    let hash = password_kdf::hash(input.new.expose()).await?;
     let now = env::now_ms();
     match p.role {
         Role::Owner => auth_store::set_owner_password(env, &hash, now).await?,
@@ -197,7 +213,7 @@ async fn create_operator(req: &Request, env: &Env) -> Result<Response> {
         return Err(GatewayError::not_found(format!("Unknown tenant `{}`.", input.tenant)).with_param("tenant"));
     }
     let id = env::new_id("op")?;
-    let hash = password_kdf::hash(&input.password).await?;
+    let hash = password_kdf::hash(input.password.expose()).await?;
     if !auth_store::insert_operator(env, &id, &input.name, &input.tenant, &hash, env::now_ms()).await? {
         return Err(GatewayError::invalid_request(format!("The login name `{}` is taken.", input.name))
             .with_param("name")

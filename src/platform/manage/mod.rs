@@ -98,9 +98,12 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
         Resolved::Found { op: Op::Meta(routes::Meta::OpenApi), .. } => return meta::openapi(),
         Resolved::Found { op: Op::Auth(routes::Auth::Login), .. } => {
             let answer = auth::login(&req, env).await;
-            let entry = AuditEntry::login(DEFAULT_TENANT, status_of(&answer), env::now_ms());
+            let entry = match &answer {
+                Ok((who, resp)) => AuditEntry::login(Some(who), resp.status_code(), env::now_ms()),
+                Err(e) => AuditEntry::login(None, e.status, env::now_ms()),
+            };
             record(env, &req, entry).await;
-            return answer;
+            return answer.map(|(_, resp)| resp);
         }
         _ => {}
     }
