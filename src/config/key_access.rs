@@ -155,6 +155,11 @@ impl KeyAccess {
         any_matches(&self.scopes.connections, id)
     }
 
+    /// Whether the key may be given an answer `provider` made through `connection` (a cached one).
+    pub fn allows_answer_of(&self, provider: &str, connection: &str) -> bool {
+        self.allows_provider(provider) && self.allows_connection(connection)
+    }
+
     /// Whether the key may reach `provider`: it is in scope, and so is one of its active connections.
     pub fn reaches(&self, snapshot: &TenantSnapshot, provider: &str) -> bool {
         self.allows_provider(provider)
