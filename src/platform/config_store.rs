@@ -16,6 +16,7 @@
 
 use super::repo::RoutingTable;
 use super::{env, repo};
+use crate::bounded::BoundedMap;
 use crate::config::{KeyEntry, TenantSnapshot};
 use crate::error::{GatewayError, Result};
 use serde::Serialize;
@@ -45,11 +46,16 @@ pub struct Stats {
     pub stored_rows_skipped: u64,
 }
 
-#[derive(Default)]
 struct Cache {
     snapshots: HashMap<String, (Rc<TenantSnapshot>, i64)>,
-    keys: HashMap<String, (Option<KeyEntry>, i64)>,
+    keys: BoundedMap<String, (Option<KeyEntry>, i64)>,
     stats: Stats,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache { snapshots: HashMap::new(), keys: BoundedMap::new(MAX_CACHED_KEYS), stats: Stats::default() }
+    }
 }
 
 thread_local! {
@@ -195,12 +201,7 @@ pub async fn key_entry(env: &Env, hash: &str) -> Result<Option<KeyEntry>> {
             publish_key(env, hash, e).await?;
         }
     }
-    with_cache(|c| {
-        if c.keys.len() >= MAX_CACHED_KEYS {
-            c.keys.clear();
-        }
-        c.keys.insert(hash.to_string(), (entry.clone(), now));
-    });
+    with_cache(|c| c.keys.insert(hash.to_string(), (entry.clone(), now)));
     Ok(entry)
 }
 
