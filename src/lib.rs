@@ -9,6 +9,7 @@
 
 pub mod auth; // who is calling /api: principals (owner, tenant operators), sessions, login limits (docs/auth.md)
 pub mod backup; // configuration export and import: one JSON archive per tenant (docs/backup.md)
+pub mod bounded; // a map of bounded size, for what an isolate keeps per key, connection or token
 pub mod config; // tenant configuration: stored records, validated admin input, the hot-path snapshot
 pub mod engine; // request planning (which upstream, URL, headers) and upstream response mapping
 pub mod error; // GatewayError: what went wrong and its HTTP status; rendered per client format

@@ -232,7 +232,12 @@ impl Config {
                 return Err(wrap(bad("key_prefix", "`key_prefix` must be 1 to 64 printable characters.".into())));
             }
             k.limits = k.limits.validate().map_err(&wrap)?;
-            k.access = k.access.clone().validate().map_err(&wrap)?;
+            // A key exported while its stored access could not be read stays refused when restored.
+            k.access = if k.access.unreadable {
+                KeyAccess::unreadable()
+            } else {
+                k.access.clone().validate().map_err(&wrap)?
+            };
         }
         unique("api_keys", self.api_keys.iter().map(|k| k.id.as_str()))?;
         for (i, c) in self.combos.iter().enumerate() {
@@ -414,6 +419,15 @@ pub(crate) mod tests {
             assert_eq!((e.status, e.param.as_deref()), (400, Some(param)), "{} {:?}", e.message, e.param);
             assert!(e.message.starts_with("config"), "{}", e.message);
         }
+    }
+
+    #[test]
+    fn a_key_exported_unreadable_is_restored_refused() {
+        let mut c = sample();
+        c.api_keys[0].access = KeyAccess::unreadable();
+        let json = serde_json::to_value(Archive::new("default", c, None)).unwrap();
+        let restored = Archive::parse(&json).unwrap().config.validate(false).unwrap();
+        assert_eq!(restored.api_keys[0].access, KeyAccess::unreadable());
     }
 
     #[test]

@@ -9,10 +9,17 @@
 //! outside its schedule with a 403; a model outside the key's scope is refused (403), and a provider
 //! or connection outside it is skipped, so a combo keeps serving from its allowed targets.
 //! `/v1/models` lists only what the key may use.
+//!
+//! Admin input is strict (`config::input::parse_strict` refuses unknown keys at any depth); stored
+//! values (D1 `api_keys.access`, the KV key entry) are read leniently, as another version of the
+//! gateway may have written them: unknown fields are ignored. A stored value that does not decode at
+//! all fails closed ([`KeyAccess::from_stored`]): the key is refused (401 `key_unreadable`), never
+//! served as an open key.
 
 use super::schedule::{LocalTime, Schedule};
 use super::TenantSnapshot;
 use crate::error::{ErrorKind, GatewayError, Result};
+use crate::limits::KeyLimits;
 use crate::routing::alias::glob_match;
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +28,7 @@ const MAX_PATTERNS: usize = 64;
 const MAX_PATTERN_LEN: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct KeyAccess {
     pub enabled: bool,
     /// When the key stops working (ms since epoch); `None`: never.
@@ -31,10 +38,14 @@ pub struct KeyAccess {
     pub schedule: Option<Schedule>,
     /// The key's request and response bodies are never logged, whatever the tenant's `log_bodies`.
     pub no_log: bool,
+    /// Set by the gateway when the key's stored access or limits did not decode: the key is refused
+    /// until an administrator sets its access again. Never admin input.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unreadable: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Scopes {
     pub models: Vec<String>,
     pub providers: Vec<String>,
@@ -44,13 +55,44 @@ pub struct Scopes {
 
 impl Default for KeyAccess {
     fn default() -> Self {
-        KeyAccess { enabled: true, expires_at: None, scopes: Scopes::default(), schedule: None, no_log: false }
+        KeyAccess {
+            enabled: true,
+            expires_at: None,
+            scopes: Scopes::default(),
+            schedule: None,
+            no_log: false,
+            unreadable: false,
+        }
     }
 }
 
 impl KeyAccess {
+    /// What a key whose stored access or limits do not decode may do: nothing.
+    pub fn unreadable() -> KeyAccess {
+        KeyAccess { enabled: false, unreadable: true, ..KeyAccess::default() }
+    }
+
+    /// A key's stored `access` and `limits` columns (JSON text; NULL: open, unlimited). Unknown
+    /// fields are ignored; a value that does not decode makes the access [`KeyAccess::unreadable`]
+    /// (and the error says which column, for the log).
+    pub fn from_stored(access: Option<&str>, limits: Option<&str>) -> (KeyAccess, KeyLimits, Option<String>) {
+        fn read<T: serde::de::DeserializeOwned + Default>(
+            column: &str,
+            text: Option<&str>,
+        ) -> std::result::Result<T, String> {
+            text.map_or(Ok(T::default()), |t| serde_json::from_str(t).map_err(|e| format!("`{column}`: {e}")))
+        }
+        match (read::<KeyAccess>("access", access), read::<KeyLimits>("limits", limits)) {
+            (Ok(access), Ok(limits)) => (access, limits, None),
+            (Err(e), _) | (_, Err(e)) => (KeyAccess::unreadable(), KeyLimits::default(), Some(e)),
+        }
+    }
+
     /// Checks admin input.
     pub fn validate(self) -> Result<KeyAccess> {
+        if self.unreadable {
+            return Err(bad("unreadable", "`unreadable` is set by the gateway, not by input.".into()));
+        }
         let scopes = &self.scopes;
         for (name, list) in [
             ("scopes.models", &scopes.models),
@@ -79,6 +121,12 @@ impl KeyAccess {
     /// Whether the key may be used at `now_ms`, whose local time in a zone `local` gives (`None`
     /// for a zone the runtime does not know); else the 401 or 403 that says why.
     pub fn usable(&self, now_ms: i64, local: impl FnOnce(&str) -> Option<LocalTime>) -> Result<()> {
+        if self.unreadable {
+            return Err(GatewayError::authentication(
+                "This API key's stored settings cannot be read, so it is refused; an administrator can set its access again.",
+            )
+            .with_code("key_unreadable"));
+        }
         if !self.enabled {
             return Err(GatewayError::authentication("This API key is disabled.").with_code("key_disabled"));
         }
@@ -105,6 +153,11 @@ impl KeyAccess {
 
     pub fn allows_connection(&self, id: &str) -> bool {
         any_matches(&self.scopes.connections, id)
+    }
+
+    /// Whether the key may be given an answer `provider` made through `connection` (a cached one).
+    pub fn allows_answer_of(&self, provider: &str, connection: &str) -> bool {
+        self.allows_provider(provider) && self.allows_connection(connection)
     }
 
     /// Whether the key may reach `provider`: it is in scope, and so is one of its active connections.
@@ -261,16 +314,57 @@ mod tests {
 
     #[test]
     fn admin_input_is_checked_and_unknown_fields_refused() {
+        use crate::config::input::{parse_strict, ApiKeyPatch};
         let too_many =
             KeyAccess { scopes: Scopes { models: vec!["a".into(); 65], ..Scopes::default() }, ..KeyAccess::default() };
         assert_eq!(too_many.validate().unwrap_err().param.as_deref(), Some("scopes.models"));
         let empty =
             KeyAccess { scopes: Scopes { providers: vec!["".into()], ..Scopes::default() }, ..KeyAccess::default() };
         assert!(empty.validate().is_err());
-        assert!(serde_json::from_str::<KeyAccess>(r#"{"scopes":{"model":["x"]}}"#).is_err());
+        let typo = parse_strict::<ApiKeyPatch>(br#"{"access":{"scopes":{"model":["x"]}}}"#).unwrap_err();
+        assert_eq!(typo.param.as_deref(), Some("access.scopes.model"));
+        let schedule =
+            br#"{"access":{"schedule":{"days":[1],"from":"09:00","until":"17:00","time_zone":"UTC","x":1}}}"#;
+        assert!(parse_strict::<ApiKeyPatch>(schedule).is_err());
+        let forged = parse_strict::<ApiKeyPatch>(br#"{"access":{"unreadable":true}}"#).unwrap().validate();
+        assert_eq!(forged.unwrap_err().param.as_deref(), Some("unreadable"));
         let bad_schedule = r#"{"schedule":{"days":[1],"from":"09:00","until":"9:00","time_zone":"UTC"}}"#;
         let e = serde_json::from_str::<KeyAccess>(bad_schedule).unwrap().validate().unwrap_err();
         assert_eq!(e.param.as_deref(), Some("schedule.until"));
         assert_eq!(serde_json::from_str::<KeyAccess>("{}").unwrap(), KeyAccess::default());
+    }
+
+    #[test]
+    fn stored_access_from_a_newer_version_keeps_its_scopes() {
+        let future = r#"{"enabled":true,"scopes":{"models":["openai/*"],"regions":["eu"]},"ip_allow":["10.0.0.0/8"],
+            "schedule":{"days":[1],"from":"09:00","until":"17:00","time_zone":"UTC","holidays":"de"}}"#;
+        let (access, limits, error) =
+            KeyAccess::from_stored(Some(future), Some(r#"{"requests_per_minute":5,"burst":9}"#));
+        assert_eq!(error, None);
+        assert!(!access.unreadable && access.enabled && access.schedule.is_some());
+        assert!(access.allows_model("openai/gpt-4o") && !access.allows_model("anthropic/claude"));
+        assert_eq!(limits.requests_per_minute, Some(5));
+        let (open, none, _) = KeyAccess::from_stored(None, None);
+        assert_eq!((open, none), (KeyAccess::default(), KeyLimits::default()), "NULL columns: open, unlimited");
+    }
+
+    #[test]
+    fn stored_access_or_limits_that_do_not_decode_refuse_the_key() {
+        let utc = |_: &str| Some(LocalTime { weekday: 0, minute: 0 });
+        for (access, limits) in [
+            (Some(r#"{"scopes":{"models":"openai/*"}}"#), None),
+            (Some("{not json"), None),
+            (Some(r#"["x"]"#), None),
+            (None, Some(r#"{"requests_per_minute":"many"}"#)),
+        ] {
+            let (stored, _, error) = KeyAccess::from_stored(access, limits);
+            assert!(error.is_some(), "{access:?} {limits:?}");
+            let e = stored.usable(5, utc).unwrap_err();
+            assert_eq!((e.status, e.code.as_deref()), (401, Some("key_unreadable")), "{access:?} {limits:?}");
+        }
+        // The marker survives the KV entry's round trip, and an older reader sees a disabled key.
+        let json = serde_json::to_string(&KeyAccess::unreadable()).unwrap();
+        assert_eq!(serde_json::from_str::<KeyAccess>(&json).unwrap(), KeyAccess::unreadable());
+        assert!(json.contains(r#""enabled":false"#), "{json}");
     }
 }

@@ -11,8 +11,8 @@
 use crate::error::{ErrorKind, GatewayError, Result};
 use serde::{Deserialize, Serialize};
 
+/// Admin input is strict through `config::input::parse_strict`; stored values ignore unknown fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// The days the key may be used, 0 = Sunday … 6 = Saturday (JavaScript's `getDay`).
     pub days: Vec<u8>,

@@ -173,8 +173,8 @@ async fn attempt_all<U: Upstream, C: Credentials>(
         r.requested_model = op.model().to_string();
         r.streamed = op.stream();
     });
-    // The key's scopes hold for answers served again too, so they come before the cache. (Its
-    // connection scope does not: an answer served again uses no connection.)
+    // The key's scopes hold for answers served again too: its model scope comes before the cache,
+    // and a cached answer made by a provider or connection outside them is a miss (`reuse::begin`).
     let access = &inbound.access;
     if !access.allows_model(op.model()) {
         return Err(KeyAccess::model_refused(op.model()));
@@ -197,7 +197,8 @@ async fn attempt_all<U: Upstream, C: Credentials>(
         // 53 bits: the object stores it as a JavaScript number.
         let token = u64::from_le_bytes(random[28..36].try_into().unwrap_or_default()) & ((1 << 53) - 1);
         match reuse::begin(replays, &snapshot.settings, inbound, &op, &snapshot.tenant, token, meter).await? {
-            Begun::Replay { answer, .. } if !access.allows_provider(&answer.provider) => {
+            // The key's own earlier answer (an `Idempotency-Key`), made before its scopes narrowed.
+            Begun::Replay { answer, .. } if !access.allows_answer_of(&answer.provider, &answer.connection) => {
                 return Err(KeyAccess::providers_refused(op.model()))
             }
             Begun::Replay { answer, how } => return Ok(replayed(answer, how, meter)),

@@ -1077,3 +1077,34 @@ fn timing_of_a_passthrough_run() {
     let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(runs);
     println!("pipeline::run of a non-streaming passthrough, natively: {us:.1} µs a request");
 }
+
+#[test]
+fn a_cached_answer_made_outside_the_asking_keys_scopes_is_a_miss_not_a_refusal() {
+    use crate::config::key_access::{KeyAccess, Scopes};
+    let key = |providers: &[&str], connections: &[&str]| KeyAccess {
+        scopes: Scopes {
+            providers: providers.iter().map(|p| p.to_string()).collect(),
+            connections: connections.iter().map(|c| c.to_string()).collect(),
+            ..Scopes::default()
+        },
+        ..KeyAccess::default()
+    };
+    let mut w = replaying(vec![conn("g", "groq", 1), conn("a", "openai", 1), conn("b", "openai", 2)]);
+    w.combo(json!({"name": "duo", "targets": [{"model": "groq/llama-3.3-70b-versatile"}, {"model": "openai/gpt-4o"}]}));
+    for id in ["g", "a", "b"] {
+        w.upstream.script(id, vec![Script::Answer(200, CHAT_OK, vec![]), Script::Answer(200, CHAT_OK, vec![])]);
+    }
+    let body = json!({"model": "duo", "temperature": 0, "messages": [{"role": "user", "content": "hi"}]});
+    let ask = |access: KeyAccess| {
+        let (status, h, _) = w.request_with(Format::OpenAiChat, body.clone(), |i| i.access = access);
+        (status, header(&h, "x-omniroute-cache").map(str::to_string))
+    };
+    assert_eq!(ask(KeyAccess::default()), (200, Some("MISS".into())), "an open key caches groq's answer");
+    assert_eq!(ask(key(&["openai"], &[])), (200, Some("MISS".into())), "served by openai instead of refused");
+    assert_eq!(w.upstream.calls(), vec!["g:llama-3.3-70b-versatile", "a:gpt-4o"]);
+    // The cache now holds openai's answer (through `a`): it fits a key scoped to `a`, not one that excludes it.
+    assert_eq!(ask(key(&[], &["a"])), (200, Some("HIT".into())));
+    assert_eq!(ask(key(&["openai"], &["!a"])), (200, Some("MISS".into())));
+    assert_eq!(w.upstream.calls().last().map(String::as_str), Some("b:gpt-4o"));
+    assert_eq!(ask(KeyAccess::default()), (200, Some("HIT".into())), "an open key takes any answer");
+}

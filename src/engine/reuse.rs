@@ -117,7 +117,10 @@ pub async fn begin(
         CacheUse::Bypass => cache = Some("bypass"),
         CacheUse::Use => {
             let cache_key = key::cache_key(tenant, &fingerprint);
-            if let Some(answer) = replays.cached(&cache_key).await {
+            // Another key may have cached it: an answer made where the asking key may not reach is a
+            // miss, and this request's answer replaces it.
+            let fits = |a: &Recorded| inbound.access.allows_answer_of(&a.provider, &a.connection);
+            if let Some(answer) = replays.cached(&cache_key).await.filter(fits) {
                 // A claimed key settles with the cached answer: its duplicates replay it too.
                 keeper.kept(Some(answer.clone()));
                 return Ok(Begun::Replay { answer, how: Served::Cache });

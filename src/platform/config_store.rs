@@ -6,15 +6,17 @@
 //! and write it to KV and to this isolate at once; other isolates see it within `FRESH_MS` plus KV's
 //! own propagation (up to about a minute across locations).
 //!
-//! A snapshot in KV that does not decode (damaged, or written by a version of the gateway that this
-//! one cannot read) and a KV read that fails are not errors: the snapshot is rebuilt from D1. That
-//! rebuild is written back to KV only when every D1 row decoded, so a version that had to skip rows
-//! does not replace a complete snapshot other versions can read with its partial one.
+//! A snapshot or key entry in KV that does not decode (damaged, or written by a version of the
+//! gateway that this one cannot read) and a KV read that fails are not errors: it is rebuilt from D1
+//! (a key entry is then written back, replacing the damaged one). A rebuilt snapshot is written back
+//! to KV only when every D1 row decoded, so a version that had to skip rows does not replace a
+//! complete snapshot other versions can read with its partial one.
 //!
 //! The counters in [`Stats`] make this observable (`GET /api/stats`) and testable.
 
 use super::repo::RoutingTable;
 use super::{env, repo};
+use crate::bounded::BoundedMap;
 use crate::config::{KeyEntry, TenantSnapshot};
 use crate::error::{GatewayError, Result};
 use serde::Serialize;
@@ -38,15 +40,22 @@ pub struct Stats {
     pub key_d1_loads: u64,
     /// Snapshots in KV that did not decode (each was rebuilt from D1).
     pub snapshot_kv_unreadable: u64,
+    /// Key entries in KV that did not decode (each was rebuilt from D1).
+    pub key_kv_unreadable: u64,
     /// Stored D1 rows or settings left out because they did not decode.
     pub stored_rows_skipped: u64,
 }
 
-#[derive(Default)]
 struct Cache {
     snapshots: HashMap<String, (Rc<TenantSnapshot>, i64)>,
-    keys: HashMap<String, (Option<KeyEntry>, i64)>,
+    keys: BoundedMap<String, (Option<KeyEntry>, i64)>,
     stats: Stats,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache { snapshots: HashMap::new(), keys: BoundedMap::new(MAX_CACHED_KEYS), stats: Stats::default() }
+    }
 }
 
 thread_local! {
@@ -171,7 +180,20 @@ pub async fn key_entry(env: &Env, hash: &str) -> Result<Option<KeyEntry>> {
     }
     with_cache(|c| c.stats.key_kv_reads += 1);
     let store = kv(env)?;
-    let mut entry = store.get(&api_key_key(hash)).json::<KeyEntry>().await.map_err(kv_err)?;
+    let mut entry = match store.get(&api_key_key(hash)).text().await {
+        Ok(text) => text.and_then(|json| match serde_json::from_str::<KeyEntry>(&json) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                with_cache(|c| c.stats.key_kv_unreadable += 1);
+                worker::console_warn!("a key entry in KV does not decode ({e}); rebuilding it from D1");
+                None
+            }
+        }),
+        Err(e) => {
+            worker::console_warn!("reading a key entry from KV failed: {e}; using D1");
+            None
+        }
+    };
     if entry.is_none() {
         with_cache(|c| c.stats.key_d1_loads += 1);
         entry = repo::key_entry(&repo::db(env)?, hash).await?;
@@ -179,12 +201,7 @@ pub async fn key_entry(env: &Env, hash: &str) -> Result<Option<KeyEntry>> {
             publish_key(env, hash, e).await?;
         }
     }
-    with_cache(|c| {
-        if c.keys.len() >= MAX_CACHED_KEYS {
-            c.keys.clear();
-        }
-        c.keys.insert(hash.to_string(), (entry.clone(), now));
-    });
+    with_cache(|c| c.keys.insert(hash.to_string(), (entry.clone(), now)));
     Ok(entry)
 }
 

@@ -3,12 +3,12 @@
 //! request.
 
 use super::env::Keys;
+use crate::bounded::BoundedMap;
 use crate::config::ConnectionRecord;
 use crate::engine::ports::Credentials;
 use crate::error::{GatewayError, Result};
 use crate::security::{crypto, Secret};
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 pub struct Decrypted<'a> {
     pub keys: &'a Keys,
@@ -18,7 +18,7 @@ pub struct Decrypted<'a> {
 thread_local! {
     /// By tenant and connection, with the ciphertext it was decrypted from: a new credential (an
     /// edit, an import that kept `updated_at`) is decrypted afresh.
-    static CACHE: RefCell<HashMap<(String, String), (String, Secret)>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<BoundedMap<(String, String), (String, Secret)>> = RefCell::new(BoundedMap::new(MAX_CACHED));
 }
 
 const MAX_CACHED: usize = 1_000;
@@ -36,13 +36,7 @@ impl Credentials for Decrypted<'_> {
             .map_err(|e| GatewayError::internal(format!("credential of connection {} unreadable: {}", conn.id, e.0)))?;
         let plain =
             Secret::new(String::from_utf8(plain).map_err(|_| GatewayError::internal("credential is not UTF-8"))?);
-        CACHE.with(|c| {
-            let mut c = c.borrow_mut();
-            if c.len() >= MAX_CACHED {
-                c.clear();
-            }
-            c.insert(id, (conn.api_key_enc.clone(), plain.clone()));
-        });
+        CACHE.with(|c| c.borrow_mut().insert(id, (conn.api_key_enc.clone(), plain.clone())));
         Ok(plain)
     }
 }

@@ -175,19 +175,57 @@ pub async fn delete_connection(db: &D1Database, tenant: &str, id: &str) -> Resul
 
 /// An API key as listed (never with its hash).
 #[derive(Serialize, Deserialize)]
+#[serde(from = "StoredKeyRow")]
 pub struct ApiKeyRow {
     pub id: String,
     pub name: String,
     pub key_prefix: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
-    #[serde(default, deserialize_with = "stored_json")]
     pub limits: KeyLimits,
-    #[serde(default, deserialize_with = "stored_json")]
     pub access: KeyAccess,
 }
 
-/// A `limits` column: JSON text, NULL for none; one that does not decode counts as none.
+/// An `api_keys` row as D1 gives it: `limits` and `access` are JSON text, read by [`stored_key`].
+#[derive(Deserialize)]
+struct StoredKeyRow {
+    id: String,
+    name: String,
+    key_prefix: String,
+    created_at: i64,
+    revoked_at: Option<i64>,
+    #[serde(default)]
+    limits: Option<String>,
+    #[serde(default)]
+    access: Option<String>,
+}
+
+impl From<StoredKeyRow> for ApiKeyRow {
+    fn from(r: StoredKeyRow) -> ApiKeyRow {
+        let (access, limits) = stored_key(&r.id, r.access.as_deref(), r.limits.as_deref());
+        ApiKeyRow {
+            id: r.id,
+            name: r.name,
+            key_prefix: r.key_prefix,
+            created_at: r.created_at,
+            revoked_at: r.revoked_at,
+            limits,
+            access,
+        }
+    }
+}
+
+/// A key's stored access and limits; when either does not decode the key is refused (fail closed:
+/// never an open key), and the log says which key and column (never the key's secret or hash).
+fn stored_key(id: &str, access: Option<&str>, limits: Option<&str>) -> (KeyAccess, KeyLimits) {
+    let (access, limits, error) = KeyAccess::from_stored(access, limits);
+    if let Some(e) = error {
+        worker::console_error!("the stored access or limits of key `{id}` do not decode ({e}); the key is refused");
+    }
+    (access, limits)
+}
+
+/// A connection's `limits` column: JSON text, NULL for none; one that does not decode counts as none.
 fn stored_json<'de, D: serde::Deserializer<'de>, T: DeserializeOwned + Default>(
     d: D,
 ) -> std::result::Result<T, D::Error> {
@@ -314,10 +352,10 @@ pub async fn key_entry(db: &D1Database, key_hash: &str) -> Result<Option<KeyEntr
     struct Row {
         id: String,
         tenant_id: String,
-        #[serde(default, deserialize_with = "stored_json")]
-        limits: KeyLimits,
-        #[serde(default, deserialize_with = "stored_json")]
-        access: KeyAccess,
+        #[serde(default)]
+        limits: Option<String>,
+        #[serde(default)]
+        access: Option<String>,
     }
     let row = first::<Row>(
         db,
@@ -325,7 +363,10 @@ pub async fn key_entry(db: &D1Database, key_hash: &str) -> Result<Option<KeyEntr
         &[s(key_hash)],
     )
     .await?;
-    Ok(row.map(|r| KeyEntry { tenant: r.tenant_id, key_id: r.id, limits: r.limits, access: r.access }))
+    Ok(row.map(|r| {
+        let (access, limits) = stored_key(&r.id, r.access.as_deref(), r.limits.as_deref());
+        KeyEntry { tenant: r.tenant_id, key_id: r.id, limits, access }
+    }))
 }
 
 pub async fn settings(db: &D1Database, tenant: &str) -> Result<Settings> {

@@ -12,18 +12,20 @@
 
 use super::advisory::Advisory;
 use super::env;
+use crate::bounded::BoundedMap;
 use crate::config::Settings;
 use crate::engine::ports::ResilienceView;
 use crate::error::Result;
 use crate::resilience::state::{Command, Event, Resilience, Wire};
 use crate::routing::strategy::RoundRobinStates;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use worker::{Context, Env};
 
 const REFRESH_MS: i64 = 5_000;
 const QUOTA_SHARE_MS: i64 = 10_000;
+/// Connections (and connection/model pairs) an isolate keeps counts for; past it they start afresh.
+const MAX_TRACKED: usize = 10_000;
 
 thread_local! {
     /// The tenants' resilience state, one `ResilienceState` object each.
@@ -31,18 +33,18 @@ thread_local! {
     /// Round-robin positions per combo and per provider (isolate-local, like the original gateway's).
     static ROUND_ROBIN: Rc<RefCell<RoundRobinStates>> = Rc::new(RefCell::new(RoundRobinStates::default()));
     /// Requests sent per connection by this isolate (the `least_used` strategy's input).
-    static USES: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+    static USES: RefCell<BoundedMap<String, u64>> = RefCell::new(BoundedMap::new(MAX_TRACKED));
     /// When this isolate last sent each connection's quota to the object (`tenant/connection:model`).
-    static QUOTA_SHARED: RefCell<HashMap<String, i64>> = RefCell::new(HashMap::new());
+    static QUOTA_SHARED: RefCell<BoundedMap<String, i64>> = RefCell::new(BoundedMap::new(MAX_TRACKED));
 }
 
 fn quota_share_due(tenant: &str, connection: &str, model: &str, now: i64) -> bool {
     QUOTA_SHARED.with(|m| {
         let mut m = m.borrow_mut();
-        let last = m.entry(format!("{tenant}/{connection}:{model}")).or_insert(i64::MIN);
-        let due = now.saturating_sub(*last) >= QUOTA_SHARE_MS;
+        let key = format!("{tenant}/{connection}:{model}");
+        let due = m.get(&key).is_none_or(|last| now.saturating_sub(*last) >= QUOTA_SHARE_MS);
         if due {
-            *last = now;
+            m.insert(key, now);
         }
         due
     })
@@ -73,7 +75,7 @@ impl ResilienceView for IsolateView<'_> {
         USES.with(|u| u.borrow().get(connection).copied().unwrap_or(0))
     }
     fn count_use(&self, connection: &str) {
-        USES.with(|u| *u.borrow_mut().entry(connection.to_string()).or_insert(0) += 1);
+        USES.with(|u| *u.borrow_mut().entry_or_default(connection.to_string()) += 1);
     }
     fn round_robin(&self) -> Rc<RefCell<RoundRobinStates>> {
         ROUND_ROBIN.with(Rc::clone)

@@ -4,6 +4,10 @@
 //! turn), one message at a time, and its answer's events are sent as they arrive. The connection
 //! keeps its own turns, so `previous_response_id` continues them even with `store: false`; turns
 //! with `store` are also kept in the key's `StoredResponses` object, as over HTTP.
+//!
+//! Each `response.create` first looks the key up again (`config_store::key_entry`: the same cache,
+//! and so the same freshness, as HTTP requests); a key that is gone or changed ends the socket
+//! (`stored::socket::reauthorize`).
 
 use super::config_store;
 use super::env;
@@ -12,6 +16,7 @@ use super::promise::settled;
 use super::responses_store::KeyResponses;
 use super::upstream_fetch::{body_reader, read_chunk};
 use super::v1::{self, authenticate, Caller};
+use crate::config::KeyEntry;
 use crate::engine::pipeline::Inbound;
 use crate::engine::ports::{Pending, ResponseStore};
 use crate::error::{GatewayError, Result};
@@ -43,7 +48,13 @@ pub async fn open(
     pair.server.accept()?;
     let store = Rc::new(ConnectionResponses { turns: RefCell::default(), key: KeyResponses::of(env, ctx, &caller) });
     let forward_headers = v1::forward_headers(req, Format::OpenAiResponses);
-    let connection = Connection { env: env.clone(), ctx: ctx.clone(), caller, store, forward_headers };
+    let granted = KeyEntry {
+        tenant: caller.tenant.clone(),
+        key_id: caller.key_id.clone(),
+        limits: caller.limits,
+        access: caller.access.clone(),
+    };
+    let connection = Connection { env: env.clone(), ctx: ctx.clone(), caller, granted, store, forward_headers };
     let server = pair.server;
     wasm_bindgen_futures::spawn_local(async move { connection.serve(server).await });
     Ok(worker::Response::from_websocket(pair.client)?.into())
@@ -53,6 +64,8 @@ struct Connection {
     env: Env,
     ctx: Rc<Context>,
     caller: Caller,
+    /// The key as it was at the upgrade: each response needs it unchanged.
+    granted: KeyEntry,
     store: Rc<ConnectionResponses>,
     forward_headers: Vec<(String, String)>,
 }
@@ -69,7 +82,12 @@ impl Connection {
         while let Some(event) = events.next().await {
             match event {
                 Ok(WebsocketEvent::Message(message)) => match message.text() {
-                    Some(text) => self.turn(&socket, &text).await,
+                    Some(text) => {
+                        if !self.turn(&socket, &text).await {
+                            let _ = socket.close(Some(1008), Some("API key no longer valid"));
+                            return;
+                        }
+                    }
                     None => {
                         let e = GatewayError::invalid_request("Binary messages are not supported; send JSON text.");
                         send(&socket, &socket::error_event(&e, None));
@@ -81,24 +99,38 @@ impl Connection {
         let _ = socket.close(Some(1000), Some("closed"));
     }
 
-    /// One message, answered in full before the next is read.
-    async fn turn(&self, socket: &WebSocket, text: &str) {
+    /// One message, answered in full before the next is read. Returns whether the socket stays open.
+    async fn turn(&self, socket: &WebSocket, text: &str) -> bool {
         let message = socket::read(text);
         let lane = message.stream_id.as_deref();
         let outcome = match message.create {
-            Ok(create) if !create.generate => self.prewarm(socket, &create.body, lane).await,
-            Ok(create) => self.generate(socket, create.body, lane).await,
+            Ok(create) => match self.authorize().await {
+                Ok(()) if !create.generate => self.prewarm(socket, &create.body, lane).await,
+                Ok(()) => self.generate(socket, create.body, lane).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
-        if let Err(e) = outcome {
-            send(socket, &socket::error_event(&e, lane));
+        match outcome {
+            Ok(()) => true,
+            Err(e) => {
+                send(socket, &socket::error_event(&e, lane));
+                !socket::closes(&e)
+            }
         }
+    }
+
+    /// A socket outlives its upgrade: each response is authorized with the key's current state.
+    async fn authorize(&self) -> Result<()> {
+        let current = config_store::key_entry(&self.env, &self.caller.key_hash).await?;
+        let now = env::now_ms();
+        socket::reauthorize(&self.granted, current.as_ref(), |access| {
+            access.usable(now, |zone| env::local_time(zone, now))
+        })
     }
 
     async fn generate(&self, socket: &WebSocket, body: Value, lane: Option<&str>) -> Result<()> {
         let arrived_at = env::now_ms();
-        // A socket outlives its upgrade: each response checks the key's expiry and schedule again.
-        self.caller.access.usable(arrived_at, |zone| env::local_time(zone, arrived_at))?;
         let snapshot = config_store::snapshot(&self.env, &self.caller.tenant).await?;
         let inbound = Inbound {
             format: Format::OpenAiResponses,

@@ -51,7 +51,8 @@ const UNBOUND_FRESH_MS: i64 = 5_000;
 const MAX_CACHED_TOKENS: usize = 1_000;
 
 thread_local! {
-    static BOUND: std::cell::RefCell<std::collections::HashMap<String, (Option<String>, i64)>> = Default::default();
+    static BOUND: std::cell::RefCell<crate::bounded::BoundedMap<String, (Option<String>, i64)>> =
+        std::cell::RefCell::new(crate::bounded::BoundedMap::new(MAX_CACHED_TOKENS));
 }
 
 /// The machine a live enrollment token is bound to, for `/cloud/{token}/{machine}/v1/*`: answered
@@ -68,13 +69,7 @@ pub async fn bound_machine(env: &Env, token: &str) -> Result<Option<String>> {
         return Ok(hit);
     }
     let machine = live_by_token(env, &hash, token).await?.and_then(|e| e.machine_id);
-    BOUND.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() >= MAX_CACHED_TOKENS {
-            c.clear();
-        }
-        c.insert(hash, (machine.clone(), now));
-    });
+    BOUND.with(|c| c.borrow_mut().insert(hash, (machine.clone(), now)));
     Ok(machine)
 }
 

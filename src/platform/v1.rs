@@ -27,6 +27,8 @@ use worker::{Context, Env, Response, ResponseBody};
 
 /// Who is calling: the tenant their key belongs to, and which key.
 pub struct Caller {
+    /// The key's hash (`config_store::key_entry`), to look its state up again.
+    pub key_hash: String,
     pub tenant: String,
     pub key_id: String,
     pub limits: crate::limits::KeyLimits,
@@ -60,7 +62,7 @@ pub async fn authenticate(req: &impl Incoming, env: &Env, path_tenant: Option<&s
         Some(e) if path_tenant.is_none_or(|t| t == e.tenant) => {
             let now = env::now_ms();
             e.access.usable(now, |zone| env::local_time(zone, now))?;
-            Ok(Caller { tenant: e.tenant, key_id: e.key_id, limits: e.limits, access: e.access })
+            Ok(Caller { key_hash: hash, tenant: e.tenant, key_id: e.key_id, limits: e.limits, access: e.access })
         }
         _ => Err(GatewayError::authentication("Invalid API key.")),
     }

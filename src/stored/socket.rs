@@ -5,11 +5,17 @@
 //! `stream_id`, if it gave one). A rejected message is answered with an `error` event, and the
 //! socket stays open for the next.
 //!
+//! A socket outlives its upgrade, so each `response.create` is authorized again with the key's
+//! current state, as an HTTP request would be ([`reauthorize`]): a key revoked, rotated, disabled,
+//! expired or changed in any way since the upgrade gets an `error` event and the socket is closed.
+//!
 //! `generate: false` prepares a turn without calling a model (Codex sends one to warm up): it is
 //! answered at once with `response.created` and `response.completed` with no output, and its id can
 //! be continued like any other.
 
 use super::conversation::{self, StoredResponse};
+use crate::config::key_access::KeyAccess;
+use crate::config::KeyEntry;
 use crate::error::{GatewayError, Result};
 use crate::formats::openai_responses::response::{response_object, usage_json};
 use crate::ir::{EncodeCtx, FinishReason, IrUsage};
@@ -156,10 +162,75 @@ pub fn prewarm(body: &Value, id_seed: &str, created: i64, stream_id: Option<&str
     (events, turn)
 }
 
+/// Whether a socket opened with the key as `granted` may serve another response, given the key as
+/// the config cache has it now (`None`: revoked, rotated away or deleted) and `usable` (the expiry
+/// and schedule check at this moment). A 401 closes the socket: the client reconnects, and the
+/// upgrade is authorized with the key's new state (so a re-scoped key never keeps its old scopes).
+pub fn reauthorize(
+    granted: &KeyEntry,
+    current: Option<&KeyEntry>,
+    usable: impl FnOnce(&KeyAccess) -> Result<()>,
+) -> Result<()> {
+    let Some(current) = current else {
+        return Err(GatewayError::authentication("This API key is no longer valid (revoked or rotated).")
+            .with_code("key_revoked"));
+    };
+    usable(&current.access)?;
+    if current != granted {
+        return Err(GatewayError::authentication(
+            "This API key's settings changed since the connection was opened; reconnect to use them.",
+        )
+        .with_code("key_changed"));
+    }
+    Ok(())
+}
+
+/// Whether an error ends the socket (the key may no longer be used on it).
+pub fn closes(error: &GatewayError) -> bool {
+    error.status == 401
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_socket_serves_only_while_its_key_is_as_it_was_at_the_upgrade() {
+        use crate::config::key_access::Scopes;
+        let granted = KeyEntry {
+            tenant: "t".into(),
+            key_id: "k".into(),
+            limits: Default::default(),
+            access: KeyAccess::default(),
+        };
+        let usable = |a: &KeyAccess| a.usable(0, |_| None);
+        assert!(reauthorize(&granted, Some(&granted), usable).is_ok());
+        let code = |r: Result<()>| {
+            let e = r.unwrap_err();
+            assert!(closes(&e), "{e:?}");
+            e.code
+        };
+        assert_eq!(code(reauthorize(&granted, None, usable)).as_deref(), Some("key_revoked"));
+        let disabled = KeyEntry { access: KeyAccess { enabled: false, ..KeyAccess::default() }, ..granted.clone() };
+        assert_eq!(code(reauthorize(&granted, Some(&disabled), usable)).as_deref(), Some("key_disabled"));
+        let narrower = KeyEntry {
+            access: KeyAccess {
+                scopes: Scopes { providers: vec!["openai".into()], ..Scopes::default() },
+                ..KeyAccess::default()
+            },
+            ..granted.clone()
+        };
+        assert_eq!(code(reauthorize(&granted, Some(&narrower), usable)).as_deref(), Some("key_changed"));
+        let limited = KeyEntry {
+            limits: crate::limits::KeyLimits { requests_per_day: Some(1), ..Default::default() },
+            ..granted.clone()
+        };
+        assert_eq!(code(reauthorize(&granted, Some(&limited), usable)).as_deref(), Some("key_changed"));
+        let unreadable = KeyEntry { access: KeyAccess::unreadable(), ..granted.clone() };
+        assert_eq!(code(reauthorize(&granted, Some(&unreadable), usable)).as_deref(), Some("key_unreadable"));
+        assert!(!closes(&GatewayError::invalid_request("x")), "a bad message leaves the socket open");
+    }
 
     #[test]
     fn a_create_message_is_a_streamed_post_body() {

@@ -6,9 +6,10 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway } from "../support/gateway.mjs";
 import { startMockOpenAI } from "../support/mock_openai.mjs";
+import { startMockAnthropic } from "../support/mock_anthropic.mjs";
 import { clientsFor } from "../support/clients.mjs";
 
-let gw, key, upstream;
+let gw, key, upstream, anthropic;
 let seq = 0;
 
 before(async () => {
@@ -17,7 +18,7 @@ before(async () => {
   await gw.connect("openai", upstream);
   key = await gw.createKey("cache");
 });
-after(async () => { await gw?.dispose(); await upstream?.close(); });
+after(async () => { await gw?.dispose(); await upstream?.close(); await anthropic?.close(); });
 
 /** Runs `client` with its own request id (and extra headers); returns the id and the SDK's result. */
 async function run(client, opts, headers = {}) {
@@ -116,6 +117,35 @@ test("headers: MISS then HIT with the cost saved; a warm request is not cached u
   const forced = await post(warm, { "x-omniroute-cache": "force" });
   await forced.text();
   assert.equal(forced.headers.get("x-omniroute-cache"), "MISS");
+});
+
+test("a cached answer made outside the asking key's scopes is a miss: the key is served within them, not refused", async () => {
+  anthropic = await startMockAnthropic();
+  const claude = await gw.connect("anthropic", anthropic);
+  const openai = (await gw.admin("GET", "/api/providers")).json.data.find((c) => c.provider === "openai");
+  const combo = await gw.admin("POST", "/api/combos", { name: "duo", targets: [{ model: "anthropic/claude-sonnet-4-5" }, { model: "openai/gpt-4o-mini" }] });
+  assert.equal(combo.status, 201, combo.text);
+  const keyWith = async (name, scopes) => (await gw.admin("POST", "/api/keys", { name, access: { scopes } })).json.key;
+  const post = (k) => fetch(`${gw.url}/v1/chat/completions`, {
+    method: "POST", headers: { authorization: `Bearer ${k}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "duo", temperature: 0, messages: [{ role: "user", content: "scoped cache" }] }),
+  }).then(async (r) => ({ status: r.status, cache: r.headers.get("x-omniroute-cache"), provider: r.headers.get("x-omniroute-provider"), text: await r.text() }));
+  // Key A caches Anthropic's answer.
+  assert.equal((await post(key)).provider, "anthropic");
+  let hit;
+  for (let i = 0; i < 50 && hit?.cache !== "HIT"; i++) {
+    hit = await post(key);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.deepEqual([hit.cache, hit.provider], ["HIT", "anthropic"]);
+  const calls = upstream.requests.length;
+  // Key B may use OpenAI only; key C only the OpenAI connection (and never Anthropic's).
+  const b = await post(await keyWith("openai only", { providers: ["openai"] }));
+  assert.deepEqual([b.status, b.cache, b.provider], [200, "MISS", "openai"], b.text);
+  const c = await post(await keyWith("connection only", { connections: [openai.id, `!${claude.id}`] }));
+  assert.equal(c.status, 200, c.text);
+  assert.equal(c.provider, "openai");
+  assert.ok(upstream.requests.length > calls, "OpenAI served them");
 });
 
 test("GET /api/stats counts hits, misses and bypasses; the setting turns the cache off", async () => {

@@ -238,3 +238,63 @@ for (const [upstream, mock] of [["anthropic", () => anthropic], ["gemini", () =>
     }
   });
 }
+
+/** A raw socket with `k`: `turn(params)` sends a response.create and resolves with its terminal
+ *  event (or the error event); `closed` resolves with the close code. */
+async function rawSocket(k) {
+  const raw = new WebSocket(`${gw.url.replace("http", "ws")}/v1/responses`, { headers: { authorization: `Bearer ${k}` } });
+  sockets.push(raw);
+  const closed = new Promise((resolve) => raw.on("close", (code) => resolve(code)));
+  await new Promise((resolve, reject) => { raw.on("open", resolve); raw.on("error", reject); });
+  const turn = (params) => new Promise((resolve) => {
+    const onMessage = (data) => {
+      const e = JSON.parse(data.toString());
+      if (["response.completed", "response.failed", "error"].includes(e.type)) { raw.off("message", onMessage); resolve(e); }
+    };
+    raw.on("message", onMessage);
+    raw.send(JSON.stringify({ type: "response.create", ...params }));
+  });
+  return { turn, closed };
+}
+
+test("a socket does not outlive its key: revoked, disabled, re-scoped or rotated, the next turn is refused and the socket closed", async () => {
+  const changes = {
+    revoked: [(id) => gw.admin("DELETE", `/api/keys/${id}`), "key_revoked"],
+    disabled: [(id) => gw.admin("PATCH", `/api/keys/${id}`, { access: { enabled: false } }), "key_disabled"],
+    rescoped: [(id) => gw.admin("PATCH", `/api/keys/${id}`, { access: { scopes: { providers: ["anthropic"] } } }), "key_changed"],
+    rotated: [(id) => gw.admin("POST", `/api/keys/${id}/rotate`), "key_revoked"],
+  };
+  for (const [name, [change, code]] of Object.entries(changes)) {
+    const k = (await gw.admin("POST", "/api/keys", { name })).json;
+    const ws = await rawSocket(k.key);
+    const first = await ws.turn({ model: "openai/m", input: "before" });
+    assert.equal(first.type, "response.completed", `${name}: ${JSON.stringify(first)}`);
+    const changed = await change(k.id);
+    assert.ok(changed.status < 300, changed.text);
+    const calls = chat.requests.length;
+    const refused = await ws.turn({ model: "openai/m", input: "after" });
+    assert.equal(refused.type, "error", `${name}: ${JSON.stringify(refused)}`);
+    assert.deepEqual([refused.status, refused.error.code], [401, code], name);
+    assert.equal(await ws.closed, 1008, `${name}: the socket is closed`);
+    assert.equal(chat.requests.length, calls, `${name}: no upstream call`);
+  }
+});
+
+test("a key revoked elsewhere ends the socket within the config cache's freshness, as it does HTTP", async () => {
+  const k = (await gw.admin("POST", "/api/keys", { name: "elsewhere" })).json;
+  const ws = await rawSocket(k.key);
+  assert.equal((await ws.turn({ model: "openai/m", input: "before" })).type, "response.completed");
+  // As another isolate's revocation reaches this one: D1 and KV change, this isolate's memory does not.
+  const db = await gw.mf.getD1Database("DB");
+  const { key_hash } = await db.prepare("SELECT key_hash FROM api_keys WHERE id = ?").bind(k.id).first();
+  await db.prepare("UPDATE api_keys SET revoked_at = 1 WHERE id = ?").bind(k.id).run();
+  await (await gw.mf.getKVNamespace("CONFIG_CACHE")).delete(`cfg/v1/key/${key_hash}`);
+  await new Promise((r) => setTimeout(r, 10_500));
+  const calls = chat.requests.length;
+  const refused = await ws.turn({ model: "openai/m", input: "after" });
+  assert.deepEqual([refused.type, refused.status, refused.error?.code], ["error", 401, "key_revoked"]);
+  assert.equal(await ws.closed, 1008);
+  assert.equal(chat.requests.length, calls, "no upstream call");
+  const http = await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${k.key}` } });
+  assert.equal(http.status, 401, "HTTP refuses it too");
+});
