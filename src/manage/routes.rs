@@ -81,6 +81,7 @@ pub enum Meta {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Auth {
     Login,
+    LoginParams,
     Logout,
     Me,
     ChangePassword,
@@ -181,6 +182,7 @@ use Method::{Delete, Get, Patch, Post, Put};
 pub const ROUTES: &[Route] = &[
     route(Get, "/api/openapi.json", Op::Meta(Meta::OpenApi), Public),
     route(Post, "/api/auth/login", Op::Auth(Auth::Login), Public),
+    route(Post, "/api/auth/login/params", Op::Auth(Auth::LoginParams), Public),
     route(Post, "/api/auth/logout", Op::Auth(Auth::Logout), Tenant),
     route(Get, "/api/auth/me", Op::Auth(Auth::Me), Tenant),
     route(Post, "/api/auth/password", Op::Auth(Auth::ChangePassword), Tenant),
@@ -336,6 +338,6 @@ mod tests {
     #[test]
     fn only_signing_in_and_the_description_are_public() {
         let public: Vec<_> = ROUTES.iter().filter(|r| r.access == Public).map(|r| r.path).collect();
-        assert_eq!(public, ["/api/openapi.json", "/api/auth/login"]);
+        assert_eq!(public, ["/api/openapi.json", "/api/auth/login", "/api/auth/login/params"]);
     }
 }

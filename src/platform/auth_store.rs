@@ -67,6 +67,18 @@ pub async fn set_password(env: &Env, login_id: &str, hash: &str, now: i64) -> Re
     Ok(())
 }
 
+/// Re-stores a hash in the current scheme (same password; `security::password::Checked::Upgrade`),
+/// unless the password changed meanwhile. Not a password change: `updated_at` stays.
+pub async fn upgrade_password(env: &Env, login_id: &str, old: &str, new: &str) -> Result<()> {
+    changes(
+        &db(env)?,
+        "UPDATE auth_logins SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2",
+        &[SqlValue::text(login_id), SqlValue::text(old), SqlValue::text(new)],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Inserts an operator; `false` when the name is taken, in any case (`Ops` when `ops` exists): one
 /// statement, so two creations cannot both pass the check.
 pub async fn insert_operator(env: &Env, id: &str, name: &str, tenant: &str, hash: &str, now: i64) -> Result<bool> {

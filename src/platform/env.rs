@@ -28,6 +28,8 @@ pub struct Keys {
     pub api_key_hash: [u8; 32],
     /// Signs login session tokens and hashes their ids for storage.
     pub sessions: [u8; 32],
+    /// Makes the stable salt an unknown login name is answered with (`password::LoginParams`).
+    pub login_salts: [u8; 32],
     /// From `MASTER_KEY_PREVIOUS` during a key rotation (docs/secrets.md): decrypts what the old key
     /// sealed and finds keys hashed under it; nothing new is written with it.
     pub previous: Option<Previous>,
@@ -79,6 +81,7 @@ pub fn keys(env: &Env) -> Result<std::rc::Rc<Keys>> {
         credentials: derive_key(master.as_bytes(), "credentials/v1"),
         api_key_hash: derive_key(master.as_bytes(), "api-keys/v1"),
         sessions: derive_key(master.as_bytes(), "sessions/v1"),
+        login_salts: derive_key(master.as_bytes(), "login-salts/v1"),
         previous: secret(env, "MASTER_KEY_PREVIOUS").filter(|p| *p != master).map(|p| Previous {
             credentials: derive_key(p.as_bytes(), "credentials/v1"),
             api_key_hash: derive_key(p.as_bytes(), "api-keys/v1"),

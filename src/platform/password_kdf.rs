@@ -1,10 +1,11 @@
 //! Password hashing in the Worker: PBKDF2-HMAC-SHA256 by the runtime's WebCrypto (native code),
 //! in the format of `security::password`. The pure implementation there is the reference, and the
-//! fallback when WebCrypto refuses (e.g. an iteration count above what Workers accept).
+//! fallback when WebCrypto refuses (e.g. an iteration count above what Workers accept). A sign-in
+//! with a proof (the browser derived) needs none of this: `password::Stored::accepts_proof`.
 
 use super::promise::settled;
 use crate::error::{GatewayError, Result};
-use crate::security::password;
+use crate::security::password::{self, Checked};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 #[wasm_bindgen(inline_js = r#"
@@ -31,7 +32,7 @@ pub async fn derive(password: &str, salt: &[u8], iterations: u32) -> Vec<u8> {
     }
 }
 
-/// The stored form of a new password, under 16 fresh random bytes of salt.
+/// The stored form (`-c` scheme) of a new password, under 16 fresh random bytes of salt.
 pub async fn hash(password: &str) -> Result<String> {
     let salt = super::env::random_bytes::<16>()?;
     let derived = derive(password, &salt, password::ITERATIONS).await;
@@ -41,11 +42,11 @@ pub async fn hash(password: &str) -> Result<String> {
     Ok(password::encode(password::ITERATIONS, &salt, &derived))
 }
 
-/// Whether `password` matches `stored` (a damaged stored value matches nothing).
-pub async fn verify(password: &str, stored: &str) -> bool {
+/// Checks `password` against `stored` (a damaged stored value matches nothing).
+pub async fn verify(password: &str, stored: &str) -> Checked {
     match password::parse(stored) {
-        Some(s) => s.matches(&derive(password, &s.salt, s.iterations).await),
-        None => false,
+        Some(s) => s.check(&derive(password, &s.salt, s.iterations).await),
+        None => Checked::Wrong,
     }
 }
 

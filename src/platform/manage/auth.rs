@@ -1,9 +1,9 @@
 //! The auth layer of `/api/*` ([`authenticate`]: credentials → `auth::Principal`, before any
-//! handler runs) and the `/api/auth/*` routes: login, logout, password change, who am I, and the
-//! owner's tenant operators. See docs/auth.md.
+//! handler runs) and the `/api/auth/*` routes: login (and its parameters), logout, password change,
+//! who am I, and the owner's tenant operators. See docs/auth.md.
 
 use super::{list, value, Call};
-use crate::auth::input::{Login, NewOperator, PasswordChange};
+use crate::auth::input::{Credential, Login, LoginParamsAsk, NewOperator, PasswordChange};
 use crate::auth::login_limit::{self, Command, LoginLimit, Reply, MAX_FAILURES, WINDOW_MS};
 use crate::auth::principal::{self, Resolved, OWNER_ID};
 use crate::auth::{csrf, session, Principal, Role};
@@ -13,6 +13,7 @@ use crate::manage::routes::Auth as Op;
 use crate::platform::http::{header, json_response, read_body};
 use crate::platform::state_client::Objects;
 use crate::platform::{auth_store, env, password_kdf, repo};
+use crate::security::password::{self, Checked, LoginParams};
 use crate::security::secrets_equal;
 use serde_json::json;
 use worker::{Env, Request, Response};
@@ -55,6 +56,7 @@ pub async fn handle(op: Op, call: &mut Call<'_>) -> Result<Response> {
     let (req, env, p) = (&*call.req, call.env, call.principal);
     match op {
         Op::Login => login(req, env).await.map(|(_, resp)| resp),
+        Op::LoginParams => login_params(req, env).await,
         Op::Me => me(env, p).await,
         Op::Logout => logout(req, env, p).await,
         Op::ChangePassword => change_password(req, env, p).await,
@@ -116,17 +118,36 @@ fn wrong_password(what: &str, remaining: usize, param: &str) -> GatewayError {
     .with_code("wrong_password")
 }
 
-/// Whether `password` is the login's: its stored hash, or for an owner without one, `ADMIN_SECRET`.
-async fn password_matches(env: &Env, login_id: &str, password: &str) -> Result<bool> {
-    match auth_store::login_by_id(env, login_id).await? {
-        Some(l) => Ok(password_kdf::verify(password, &l.password_hash).await),
-        None if login_id == OWNER_ID => Ok(secrets_equal(password, &env::admin_secret(env)?)),
-        None => Ok(false),
-    }
+/// Whether `credential` signs in as `login`: its stored row, or `None` when there is none (an
+/// unknown operator name, or the owner before a password is set, whose password is then
+/// `ADMIN_SECRET`). A right password against a row of the earlier scheme re-stores it in the `-c`
+/// scheme, from then on proof-ready.
+async fn signs_in(env: &Env, login: Option<&auth_store::Login>, owner: bool, credential: &Credential) -> Result<bool> {
+    Ok(match (credential, login) {
+        // One SHA-256: the browser did the PBKDF2 (`security::password`).
+        (Credential::Proof(proof), Some(l)) => {
+            password::parse(&l.password_hash).is_some_and(|s| s.accepts_proof(proof))
+        }
+        (Credential::Proof(_), None) => false,
+        (Credential::Password(p), Some(l)) => match password_kdf::verify(p.expose(), &l.password_hash).await {
+            Checked::Wrong => false,
+            Checked::Right => true,
+            Checked::Upgrade(new) => {
+                auth_store::upgrade_password(env, &l.id, &l.password_hash, &new).await?;
+                true
+            }
+        },
+        (Credential::Password(p), None) if owner => secrets_equal(p.expose(), &env::admin_secret(env)?),
+        (Credential::Password(p), None) => {
+            password_kdf::waste(p.expose()).await;
+            false
+        }
+    })
 }
 
-/// `POST /api/auth/login {password, name?}` (no credentials needed): the owner without `name`, an
-/// operator with it. Sets the session cookie. Also returns who signed in (for the audit log).
+/// `POST /api/auth/login {name?, password | proof}` (no credentials needed): the owner without
+/// `name`, an operator with it. Sets the session cookie. Also returns who signed in (for the audit
+/// log).
 pub async fn login(req: &Request, env: &Env) -> Result<(Principal, Response)> {
     let (secure, own_origin) = transport(req)?;
     // A browser's login must come from the dashboard itself (no signing a victim into another login).
@@ -136,20 +157,16 @@ pub async fn login(req: &Request, env: &Env) -> Result<(Principal, Response)> {
     }
     let input = parse::<Login>(&read_body(req, MAX_AUTH_BODY).await?)?.validate()?;
     let admitted = admit(req, env, login_limit::account(input.name.as_deref())).await?;
-    let login_id = match &input.name {
-        None => password_matches(env, OWNER_ID, input.password.expose()).await?.then(|| OWNER_ID.to_string()),
-        Some(name) => match auth_store::operator_by_name(env, name).await? {
-            Some(l) => password_kdf::verify(input.password.expose(), &l.password_hash).await.then_some(l.id),
-            None => {
-                password_kdf::waste(input.password.expose()).await;
-                None
-            }
-        },
+    let login = match &input.name {
+        None => auth_store::login_by_id(env, OWNER_ID).await?,
+        Some(name) => auth_store::operator_by_name(env, name).await?,
     };
-    let Some(login_id) = login_id else {
+    if !signs_in(env, login.as_ref(), input.name.is_none(), &input.credential).await? {
         let what = if input.name.is_some() { "name or password" } else { "password" };
-        return Err(wrong_password(what, admitted.remaining, "password"));
-    };
+        let param = if matches!(input.credential, Credential::Proof(_)) { "proof" } else { "password" };
+        return Err(wrong_password(what, admitted.remaining, param));
+    }
+    let login_id = login.map_or_else(|| OWNER_ID.to_string(), |l| l.id);
     admitted.succeeded(env).await?;
     let token_id = env::random_bytes::<32>()?;
     let now = env::now_ms();
@@ -165,6 +182,24 @@ pub async fn login(req: &Request, env: &Env) -> Result<(Principal, Response)> {
     let resp = me(env, &p).await?;
     resp.headers().set("set-cookie", &session::set_cookie(&token, session::LIFETIME_MS, secure))?;
     Ok((p, resp))
+}
+
+/// `POST /api/auth/login/params {name?}` (no credentials needed): how the client derives its sign-in
+/// proof (`security::password::LoginParams`). An unknown name is answered like an existing one.
+pub async fn login_params(req: &Request, env: &Env) -> Result<Response> {
+    let input = parse::<LoginParamsAsk>(&read_body(req, MAX_AUTH_BODY).await?)?.validate()?;
+    let salt_key = &env::keys(env)?.login_salts;
+    let params = match &input.name {
+        None => match auth_store::login_by_id(env, OWNER_ID).await? {
+            Some(l) => LoginParams::of(&l.password_hash, salt_key, OWNER_ID),
+            None => LoginParams::Plain,
+        },
+        Some(name) => match auth_store::operator_by_name(env, name).await? {
+            Some(l) => LoginParams::of(&l.password_hash, salt_key, name),
+            None => LoginParams::unknown(salt_key, name),
+        },
+    };
+    Ok(json_response(200, &params.to_json())?)
 }
 
 /// `GET /api/auth/me`: who the request acts as, and whether the owner still uses `ADMIN_SECRET`.
@@ -192,7 +227,9 @@ async fn change_password(req: &Request, env: &Env, p: &Principal) -> Result<Resp
     let input = parse::<PasswordChange>(&read_body(req, MAX_AUTH_BODY).await?)?.validate()?;
     let account = login_limit::account(matches!(p.role, Role::Operator).then_some(p.name.as_str()));
     let admitted = admit(req, env, account).await?;
-    if !password_matches(env, &p.login_id, input.current.expose()).await? {
+    let login = auth_store::login_by_id(env, &p.login_id).await?;
+    let current = Credential::Password(input.current.clone());
+    if !signs_in(env, login.as_ref(), p.login_id == OWNER_ID, &current).await? {
         return Err(wrong_password("current password", admitted.remaining, "current").with_status(403));
     }
     admitted.succeeded(env).await?;

@@ -96,6 +96,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
     let resolved = routes::resolve(Method::parse(method.as_ref()), path);
     match &resolved {
         Resolved::Found { op: Op::Meta(routes::Meta::OpenApi), .. } => return meta::openapi(),
+        Resolved::Found { op: Op::Auth(routes::Auth::LoginParams), .. } => return auth::login_params(&req, env).await,
         Resolved::Found { op: Op::Auth(routes::Auth::Login), .. } => {
             let answer = auth::login(&req, env).await;
             let entry = match &answer {
