@@ -33,6 +33,7 @@ export type UsageRow = Schemas["UsageGroup"];
 export type Usage = Schemas["UsageSummary"];
 export type LogRecord = Schemas["UsageRecord"];
 export type Price = { provider: string; model: string; input: number; output: number; cached_input?: number | null; reasoning?: number | null; source?: string };
+export type LoginParams = Schemas["LoginParams"];
 export type Me = { principal: { role: "owner" | "operator"; name?: string; tenant?: string | null }; password_set: boolean };
 export type Enrollment = Schemas["Enrollment"];
 export type SyncCounts = { connections: number; provider_nodes: number; combos: number; aliases: number; api_keys: number };
@@ -45,7 +46,8 @@ export type TranslateFormat = "openai-chat" | "openai-responses" | "anthropic" |
 
 /** Each route's body and answer. The keys are docs/openapi.json's (method, path) pairs. */
 export interface Routes {
-  "POST /api/auth/login": { body: { password: string; name?: string }; res: Me };
+  "POST /api/auth/login": { body: { name?: string } & ({ password: string } | { proof: string }); res: Me };
+  "POST /api/auth/login/params": { body: { name?: string }; res: LoginParams };
   "POST /api/auth/logout": { body: undefined; res: unknown };
   "GET /api/auth/me": { body: undefined; res: Me };
   "POST /api/auth/password": { body: { current: string; new: string }; res: { other_sessions_signed_out: number } };

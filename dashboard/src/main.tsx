@@ -7,6 +7,7 @@ import "./style.css";
 import { api, setTenant, whenSignedOut, type CatalogProvider, type Me } from "./api";
 import { currentLang, en, LANGS, setLang, t, type Lang } from "./i18n";
 import { Session } from "./session";
+import { credential } from "./proof";
 import { ErrorText } from "./ui";
 
 type View = () => preact.JSX.Element;
@@ -129,7 +130,8 @@ function SignIn({ onIn, notice, prefs }: { onIn: (me: Me) => Promise<void>; noti
     const name = (f.elements.namedItem("name") as HTMLInputElement).value.trim();
     const password = (f.elements.namedItem("password") as HTMLInputElement).value;
     try {
-      await onIn(await api("POST /api/auth/login", { body: name ? { name, password } : { password } }));
+      const shown = await credential(name, password);
+      await onIn(await api("POST /api/auth/login", { body: name ? { name, ...shown } : shown }));
     } catch (err) { setError((err as Error).message); }
   };
   return (

@@ -231,6 +231,20 @@ test("settings: add a tenant operator, who is listed with its tenant", async () 
   assert.match(await row("operators", "ops-alice").textContent(), /ops-alice\s*default/);
 });
 
+test("the operator signs in through the dashboard with a proof: its password never leaves the browser", async () => {
+  const other = await openPage(chromium.browser, gw.url);
+  const sent = [];
+  other.page.on("request", (r) => { if (r.url().endsWith("/api/auth/login")) sent.push(JSON.parse(r.postData())); });
+  await other.page.fill("[data-testid=signin] input[name=name]", "ops-alice");
+  await other.page.fill("[data-testid=signin] input[name=password]", "operator-password-1234");
+  await other.page.click("[data-testid=signin] button[type=submit]");
+  await other.page.locator("main .panel").first().waitFor();
+  assert.deepEqual(sent.map((b) => Object.keys(b).sort()), [["name", "proof"]]);
+  assert.match(sent[0].proof, /^[\w-]{43}$/);
+  assert.deepEqual(other.problems, []);
+  await other.context.close();
+});
+
 test("settings: export the configuration, import it back, restore the automatic backup", async () => {
   await go("settings");
   const [download] = await Promise.all([page.waitForEvent("download"), page.locator("[data-testid=export] button[type=submit]").click()]);
