@@ -1,7 +1,11 @@
 // CPU of one password sign-in in workerd (issue 21, item 17: the Free plan allows 10 ms CPU per
 // request). Signs in `--n` times per round, alternating for `--rounds`, and reads the workerd
 // process's CPU (/proc/<pid>/stat, like bench/ab.mjs) around each batch:
-// - `hash`: an operator whose stored PBKDF2 hash is checked (100 000 iterations);
+// - `hash`: an operator signing in with its password, whose stored PBKDF2 hash the server checks
+//   (100 000 iterations);
+// - `proof`: the same operator with a proof (the PBKDF2 output, derived here once as the browser
+//   would: the server only hashes and compares it, docs/auth.md);
+// - `params`: `POST /api/auth/login/params`, which a dashboard sign-in asks first;
 // - `secret`: the owner with ADMIN_SECRET (no hash set: a constant-time compare, no KDF), the same
 //   request otherwise (limiter, D1 session, cookie); `hash` − `secret` is the KDF's share.
 // Also a plain JS worker that only runs WebCrypto PBKDF2 (100 000 iterations, as the gateway does)
@@ -11,6 +15,7 @@
 // are billed to the object and the database, not to the Worker's request).
 import { Miniflare } from "miniflare";
 import { execFile } from "node:child_process";
+import { pbkdf2Sync } from "node:crypto";
 import { promisify } from "node:util";
 import fs from "node:fs";
 import path from "node:path";
@@ -67,27 +72,43 @@ for (const build of BUILDS) {
   const password = "bench-operator-password";
   const made = await gw.admin("POST", "/api/auth/operators", { tenant: "bench-t", name: "bench-ops", password });
   if (made.status !== 201) throw new Error(`operator: ${made.status} ${made.text}`);
-  const signIn = (body, i) => fetch(`${gw.url}/api/auth/login`, {
+  const post = (route, body, i) => fetch(`${gw.url}${route}`, {
     method: "POST",
     headers: { "content-type": "application/json", "cf-connecting-ip": `198.18.${i % 250}.${(i >> 8) + 1}` },
     body: JSON.stringify(body),
-  }).then(async (r) => { if (r.status !== 200) throw new Error(`sign-in: ${r.status} ${await r.text()}`); });
-  const kinds = { hash: (i) => signIn({ name: "bench-ops", password }, i), secret: (i) => signIn({ password: ADMIN_SECRET }, i) };
+  }).then(async (r) => { if (r.status !== 200) throw new Error(`${route}: ${r.status} ${await r.text()}`); return r.json(); });
+  const signIn = (body, i) => post("/api/auth/login", body, i);
+  const params = await post("/api/auth/login/params", { name: "bench-ops" }, 0);
+  const kinds = {
+    hash: (i) => signIn({ name: "bench-ops", password }, i),
+    secret: (i) => signIn({ password: ADMIN_SECRET }, i),
+  };
+  if (params.scheme === "pbkdf2-sha256-c") { // a build that takes proofs
+    const proof = pbkdf2Sync(password, Buffer.from(params.salt, "base64url"), params.iterations, 32, "sha256").toString("base64url");
+    kinds.proof = (i) => signIn({ name: "bench-ops", proof }, i);
+    kinds.params = (i) => post("/api/auth/login/params", { name: "bench-ops" }, i);
+  }
   const pid = await pidOfPort(gw.url);
   for (const send of Object.values(kinds)) for (let i = 0; i < 5; i++) await send(i);
-  const runs = { hash: [], secret: [], diff: [] };
+  const runs = Object.fromEntries([...Object.keys(kinds), "diff", "proofDiff"].map((k) => [k, []]));
   for (let r = 0; r < ROUNDS; r++) {
-    const order = r % 2 ? ["secret", "hash"] : ["hash", "secret"];
+    const order = Object.keys(kinds);
+    if (r % 2) order.reverse();
     const got = {};
     for (const k of order) got[k] = await perCall(pid, kinds[k]);
-    runs.hash.push(got.hash);
-    runs.secret.push(got.secret);
+    for (const k of order) runs[k].push(got[k]);
     runs.diff.push(got.hash - got.secret);
+    if (kinds.proof) runs.proofDiff.push(got.proof - got.secret);
   }
   const label = path.basename(path.resolve(build));
-  report += `| ${label}: sign-in checking a stored hash | ${fmt(runs.hash)} |\n`;
+  report += `| ${label}: sign-in with a password, checking a stored hash | ${fmt(runs.hash)} |\n`;
+  if (kinds.proof) report += `| ${label}: sign-in with a proof | ${fmt(runs.proof)} |\n`;
   report += `| ${label}: sign-in with ADMIN_SECRET (no KDF) | ${fmt(runs.secret)} |\n`;
   report += `| ${label}: the hash check's share (paired difference) | ${fmt(runs.diff)} |\n`;
+  if (kinds.proof) {
+    report += `| ${label}: the proof check's share (paired difference) | ${fmt(runs.proofDiff)} |\n`;
+    report += `| ${label}: login params (asked before a dashboard sign-in) | ${fmt(runs.params)} |\n`;
+  }
   await gw.dispose();
 }
 const { stdout: cpu } = await exec("sh", ["-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]);
