@@ -382,7 +382,12 @@ pub async fn settings(db: &D1Database, tenant: &str) -> Result<Settings> {
     });
     let (settings, dropped) = Settings::from_stored(&value);
     for key in dropped {
-        skip(&format!("setting `{key}` of tenant `{tenant}`"), "not readable by this version; using its default");
+        let what = if settings.unreadable.contains(&key) {
+            "not readable by this version; what it guards is refused until it is set again"
+        } else {
+            "not readable by this version; using its default (or a more careful value)"
+        };
+        skip(&format!("setting `{key}` of tenant `{tenant}`"), what);
     }
     Ok(settings)
 }

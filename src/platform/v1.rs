@@ -75,13 +75,7 @@ async fn caller_snapshot(
 ) -> Result<(Caller, Rc<TenantSnapshot>)> {
     let caller = authenticate(req, env, path_tenant).await?;
     let snapshot = config_store::snapshot(env, &caller.tenant).await?;
-    let settings = &snapshot.settings;
-    if !(settings.v1_ip_allow.is_empty() && settings.v1_ip_block.is_empty()) {
-        let ip = header(req, "cf-connecting-ip").and_then(|v| v.trim().parse().ok());
-        if !crate::security::cidr::admits(&settings.v1_ip_allow, &settings.v1_ip_block, ip) {
-            return Err(crate::security::cidr::refused("this tenant's gateway keys"));
-        }
-    }
+    snapshot.settings.admit_v1(header(req, "cf-connecting-ip").and_then(|v| v.trim().parse().ok()))?;
     Ok((caller, snapshot))
 }
 
