@@ -339,7 +339,7 @@ mod tests {
             (schema("SettingsPatch"), serde_json::to_value(Settings::default())),
             (schema("KeyLimits"), serde_json::to_value(KeyLimits::default())),
             (schema("KeyAccess"), serde_json::to_value(KeyAccess::unreadable())), // every field, `unreadable` too
-            (schema("ConnectionLimits"), serde_json::to_value(ConnectionLimits::default())),
+            (schema("ConnectionLimits"), serde_json::to_value(ConnectionLimits::unreadable())), // `unreadable` too
             (schema("QuotaWindow"), serde_json::to_value(QuotaWindow::default())),
             (schema("Combo")["properties"]["config"].clone(), serde_json::to_value(ComboConfig::default())),
         ];
