@@ -102,3 +102,22 @@ test("settings a newer version wrote, with fields this one does not know, still 
   assert.equal((await asOperator()).status, 200);
   assert.equal((await t.gw.admin("GET", "/api/settings")).json.unreadable, undefined);
 });
+
+test("an archive exported while a guard could not be read keeps it refused when imported", async () => {
+  // The export reads D1, so the damage need not reach the request path first.
+  const db = await t.gw.mf.getD1Database("DB");
+  const { value } = await db.prepare("SELECT value FROM settings WHERE tenant_id = 'default'").first();
+  await db.prepare("UPDATE settings SET value = ? WHERE tenant_id = 'default'")
+    .bind(JSON.stringify({ ...JSON.parse(value), v1_ip_allow: "203.0.113.0/24" })).run();
+  const archive = (await t.gw.admin("GET", "/api/backup/export")).text;
+  assert.deepEqual(JSON.parse(archive).config.settings.unreadable, ["v1_ip_allow"]);
+  assert.equal((await t.gw.admin("PATCH", "/api/settings", { v1_ip_allow: [] })).status, 200);
+  assert.equal((await chat()).status, 200);
+  const imported = await t.gw.admin("POST", "/api/backup/import", archive);
+  assert.equal(imported.status, 200, imported.text);
+  const refused = await chat();
+  assert.equal(refused.status, 403, "not imported as an open list");
+  assert.equal(refused.body.error.code, "settings_unreadable");
+  assert.equal((await t.gw.admin("PATCH", "/api/settings", { v1_ip_allow: [] })).status, 200);
+  assert.equal((await chat()).status, 200);
+});
