@@ -178,6 +178,9 @@ impl Settings {
         Ok(next)
     }
 
+    /// What [`Settings::from_stored`] names as dropped when the stored value is no object at all.
+    pub const NOT_AN_OBJECT: &'static str = "(not an object)";
+
     /// Settings as stored (in D1 or a snapshot), written by this or another version of the gateway.
     /// Unknown keys are ignored and missing ones take their defaults. A value that does not decode
     /// (a type or variant this version does not know, damage) falls back alone: a guard
@@ -191,7 +194,7 @@ impl Settings {
             current.unreadable = Self::GUARDS.map(String::from).to_vec();
             current.unreadable.sort();
             current.apply_careful(Self::CAREFUL);
-            return (current, vec!["(not an object)".to_string()]);
+            return (current, vec![Self::NOT_AN_OBJECT.to_string()]);
         };
         for (key, value) in stored {
             if key == "unreadable" {

@@ -121,3 +121,20 @@ test("an archive exported while a guard could not be read keeps it refused when 
   assert.equal((await t.gw.admin("PATCH", "/api/settings", { v1_ip_allow: [] })).status, 200);
   assert.equal((await chat()).status, 200);
 });
+
+test("a snapshot in KV whose guard does not decode is rebuilt from D1, whose list applies", async () => {
+  assert.equal((await t.gw.admin("PATCH", "/api/settings", { v1_ip_allow: ["203.0.113.0/24"] })).status, 200);
+  const kv = await t.gw.mf.getKVNamespace("CONFIG_CACHE");
+  const snapshot = JSON.parse(await kv.get("cfg/v1/tenant/default"));
+  snapshot.settings.v1_ip_allow = "garbled";
+  await kv.put("cfg/v1/tenant/default", JSON.stringify(snapshot));
+  const before = (await t.gw.admin("GET", "/api/stats")).json.config_cache;
+  await new Promise((r) => setTimeout(r, 10_500));
+  const outside = await chat({ "cf-connecting-ip": "198.51.100.1" });
+  assert.equal(outside.status, 403, "not read as an empty list");
+  assert.equal(outside.body.error.code, "ip_not_allowed", "D1's list, not an unreadable mark");
+  assert.equal((await chat({ "cf-connecting-ip": "203.0.113.9" })).status, 200);
+  const after = (await t.gw.admin("GET", "/api/stats")).json.config_cache;
+  assert.equal(after.snapshot_kv_unreadable - before.snapshot_kv_unreadable, 1);
+  assert.equal((await t.gw.admin("PATCH", "/api/settings", { v1_ip_allow: [] })).status, 200);
+});
