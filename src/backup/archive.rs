@@ -436,6 +436,16 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_connection_exported_with_unreadable_limits_is_restored_out_of_routing() {
+        let mut c = sample();
+        c.connections[0].limits = ConnectionLimits::unreadable();
+        let json = serde_json::to_value(Archive::new("default", c, None)).unwrap();
+        assert_eq!(json["config"]["connections"][0]["limits"]["unreadable"], true);
+        let restored = Archive::parse(&json).unwrap().config.validate(false).unwrap();
+        assert_eq!(restored.connections[0].limits, ConnectionLimits::unreadable());
+    }
+
+    #[test]
     fn private_base_urls_need_the_switch() {
         let mut c = sample();
         c.connections[0].base_url = Some("http://127.0.0.1:9/v1".into());
