@@ -366,4 +366,6 @@ export const PT: Record<string, string> = {
   "Copied": "Copiado",
   "Copy": "Copiar",
   "Close": "Fechar",
+  "The stored {names} could not be read, so what it guards is refused until you save it.": "Não foi possível ler {names} armazenado, então o que ele protege fica recusado até você salvá-lo.",
+  "This account's stored limits could not be read, so it is not used until you save them.": "Não foi possível ler os limites armazenados desta conta, então ela não é usada até você salvá-los.",
 };

@@ -11,7 +11,7 @@ use crate::config::input::{self, check_name, check_priority};
 use crate::config::key_access::KeyAccess;
 use crate::config::{valid_tenant_id, Settings};
 use crate::error::{GatewayError, Result};
-use crate::limits::KeyLimits;
+use crate::limits::{ConnectionLimits, KeyLimits};
 use crate::net_policy::validate_base_url;
 use crate::pricing::{PriceInput, PriceOverride, PricesInput};
 use crate::providers::{self, node, Catalog, ProviderNode};
@@ -221,7 +221,12 @@ impl Config {
             check_priority(c.priority).map_err(&wrap)?;
             c.base_url =
                 c.base_url.as_deref().map(|u| validate_base_url(u, allow_private)).transpose().map_err(&wrap)?;
-            c.limits = c.limits.validate().map_err(&wrap)?;
+            // A connection exported while its stored limits could not be read stays out of routing.
+            c.limits = if c.limits.unreadable {
+                ConnectionLimits::unreadable()
+            } else {
+                c.limits.validate().map_err(&wrap)?
+            };
         }
         unique("connections", self.connections.iter().map(|c| c.id.as_str()))?;
         for (i, k) in self.api_keys.iter_mut().enumerate() {
@@ -428,6 +433,16 @@ pub(crate) mod tests {
         let json = serde_json::to_value(Archive::new("default", c, None)).unwrap();
         let restored = Archive::parse(&json).unwrap().config.validate(false).unwrap();
         assert_eq!(restored.api_keys[0].access, KeyAccess::unreadable());
+    }
+
+    #[test]
+    fn a_connection_exported_with_unreadable_limits_is_restored_out_of_routing() {
+        let mut c = sample();
+        c.connections[0].limits = ConnectionLimits::unreadable();
+        let json = serde_json::to_value(Archive::new("default", c, None)).unwrap();
+        assert_eq!(json["config"]["connections"][0]["limits"]["unreadable"], true);
+        let restored = Archive::parse(&json).unwrap().config.validate(false).unwrap();
+        assert_eq!(restored.connections[0].limits, ConnectionLimits::unreadable());
     }
 
     #[test]

@@ -111,8 +111,15 @@ pub struct TenantSnapshot {
     pub(crate) catalog: OnceCell<Catalog>,
 }
 
+/// Settings in a snapshot, read leniently; but a guard that does not decode here makes the whole
+/// snapshot undecodable, so it is rebuilt from D1, the source of truth, which decides whether the
+/// guard is unreadable (a snapshot built from D1 carries that decision as `unreadable`).
 fn lenient_settings<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Settings, D::Error> {
-    serde_json::Value::deserialize(d).map(|v| Settings::from_stored(&v).0)
+    let (settings, dropped) = Settings::from_stored(&serde_json::Value::deserialize(d)?);
+    match dropped.iter().find(|k| Settings::GUARDS.contains(&k.as_str()) || *k == Settings::NOT_AN_OBJECT) {
+        Some(k) => Err(serde::de::Error::custom(format!("setting `{k}` does not decode"))),
+        None => Ok(settings),
+    }
 }
 
 impl TenantSnapshot {
@@ -261,6 +268,25 @@ mod tests {
         ] {
             assert!(TenantSnapshot::from_stored(&json, "t").is_none(), "{json}");
         }
+    }
+
+    #[test]
+    fn a_snapshot_whose_guard_does_not_decode_is_rebuilt_but_a_carried_mark_is_kept() {
+        let mut damaged = stored_today();
+        damaged["settings"]["v1_ip_allow"] = "10.0.0.0/8".into();
+        assert!(TenantSnapshot::from_stored(&damaged.to_string(), "t").is_none(), "rebuilt from D1, which decides");
+        let mut whole = stored_today();
+        whole["settings"] = "garbled".into();
+        assert!(TenantSnapshot::from_stored(&whole.to_string(), "t").is_none());
+        // D1's decision, carried by a snapshot built from it, is read as it is.
+        let mut marked = stored_today();
+        marked["settings"]["unreadable"] = serde_json::json!(["v1_ip_allow"]);
+        let s = TenantSnapshot::from_stored(&marked.to_string(), "t").unwrap();
+        assert_eq!(s.settings.unreadable, ["v1_ip_allow"]);
+        // A damaged setting that is no guard still falls back alone.
+        let mut other = stored_today();
+        other["settings"]["sticky_limit"] = "many".into();
+        assert!(TenantSnapshot::from_stored(&other.to_string(), "t").is_some());
     }
 
     proptest::proptest! {

@@ -201,10 +201,14 @@ impl Targets {
         let mut out = Vec::new();
         let mut cooling_wait: Option<i64> = None;
         let mut breaker_wait: Option<i64> = None;
+        let mut unreadable: Vec<&str> = Vec::new();
         let shorter = |w: &mut Option<i64>, x: i64| *w = Some(w.map_or(x, |v| v.min(x)));
         for t in &self.list {
             let mut conns = snapshot.connections_for(&t.provider.id);
             conns.retain(|c| in_scope(c));
+            // Limits that could not be read keep a connection out (`ConnectionLimits::unreadable`).
+            unreadable.extend(conns.iter().filter(|c| c.limits.unreadable).map(|c| c.id.as_str()));
+            conns.retain(|c| !c.limits.unreadable);
             if conns.is_empty() {
                 continue;
             }
@@ -243,6 +247,17 @@ impl Targets {
             )
             .with_code("circuit_open")
             .with_retry_after(Some(secs(wait))));
+        }
+        if !unreadable.is_empty() {
+            return Err(GatewayError::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "The stored limits of connection `{}` cannot be read, so it is not used for `{}`; an administrator can set them again (PATCH /api/providers/{{id}}).",
+                    unreadable.join("`, `"),
+                    first.model
+                ),
+            )
+            .with_code("connection_unreadable"));
         }
         Err(GatewayError::not_found(format!(
             "No active `{}` connection is configured, so `{}` cannot be served. Add one in the dashboard or with POST /api/providers.",
@@ -504,6 +519,22 @@ mod tests {
         assert_eq!(plan(&s, &other, &view).unwrap().connection_id, "a");
         let e = plan(&s, &req, &cooling(&[("a", 9_000), ("b", 2_100)])).unwrap_err();
         assert_eq!((e.status, e.retry_after_secs, e.code.as_deref()), (429, Some(3), Some("cooling_down")));
+    }
+
+    #[test]
+    fn a_connection_whose_stored_limits_cannot_be_read_is_skipped_and_alone_is_a_503() {
+        let damaged = |id: &str, priority| ConnectionRecord {
+            limits: crate::limits::ConnectionLimits::unreadable(),
+            ..conn(id, "openai", priority, None)
+        };
+        let s = snapshot(vec![damaged("a", 1), conn("b", "openai", 2, None)]);
+        let req = chat("openai/gpt-4o", false);
+        assert_eq!(plan(&s, &req, &cooling(&[])).unwrap().connection_id, "b", "never served as unlimited");
+        let e = plan(&s, &req, &cooling(&[("b", 1_000)])).unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("cooling_down"), "a wait that will end is the better answer");
+        let e = plan(&snapshot(vec![damaged("a", 1)]), &req, &cooling(&[])).unwrap_err();
+        assert_eq!((e.status, e.code.as_deref()), (503, Some("connection_unreadable")));
+        assert!(e.message.contains("`a`"), "{}", e.message);
     }
 
     #[test]

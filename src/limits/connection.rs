@@ -25,6 +25,10 @@ pub struct ConnectionLimits {
     pub min_gap_ms: Option<u64>,
     pub max_concurrent: Option<u32>,
     pub window: Option<QuotaWindow>,
+    /// Set by the gateway when the stored limits did not decode: the connection is kept out of
+    /// routing (never served as unlimited) until its limits are set again. Never input.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unreadable: bool,
 }
 
 /// An allowance per window of `hours`. A window starts with the first request after the previous
@@ -57,7 +61,28 @@ impl ConnectionLimits {
         *self == ConnectionLimits::default()
     }
 
+    /// What a connection whose stored limits do not decode has: no use.
+    pub fn unreadable() -> ConnectionLimits {
+        ConnectionLimits { unreadable: true, ..ConnectionLimits::default() }
+    }
+
+    /// A connection's stored `limits` (JSON text; NULL: none), written by this or another version:
+    /// unknown fields are ignored; a value that does not decode is [`ConnectionLimits::unreadable`]
+    /// (and the error is returned, for the log).
+    pub fn from_stored(text: Option<&str>) -> (ConnectionLimits, Option<String>) {
+        match text.map(serde_json::from_str::<ConnectionLimits>) {
+            None => (ConnectionLimits::default(), None),
+            Some(Ok(limits)) => (limits, None),
+            Some(Err(e)) => (ConnectionLimits::unreadable(), Some(e.to_string())),
+        }
+    }
+
+    /// Checks admin input.
     pub fn validate(self) -> Result<ConnectionLimits> {
+        if self.unreadable {
+            let msg = "`limits.unreadable` is set by the gateway, not by input.";
+            return Err(GatewayError::invalid_request(msg).with_param("limits.unreadable"));
+        }
         let check = |name: &str, v: Option<u64>, hi: u64| match v {
             Some(v) if !(1..=hi).contains(&v) => {
                 let param = format!("limits.{name}");
@@ -225,6 +250,26 @@ impl Machine for Slots {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_limits_of_a_newer_version_still_read_and_damaged_ones_are_unreadable() {
+        let newer = r#"{"requests_per_minute": 5, "max_concurrent": 2, "burst": 9, "window": {"hours": 5, "requests": 50, "reset": "rolling"}}"#;
+        let (limits, error) = ConnectionLimits::from_stored(Some(newer));
+        assert_eq!((limits.requests_per_minute, limits.max_concurrent, error), (Some(5), Some(2), None));
+        assert_eq!(limits.window.map(|w| (w.hours, w.requests)), Some((5, Some(50))));
+        assert!(!limits.unreadable);
+        assert_eq!(ConnectionLimits::from_stored(None), (ConnectionLimits::default(), None));
+        for damaged in [r#"{"requests_per_minute": "many"}"#, "{", "\"none\"", r#"{"window": {"hours": -1}}"#] {
+            let (limits, error) = ConnectionLimits::from_stored(Some(damaged));
+            assert!(limits.unreadable && !limits.is_empty() && error.is_some(), "{damaged}");
+        }
+        // Written back (another field of the connection changed), it stays unreadable.
+        let kept = serde_json::to_string(&ConnectionLimits::unreadable()).unwrap();
+        assert!(ConnectionLimits::from_stored(Some(&kept)).0.unreadable);
+        assert_eq!(serde_json::to_value(ConnectionLimits::default()).unwrap().get("unreadable"), None);
+        let e = ConnectionLimits::unreadable().validate().unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("limits.unreadable"), "not input");
+    }
     use proptest::prelude::*;
 
     fn limits(json: &str) -> ConnectionLimits {
@@ -322,6 +367,7 @@ mod tests {
                 min_gap_ms: (gap > 0).then_some(gap),
                 requests_per_minute: Some(rpm),
                 window: None,
+                unreadable: false,
             };
             let mut s = Slots::default();
             let (mut now, mut held, mut starts): (i64, Vec<u64>, Vec<i64>) = (0, Vec::new(), Vec::new());

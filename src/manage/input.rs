@@ -98,7 +98,12 @@ pub fn settings_write(current: &Settings, next: Settings, who: &SettingsCaller) 
     let (Ok(before), Ok(after)) = (before, after) else {
         return Err(GatewayError::internal("settings do not serialize"));
     };
-    let changed = Settings::INSTANCE_KEYS.into_iter().find(|k| before.get(k) != after.get(k));
+    // An instance setting changes with its value, or with its `unreadable` mark (an import carries
+    // the mark of an archive exported while the setting could not be read).
+    let marked = |s: &Settings, k: &str| s.unreadable.iter().any(|u| u == k);
+    let changed = Settings::INSTANCE_KEYS
+        .into_iter()
+        .find(|k| before.get(k) != after.get(k) || marked(current, k) != marked(&next, k));
     if let Some(key) = changed {
         if !who.owner {
             return Err(GatewayError::new(
@@ -114,6 +119,16 @@ pub fn settings_write(current: &Settings, next: Settings, who: &SettingsCaller) 
             ))
             .with_param(key));
         }
+    }
+    // A management list marked unreadable by a write would refuse every session, the writer's too.
+    if let Some(key) =
+        ["admin_ip_allow", "admin_ip_block"].into_iter().find(|k| marked(&next, k) && !marked(current, k))
+    {
+        return Err(GatewayError::invalid_request(format!(
+            "`{key}` is marked unreadable in these settings (exported while it could not be read), which would refuse every session; set it and remove the mark first."
+        ))
+        .with_param(key)
+        .with_code("would_lock_out"));
     }
     let ip_lists_changed =
         next.admin_ip_allow != current.admin_ip_allow || next.admin_ip_block != current.admin_ip_block;
@@ -262,6 +277,26 @@ mod tests {
         assert_eq!(settings_write(&s, locking, &me).unwrap_err().code.as_deref(), Some("would_lock_out"));
         let invalid = Settings { sticky_limit: 0, ..s.clone() };
         assert_eq!(settings_write(&s, invalid, &me).unwrap_err().param.as_deref(), Some("sticky_limit"));
+    }
+
+    #[test]
+    fn an_unreadable_mark_carried_by_an_import_is_checked_like_its_setting() {
+        let s = Settings::default();
+        let mark = |k: &str| Settings { unreadable: vec![k.into()], ..s.clone() };
+        let (operator, owner) = (caller(false, true, "192.0.2.7"), caller(true, true, "192.0.2.7"));
+        // A tenant guard's mark is the tenant's: carried (what it guards stays refused).
+        assert_eq!(settings_write(&s, mark("v1_ip_allow"), &operator).unwrap().unreadable, ["v1_ip_allow"]);
+        // An instance setting's mark is the owner's, and a management list's would refuse every session.
+        assert_eq!(
+            settings_write(&s, mark("cors_origins"), &operator).unwrap_err().code.as_deref(),
+            Some("owner_only")
+        );
+        assert!(settings_write(&s, mark("cors_origins"), &owner).is_ok());
+        let e = settings_write(&s, mark("admin_ip_allow"), &owner).unwrap_err();
+        assert_eq!((e.param.as_deref(), e.code.as_deref()), (Some("admin_ip_allow"), Some("would_lock_out")));
+        // Clearing one (the owner's repair) is allowed; an operator may not clear an instance mark.
+        assert!(settings_write(&mark("admin_ip_allow"), s.clone(), &owner).is_ok());
+        assert_eq!(settings_write(&mark("admin_ip_allow"), s.clone(), &operator).unwrap_err().status, 403);
     }
 
     #[test]

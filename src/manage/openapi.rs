@@ -332,11 +332,14 @@ mod tests {
         let schema = |name: &str| d["components"]["schemas"][name].clone();
         let fields = |v: Value| -> BTreeSet<String> { v.as_object().expect("an object").keys().cloned().collect() };
         let cases = [
-            (schema("Settings"), serde_json::to_value(Settings::default())),
+            (
+                schema("Settings"),
+                serde_json::to_value(Settings { unreadable: vec!["cors_origins".into()], ..Settings::default() }),
+            ), // `unreadable` too
             (schema("SettingsPatch"), serde_json::to_value(Settings::default())),
             (schema("KeyLimits"), serde_json::to_value(KeyLimits::default())),
             (schema("KeyAccess"), serde_json::to_value(KeyAccess::unreadable())), // every field, `unreadable` too
-            (schema("ConnectionLimits"), serde_json::to_value(ConnectionLimits::default())),
+            (schema("ConnectionLimits"), serde_json::to_value(ConnectionLimits::unreadable())), // `unreadable` too
             (schema("QuotaWindow"), serde_json::to_value(QuotaWindow::default())),
             (schema("Combo")["properties"]["config"].clone(), serde_json::to_value(ComboConfig::default())),
         ];

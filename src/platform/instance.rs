@@ -3,30 +3,31 @@
 //! the config store, so in the isolate's memory on the hot path.
 
 use super::config_store;
+use super::env;
 use super::http::{header, Incoming};
+use crate::auth::principal::{self, Credentials};
 use crate::config::DEFAULT_TENANT;
 use crate::error::Result;
-use crate::security::cidr;
-use crate::security::cors::{self, Decision};
+use crate::security::cors::Decision;
+use crate::security::secrets_equal;
 use worker::Env;
 
-/// Refuses a management request from an address the instance's lists do not admit.
+/// Refuses a management request from an address the instance's lists do not admit (or, while a
+/// list is unreadable, one without the owner's `ADMIN_SECRET`: `Settings::admit_management`).
 pub async fn admit_management(req: &impl Incoming, env: &Env) -> Result<()> {
     let settings = &config_store::snapshot(env, DEFAULT_TENANT).await?.settings;
-    if settings.admin_ip_allow.is_empty() && settings.admin_ip_block.is_empty() {
-        return Ok(());
-    }
     let ip = header(req, "cf-connecting-ip").and_then(|v| v.trim().parse().ok());
-    if cidr::admits(&settings.admin_ip_allow, &settings.admin_ip_block, ip) {
-        Ok(())
-    } else {
-        Err(cidr::refused("this gateway's management API"))
-    }
+    settings.admit_management(ip, || {
+        let authorization = header(req, "authorization");
+        let secret = env::admin_secret(env).unwrap_or_default();
+        matches!(principal::credentials(authorization.as_deref(), None, true),
+            Credentials::Bearer(given) if !secret.is_empty() && secrets_equal(&given, &secret))
+    })
 }
 
 /// What a `/v1` request's `Origin` gets (`None`: not a browser's cross-origin call).
 pub async fn cors(env: &Env, origin: Option<&str>) -> Result<Option<Decision>> {
     let Some(origin) = origin else { return Ok(None) };
     let settings = &config_store::snapshot(env, DEFAULT_TENANT).await?.settings;
-    Ok(Some(cors::decide(&settings.cors_origins, origin)))
+    Ok(Some(settings.cors(origin)))
 }

@@ -100,12 +100,17 @@ struct ConnectionRow {
     api_key_hint: String,
     created_at: i64,
     updated_at: i64,
-    #[serde(default, deserialize_with = "stored_json")]
-    limits: ConnectionLimits,
+    #[serde(default)]
+    limits: Option<String>,
 }
 
 impl From<ConnectionRow> for ConnectionRecord {
     fn from(r: ConnectionRow) -> Self {
+        // Limits that do not decode keep the connection out of routing (fail closed: never unlimited).
+        let (limits, error) = ConnectionLimits::from_stored(r.limits.as_deref());
+        if let Some(e) = error {
+            worker::console_error!("the stored limits of connection `{}` do not decode ({e}); it is not used", r.id);
+        }
         ConnectionRecord {
             id: r.id,
             provider: r.provider,
@@ -117,7 +122,7 @@ impl From<ConnectionRow> for ConnectionRecord {
             api_key_hint: r.api_key_hint,
             created_at: r.created_at,
             updated_at: r.updated_at,
-            limits: r.limits,
+            limits,
         }
     }
 }
@@ -223,14 +228,6 @@ fn stored_key(id: &str, access: Option<&str>, limits: Option<&str>) -> (KeyAcces
         worker::console_error!("the stored access or limits of key `{id}` do not decode ({e}); the key is refused");
     }
     (access, limits)
-}
-
-/// A connection's `limits` column: JSON text, NULL for none; one that does not decode counts as none.
-fn stored_json<'de, D: serde::Deserializer<'de>, T: DeserializeOwned + Default>(
-    d: D,
-) -> std::result::Result<T, D::Error> {
-    let text = Option::<String>::deserialize(d)?;
-    Ok(text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default())
 }
 
 fn limits_column<T: Serialize + Default + PartialEq>(limits: &T) -> JsValue {
@@ -382,7 +379,12 @@ pub async fn settings(db: &D1Database, tenant: &str) -> Result<Settings> {
     });
     let (settings, dropped) = Settings::from_stored(&value);
     for key in dropped {
-        skip(&format!("setting `{key}` of tenant `{tenant}`"), "not readable by this version; using its default");
+        let what = if settings.unreadable.contains(&key) {
+            "not readable by this version; what it guards is refused until it is set again"
+        } else {
+            "not readable by this version; using its default (or a more careful value)"
+        };
+        skip(&format!("setting `{key}` of tenant `{tenant}`"), what);
     }
     Ok(settings)
 }

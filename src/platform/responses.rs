@@ -3,7 +3,7 @@
 
 use super::http::json_response;
 use super::responses_store::KeyResponses;
-use super::v1::authenticate;
+use super::v1::caller_snapshot;
 use crate::error::Result;
 use crate::stored::conversation::response_not_found;
 use std::rc::Rc;
@@ -19,7 +19,7 @@ pub async fn by_id(
     tenant: Option<&str>,
     id: &str,
 ) -> Result<Response> {
-    let caller = authenticate(req, env, tenant).await?;
+    let (caller, _) = caller_snapshot(req, env, tenant).await?;
     let store = KeyResponses::of(env, ctx, &caller);
     if *method == Method::Get {
         let response = store.get(id).await?.ok_or_else(|| response_not_found(id))?;

@@ -7,7 +7,8 @@
 //!
 //! Each `response.create` first looks the key up again (`config_store::key_entry`: the same cache,
 //! and so the same freshness, as HTTP requests); a key that is gone or changed ends the socket
-//! (`stored::socket::reauthorize`).
+//! (`stored::socket::reauthorize`). The tenant's settings must still admit the upgrade's address
+//! (`Settings::admit_v1`), or the turn gets their refusal.
 
 use super::config_store;
 use super::env;
@@ -15,7 +16,7 @@ use super::http::header;
 use super::promise::settled;
 use super::responses_store::KeyResponses;
 use super::upstream_fetch::{body_reader, read_chunk};
-use super::v1::{self, authenticate, Caller};
+use super::v1::{self, caller_snapshot, Caller};
 use crate::config::KeyEntry;
 use crate::engine::pipeline::Inbound;
 use crate::engine::ports::{Pending, ResponseStore};
@@ -43,7 +44,7 @@ pub async fn open(
     ctx: &Rc<Context>,
     tenant: Option<&str>,
 ) -> Result<web_sys::Response> {
-    let caller = authenticate(req, env, tenant).await?;
+    let (caller, _) = caller_snapshot(req, env, tenant).await?;
     let pair = WebSocketPair::new()?;
     pair.server.accept()?;
     let store = Rc::new(ConnectionResponses { turns: RefCell::default(), key: KeyResponses::of(env, ctx, &caller) });
@@ -54,7 +55,8 @@ pub async fn open(
         limits: caller.limits,
         access: caller.access.clone(),
     };
-    let connection = Connection { env: env.clone(), ctx: ctx.clone(), caller, granted, store, forward_headers };
+    let ip = v1::client_ip(req);
+    let connection = Connection { env: env.clone(), ctx: ctx.clone(), caller, granted, store, forward_headers, ip };
     let server = pair.server;
     wasm_bindgen_futures::spawn_local(async move { connection.serve(server).await });
     Ok(worker::Response::from_websocket(pair.client)?.into())
@@ -68,6 +70,8 @@ struct Connection {
     granted: KeyEntry,
     store: Rc<ConnectionResponses>,
     forward_headers: Vec<(String, String)>,
+    /// The client's address at the upgrade, which the tenant's settings must still admit.
+    ip: Option<std::net::IpAddr>,
 }
 
 fn send(socket: &WebSocket, message: &str) {
@@ -126,7 +130,9 @@ impl Connection {
         let now = env::now_ms();
         socket::reauthorize(&self.granted, current.as_ref(), |access| {
             access.usable(now, |zone| env::local_time(zone, now))
-        })
+        })?;
+        // The tenant's settings too: its address lists, and no unreadable `/v1` guard.
+        config_store::snapshot(&self.env, &self.caller.tenant).await?.settings.admit_v1(self.ip)
     }
 
     async fn generate(&self, socket: &WebSocket, body: Value, lane: Option<&str>) -> Result<()> {

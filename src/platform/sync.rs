@@ -5,7 +5,7 @@
 
 use super::http::{header, json_response, read_body};
 use super::sync_store::{self, Enrollment};
-use super::{config_store, env, v1};
+use super::{env, v1};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::security::api_keys;
 use crate::sync::{answer, enroll, wire, MAX_BODY_BYTES};
@@ -188,8 +188,7 @@ pub async fn enrolled_machine(env: &Env, token: &str) -> Result<String> {
 
 /// `GET /v1/verify` and `/{machineId}/v1/verify`: whether the key is valid here (for that machine).
 pub async fn verify(req: &web_sys::Request, env: &Env, tenant: Option<&str>) -> Result<Response> {
-    let caller = v1::authenticate(req, env, tenant).await?;
-    let snapshot = config_store::snapshot(env, &caller.tenant).await?;
+    let (caller, snapshot) = v1::caller_snapshot(req, env, tenant).await?;
     let body =
         serde_json::json!({"valid": true, "machineId": caller.tenant, "providersCount": snapshot.connections.len()});
     Ok(json_response(200, &body)?)

@@ -68,20 +68,22 @@ pub async fn authenticate(req: &impl Incoming, env: &Env, path_tenant: Option<&s
     }
 }
 
-async fn caller_snapshot(
+/// The client's address, as Cloudflare gives it.
+pub fn client_ip(req: &impl Incoming) -> Option<std::net::IpAddr> {
+    header(req, "cf-connecting-ip").and_then(|v| v.trim().parse().ok())
+}
+
+/// The authenticated caller of a `/v1` route and its tenant's snapshot, once the tenant's settings
+/// admit the request (`Settings::admit_v1`: its address lists, and no unreadable `/v1` guard).
+/// Every `/v1` route that takes a key comes through here.
+pub async fn caller_snapshot(
     req: &impl Incoming,
     env: &Env,
     path_tenant: Option<&str>,
 ) -> Result<(Caller, Rc<TenantSnapshot>)> {
     let caller = authenticate(req, env, path_tenant).await?;
     let snapshot = config_store::snapshot(env, &caller.tenant).await?;
-    let settings = &snapshot.settings;
-    if !(settings.v1_ip_allow.is_empty() && settings.v1_ip_block.is_empty()) {
-        let ip = header(req, "cf-connecting-ip").and_then(|v| v.trim().parse().ok());
-        if !crate::security::cidr::admits(&settings.v1_ip_allow, &settings.v1_ip_block, ip) {
-            return Err(crate::security::cidr::refused("this tenant's gateway keys"));
-        }
-    }
+    snapshot.settings.admit_v1(client_ip(req))?;
     Ok((caller, snapshot))
 }
 

@@ -218,6 +218,21 @@ test("health: a provider failing twice opens its breaker; reset closes it", asyn
   assert.equal((await gw.admin("GET", "/api/health")).json.breakers.mistral?.state ?? "closed", "closed");
 });
 
+test("settings: a stored setting that cannot be read is named, and saving its group sets it again", async () => {
+  // Damaged in D1, as a rollback or damage would leave it (GET /api/settings reads D1).
+  const db = await gw.mf.getD1Database("DB");
+  const { value } = await db.prepare("SELECT value FROM settings WHERE tenant_id = 'default'").first();
+  await db.prepare("UPDATE settings SET value = ? WHERE tenant_id = 'default'")
+    .bind(JSON.stringify({ ...JSON.parse(value), v1_ip_allow: "10.0.0.0/8" })).run();
+  await go("settings");
+  const security = page.locator("[data-testid=settings-Security]").locator("..");
+  await security.getByText(/v1_ip_allow could not be read/).waitFor();
+  await page.locator("[data-testid=settings-Security] button[type=submit]").click();
+  await security.getByText("Saved.").waitFor();
+  const after = (await gw.admin("GET", "/api/settings")).json;
+  assert.deepEqual([after.unreadable, after.v1_ip_allow], [undefined, []]);
+});
+
 test("settings: add a tenant operator, who is listed with its tenant", async () => {
   await go("settings");
   const form = page.locator("[data-testid=add-operator]");

@@ -5,6 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway } from "../support/gateway.mjs";
 import { startMockOpenAI } from "../support/mock_openai.mjs";
+import { WebSocket } from "ws";
 
 let gw, key, upstream;
 
@@ -50,4 +51,40 @@ test("malformed entries are refused when set, naming the entry; empty lists open
   assert.match(bad.text, /10\.0\.0\/8/);
   assert.equal((await gw.admin("PATCH", "/api/settings", { v1_ip_allow: [], v1_ip_block: [] })).status, 200);
   assert.equal((await chat("198.51.100.1")).status, 200);
+});
+
+test("the Responses WebSocket, stored responses and /v1/verify follow the lists too, each turn again", async () => {
+  const headers = (ip) => ({ authorization: `Bearer ${key}`, "cf-connecting-ip": ip });
+  assert.equal((await gw.admin("PATCH", "/api/settings", { v1_ip_allow: ["203.0.113.0/24"], v1_ip_block: [] })).status, 200);
+  const upgrade = (ip) => new Promise((resolve) => {
+    const raw = new WebSocket(`${gw.url.replace("http", "ws")}/v1/responses`, { headers: headers(ip) });
+    raw.on("unexpected-response", (_, res) => resolve({ status: res.statusCode }));
+    raw.on("open", () => resolve({ status: 101, raw }));
+    raw.on("error", () => {});
+  });
+  assert.equal((await upgrade("198.51.100.1")).status, 403);
+  for (const path of ["/v1/responses/resp_none", "/v1/verify"]) {
+    const r = await fetch(`${gw.url}${path}`, { headers: headers("198.51.100.1") });
+    assert.equal(r.status, 403, path);
+    assert.equal((await r.json()).error.code, "ip_not_allowed", path);
+  }
+  // A socket opened from an allowed address: a turn after the list stops admitting it is refused.
+  const { status, raw } = await upgrade("203.0.113.9");
+  assert.equal(status, 101);
+  const turn = () => new Promise((resolve) => {
+    const onMessage = (data) => {
+      const e = JSON.parse(data.toString());
+      if (["response.completed", "response.failed", "error"].includes(e.type)) { raw.off("message", onMessage); resolve(e); }
+    };
+    raw.on("message", onMessage);
+    raw.send(JSON.stringify({ type: "response.create", model: "openai/gpt-4o-mini", input: "hi" }));
+  });
+  assert.equal((await turn()).type, "response.completed");
+  assert.equal((await gw.admin("PATCH", "/api/settings", { v1_ip_block: ["203.0.113.9"] })).status, 200);
+  const calls = upstream.requests.length;
+  const refused = await turn();
+  assert.deepEqual([refused.type, refused.status, refused.error.code], ["error", 403, "ip_not_allowed"]);
+  assert.equal(upstream.requests.length, calls, "no upstream call");
+  raw.close();
+  assert.equal((await gw.admin("PATCH", "/api/settings", { v1_ip_allow: [], v1_ip_block: [] })).status, 200);
 });

@@ -169,6 +169,7 @@ function EditConnection({ conn, onClose, onSaved }: { conn: Connection; onClose:
         <Field label={t("Base URL")}><input name="base_url" defaultValue={conn.base_url ?? ""} placeholder={t("(provider default)")} /></Field>
         <Field label={t("Priority")}><input name="priority" type="number" min="0" max="10000" defaultValue={conn.priority} /></Field>
         <Field label={t("Active")}><input name="is_active" type="checkbox" defaultChecked={conn.is_active} /></Field>
+        <ErrorText text={l.unreadable ? t("This account's stored limits could not be read, so it is not used until you save them.") : undefined} />
         <Field label={t("Requests per minute")}><input name="requests_per_minute" type="number" min="1" defaultValue={l.requests_per_minute ?? ""} /></Field>
         <Field label={t("Min gap between requests (ms)")}><input name="min_gap_ms" type="number" min="1" defaultValue={l.min_gap_ms ?? ""} /></Field>
         <Field label={t("Max concurrent")}><input name="max_concurrent" type="number" min="1" defaultValue={l.max_concurrent ?? ""} /></Field>

@@ -54,6 +54,8 @@ export function SettingsPage() {
 function SettingsGroup({ group, current, onSaved }: { group: (typeof GROUPS)[number]; current: Settings; onSaved: () => Promise<void> }) {
   const [error, run] = useAction();
   const [saved, setSaved] = useState(false);
+  // Settings whose stored value could not be read: what they guard is refused until they are saved.
+  const unreadable = group.fields.map(([name]) => name).filter((name) => ((current.unreadable ?? []) as string[]).includes(name));
   const input = (name: string, choices?: string[]) => {
     const v = current[name];
     if (choices) return <select name={name} value={String(v)}>{choices.map((c) => <option value={c}>{c}</option>)}</select>;
@@ -64,13 +66,14 @@ function SettingsGroup({ group, current, onSaved }: { group: (typeof GROUPS)[num
   };
   return (
     <Section title={t(group.title)} hint={group.hint ? t(group.hint) : undefined}>
+      <ErrorText text={unreadable.length ? t("The stored {names} could not be read, so what it guards is refused until you save it.", { names: unreadable.join(", ") }) : undefined} />
       <Form testid={`settings-${group.title}`} onSubmit={(v) => run(async () => {
         setSaved(false);
         const patch: Settings = {};
         for (const [name] of group.fields) {
           const was = current[name];
           const now = Array.isArray(was) ? list(String(v[name] ?? "")) : typeof was === "boolean" ? !!v[name] : v[name] ?? "";
-          if (JSON.stringify(now) !== JSON.stringify(was)) patch[name] = now as Settings[string];
+          if (unreadable.includes(name) || JSON.stringify(now) !== JSON.stringify(was)) patch[name] = now as Settings[string];
         }
         if (Object.keys(patch).length) await api("PATCH /api/settings", { body: patch });
         await onSaved();
